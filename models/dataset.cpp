@@ -1,0 +1,102 @@
+// Dataset files (format in model.h) and plain sequence tensors from any HDF5 file.
+#include <cmath>
+#include <sstream>
+
+#include "models/detail/h5.h"
+#include "models/model.h"
+
+namespace qs4d {
+namespace {
+
+// Checks a (n, L, d) float dataset's shape and size, then reads up to `limit` samples.
+SequenceBatch read_batch(const h5::Reader& r, const std::string& dataset, int64_t limit) {
+  const h5::DatasetInfo info = r.info(dataset);
+  if (info.shape.size() != 3) {
+    r.fail(ErrorKind::kWrongRank, dataset,
+           "rank " + std::to_string(info.shape.size()) + " " + h5::shape_text(info.shape) +
+               ", expected rank 3 (samples, length, d_input)");
+  }
+  if (info.value_class != h5::ValueClass::kFloat) {
+    r.fail(ErrorKind::kWrongType, dataset, "is not floating point, expected float32 samples");
+  }
+  for (int64_t d : info.shape) {
+    if (d <= 0) r.fail(ErrorKind::kWrongShape, dataset,
+                       "shape " + h5::shape_text(info.shape) + " has an empty axis");
+    if (d > kMaxDatasetElements) {
+      r.fail(ErrorKind::kAbsurdSize, dataset,
+             "shape " + h5::shape_text(info.shape) + " has an axis larger than " +
+                 std::to_string(kMaxDatasetElements) + "; refusing to allocate");
+    }
+  }
+  SequenceBatch b;
+  b.n = limit > 0 ? std::min(limit, info.shape[0]) : info.shape[0];
+  b.length = info.shape[1];
+  b.width = info.shape[2];
+  if (b.length > kMaxDatasetElements / b.width || b.n > kMaxDatasetElements / (b.length * b.width)) {
+    r.fail(ErrorKind::kAbsurdSize, dataset,
+           "shape " + h5::shape_text(info.shape) + " holds more than " +
+               std::to_string(kMaxDatasetElements) + " values; refusing to allocate");
+  }
+  b.values = r.read_float(dataset, b.n);
+  for (size_t i = 0; i < b.values.size(); ++i) {
+    if (!std::isfinite(b.values[i])) {
+      const int64_t per = b.length * b.width;
+      std::ostringstream out;
+      out << "sample " << static_cast<int64_t>(i) / per << " step "
+          << (static_cast<int64_t>(i) % per) / b.width << " is " << b.values[i]
+          << ", expected finite values";
+      r.fail(ErrorKind::kNonFinite, dataset, out.str());
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+SequenceBatch read_sequences(const std::string& path, const std::string& dataset) {
+  h5::Reader r(path);
+  const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
+  return read_batch(r, name, 0);
+}
+
+Dataset load_dataset(const std::string& path, int64_t limit) {
+  h5::Reader r(path);
+  Dataset ds;
+  ds.name = r.attr_string("/", "name");
+  ds.source = r.attr_string("/", "source");
+  ds.n_classes = r.attr_int("/", "n_classes");
+  if (ds.n_classes < 1 || ds.n_classes > kMaxDim) {
+    r.fail(ErrorKind::kBadValue, "/@n_classes",
+           "is " + std::to_string(ds.n_classes) + ", expected 1.." + std::to_string(kMaxDim));
+  }
+  ds.x = read_batch(r, "/x", limit);
+  const h5::DatasetInfo yinfo = r.info("/y");
+  if (yinfo.shape.size() != 1) {
+    r.fail(ErrorKind::kWrongRank, "/y",
+           "rank " + std::to_string(yinfo.shape.size()) + ", expected rank 1 (samples)");
+  }
+  const int64_t n_all = r.info("/x").shape[0];
+  if (yinfo.shape[0] != n_all) {
+    r.fail(ErrorKind::kWrongShape, "/y",
+           "shape " + h5::shape_text(yinfo.shape) + ", expected (" + std::to_string(n_all) +
+               ",) to match /x");
+  }
+  ds.y = r.read_int("/y", ds.x.n);
+  for (size_t i = 0; i < ds.y.size(); ++i) {
+    if (ds.y[i] < 0 || ds.y[i] >= ds.n_classes) {
+      r.fail(ErrorKind::kBadValue, "/y",
+             "label " + std::to_string(i) + " is " + std::to_string(ds.y[i]) + ", expected 0.." +
+                 std::to_string(ds.n_classes - 1));
+    }
+  }
+  return ds;
+}
+
+void write_matrix(const std::string& path, const std::string& dataset, const RowMatrixXf& m) {
+  h5::AtomicWriter w(path);
+  w.write_float(dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset,
+                {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())}, m.data());
+  w.commit();
+}
+
+}  // namespace qs4d

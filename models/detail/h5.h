@@ -1,0 +1,115 @@
+// The one wrapper around the HDF5 C API. Everything that reads or writes HDF5 goes through here,
+// so handle lifetimes, error silencing and the translation of HDF5 failures into FormatError live
+// in one place. HDF5 (Debian's serial build) is not thread-safe: call from one thread at a time.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace qs4d::h5 {
+
+// Owns one hid_t and closes it with the matching H5*close.
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(hid_t id) : id_(id) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& o) noexcept : id_(o.id_) { o.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = o.id_;
+      o.id_ = H5I_INVALID_HID;
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset();
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+enum class ValueClass { kInteger, kFloat, kString, kOther };
+
+struct DatasetInfo {
+  std::vector<int64_t> shape;
+  ValueClass value_class = ValueClass::kOther;
+  size_t element_size = 0;
+  int64_t numel() const;
+};
+
+// A file opened for reading; every error names the file and the object.
+class Reader {
+ public:
+  explicit Reader(const std::string& path);
+  const std::string& path() const { return path_; }
+
+  bool exists(const std::string& object) const;  // group or dataset, absolute path
+  bool has_attr(const std::string& object, const std::string& name) const;
+  std::vector<std::string> children(const std::string& group) const;  // sorted names
+  bool is_group(const std::string& object) const;
+
+  // Scalar attributes; `name` is reported as object/@name.
+  int64_t attr_int(const std::string& object, const std::string& name) const;
+  double attr_float(const std::string& object, const std::string& name) const;
+  std::string attr_string(const std::string& object, const std::string& name) const;
+  // Any attribute rendered as text (for /meta).
+  std::string attr_as_text(const std::string& object, const std::string& name) const;
+  std::vector<std::string> attr_names(const std::string& object) const;
+
+  DatasetInfo info(const std::string& dataset) const;
+  // Reads a whole floating dataset as float32 (float64 is converted). `limit_rows` > 0 reads only
+  // that many leading rows (hyperslab along axis 0).
+  std::vector<float> read_float(const std::string& dataset, int64_t limit_rows = 0) const;
+  std::vector<int64_t> read_int(const std::string& dataset, int64_t limit_rows = 0) const;
+
+  [[noreturn]] void fail(ErrorKind kind, const std::string& object,
+                         const std::string& detail) const;
+
+ private:
+  Handle open_dataset(const std::string& dataset) const;
+  Handle open_attr(const std::string& object, const std::string& name) const;
+  void read_rows(const std::string& dataset, hid_t mem_type, void* out, int64_t limit_rows,
+                 const DatasetInfo& info) const;
+  std::string path_;
+  Handle file_;
+};
+
+// Writes a new file at a temporary name and renames it over `path` on commit(), so an
+// interrupted run never leaves a half-written result.
+class AtomicWriter {
+ public:
+  explicit AtomicWriter(const std::string& path);
+  ~AtomicWriter();
+  void write_float(const std::string& dataset, const std::vector<int64_t>& shape,
+                   const float* data);
+  void write_int(const std::string& dataset, const std::vector<int64_t>& shape,
+                 const int64_t* data);
+  void attr_string(const std::string& object, const std::string& name, const std::string& v);
+  void attr_int(const std::string& object, const std::string& name, int64_t v);
+  void commit();
+
+ private:
+  void ensure_parent_groups(const std::string& dataset);
+  std::string path_, tmp_path_;
+  Handle file_;
+  bool committed_ = false;
+};
+
+// "(2, 3)", "(4,)", "()": shapes as numpy prints them.
+std::string shape_text(const std::vector<int64_t>& shape);
+
+// Turns off HDF5's own error printing once per process (errors become exceptions instead).
+void silence_library_errors();
+
+}  // namespace qs4d::h5

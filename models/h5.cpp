@@ -1,0 +1,446 @@
+#include "models/detail/h5.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+
+namespace qs4d::h5 {
+namespace {
+
+const char* class_name(ValueClass c) {
+  switch (c) {
+    case ValueClass::kInteger: return "integer";
+    case ValueClass::kFloat: return "floating point";
+    case ValueClass::kString: return "string";
+    default: return "non-numeric";
+  }
+}
+
+ValueClass classify(hid_t type) {
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: return ValueClass::kInteger;
+    case H5T_FLOAT: return ValueClass::kFloat;
+    case H5T_STRING: return ValueClass::kString;
+    default: return ValueClass::kOther;
+  }
+}
+
+// Splits "/a/b/c" into its non-empty components.
+std::vector<std::string> components(const std::string& path) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char ch : path) {
+    if (ch == '/') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  return parts;
+}
+
+std::string attr_label(const std::string& object, const std::string& name) {
+  return (object == "/" ? std::string("/") : object + "/") + "@" + name;
+}
+
+}  // namespace
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << "(";
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  if (shape.size() == 1) out << ",";
+  out << ")";
+  return out.str();
+}
+
+void silence_library_errors() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+void Handle::reset() {
+  if (id_ < 0) return;
+  switch (H5Iget_type(id_)) {
+    case H5I_FILE: H5Fclose(id_); break;
+    case H5I_GROUP: H5Gclose(id_); break;
+    case H5I_DATASET: H5Dclose(id_); break;
+    case H5I_DATASPACE: H5Sclose(id_); break;
+    case H5I_DATATYPE: H5Tclose(id_); break;
+    case H5I_ATTR: H5Aclose(id_); break;
+    case H5I_GENPROP_LST: H5Pclose(id_); break;
+    default: break;
+  }
+  id_ = H5I_INVALID_HID;
+}
+
+int64_t DatasetInfo::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+Reader::Reader(const std::string& path) : path_(path) {
+  silence_library_errors();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    fail(ErrorKind::kUnreadable, "", "no such file");
+  }
+  if (std::filesystem::is_directory(path, ec)) fail(ErrorKind::kUnreadable, "", "is a directory");
+  {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) fail(ErrorKind::kUnreadable, "", "cannot be opened for reading");
+  }
+  const htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  if (is_h5 <= 0) {
+    fail(ErrorKind::kUnreadable, "", "not an HDF5 file (no HDF5 signature found)");
+  }
+  file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!file_.valid()) {
+    fail(ErrorKind::kUnreadable, "",
+         "HDF5 signature present but the file cannot be opened (truncated or corrupt)");
+  }
+}
+
+void Reader::fail(ErrorKind kind, const std::string& object, const std::string& detail) const {
+  throw FormatError(kind, path_, object, detail);
+}
+
+bool Reader::exists(const std::string& object) const {
+  if (object == "/") return true;
+  std::string prefix;
+  for (const auto& part : components(object)) {
+    prefix += "/" + part;
+    if (H5Lexists(file_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+bool Reader::is_group(const std::string& object) const {
+  if (!exists(object)) return false;
+  Handle o(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT));
+  return o.valid() && H5Iget_type(o.get()) == H5I_GROUP;
+}
+
+std::vector<std::string> Reader::children(const std::string& group) const {
+  Handle g(H5Gopen2(file_.get(), group.c_str(), H5P_DEFAULT));
+  if (!g.valid()) fail(ErrorKind::kUnreadable, group, "cannot open group");
+  H5G_info_t info;
+  if (H5Gget_info(g.get(), &info) < 0) fail(ErrorKind::kUnreadable, group, "cannot list group");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr,
+                                           0, H5P_DEFAULT);
+    if (len < 0) fail(ErrorKind::kUnreadable, group, "cannot read a member name");
+    std::string name(static_cast<size_t>(len), '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1,
+                       H5P_DEFAULT);
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool Reader::has_attr(const std::string& object, const std::string& name) const {
+  if (!exists(object)) return false;
+  return H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+namespace {
+herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> Reader::attr_names(const std::string& object) const {
+  std::vector<std::string> names;
+  if (H5Aiterate_by_name(file_.get(), object.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+                         collect_attr_name, &names, H5P_DEFAULT) < 0) {
+    fail(ErrorKind::kUnreadable, object, "cannot read attributes");
+  }
+  return names;
+}
+
+Handle Reader::open_attr(const std::string& object, const std::string& name) const {
+  if (!has_attr(object, name)) {
+    fail(ErrorKind::kMissingObject, attr_label(object, name), "attribute is missing");
+  }
+  Handle a(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid()) fail(ErrorKind::kUnreadable, attr_label(object, name), "cannot open attribute");
+  Handle space(H5Aget_space(a.get()));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n != 1) {
+    fail(ErrorKind::kWrongShape, attr_label(object, name),
+         "has " + std::to_string(n) + " elements, expected a scalar");
+  }
+  return a;
+}
+
+int64_t Reader::attr_int(const std::string& object, const std::string& name) const {
+  Handle a = open_attr(object, name);
+  Handle type(H5Aget_type(a.get()));
+  const ValueClass c = classify(type.get());
+  if (c != ValueClass::kInteger) {
+    fail(ErrorKind::kWrongType, attr_label(object, name),
+         std::string("is ") + class_name(c) + ", expected an integer");
+  }
+  int64_t v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_INT64, &v) < 0) {
+    fail(ErrorKind::kUnreadable, attr_label(object, name), "cannot read attribute");
+  }
+  return v;
+}
+
+double Reader::attr_float(const std::string& object, const std::string& name) const {
+  Handle a = open_attr(object, name);
+  Handle type(H5Aget_type(a.get()));
+  const ValueClass c = classify(type.get());
+  if (c != ValueClass::kInteger && c != ValueClass::kFloat) {
+    fail(ErrorKind::kWrongType, attr_label(object, name),
+         std::string("is ") + class_name(c) + ", expected a number");
+  }
+  double v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) {
+    fail(ErrorKind::kUnreadable, attr_label(object, name), "cannot read attribute");
+  }
+  return v;
+}
+
+std::string Reader::attr_string(const std::string& object, const std::string& name) const {
+  Handle a = open_attr(object, name);
+  Handle type(H5Aget_type(a.get()));
+  const ValueClass c = classify(type.get());
+  if (c != ValueClass::kString) {
+    fail(ErrorKind::kWrongType, attr_label(object, name),
+         std::string("is ") + class_name(c) + ", expected a string");
+  }
+  Handle mem(H5Tcopy(H5T_C_S1));
+  if (H5Tis_variable_str(type.get()) > 0) {
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    char* raw = nullptr;
+    if (H5Aread(a.get(), mem.get(), &raw) < 0) {
+      fail(ErrorKind::kUnreadable, attr_label(object, name), "cannot read string attribute");
+    }
+    std::string out = raw ? raw : "";
+    H5free_memory(raw);
+    return out;
+  }
+  const size_t size = H5Tget_size(type.get());
+  if (size > (1u << 20)) {
+    fail(ErrorKind::kAbsurdSize, attr_label(object, name),
+         "string of " + std::to_string(size) + " bytes, expected at most 1 MiB");
+  }
+  H5Tset_size(mem.get(), size + 1);
+  H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+  std::string buf(size + 1, '\0');
+  if (H5Aread(a.get(), mem.get(), buf.data()) < 0) {
+    fail(ErrorKind::kUnreadable, attr_label(object, name), "cannot read string attribute");
+  }
+  buf.resize(std::strlen(buf.c_str()));
+  while (!buf.empty() && buf.back() == ' ') buf.pop_back();
+  return buf;
+}
+
+std::string Reader::attr_as_text(const std::string& object, const std::string& name) const {
+  Handle a(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid()) return "";
+  Handle type(H5Aget_type(a.get()));
+  Handle space(H5Aget_space(a.get()));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  const ValueClass c = classify(type.get());
+  if (n == 1 && c == ValueClass::kString) return attr_string(object, name);
+  if (n >= 1 && n <= 4096 && (c == ValueClass::kInteger || c == ValueClass::kFloat)) {
+    std::vector<double> v(static_cast<size_t>(n));
+    if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()) < 0) return "";
+    std::ostringstream out;
+    out.precision(8);
+    if (n > 1) out << "[";
+    for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
+    if (n > 1) out << "]";
+    return out.str();
+  }
+  return std::string("<") + class_name(c) + " attribute with " + std::to_string(n) +
+         " elements>";
+}
+
+Handle Reader::open_dataset(const std::string& dataset) const {
+  if (!exists(dataset)) fail(ErrorKind::kMissingObject, dataset, "dataset is missing");
+  Handle d(H5Dopen2(file_.get(), dataset.c_str(), H5P_DEFAULT));
+  if (!d.valid()) fail(ErrorKind::kWrongType, dataset, "is not a dataset");
+  return d;
+}
+
+DatasetInfo Reader::info(const std::string& dataset) const {
+  Handle d = open_dataset(dataset);
+  Handle space(H5Dget_space(d.get()));
+  Handle type(H5Dget_type(d.get()));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail(ErrorKind::kUnreadable, dataset, "cannot read the dataspace");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  DatasetInfo out;
+  for (hsize_t v : dims) out.shape.push_back(static_cast<int64_t>(v));
+  out.value_class = classify(type.get());
+  out.element_size = H5Tget_size(type.get());
+  return out;
+}
+
+void Reader::read_rows(const std::string& dataset, hid_t mem_type, void* out, int64_t limit_rows,
+                       const DatasetInfo& info) const {
+  Handle d = open_dataset(dataset);
+  herr_t status;
+  if (limit_rows > 0 && !info.shape.empty() && limit_rows < info.shape[0]) {
+    Handle file_space(H5Dget_space(d.get()));
+    std::vector<hsize_t> start(info.shape.size(), 0), count(info.shape.begin(), info.shape.end());
+    count[0] = static_cast<hsize_t>(limit_rows);
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                        nullptr);
+    Handle mem_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+    status = H5Dread(d.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out);
+  } else {
+    status = H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+  }
+  if (status < 0) {
+    fail(ErrorKind::kUnreadable, dataset, "reading the data failed (file truncated or corrupt)");
+  }
+}
+
+std::vector<float> Reader::read_float(const std::string& dataset, int64_t limit_rows) const {
+  const DatasetInfo inf = info(dataset);
+  if (inf.value_class != ValueClass::kFloat) {
+    fail(ErrorKind::kWrongType, dataset,
+         std::string("dtype is ") + class_name(inf.value_class) + ", expected float32");
+  }
+  int64_t n = inf.numel();
+  if (limit_rows > 0 && !inf.shape.empty() && limit_rows < inf.shape[0]) {
+    n = n / inf.shape[0] * limit_rows;
+  }
+  std::vector<float> out(static_cast<size_t>(n));
+  read_rows(dataset, H5T_NATIVE_FLOAT, out.data(), limit_rows, inf);
+  return out;
+}
+
+std::vector<int64_t> Reader::read_int(const std::string& dataset, int64_t limit_rows) const {
+  const DatasetInfo inf = info(dataset);
+  if (inf.value_class != ValueClass::kInteger) {
+    fail(ErrorKind::kWrongType, dataset,
+         std::string("dtype is ") + class_name(inf.value_class) + ", expected integer");
+  }
+  int64_t n = inf.numel();
+  if (limit_rows > 0 && !inf.shape.empty() && limit_rows < inf.shape[0]) {
+    n = n / inf.shape[0] * limit_rows;
+  }
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  read_rows(dataset, H5T_NATIVE_INT64, out.data(), limit_rows, inf);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+AtomicWriter::AtomicWriter(const std::string& path)
+    : path_(path), tmp_path_(path + ".tmp." + std::to_string(getpid())) {
+  silence_library_errors();
+  file_ = Handle(H5Fcreate(tmp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  if (!file_.valid()) {
+    throw FormatError(ErrorKind::kUnreadable, path_, "", "cannot create file for writing");
+  }
+}
+
+AtomicWriter::~AtomicWriter() {
+  if (!committed_) {
+    file_.reset();
+    std::error_code ec;
+    std::filesystem::remove(tmp_path_, ec);
+  }
+}
+
+void AtomicWriter::ensure_parent_groups(const std::string& dataset) {
+  const auto parts = components(dataset);
+  std::string prefix;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    prefix += "/" + parts[i];
+    if (H5Lexists(file_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) {
+      Handle g(H5Gcreate2(file_.get(), prefix.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+      if (!g.valid()) throw FormatError(ErrorKind::kUnreadable, path_, prefix, "cannot create");
+    }
+  }
+}
+
+namespace {
+void write_any(hid_t file, const std::string& path, const std::string& dataset,
+               const std::vector<int64_t>& shape, hid_t file_type, hid_t mem_type,
+               const void* data) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space(shape.empty() ? H5Screate(H5S_SCALAR)
+                             : H5Screate_simple(static_cast<int>(dims.size()), dims.data(),
+                                                nullptr));
+  Handle d(H5Dcreate2(file, dataset.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                      H5P_DEFAULT));
+  if (!d.valid() || H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    throw FormatError(ErrorKind::kUnreadable, path, dataset, "cannot write dataset");
+  }
+}
+}  // namespace
+
+void AtomicWriter::write_float(const std::string& dataset, const std::vector<int64_t>& shape,
+                               const float* data) {
+  ensure_parent_groups(dataset);
+  write_any(file_.get(), path_, dataset, shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
+}
+
+void AtomicWriter::write_int(const std::string& dataset, const std::vector<int64_t>& shape,
+                             const int64_t* data) {
+  ensure_parent_groups(dataset);
+  write_any(file_.get(), path_, dataset, shape, H5T_STD_I64LE, H5T_NATIVE_INT64, data);
+}
+
+void AtomicWriter::attr_string(const std::string& object, const std::string& name,
+                               const std::string& v) {
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR));
+  Handle a(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), type.get(), space.get(),
+                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  const char* p = v.c_str();
+  if (!a.valid() || H5Awrite(a.get(), type.get(), &p) < 0) {
+    throw FormatError(ErrorKind::kUnreadable, path_, attr_label(object, name), "cannot write");
+  }
+}
+
+void AtomicWriter::attr_int(const std::string& object, const std::string& name, int64_t v) {
+  Handle space(H5Screate(H5S_SCALAR));
+  Handle a(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), H5T_STD_I64LE,
+                             space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a.get(), H5T_NATIVE_INT64, &v) < 0) {
+    throw FormatError(ErrorKind::kUnreadable, path_, attr_label(object, name), "cannot write");
+  }
+}
+
+void AtomicWriter::commit() {
+  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) {
+    throw FormatError(ErrorKind::kUnreadable, path_, "", "flush failed");
+  }
+  file_.reset();
+  std::error_code ec;
+  std::filesystem::rename(tmp_path_, path_, ec);
+  if (ec) {
+    throw FormatError(ErrorKind::kUnreadable, path_, "", "cannot rename into place: " + ec.message());
+  }
+  committed_ = true;
+}
+
+}  // namespace qs4d::h5

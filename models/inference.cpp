@@ -1,0 +1,252 @@
+// Digital reference inference of the S4D model (DESIGN.md, "Model math"), in float32.
+//
+// Layout: one sample at a time, activations as (H, L) row-major matrices, so that each channel's
+// sequence is contiguous for the FFT and the 1x1 convolutions are plain matrix products. OpenMP
+// runs over samples; every sample's arithmetic is the same whatever the thread count.
+#include <omp.h>
+
+#include <cmath>
+#include <unsupported/Eigen/FFT>
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include "models/model.h"
+
+namespace qs4d {
+
+const char* to_string(ExecMode mode) { return mode == ExecMode::kConv ? "conv" : "recurrent"; }
+
+ExecMode parse_exec_mode(const std::string& text) {
+  if (text == "conv") return ExecMode::kConv;
+  if (text == "recurrent") return ExecMode::kRecurrent;
+  throw UsageError("mode \"" + text + "\" is not known, expected \"conv\" or \"recurrent\"");
+}
+
+namespace {
+
+using ArrayXXfRow = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Smallest n >= min_n that is a multiple of 4 (kissfft's fast real path) with only the factors
+// 2, 3 and 5 (its fast butterflies).
+int64_t fft_size(int64_t min_n) {
+  for (int64_t n = (min_n + 3) / 4 * 4;; n += 4) {
+    int64_t m = n;
+    for (int64_t p : {2, 3, 5}) {
+      while (m % p == 0) m /= p;
+    }
+    if (m == 1) return n;
+  }
+}
+
+// Exact (erf-based) GELU, as torch.nn.GELU() with approximate="none".
+void gelu_inplace(RowMatrixXf& y) {
+  auto a = y.array();
+  a = 0.5f * a * (1.0f + (a * float(M_SQRT1_2)).erf());
+}
+
+}  // namespace
+
+struct DigitalEngine::Impl {
+  struct ConvLayer {
+    int64_t nfft = 0;
+    // (H, nfft/2 + 1) spectrum of the kernel, already divided by nfft (the inverse is unscaled).
+    std::vector<std::complex<float>> spectrum;
+  };
+  struct RecurrentLayer {
+    // Laid out (M, H) so that the inner loop over channels vectorises with no reduction:
+    // x'_t = Abar x'_{t-1} + u_t (state scaled by 1/Bbar), y_t = sum_m Re(W x'_t), W = 2 C Bbar.
+    std::vector<float> ar, ai, wr, wi;
+  };
+  std::vector<ConvLayer> conv;
+  std::vector<RecurrentLayer> rec;
+
+  // Scratch owned by one thread.
+  struct Workspace {
+    RowMatrixXf x, z, y, g;
+    Eigen::FFT<float> fft;
+    std::vector<float> time;
+    std::vector<std::complex<float>> freq;
+    RowMatrixXf zt, yt;
+    std::vector<float> xr, xi;
+  };
+};
+
+DigitalEngine::DigitalEngine(const S4DModel& model, int64_t length, ExecMode mode)
+    : model_(&model), length_(length), mode_(mode), impl_(std::make_unique<Impl>()) {
+  if (length <= 0 || length > kMaxDim) {
+    throw UsageError("sequence length " + std::to_string(length) + " is not in 1.." +
+                     std::to_string(kMaxDim));
+  }
+  const ModelConfig& c = model.config();
+  const int64_t H = c.d_model, M = c.modes();
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const S4DLayer& layer = model.layers()[static_cast<size_t>(i)];
+    if (mode == ExecMode::kConv) {
+      Impl::ConvLayer cl;
+      cl.nfft = fft_size(2 * length - 1);
+      const int64_t nf = cl.nfft / 2 + 1;
+      cl.spectrum.resize(static_cast<size_t>(H * nf));
+      const Eigen::MatrixXd k = kernel(i);
+      Eigen::FFT<double> fft;
+      fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
+      std::vector<double> padded(static_cast<size_t>(cl.nfft), 0.0);
+      std::vector<std::complex<double>> spec(static_cast<size_t>(nf));
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t l = 0; l < length; ++l) padded[static_cast<size_t>(l)] = k(h, l);
+        fft.fwd(spec.data(), padded.data(), cl.nfft);
+        for (int64_t f = 0; f < nf; ++f) {
+          cl.spectrum[static_cast<size_t>(h * nf + f)] =
+              std::complex<float>(spec[static_cast<size_t>(f)] / static_cast<double>(cl.nfft));
+        }
+      }
+      impl_->conv.push_back(std::move(cl));
+    } else {
+      Impl::RecurrentLayer rl;
+      for (auto* v : {&rl.ar, &rl.ai, &rl.wr, &rl.wi}) v->resize(static_cast<size_t>(M * H));
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t m = 0; m < M; ++m) {
+          const size_t src = static_cast<size_t>(h * M + m), dst = static_cast<size_t>(m * H + h);
+          const std::complex<double> w = 2.0 * layer.c[src] * layer.b_bar[src];
+          rl.ar[dst] = static_cast<float>(layer.a_bar[src].real());
+          rl.ai[dst] = static_cast<float>(layer.a_bar[src].imag());
+          rl.wr[dst] = static_cast<float>(w.real());
+          rl.wi[dst] = static_cast<float>(w.imag());
+        }
+      }
+      impl_->rec.push_back(std::move(rl));
+    }
+  }
+}
+
+DigitalEngine::~DigitalEngine() = default;
+DigitalEngine::DigitalEngine(DigitalEngine&&) noexcept = default;
+
+Eigen::MatrixXd DigitalEngine::kernel(int64_t layer_index) const {
+  const S4DLayer& layer = model_->layers().at(static_cast<size_t>(layer_index));
+  const int64_t H = model_->config().d_model, M = model_->config().modes();
+  Eigen::MatrixXd k = Eigen::MatrixXd::Zero(H, length_);
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t m = 0; m < M; ++m) {
+      const size_t i = static_cast<size_t>(h * M + m);
+      const std::complex<double> cb = 2.0 * layer.c[i] * layer.b_bar[i];
+      std::complex<double> power = 1.0;
+      for (int64_t l = 0; l < length_; ++l) {
+        k(h, l) += (cb * power).real();
+        power *= layer.a_bar[i];
+      }
+    }
+  }
+  return k;
+}
+
+namespace {
+
+void apply_norm(RowMatrixXf& x, const S4DLayer& layer, const ModelConfig& c) {
+  if (c.norm == NormKind::kLayer) {
+    // Over channels, separately at each time step (the columns of x).
+    const Eigen::RowVectorXf mean = x.colwise().mean();
+    x.rowwise() -= mean;
+    const Eigen::RowVectorXf inv_std =
+        ((x.array().square().colwise().sum() / static_cast<float>(x.rows())) + c.norm_eps).rsqrt();
+    x.array().rowwise() *= inv_std.array();
+    x.array().colwise() *= layer.norm_weight.array();
+    x.colwise() += layer.norm_bias;
+  } else {
+    const Eigen::ArrayXf scale =
+        layer.norm_weight.array() * (layer.running_var.array() + c.norm_eps).rsqrt();
+    const Eigen::ArrayXf shift = layer.norm_bias.array() - layer.running_mean.array() * scale;
+    x.array().colwise() *= scale;
+    x.array().colwise() += shift;
+  }
+}
+
+}  // namespace
+
+RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const {
+  const ModelConfig& c = model_->config();
+  if (batch.width != c.d_input) {
+    throw UsageError("input has " + std::to_string(batch.width) + " features per step, the model " +
+                     "expects d_input = " + std::to_string(c.d_input));
+  }
+  if (batch.length != length_) {
+    throw UsageError("input has length " + std::to_string(batch.length) + ", this engine was " +
+                     "prepared for length " + std::to_string(length_));
+  }
+  const int64_t H = c.d_model, M = c.modes(), L = length_;
+  RowMatrixXf out(batch.n, c.d_output);
+  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
+
+#pragma omp parallel num_threads(n_threads)
+  {
+    Impl::Workspace ws;
+    ws.fft.SetFlag(Eigen::FFT<float>::HalfSpectrum);
+    ws.fft.SetFlag(Eigen::FFT<float>::Unscaled);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < batch.n; ++s) {
+      // Encoder: the sample is (L, d_input) row-major, i.e. (d_input, L) column-major.
+      const Eigen::Map<const Eigen::MatrixXf> u(batch.sample(s), c.d_input, L);
+      ws.x.noalias() = model_->encoder_weight() * u;
+      ws.x.colwise() += model_->encoder_bias();
+      for (int64_t li = 0; li < c.n_layers; ++li) {
+        const S4DLayer& layer = model_->layers()[static_cast<size_t>(li)];
+        ws.z = ws.x;
+        if (c.prenorm) apply_norm(ws.z, layer, c);
+        ws.y.resize(H, L);
+        if (mode_ == ExecMode::kConv) {
+          const Impl::ConvLayer& cl = impl_->conv[static_cast<size_t>(li)];
+          const int64_t nf = cl.nfft / 2 + 1;
+          ws.time.assign(static_cast<size_t>(cl.nfft), 0.0f);
+          ws.freq.resize(static_cast<size_t>(nf));
+          for (int64_t h = 0; h < H; ++h) {
+            std::copy(ws.z.row(h).data(), ws.z.row(h).data() + L, ws.time.begin());
+            std::fill(ws.time.begin() + L, ws.time.end(), 0.0f);
+            ws.fft.fwd(ws.freq.data(), ws.time.data(), cl.nfft);
+            const std::complex<float>* k = cl.spectrum.data() + h * nf;
+            for (int64_t f = 0; f < nf; ++f) ws.freq[static_cast<size_t>(f)] *= k[f];
+            ws.fft.inv(ws.time.data(), ws.freq.data(), cl.nfft);
+            std::copy(ws.time.begin(), ws.time.begin() + L, ws.y.row(h).data());
+          }
+        } else {
+          const Impl::RecurrentLayer& rl = impl_->rec[static_cast<size_t>(li)];
+          ws.zt = ws.z.transpose();
+          ws.yt.resize(L, H);
+          ws.xr.assign(static_cast<size_t>(M * H), 0.0f);
+          ws.xi.assign(static_cast<size_t>(M * H), 0.0f);
+          for (int64_t t = 0; t < L; ++t) {
+            const float* __restrict ut = ws.zt.row(t).data();
+            float* __restrict yt = ws.yt.row(t).data();
+            std::fill(yt, yt + H, 0.0f);
+            for (int64_t m = 0; m < M; ++m) {
+              float* __restrict xr = ws.xr.data() + m * H;
+              float* __restrict xi = ws.xi.data() + m * H;
+              const float* __restrict ar = rl.ar.data() + m * H;
+              const float* __restrict ai = rl.ai.data() + m * H;
+              const float* __restrict wr = rl.wr.data() + m * H;
+              const float* __restrict wi = rl.wi.data() + m * H;
+#pragma omp simd
+              for (int64_t h = 0; h < H; ++h) {
+                const float nr = ar[h] * xr[h] - ai[h] * xi[h] + ut[h];
+                const float ni = ar[h] * xi[h] + ai[h] * xr[h];
+                xr[h] = nr;
+                xi[h] = ni;
+                yt[h] += wr[h] * nr - wi[h] * ni;
+              }
+            }
+          }
+          ws.y = ws.yt.transpose();
+        }
+        ws.y.array() += ws.z.array().colwise() * layer.d.array();
+        gelu_inplace(ws.y);
+        ws.g.noalias() = layer.out_weight * ws.y;
+        ws.g.colwise() += layer.out_bias;
+        // GLU over channels: first half gated by the sigmoid of the second half.
+        ws.x.array() += ws.g.topRows(H).array() * ws.g.bottomRows(H).array().logistic();
+        if (!c.prenorm) apply_norm(ws.x, layer, c);
+      }
+      const Eigen::VectorXf pooled = ws.x.rowwise().mean();
+      out.row(s) = (model_->decoder_weight() * pooled + model_->decoder_bias()).transpose();
+    }
+  }
+  return out;
+}
+
+}  // namespace qs4d

@@ -1,0 +1,249 @@
+// models: the S4D checkpoint (format v1), its strict loader, the digital reference inference and
+// the dataset files.
+//
+// This module knows nothing of devices or tiles. It turns an HDF5 checkpoint into a validated
+// `S4DModel` and runs it exactly as DESIGN.md writes the math, in two execution modes (FFT
+// convolution and step-by-step recurrence). Every later stage (mapping, devices, sim) starts from
+// the `S4DModel` built here and reuses `DigitalEngine` for whatever it keeps digital.
+//
+// Checkpoint format v1 (HDF5)
+// ---------------------------
+// Root attributes: format_version (integer, 1), d_input, d_output, d_model (H), d_state (N, even;
+// M = N/2 complex modes are stored), n_layers, prenorm (0/1), norm ("layer" or "batch", fixed- or
+// variable-length string), norm_eps (float).
+// /state_dict: exactly the tensors of the state-spaces S4D example model's PyTorch state_dict:
+//   encoder.weight (H, d_input)            encoder.bias (H)
+//   s4_layers.{i}.D (H)                    s4_layers.{i}.kernel.log_dt (H)
+//   s4_layers.{i}.kernel.C (H, M, 2)       [..., 0] real part, [..., 1] imaginary part
+//   s4_layers.{i}.kernel.log_A_real (H, M) s4_layers.{i}.kernel.A_imag (H, M)
+//   s4_layers.{i}.output_linear.0.weight (2H, H, 1)   s4_layers.{i}.output_linear.0.bias (2H)
+//   norms.{i}.weight (H)  norms.{i}.bias (H)
+//     batch norm also: norms.{i}.running_mean (H), norms.{i}.running_var (H),
+//     norms.{i}.num_batches_tracked (scalar, integer; ignored)
+//   decoder.weight (d_output, H)           decoder.bias (d_output)
+// Floating tensors may be float32 or float64 (computation is float32). A missing or unknown name
+// is an error.
+// /quant (optional): one group per quantized tensor, named like the tensor:
+//   attributes bits (integer, 2..16), symmetric (0/1), axis (integer, -1 = one scale per tensor,
+//   otherwise the tensor axis that carries one scale per index)
+//   datasets codes (integer, the tensor's shape), scale (float, shape () or (1) per tensor,
+//   (shape[axis]) per channel), zero_point (optional, integer, same shape as scale; only when
+//   symmetric is 0). Value = (codes - zero_point) * scale.
+//   Symmetric codes lie in [-(2^(bits-1) - 1), 2^(bits-1) - 1] (bits = 2 is ternary); asymmetric
+//   codes in [0, 2^bits - 1].
+//   The names are those of /state_dict tensors, plus the discrete SSM tensors that hardware holds:
+//     s4_layers.{i}.kernel.Abar (H, M, 2) and s4_layers.{i}.kernel.Bbar (H, M, 2), always as a
+//     pair. When present they define the layer's SSM (with the quantized or plain kernel.C and D):
+//     Abar, Bbar are then no longer derived from log_dt, log_A_real, A_imag, which stay in
+//     /state_dict for provenance only.
+//   A quantized /state_dict tensor takes its dequantized value from /quant.
+// /meta (optional): free-form attributes (task, dataset, test accuracy, training configuration).
+// Other groups are ignored.
+//
+// Dataset format (HDF5): /x (N, L, d_input) float32, /y (N) integer labels, attributes name,
+// n_classes, source.
+#pragma once
+
+#include <Eigen/Core>
+#include <complex>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace qs4d {
+
+// ---------------------------------------------------------------------------------------------
+// Errors: every problem with a file from outside is a FormatError naming the file, the object
+// (dataset or attribute path) and what was found against what was expected.
+enum class ErrorKind {
+  kUnreadable,          // not an HDF5 file, truncated, I/O failure
+  kMissingObject,       // required attribute, group or dataset absent
+  kUnknownTensor,       // name in /state_dict that the model does not have
+  kWrongRank,
+  kWrongShape,
+  kWrongType,           // e.g. integer where floats are required, string where a number is
+  kNonFinite,           // NaN or infinity in a tensor
+  kBadValue,            // out-of-range attribute or code (odd d_state, bits 40, norm "group")
+  kAbsurdSize,          // a size that would need an unreasonable allocation
+  kUnsupportedVersion,
+};
+
+const char* to_string(ErrorKind kind);
+
+class FormatError : public std::runtime_error {
+ public:
+  FormatError(ErrorKind kind, std::string file, std::string object, const std::string& detail);
+  ErrorKind kind() const { return kind_; }
+  const std::string& file() const { return file_; }
+  const std::string& object() const { return object_; }
+
+ private:
+  ErrorKind kind_;
+  std::string file_;
+  std::string object_;
+};
+
+// A request that cannot be served with valid inputs (wrong input width, bad option value).
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Upper bounds checked before any allocation: a checkpoint or dataset claiming more is refused.
+inline constexpr int64_t kMaxDim = int64_t{1} << 20;            // any single model size
+inline constexpr int64_t kMaxTensorElements = int64_t{1} << 28;  // 1 GiB of float32 per tensor
+inline constexpr int64_t kMaxDatasetElements = int64_t{1} << 32; // 16 GiB of float32 samples
+
+// ---------------------------------------------------------------------------------------------
+// Model
+enum class NormKind { kLayer, kBatch };
+
+struct ModelConfig {
+  int64_t d_input = 0;
+  int64_t d_output = 0;
+  int64_t d_model = 0;   // H
+  int64_t d_state = 0;   // N (even); M = N / 2 complex modes
+  int64_t n_layers = 0;
+  bool prenorm = false;
+  NormKind norm = NormKind::kLayer;
+  float norm_eps = 1e-5f;
+
+  int64_t modes() const { return d_state / 2; }
+};
+
+// Row-major float32 tensor with its shape, as read from a checkpoint.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+  int64_t numel() const { return static_cast<int64_t>(values.size()); }
+};
+
+struct QuantSpec {
+  int bits = 0;
+  bool symmetric = true;
+  int axis = -1;                     // -1: per tensor
+  std::vector<float> scale;          // 1 entry per tensor, or shape[axis]
+  std::vector<int32_t> zero_point;   // empty when symmetric
+  std::vector<int32_t> codes;        // row-major, the tensor's shape
+  std::vector<int64_t> shape;
+};
+
+using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ComplexVec = std::vector<std::complex<double>>;
+
+// One S4D block, in the discrete form that both execution modes and the mapper use.
+struct S4DLayer {
+  ComplexVec a_bar;           // (H * M), index h * M + m
+  ComplexVec b_bar;           // (H * M)
+  ComplexVec c;               // (H * M)
+  Eigen::VectorXf d;          // (H)
+  RowMatrixXf out_weight;     // (2H, H): the 1x1 conv before the GLU
+  Eigen::VectorXf out_bias;   // (2H)
+  Eigen::VectorXf norm_weight, norm_bias;          // (H)
+  Eigen::VectorXf running_mean, running_var;       // (H), batch norm only
+  bool discrete_from_quant = false;                // Abar/Bbar came from /quant
+};
+
+class S4DModel {
+ public:
+  // Loads and validates a checkpoint; throws FormatError on any problem.
+  static S4DModel load(const std::string& path);
+
+  const ModelConfig& config() const { return config_; }
+  const std::string& path() const { return path_; }
+  const std::vector<S4DLayer>& layers() const { return layers_; }
+  const RowMatrixXf& encoder_weight() const { return enc_w_; }
+  const Eigen::VectorXf& encoder_bias() const { return enc_b_; }
+  const RowMatrixXf& decoder_weight() const { return dec_w_; }
+  const Eigen::VectorXf& decoder_bias() const { return dec_b_; }
+  // Raw /state_dict tensors (after dequantization where /quant has them), by name.
+  const std::map<std::string, Tensor>& tensors() const { return tensors_; }
+  const std::map<std::string, QuantSpec>& quant() const { return quant_; }
+  // /meta attributes rendered as strings.
+  const std::map<std::string, std::string>& meta() const { return meta_; }
+
+  // Parameter counts by group: encoder, ssm, output_linear, norms, decoder.
+  std::map<std::string, int64_t> parameter_counts() const;
+  // Bytes to hold all weights: quantized tensors at their bit width, the others at 32 bits.
+  int64_t weight_bytes() const;
+
+ private:
+  friend class CheckpointReader;
+  ModelConfig config_;
+  std::string path_;
+  std::vector<S4DLayer> layers_;
+  RowMatrixXf enc_w_, dec_w_;
+  Eigen::VectorXf enc_b_, dec_b_;
+  std::map<std::string, Tensor> tensors_;
+  std::map<std::string, QuantSpec> quant_;
+  std::map<std::string, std::string> meta_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Sequences and datasets
+
+// A batch of sequences, row-major (n, length, width).
+struct SequenceBatch {
+  int64_t n = 0, length = 0, width = 0;
+  std::vector<float> values;
+  const float* sample(int64_t i) const { return values.data() + i * length * width; }
+};
+
+struct Dataset {
+  SequenceBatch x;
+  std::vector<int64_t> y;
+  std::string name;
+  std::string source;
+  int64_t n_classes = 0;
+};
+
+// Reads a dataset file (strict: shapes, types, finite values, labels in [0, n_classes)).
+// limit > 0 reads only the first `limit` samples.
+Dataset load_dataset(const std::string& path, int64_t limit = 0);
+// Reads any float (n, L, d) dataset from any HDF5 file.
+SequenceBatch read_sequences(const std::string& path, const std::string& dataset);
+// Writes a float32 (rows, cols) matrix as `dataset` into a new file at `path`, atomically.
+void write_matrix(const std::string& path, const std::string& dataset, const RowMatrixXf& m);
+
+// ---------------------------------------------------------------------------------------------
+// Digital reference inference
+
+enum class ExecMode { kConv, kRecurrent };
+const char* to_string(ExecMode mode);
+ExecMode parse_exec_mode(const std::string& text);  // "conv" | "recurrent"; throws UsageError
+
+// Prepared inference for one model and one sequence length. Conv mode precomputes each layer's
+// kernel spectrum once; recurrent mode keeps only O(H * M) state per sample. Logits for a sample
+// do not depend on the batch it came in or on the thread count.
+class DigitalEngine {
+ public:
+  DigitalEngine(const S4DModel& model, int64_t length, ExecMode mode);
+  ~DigitalEngine();
+  DigitalEngine(DigitalEngine&&) noexcept;
+  DigitalEngine& operator=(DigitalEngine&&) = delete;
+  DigitalEngine(const DigitalEngine&) = delete;
+  DigitalEngine& operator=(const DigitalEngine&) = delete;
+
+  // (n, d_output) logits for every sample of the batch; OpenMP over samples with `threads`
+  // threads (0 = OpenMP's default).
+  RowMatrixXf logits(const SequenceBatch& batch, int threads = 0) const;
+
+  // The convolution kernel K (H, L) that conv mode uses, in double precision.
+  Eigen::MatrixXd kernel(int64_t layer) const;
+
+  int64_t length() const { return length_; }
+  ExecMode mode() const { return mode_; }
+
+ private:
+  struct Impl;
+  const S4DModel* model_;
+  int64_t length_;
+  ExecMode mode_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qs4d

@@ -1,0 +1,121 @@
+"""Datasets: Fashion-MNIST from Debian's dataset-fashion-mnist as sequential HDF5 files.
+
+Dataset format (DESIGN.md): /x (N, L, d_input) float32, /y (N,) int64, attributes name, n_classes,
+source. Images become pixel-by-pixel sequences in row-major order, values in [0, 1]: L = 784, or
+L = 196 after 2x2 average pooling.
+
+Split: the 60,000 training images are split by index into train (first 55,000) and validation
+(last 5,000); the 10,000 test images are the test set.
+
+    /usr/bin/python3 -m qs4d.data --out data/datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import struct
+import tempfile
+
+import h5py
+import numpy as np
+
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+N_TRAIN = 55000
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Reads an IDX file (optionally gzipped) into a numpy array, checking its header."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4:
+        raise ValueError(f"{path}: {len(raw)} bytes, too short for an IDX header")
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise ValueError(f"{path}: IDX magic {raw[:4].hex()}, expected 0000 08 xx (unsigned byte)")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    count = int(np.prod(dims))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != count:
+        raise ValueError(f"{path}: {body.size} values, header claims {dims} = {count}")
+    return body.reshape(dims)
+
+
+def to_sequences(images: np.ndarray, pool: int = 1) -> np.ndarray:
+    """(N, 28, 28) uint8 -> (N, L, 1) float32 in [0, 1], with optional pool x pool averaging."""
+    x = images.astype(np.float32) / 255.0
+    if pool > 1:
+        n, h, w = x.shape
+        x = x.reshape(n, h // pool, pool, w // pool, pool).mean(axis=(2, 4))
+    return x.reshape(x.shape[0], -1, 1).astype(np.float32)
+
+
+def write_dataset(path: str, x: np.ndarray, y: np.ndarray, name: str, n_classes: int, source: str):
+    """Writes the HDF5 dataset format atomically (temporary file + rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=directory)
+    os.close(fd)
+    os.chmod(tmp, 0o644)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("x", data=x.astype(np.float32))
+            f.create_dataset("y", data=y.astype(np.int64))
+            f.attrs["name"] = name
+            f.attrs["n_classes"] = np.int64(n_classes)
+            f.attrs["source"] = source
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_dataset(path: str):
+    with h5py.File(path, "r") as f:
+        return np.asarray(f["x"][()]), np.asarray(f["y"][()])
+
+
+def fashion_mnist(src: str = FASHION_DIR):
+    """Returns {split: (images, labels)} for train, val, test."""
+    tr_x = read_idx(os.path.join(src, "train-images-idx3-ubyte.gz"))
+    tr_y = read_idx(os.path.join(src, "train-labels-idx1-ubyte.gz"))
+    te_x = read_idx(os.path.join(src, "t10k-images-idx3-ubyte.gz"))
+    te_y = read_idx(os.path.join(src, "t10k-labels-idx1-ubyte.gz"))
+    return {"train": (tr_x[:N_TRAIN], tr_y[:N_TRAIN]), "val": (tr_x[N_TRAIN:], tr_y[N_TRAIN:]),
+            "test": (te_x, te_y)}
+
+
+def prepare_fashion(out_dir: str, src: str = FASHION_DIR, splits=("train", "val", "test"),
+                    lengths=(784, 196)) -> list[str]:
+    written = []
+    data = fashion_mnist(src)
+    for L in lengths:
+        pool = {784: 1, 196: 2}[L]
+        for split in splits:
+            images, labels = data[split]
+            path = os.path.join(out_dir, f"fashion_mnist_{L}_{split}.h5")
+            write_dataset(path, to_sequences(images, pool), labels, f"fashion_mnist_{L}_{split}",
+                          10, f"Debian dataset-fashion-mnist ({src}), {split} split, "
+                              f"{'2x2 average pooled, ' if pool > 1 else ''}pixel sequence")
+            written.append(path)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="data/datasets", help="output folder")
+    parser.add_argument("--src", default=FASHION_DIR, help="folder with the IDX .gz files")
+    parser.add_argument("--splits", default="train,val,test")
+    parser.add_argument("--lengths", default="784,196")
+    args = parser.parse_args(argv)
+    for path in prepare_fashion(args.out, args.src, tuple(args.splits.split(",")),
+                                tuple(int(v) for v in args.lengths.split(","))):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

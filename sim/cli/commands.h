@@ -1,0 +1,38 @@
+// The verbs of qs4dsim. main.cpp only parses arguments into these structs; each run_* does the
+// work through the library and prints. Errors propagate as exceptions to main, which prints one
+// line and returns a non-zero status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace qs4d::cli {
+
+struct InfoArgs {
+  std::string checkpoint;
+};
+
+struct EvalArgs {
+  std::string checkpoint;
+  std::string data;
+  std::string mode = "conv";
+  int64_t limit = 0;
+  int64_t batch = 64;
+  int threads = 0;
+  std::string json_out;
+};
+
+struct PredictArgs {
+  std::string checkpoint;
+  std::string input;
+  std::string input_dataset;
+  std::string out;
+  std::string mode = "conv";
+  int threads = 0;
+};
+
+int run_info(const InfoArgs& args);
+int run_eval(const EvalArgs& args);
+int run_predict(const PredictArgs& args);
+
+}  // namespace qs4d::cli

@@ -1,0 +1,58 @@
+// qs4dsim: command-line front end. Parses arguments, calls the library, prints.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "models/model.h"
+#include "sim/cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace qs4d::cli;
+  CLI::App app{"QS4D-Sim: quantized S4D models on simulated memristor crossbars"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "qs4dsim 0.1.0");
+
+  InfoArgs info;
+  auto* info_cmd = app.add_subcommand("info", "Architecture, parameters, quantization and weight "
+                                              "memory of a checkpoint");
+  info_cmd->add_option("checkpoint", info.checkpoint, "checkpoint (HDF5, format v1)")->required();
+
+  EvalArgs eval;
+  auto* eval_cmd = app.add_subcommand("eval", "Digital accuracy and throughput on a dataset");
+  eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  eval_cmd->add_option("--data", eval.data, "dataset file (HDF5: /x, /y)")->required();
+  eval_cmd->add_option("--mode", eval.mode, "execution mode")
+      ->check(CLI::IsMember({"conv", "recurrent"}));
+  eval_cmd->add_option("--limit", eval.limit, "evaluate only the first N samples (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--threads", eval.threads, "OpenMP threads (0 = default)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--json", eval.json_out, "write the results as JSON to this file");
+
+  PredictArgs pred;
+  auto* pred_cmd = app.add_subcommand("predict", "Logits for a float32 (B, L, d_input) dataset");
+  pred_cmd->add_option("checkpoint", pred.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  pred_cmd->add_option("input", pred.input, "HDF5 file holding the inputs")->required();
+  pred_cmd->add_option("--input-dataset", pred.input_dataset, "path of the inputs in INPUT")
+      ->required();
+  pred_cmd->add_option("--out", pred.out, "output HDF5 file (dataset /logits)")->required();
+  pred_cmd->add_option("--mode", pred.mode, "execution mode")
+      ->check(CLI::IsMember({"conv", "recurrent"}));
+  pred_cmd->add_option("--threads", pred.threads, "OpenMP threads (0 = default)")
+      ->check(CLI::NonNegativeNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*info_cmd) return run_info(info);
+    if (*eval_cmd) return run_eval(eval);
+    if (*pred_cmd) return run_predict(pred);
+  } catch (const std::exception& e) {
+    std::cerr << "qs4dsim: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 1;
+}

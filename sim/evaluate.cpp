@@ -1,0 +1,69 @@
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "sim/sim.h"
+
+namespace qs4d {
+
+std::vector<int64_t> argmax_rows(const RowMatrixXf& logits) {
+  std::vector<int64_t> out(static_cast<size_t>(logits.rows()));
+  for (Eigen::Index r = 0; r < logits.rows(); ++r) {
+    Eigen::Index best = 0;
+    logits.row(r).maxCoeff(&best);
+    out[static_cast<size_t>(r)] = best;
+  }
+  return out;
+}
+
+DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
+                                   const DigitalEvalOptions& options) {
+  if (options.batch <= 0) throw UsageError("batch must be positive");
+  if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
+  if (model.config().d_output < data.n_classes) {
+    throw UsageError("dataset has " + std::to_string(data.n_classes) + " classes, the model " +
+                     "only " + std::to_string(model.config().d_output) + " outputs");
+  }
+  const DigitalEngine engine(model, data.x.length, options.mode);
+  DigitalEvalResult r;
+  r.n_samples = data.x.n;
+  r.predictions.reserve(static_cast<size_t>(data.x.n));
+  const int64_t per_sample = data.x.length * data.x.width;
+  const auto start = std::chrono::steady_clock::now();
+  SequenceBatch chunk;
+  chunk.length = data.x.length;
+  chunk.width = data.x.width;
+  for (int64_t first = 0; first < data.x.n; first += options.batch) {
+    chunk.n = std::min(options.batch, data.x.n - first);
+    chunk.values.assign(data.x.values.begin() + first * per_sample,
+                        data.x.values.begin() + (first + chunk.n) * per_sample);
+    const auto pred = argmax_rows(engine.logits(chunk, options.threads));
+    r.predictions.insert(r.predictions.end(), pred.begin(), pred.end());
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t i = 0; i < r.predictions.size(); ++i) r.correct += r.predictions[i] == data.y[i];
+  r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.n_samples);
+  r.samples_per_s = static_cast<double>(r.n_samples) / std::max(r.seconds, 1e-9);
+  return r;
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(path + ": cannot open for writing");
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error(path + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw std::runtime_error(path + ": cannot rename into place");
+  }
+}
+
+}  // namespace qs4d
