@@ -92,6 +92,22 @@ Dataset load_dataset(const std::string& path, int64_t limit) {
   return ds;
 }
 
+RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
+  h5::Reader r(path);
+  const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
+  const h5::DatasetInfo info = r.info(name);
+  if (info.shape.size() != 2) {
+    r.fail(ErrorKind::kWrongRank, name,
+           "rank " + std::to_string(info.shape.size()) + ", expected rank 2 (rows, cols)");
+  }
+  if (info.numel() > kMaxTensorElements) {
+    r.fail(ErrorKind::kAbsurdSize, name, "shape " + h5::shape_text(info.shape) +
+                                             " is too large; refusing to allocate");
+  }
+  const std::vector<float> v = r.read_float(name);
+  return Eigen::Map<const RowMatrixXf>(v.data(), info.shape[0], info.shape[1]);
+}
+
 void write_matrix(const std::string& path, const std::string& dataset, const RowMatrixXf& m) {
   h5::AtomicWriter w(path);
   w.write_float(dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset,

@@ -206,6 +206,8 @@ struct Dataset {
 Dataset load_dataset(const std::string& path, int64_t limit = 0);
 // Reads any float (n, L, d) dataset from any HDF5 file.
 SequenceBatch read_sequences(const std::string& path, const std::string& dataset);
+// Reads a float (rows, cols) dataset (e.g. the /logits that predict writes).
+RowMatrixXf read_matrix(const std::string& path, const std::string& dataset);
 // Writes a float32 (rows, cols) matrix as `dataset` into a new file at `path`, atomically.
 void write_matrix(const std::string& path, const std::string& dataset, const RowMatrixXf& m);
 

@@ -44,7 +44,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version print as CLI11 formats them; usage errors are one line like the rest.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "qs4dsim: error: " << e.what() << " (see qs4dsim --help)\n";
+    return e.get_exit_code();
   }
   try {
     if (*info_cmd) return run_info(info);

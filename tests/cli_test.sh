@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Command-line checks for qs4dsim: help for each verb, one-line errors with non-zero status,
+# predict writes /logits that match the PyTorch reference, eval's JSON keys.
+# Usage: cli_test.sh QS4DSIM FIXTURES_DIR PYTHON
+set -u
+bin=$1 fixtures=$2 py=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() {  # check NAME COMMAND... ; passes when the command succeeds
+  local name=$1; shift
+  if "$@" >"$tmp/out" 2>&1; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: $name"; sed 's/^/    /' "$tmp/out" | head -20; fi
+}
+fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zero, one stderr line
+  local name=$1 pattern=$2; shift 2
+  if "$@" >"$tmp/stdout" 2>"$tmp/stderr"; then
+    failed=$((failed + 1)); echo "FAIL: $name (exit status 0)"; return; fi
+  if [ "$(wc -l <"$tmp/stderr")" -ne 1 ] || ! grep -q -- "$pattern" "$tmp/stderr"; then
+    failed=$((failed + 1)); echo "FAIL: $name"; sed 's/^/    /' "$tmp/stderr"; return; fi
+  passed=$((passed + 1))
+}
+
+m=$fixtures/models
+for verb in info eval predict; do
+  check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
+done
+check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
+check "info quant" bash -c "'$bin' info $m/quantized.h5 | grep -q '4 bit symmetric'"
+fails_with "missing file" "no such file" "$bin" info "$tmp/none.h5"
+fails_with "broken file" "expected an even number" "$bin" info "$fixtures/broken/odd_d_state.h5"
+fails_with "unknown verb" "" "$bin" frobnicate
+fails_with "bad mode" "mode" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5 --mode fft
+fails_with "wrong width" "d_input = 1" "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din3_io.h5" \
+  --input-dataset /x --out "$tmp/p.h5"
+fails_with "missing dataset" "/nope" "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din1_io.h5" \
+  --input-dataset /nope --out "$tmp/p.h5"
+
+for mode in conv recurrent; do
+  check "predict $mode" "$bin" predict "$m/batch_post_din3.h5" "$m/batch_post_din3_io.h5" \
+    --input-dataset /x --out "$tmp/p_$mode.h5" --mode "$mode"
+  check "predict $mode matches" "$py" -c "
+import h5py, numpy as np, sys
+got = h5py.File('$tmp/p_$mode.h5')['logits']
+ref = h5py.File('$m/batch_post_din3_io.h5')['logits'][()]
+assert got.dtype == np.float32, got.dtype
+err = np.abs(got[()] - ref).max()
+sys.exit(0 if err < 1e-5 else 'max error %g' % err)"
+done
+
+# eval on a labelled dataset written from the fixture inputs.
+"$py" - "$m/layer_post_din1_io.h5" "$tmp/ds.h5" <<'PY'
+import h5py, numpy as np, sys
+with h5py.File(sys.argv[1]) as f:
+    x, logits = f['x'][()], f['logits'][()]
+with h5py.File(sys.argv[2], 'w') as f:
+    f['x'] = x
+    f['y'] = logits.argmax(-1).astype(np.int64)
+    f.attrs['name'] = 'fixture'; f.attrs['n_classes'] = np.int64(5); f.attrs['source'] = 'cli_test'
+PY
+check "eval" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --json "$tmp/e.json" --threads 2
+check "eval json" "$py" -c "
+import json
+j = json.load(open('$tmp/e.json'))
+for k in ('accuracy', 'n_samples', 'samples_per_s', 'mode'): assert k in j, k
+assert j['accuracy'] == 1.0 and j['n_samples'] == 4 and j['mode'] == 'conv', j"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
