@@ -6,6 +6,11 @@
 #include <omp.h>
 
 #include <cmath>
+#include <optional>
+// With QS4D_USE_FFTW, Eigen's FFT module runs on FFTW instead of its built-in kissfft.
+#ifdef QS4D_USE_FFTW
+#define EIGEN_FFTW_DEFAULT
+#endif
 #include <unsupported/Eigen/FFT>
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -59,12 +64,13 @@ struct DigitalEngine::Impl {
   std::vector<ConvLayer> conv;
   std::vector<RecurrentLayer> rec;
 
-  // Scratch owned by one thread.
+  // Scratch owned by one thread. The FFT buffers never move, so FFTW's plans (made for their
+  // alignment on first use) stay valid for every later transform.
   struct Workspace {
     RowMatrixXf x, z, y, g;
-    Eigen::FFT<float> fft;
-    std::vector<float> time;
-    std::vector<std::complex<float>> freq;
+    std::optional<Eigen::FFT<float>> fft;
+    std::vector<float, Eigen::aligned_allocator<float>> time;
+    std::vector<std::complex<float>, Eigen::aligned_allocator<std::complex<float>>> freq;
     RowMatrixXf zt, yt;
     std::vector<float> xr, xi;
   };
@@ -86,6 +92,10 @@ DigitalEngine::DigitalEngine(const S4DModel& model, int64_t length, ExecMode mod
       const int64_t nf = cl.nfft / 2 + 1;
       cl.spectrum.resize(static_cast<size_t>(H * nf));
       const Eigen::MatrixXd k = kernel(i);
+      // FFTW's planner is not thread-safe: every FFT object is made and used for planning
+      // inside this one named critical section.
+#pragma omp critical(qs4d_fft_planner)
+      {
       Eigen::FFT<double> fft;
       fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
       std::vector<double> padded(static_cast<size_t>(cl.nfft), 0.0);
@@ -97,6 +107,7 @@ DigitalEngine::DigitalEngine(const S4DModel& model, int64_t length, ExecMode mod
           cl.spectrum[static_cast<size_t>(h * nf + f)] =
               std::complex<float>(spec[static_cast<size_t>(f)] / static_cast<double>(cl.nfft));
         }
+      }
       }
       impl_->conv.push_back(std::move(cl));
     } else {
@@ -178,8 +189,19 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const
 #pragma omp parallel num_threads(n_threads)
   {
     Impl::Workspace ws;
-    ws.fft.SetFlag(Eigen::FFT<float>::HalfSpectrum);
-    ws.fft.SetFlag(Eigen::FFT<float>::Unscaled);
+    if (mode_ == ExecMode::kConv) {
+      const int64_t nfft = impl_->conv.empty() ? 4 : impl_->conv.front().nfft;
+      ws.time.assign(static_cast<size_t>(nfft), 0.0f);
+      ws.freq.resize(static_cast<size_t>(nfft / 2 + 1));
+#pragma omp critical(qs4d_fft_planner)
+      {
+        ws.fft.emplace();
+        ws.fft->SetFlag(Eigen::FFT<float>::HalfSpectrum);
+        ws.fft->SetFlag(Eigen::FFT<float>::Unscaled);
+        ws.fft->fwd(ws.freq.data(), ws.time.data(), nfft);  // plan both directions now
+        ws.fft->inv(ws.time.data(), ws.freq.data(), nfft);
+      }
+    }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < batch.n; ++s) {
       // Encoder: the sample is (L, d_input) row-major, i.e. (d_input, L) column-major.
@@ -194,15 +216,21 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const
         if (mode_ == ExecMode::kConv) {
           const Impl::ConvLayer& cl = impl_->conv[static_cast<size_t>(li)];
           const int64_t nf = cl.nfft / 2 + 1;
-          ws.time.assign(static_cast<size_t>(cl.nfft), 0.0f);
-          ws.freq.resize(static_cast<size_t>(nf));
           for (int64_t h = 0; h < H; ++h) {
             std::copy(ws.z.row(h).data(), ws.z.row(h).data() + L, ws.time.begin());
             std::fill(ws.time.begin() + L, ws.time.end(), 0.0f);
-            ws.fft.fwd(ws.freq.data(), ws.time.data(), cl.nfft);
-            const std::complex<float>* k = cl.spectrum.data() + h * nf;
-            for (int64_t f = 0; f < nf; ++f) ws.freq[static_cast<size_t>(f)] *= k[f];
-            ws.fft.inv(ws.time.data(), ws.freq.data(), cl.nfft);
+            ws.fft->fwd(ws.freq.data(), ws.time.data(), cl.nfft);
+            // Complex product written out on the interleaved floats: std::complex's operator*
+            // carries NaN/inf recovery that keeps the loop from vectorising.
+            float* __restrict fr = reinterpret_cast<float*>(ws.freq.data());
+            const float* __restrict kr = reinterpret_cast<const float*>(cl.spectrum.data() + h * nf);
+#pragma omp simd
+            for (int64_t f = 0; f < nf; ++f) {
+              const float a = fr[2 * f], b = fr[2 * f + 1], c = kr[2 * f], d = kr[2 * f + 1];
+              fr[2 * f] = a * c - b * d;
+              fr[2 * f + 1] = a * d + b * c;
+            }
+            ws.fft->inv(ws.time.data(), ws.freq.data(), cl.nfft);
             std::copy(ws.time.begin(), ws.time.begin() + L, ws.y.row(h).data());
           }
         } else {
@@ -245,6 +273,8 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const
       const Eigen::VectorXf pooled = ws.x.rowwise().mean();
       out.row(s) = (model_->decoder_weight() * pooled + model_->decoder_bias()).transpose();
     }
+#pragma omp critical(qs4d_fft_planner)
+    ws.fft.reset();  // destroying FFTW plans also goes through the planner
   }
   return out;
 }

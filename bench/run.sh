@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Speed of digital inference: Google Benchmark (both modes, 1 and 2 threads, reference GEMM) and
+# the PyTorch comparison, on an H = 64, N = 64, 4-layer model at L = 784, batch 64.
+# Run after scripts/test.sh (or any Release build in build/).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+model=build/bench/h64_n64_l4.h5
+/usr/bin/python3 - "$model" <<'PY'
+import sys, torch
+sys.path.insert(0, "python")
+from qs4d import checkpoint
+from qs4d.model import S4Model
+torch.manual_seed(0)
+checkpoint.save(S4Model(d_input=1, d_output=10, d_model=64, n_layers=4, d_state=64, dropout=0.0),
+                sys.argv[1])
+PY
+QS4D_BENCH_CHECKPOINT=$model build/bench/bench_digital
+/usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --checkpoint "$model" \
+  --threads 2 --samples 512

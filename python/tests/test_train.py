@@ -1,0 +1,56 @@
+import os
+import subprocess
+
+import h5py
+import numpy as np
+
+from qs4d import checkpoint, data, train
+
+
+def _tiny_dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    prefix = str(tmp_path / "tiny")
+    for split, n in (("train", 96), ("val", 32), ("test", 32)):
+        y = rng.integers(0, 3, n)
+        # Class-dependent mean makes the task learnable in a few steps.
+        x = (rng.normal(size=(n, 16, 1)) * 0.1 + y[:, None, None] * 1.0).astype(np.float32)
+        data.write_dataset(f"{prefix}_{split}.h5", x, y, "tiny", 3, "test")
+    return prefix
+
+
+def test_smoke_training_exports_and_resumes(tmp_path):
+    prefix = _tiny_dataset(tmp_path)
+    out = str(tmp_path / "model.h5")
+    args = ["--data", prefix, "--out", out, "--work-dir", str(tmp_path / "work"),
+            "--d-model", "8", "--d-state", "4", "--n-layers", "1", "--epochs", "6",
+            "--batch", "16", "--threads", "1"]
+    train.main(args)
+    with h5py.File(out) as f:
+        assert f["meta"].attrs["test_accuracy"] > 0.6
+        assert len(f["state_dict"]) == 13
+    model = checkpoint.load(out)
+    assert model.d_model == 8
+    # Training state is complete: a second run resumes after the last epoch and re-exports.
+    train.main(args)
+    assert os.path.exists(out)
+
+
+def test_qs4dsim_predict_matches_pytorch(tmp_path):
+    binary = os.environ.get("QS4D_BIN")
+    assert binary, "set QS4D_BIN to the qs4dsim binary (scripts/test.sh does)"
+    import torch
+    from qs4d.model import S4Model
+    torch.manual_seed(3)
+    m = S4Model(d_input=2, d_output=4, d_model=16, n_layers=2, d_state=8, dropout=0.0).eval()
+    path = str(tmp_path / "m.h5")
+    checkpoint.save(m, path)
+    x = np.random.default_rng(1).uniform(0, 1, size=(5, 60, 2)).astype(np.float32)
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f["inputs/x"] = x
+    subprocess.run([binary, "predict", path, str(tmp_path / "in.h5"), "--input-dataset",
+                    "inputs/x", "--out", str(tmp_path / "out.h5")], check=True)
+    with h5py.File(tmp_path / "out.h5") as f:
+        got = f["logits"][()]
+    with torch.no_grad():
+        ref = m(torch.from_numpy(x)).numpy()
+    assert np.abs(got - ref).max() < 1e-4
