@@ -56,13 +56,20 @@ struct DigitalEngine::Impl {
     // (H, nfft/2 + 1) spectrum of the kernel, already divided by nfft (the inverse is unscaled).
     std::vector<std::complex<float>> spectrum;
   };
+  // Recurrent mode works on blocks of kLanes channels and kGroup modes at a time: the block's
+  // coefficients and states stay in registers while time runs in the innermost loop, so memory
+  // traffic per step is one input and one output vector. With the state scaled by 1/Bbar,
+  // x'_t = Abar x'_{t-1} + u_t and y_t = sum_m Re(W_m x'_t) with W = 2 C Bbar.
+  static constexpr int64_t kLanes = 16;
+  static constexpr int64_t kGroup = 4;
   struct RecurrentLayer {
-    // Laid out (M, H) so that the inner loop over channels vectorises with no reduction:
-    // x'_t = Abar x'_{t-1} + u_t (state scaled by 1/Bbar), y_t = sum_m Re(W x'_t), W = 2 C Bbar.
+    int64_t padded_h = 0, padded_m = 0;
+    // [channel block][mode][lane], zero for padding channels and modes.
     std::vector<float> ar, ai, wr, wi;
   };
   std::vector<ConvLayer> conv;
   std::vector<RecurrentLayer> rec;
+  static void recurrent_ssm(const RecurrentLayer& rl, const RowMatrixXf& u, RowMatrixXf& y);
 
   // Scratch owned by one thread. The FFT buffers never move, so FFTW's plans (made for their
   // alignment on first use) stay valid for every later transform.
@@ -72,7 +79,6 @@ struct DigitalEngine::Impl {
     std::vector<float, Eigen::aligned_allocator<float>> time;
     std::vector<std::complex<float>, Eigen::aligned_allocator<std::complex<float>>> freq;
     RowMatrixXf zt, yt;
-    std::vector<float> xr, xi;
   };
 };
 
@@ -112,10 +118,16 @@ DigitalEngine::DigitalEngine(const S4DModel& model, int64_t length, ExecMode mod
       impl_->conv.push_back(std::move(cl));
     } else {
       Impl::RecurrentLayer rl;
-      for (auto* v : {&rl.ar, &rl.ai, &rl.wr, &rl.wi}) v->resize(static_cast<size_t>(M * H));
+      rl.padded_h = (H + Impl::kLanes - 1) / Impl::kLanes * Impl::kLanes;
+      rl.padded_m = (M + Impl::kGroup - 1) / Impl::kGroup * Impl::kGroup;
+      for (auto* v : {&rl.ar, &rl.ai, &rl.wr, &rl.wi}) {
+        v->assign(static_cast<size_t>(rl.padded_h * rl.padded_m), 0.0f);
+      }
       for (int64_t h = 0; h < H; ++h) {
         for (int64_t m = 0; m < M; ++m) {
-          const size_t src = static_cast<size_t>(h * M + m), dst = static_cast<size_t>(m * H + h);
+          const size_t src = static_cast<size_t>(h * M + m);
+          const size_t dst = static_cast<size_t>(((h / Impl::kLanes) * rl.padded_m + m) *
+                                                     Impl::kLanes + h % Impl::kLanes);
           const std::complex<double> w = 2.0 * layer.c[src] * layer.b_bar[src];
           rl.ar[dst] = static_cast<float>(layer.a_bar[src].real());
           rl.ai[dst] = static_cast<float>(layer.a_bar[src].imag());
@@ -171,6 +183,47 @@ void apply_norm(RowMatrixXf& x, const S4DLayer& layer, const ModelConfig& c) {
 }
 
 }  // namespace
+
+// y (L, padded H) += the SSM response to u (L, padded H), block by block (see RecurrentLayer).
+void DigitalEngine::Impl::recurrent_ssm(const RecurrentLayer& rl, const RowMatrixXf& u,
+                                        RowMatrixXf& y) {
+  constexpr int64_t V = kLanes, G = kGroup;
+  const int64_t L = u.rows(), stride = u.cols();
+  for (int64_t hb = 0; hb < rl.padded_h / V; ++hb) {
+    for (int64_t m0 = 0; m0 < rl.padded_m; m0 += G) {
+      const size_t base = static_cast<size_t>((hb * rl.padded_m + m0) * V);
+      float ar[G][V], ai[G][V], wr[G][V], wi[G][V], xr[G][V] = {}, xi[G][V] = {};
+      for (int64_t g = 0; g < G; ++g) {
+        for (int64_t v = 0; v < V; ++v) {
+          const size_t k = base + static_cast<size_t>(g * V + v);
+          ar[g][v] = rl.ar[k];
+          ai[g][v] = rl.ai[k];
+          wr[g][v] = rl.wr[k];
+          wi[g][v] = rl.wi[k];
+        }
+      }
+      const float* __restrict up = u.data() + hb * V;
+      float* __restrict yp = y.data() + hb * V;
+      for (int64_t t = 0; t < L; ++t) {
+        float acc[V];
+#pragma omp simd
+        for (int64_t v = 0; v < V; ++v) acc[v] = yp[t * stride + v];
+        for (int64_t g = 0; g < G; ++g) {
+#pragma omp simd
+          for (int64_t v = 0; v < V; ++v) {
+            const float nr = ar[g][v] * xr[g][v] - ai[g][v] * xi[g][v] + up[t * stride + v];
+            const float ni = ar[g][v] * xi[g][v] + ai[g][v] * xr[g][v];
+            xr[g][v] = nr;
+            xi[g][v] = ni;
+            acc[v] += wr[g][v] * nr - wi[g][v] * ni;
+          }
+        }
+#pragma omp simd
+        for (int64_t v = 0; v < V; ++v) yp[t * stride + v] = acc[v];
+      }
+    }
+  }
+}
 
 RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const {
   const ModelConfig& c = model_->config();
@@ -235,32 +288,11 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const
           }
         } else {
           const Impl::RecurrentLayer& rl = impl_->rec[static_cast<size_t>(li)];
-          ws.zt = ws.z.transpose();
-          ws.yt.resize(L, H);
-          ws.xr.assign(static_cast<size_t>(M * H), 0.0f);
-          ws.xi.assign(static_cast<size_t>(M * H), 0.0f);
-          for (int64_t t = 0; t < L; ++t) {
-            const float* __restrict ut = ws.zt.row(t).data();
-            float* __restrict yt = ws.yt.row(t).data();
-            std::fill(yt, yt + H, 0.0f);
-            for (int64_t m = 0; m < M; ++m) {
-              float* __restrict xr = ws.xr.data() + m * H;
-              float* __restrict xi = ws.xi.data() + m * H;
-              const float* __restrict ar = rl.ar.data() + m * H;
-              const float* __restrict ai = rl.ai.data() + m * H;
-              const float* __restrict wr = rl.wr.data() + m * H;
-              const float* __restrict wi = rl.wi.data() + m * H;
-#pragma omp simd
-              for (int64_t h = 0; h < H; ++h) {
-                const float nr = ar[h] * xr[h] - ai[h] * xi[h] + ut[h];
-                const float ni = ar[h] * xi[h] + ai[h] * xr[h];
-                xr[h] = nr;
-                xi[h] = ni;
-                yt[h] += wr[h] * nr - wi[h] * ni;
-              }
-            }
-          }
-          ws.y = ws.yt.transpose();
+          ws.zt.setZero(L, rl.padded_h);
+          ws.zt.leftCols(H) = ws.z.transpose();
+          ws.yt.setZero(L, rl.padded_h);
+          Impl::recurrent_ssm(rl, ws.zt, ws.yt);
+          ws.y = ws.yt.leftCols(H).transpose();
         }
         ws.y.array() += ws.z.array().colwise() * layer.d.array();
         gelu_inplace(ws.y);
