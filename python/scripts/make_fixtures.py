@@ -81,6 +81,9 @@ def make_models(out, manifest):
                 seed += 1
                 ckpt = os.path.join(out, name + ".h5")
                 checkpoint.save(model, ckpt, meta={"task": "fixture", "seed": seed})
+                if prenorm:  # h5py writes str as variable-length; numpy bytes as fixed-length
+                    with h5py.File(ckpt, "r+") as f:
+                        f.attrs["norm"] = np.bytes_(norm)
                 x = rng.uniform(-1, 1, size=(4, 37, d_input)).astype(np.float32)
                 logits = reference_logits(model, x)
                 io = os.path.join(out, name + "_io.h5")
