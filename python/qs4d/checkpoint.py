@@ -77,8 +77,8 @@ def save(model: S4Model, path: str, quant: dict | None = None, meta: dict | None
         raise
 
 
-def load(path: str, **model_kwargs) -> S4Model:
-    """Builds an S4Model from a v1 checkpoint (eval mode, dropout off)."""
+def load(path: str, dropout: float = 0.0, **model_kwargs) -> S4Model:
+    """Builds an S4Model from a v1 checkpoint (eval mode; dropout applies when trained on)."""
     with h5py.File(path, "r") as f:
         version = int(f.attrs["format_version"])
         if version != FORMAT_VERSION:
@@ -88,7 +88,7 @@ def load(path: str, **model_kwargs) -> S4Model:
         model = S4Model(d_input=int(f.attrs["d_input"]), d_output=int(f.attrs["d_output"]),
                         d_model=int(f.attrs["d_model"]), n_layers=int(f.attrs["n_layers"]),
                         d_state=int(f.attrs["d_state"]), prenorm=bool(f.attrs["prenorm"]),
-                        norm=norm, norm_eps=float(f.attrs["norm_eps"]), dropout=0.0,
+                        norm=norm, norm_eps=float(f.attrs["norm_eps"]), dropout=dropout,
                         **model_kwargs)
         sd = {name: torch.from_numpy(np.asarray(ds[()])) for name, ds in f["state_dict"].items()}
     model.load_state_dict(sd)

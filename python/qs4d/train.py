@@ -1,5 +1,8 @@
 """Trains the S4D example model on a sequential dataset and exports checkpoint format v1.
 
+Float training by default; with --bits, quantization-aware training (qs4d.quant) of the
+crossbar tensors, usually starting from a float checkpoint (--init-from), exported with /quant.
+
 Resumable: the full training state (model, optimiser, scheduler, RNG, epoch, best validation
 accuracy) is saved atomically to WORK_DIR/state.pt after every epoch; running the same command
 again continues from there.
@@ -22,6 +25,7 @@ import torch.nn as nn
 from . import checkpoint
 from .data import read_dataset
 from .model import S4Model
+from .quant import QATModel, QuantConfig
 
 
 def build_optimizer(model, lr, weight_decay, epochs, steps_per_epoch):
@@ -75,6 +79,15 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training samples")
+    p.add_argument("--init-from", help="start from this checkpoint (format v1)")
+    q = p.add_argument_group("quantization-aware training")
+    q.add_argument("--bits", type=int, default=0,
+                   help="weight bits of encoder, output projections, decoder (0 = float)")
+    q.add_argument("--ssm-bits", type=int, help="bits of Abar, Bbar, C, D (default: --bits)")
+    q.add_argument("--scale", choices=("lsq", "max"), default="lsq")
+    q.add_argument("--per-channel", action="store_true")
+    q.add_argument("--weight-noise", type=float, default=0.0,
+                   help="Gaussian weight noise during training, relative to each tensor's max")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -87,9 +100,22 @@ def main(argv=None):
         xtr, ytr = xtr[:args.limit], ytr[:args.limit]
     steps = (len(xtr) + args.batch - 1) // args.batch
 
-    model = S4Model(d_input=xtr.shape[-1], d_output=int(ytr.max()) + 1, d_model=args.d_model,
-                    n_layers=args.n_layers, dropout=args.dropout, prenorm=args.prenorm,
-                    d_state=args.d_state, norm=args.norm, lr=min(0.001, args.lr))
+    lr_ssm = min(0.001, args.lr)
+    if args.init_from:
+        model = checkpoint.load(args.init_from, dropout=args.dropout, lr=lr_ssm)
+    else:
+        model = S4Model(d_input=xtr.shape[-1], d_output=int(ytr.max()) + 1,
+                        d_model=args.d_model, n_layers=args.n_layers, dropout=args.dropout,
+                        prenorm=args.prenorm, d_state=args.d_state, norm=args.norm, lr=lr_ssm)
+    base = model
+    qconfig = None
+    if args.bits:
+        qconfig = QuantConfig.uniform(args.bits, args.ssm_bits, scale=args.scale,
+                                      per_channel=args.per_channel,
+                                      weight_noise=args.weight_noise)
+        model = QATModel(base, qconfig)
+        with torch.no_grad():  # initialise the learned scales from the starting weights
+            model.eval()(torch.from_numpy(xtr[:2]))
     opt, sched = build_optimizer(model, args.lr, args.weight_decay, args.epochs, steps)
     state_path = os.path.join(args.work_dir, "state.pt")
     start_epoch, best, train_seconds, history = 0, -1.0, 0.0, []
@@ -145,8 +171,13 @@ def main(argv=None):
     meta = {"task": "classification", "dataset": os.path.basename(args.data),
             "test_accuracy": test, "val_accuracy": best, "seed": args.seed,
             "train_seconds": train_seconds, "history": history,
+            "quantization": json.dumps(qconfig.to_dict() if qconfig else None),
             "training_config": json.dumps(vars(args))}
-    checkpoint.save(model, args.out, meta=meta)
+    if qconfig:
+        sd, quant = model.export_tensors()
+        checkpoint.save(base, args.out, quant=quant, meta=meta, state_dict=sd)
+    else:
+        checkpoint.save(base, args.out, meta=meta)
     print(f"wrote {args.out}")
 
 

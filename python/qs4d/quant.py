@@ -1,0 +1,282 @@
+"""Quantization-aware training of the S4D model: fake quantizers and the quantized forward.
+
+What is quantized is what a crossbar holds (DESIGN.md): the encoder, each layer's output
+projection (the 1x1 conv before the GLU), the decoder, and the SSM in its discrete form, Abar,
+Bbar, C and D. Biases and norms stay digital and float. Quantizers are symmetric and uniform,
+codes in [-(2^(b-1) - 1), 2^(b-1) - 1] (b = 2 is ternary), with straight-through gradients; the
+scale is either max-based or learned (LSQ, Esser et al. 2020). Quantized Abar is kept strictly
+inside the unit circle so the recurrence stays stable.
+
+`QATModel` wraps an `S4Model`; `export()` writes checkpoint format v1 with a /quant group that
+holds every quantized tensor's integer codes and scale, and a /state_dict whose quantized tensors
+hold exactly codes * scale, so `qs4dsim` runs the same model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .model import S4Model
+
+GROUPS = ("encoder", "output", "decoder", "ssm", "d")
+
+
+@dataclass
+class QuantConfig:
+    """Bit widths per group (0 = keep float) and how scales are found."""
+    encoder: int = 8
+    output: int = 8
+    decoder: int = 8
+    ssm: int = 8          # Abar, Bbar, C
+    d: int = 8            # the D skip
+    scale: str = "lsq"    # "lsq" (learned) or "max"
+    per_channel: bool = False  # one scale per output row of the projection matrices
+    weight_noise: float = 0.0  # training-time Gaussian noise, relative to each tensor's max |w|
+
+    def to_dict(self):
+        return asdict(self)
+
+    @staticmethod
+    def uniform(bits: int, ssm_bits: int | None = None, **kw) -> "QuantConfig":
+        s = bits if ssm_bits is None else ssm_bits
+        return QuantConfig(encoder=bits, output=bits, decoder=bits, ssm=s, d=s, **kw)
+
+
+def round_ste(x):
+    """Round with a straight-through (identity) gradient."""
+    return x + (torch.round(x) - x).detach()
+
+
+def grad_scale(x, g):
+    """Returns x with its gradient multiplied by g (LSQ's scale-gradient normalisation)."""
+    return x * g + (x - x * g).detach()
+
+
+class FakeQuant(nn.Module):
+    """Symmetric uniform quantizer of one tensor. axis=None: one scale; else one per index."""
+
+    def __init__(self, bits: int, mode: str = "lsq", axis: int | None = None, size: int = 1,
+                 init: str = "lsq"):
+        super().__init__()
+        if init not in ("lsq", "max"):
+            raise ValueError(f"scale init must be 'lsq' or 'max', got {init!r}")
+        self.init = init
+        if bits < 2 or bits > 16:
+            raise ValueError(f"bits must be 2..16, got {bits}")
+        if mode not in ("lsq", "max"):
+            raise ValueError(f"scale mode must be 'lsq' or 'max', got {mode!r}")
+        self.bits, self.mode, self.axis = bits, mode, axis
+        self.qmax = 2 ** (bits - 1) - 1
+        self.log_scale = nn.Parameter(torch.zeros(size if axis is not None else 1))
+        self.log_scale._optim = {"weight_decay": 0.0}  # decay would pull scales toward 1
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def _view(self, s, w):
+        if self.axis is None:
+            return s.reshape(())
+        shape = [1] * w.dim()
+        shape[self.axis] = -1
+        return s.reshape(shape)
+
+    def _max_scale(self, w):
+        a = w.detach().abs()
+        if self.axis is not None:
+            dims = [d for d in range(w.dim()) if d != self.axis]
+            m = a.amax(dim=dims) if dims else a
+        else:
+            m = a.max().reshape(1)
+        return torch.clamp(m, min=1e-8) / self.qmax
+
+    def scale(self, w):
+        """The scale as used in the forward pass, shaped to broadcast against w."""
+        if self.mode == "max":
+            return self._view(self._max_scale(w), w)
+        if not bool(self.initialized):
+            with torch.no_grad():
+                # LSQ initialisation 2 mean|w| / sqrt(qmax) for weights; the max for SSM tensors,
+                # whose few large entries (|Abar| near 1) carry the long memory.
+                a = w.detach().abs()
+                if self.axis is not None:
+                    dims = [d for d in range(w.dim()) if d != self.axis]
+                    mean = a.mean(dim=dims) if dims else a
+                else:
+                    mean = a.mean().reshape(1)
+                init = 2 * mean / math.sqrt(self.qmax) if self.init == "lsq" else \
+                    self._max_scale(w)
+                init = torch.clamp(init, min=1e-6)
+                self.log_scale.copy_(torch.log(init))
+                self.initialized.fill_(True)
+        n = w.numel() / (1 if self.axis is None else w.shape[self.axis])
+        g = 1.0 / math.sqrt(n * self.qmax)
+        return self._view(torch.exp(grad_scale(self.log_scale, g)), w)
+
+    def codes(self, w, s=None):
+        """Integer codes (as float) with straight-through rounding."""
+        s = self.scale(w) if s is None else s
+        return torch.clamp(round_ste(w / s), -self.qmax, self.qmax)
+
+    def forward(self, w):
+        s = self.scale(w)
+        return self.codes(w, s) * s
+
+    def export(self, w):
+        """(int32 codes, float32 scale) exactly as the forward pass uses them."""
+        with torch.no_grad():
+            s = self.scale(w)
+            q = self.codes(w, s)
+            scale = s.reshape(-1) if self.axis is not None else s.reshape(())
+            return q.to(torch.int32), scale.to(torch.float32)
+
+
+def stable_abar_codes(q, s):
+    """Shrinks complex codes q (..., 2) toward zero until |Abar| = |q| s < 1.
+
+    The largest component steps one level toward zero until the point lies inside the unit
+    circle; the gradient stays the straight-through one of q.
+    """
+    with torch.no_grad():
+        fixed = q.detach().clone()
+        s2 = float(s.detach().reshape(-1)[0]) ** 2
+        for _ in range(2 * int(fixed.abs().max().item()) + 1):
+            bad = (fixed[..., 0] ** 2 + fixed[..., 1] ** 2) * s2 >= 1.0 - 1e-6
+            if not bool(bad.any()):
+                break
+            re_larger = fixed[..., 0].abs() >= fixed[..., 1].abs()
+            fixed[..., 0] -= torch.sign(fixed[..., 0]) * (bad & re_larger)
+            fixed[..., 1] -= torch.sign(fixed[..., 1]) * (bad & ~re_larger)
+    return q + (fixed - q).detach()
+
+
+def _matrix_name(i):
+    return f"s4_layers.{i}.output_linear.0.weight"
+
+
+class QATModel(nn.Module):
+    """An S4Model whose crossbar tensors pass through fake quantizers in every forward."""
+
+    def __init__(self, model: S4Model, config: QuantConfig):
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.quantizers = nn.ModuleDict()
+        H = model.d_model
+        mode = config.scale
+
+        def add(name, bits, axis=None, size=1, init="lsq"):
+            if bits:
+                self.quantizers[name.replace(".", "__")] = FakeQuant(bits, mode, axis, size, init)
+
+        pc = config.per_channel
+        add("encoder.weight", config.encoder, 0 if pc else None, H)
+        add("decoder.weight", config.decoder, 0 if pc else None, model.d_output)
+        for i in range(model.n_layers):
+            add(_matrix_name(i), config.output, 0 if pc else None, 2 * H)
+            add(f"s4_layers.{i}.kernel.Abar", config.ssm, init="max")
+            add(f"s4_layers.{i}.kernel.Bbar", config.ssm, init="max")
+            add(f"s4_layers.{i}.kernel.C", config.ssm, init="max")
+            add(f"s4_layers.{i}.D", config.d, init="max")
+
+    def quantizer(self, name):
+        return self.quantizers[name.replace(".", "__")] if name.replace(".", "__") in \
+            self.quantizers else None
+
+    def _noisy(self, w):
+        if self.training and self.config.weight_noise > 0:
+            return w + torch.randn_like(w) * self.config.weight_noise * w.detach().abs().max()
+        return w
+
+    def q(self, name, w):
+        fq = self.quantizer(name)
+        return self._noisy(fq(w) if fq is not None else w)
+
+    def discrete_ssm(self, i):
+        """Quantized (Abar, Bbar, C) of layer i as complex (H, M) tensors, and D."""
+        layer = self.model.s4_layers[i]
+        a_bar, b_bar, c = layer.kernel.discrete()
+        p = f"s4_layers.{i}."
+        fa = self.quantizer(p + "kernel.Abar")
+        ar = torch.view_as_real(a_bar)
+        if fa is not None:
+            s = fa.scale(ar)
+            ar = stable_abar_codes(fa.codes(ar, s), s) * s
+        br = self.q(p + "kernel.Bbar", torch.view_as_real(b_bar))
+        cr = self.q(p + "kernel.C", layer.kernel.C)
+        d = self.q(p + "D", layer.D)
+        return (torch.view_as_complex(ar.contiguous()), torch.view_as_complex(br.contiguous()),
+                torch.view_as_complex(cr.contiguous()), d)
+
+    @staticmethod
+    def kernel(a_bar, b_bar, c, L):
+        """K[h, l] = 2 Re(sum_m C_m Bbar_m Abar_m^l)."""
+        tiny = torch.full_like(a_bar.real, 1e-20)
+        safe = torch.where(a_bar.abs() > 1e-20, a_bar, torch.complex(tiny, torch.zeros_like(tiny)))
+        powers = torch.exp(torch.log(safe).unsqueeze(-1) * torch.arange(L, device=a_bar.device))
+        return 2 * torch.einsum("hn,hnl->hl", c * b_bar, powers).real
+
+    def forward(self, x):
+        m = self.model
+        x = F.linear(x, self.q("encoder.weight", m.encoder.weight), m.encoder.bias)
+        x = x.transpose(-1, -2)
+        L = x.shape[-1]
+        for i, (layer, norm, dropout) in enumerate(zip(m.s4_layers, m.norms, m.dropouts)):
+            z = x
+            if m.prenorm:
+                z = m._norm(norm, z)
+            a_bar, b_bar, c, d = self.discrete_ssm(i)
+            k = self.kernel(a_bar, b_bar, c, L)
+            y = torch.fft.irfft(torch.fft.rfft(z, n=2 * L) * torch.fft.rfft(k, n=2 * L),
+                                n=2 * L)[..., :L]
+            y = y + z * d.unsqueeze(-1)
+            y = layer.dropout(layer.activation(y))
+            conv = layer.output_linear[0]
+            y = F.conv1d(y, self.q(_matrix_name(i), conv.weight), conv.bias)
+            y = F.glu(y, dim=-2)
+            x = dropout(y) + x
+            if not m.prenorm:
+                x = m._norm(norm, x)
+        pooled = x.transpose(-1, -2).mean(dim=1)
+        return F.linear(pooled, self.q("decoder.weight", m.decoder.weight), m.decoder.bias)
+
+    def export_tensors(self):
+        """(state_dict with dequantized tensors, quant specs) for checkpoint.save."""
+        sd = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        quant = {}
+
+        def put(name, fq, w, axis):
+            codes, scale = fq.export(w)
+            quant[name] = {"bits": fq.bits, "symmetric": True,
+                           "axis": -1 if fq.axis is None else axis, "codes": codes.numpy(),
+                           "scale": scale.numpy()}
+            return codes.float() * (scale if fq.axis is None else fq._view(scale, w))
+
+        m = self.model
+        with torch.no_grad():
+            for name in ["encoder.weight", "decoder.weight"] + \
+                        [_matrix_name(i) for i in range(m.n_layers)]:
+                fq = self.quantizer(name)
+                if fq is not None:
+                    sd[name] = put(name, fq, sd[name], 0)
+            for i in range(m.n_layers):
+                p = f"s4_layers.{i}."
+                layer = m.s4_layers[i]
+                a_bar, b_bar, _ = layer.kernel.discrete()
+                fa = self.quantizer(p + "kernel.Abar")
+                if fa is not None:
+                    ar = torch.view_as_real(a_bar)
+                    s = fa.scale(ar)
+                    codes = stable_abar_codes(fa.codes(ar, s), s)
+                    quant[p + "kernel.Abar"] = {"bits": fa.bits, "symmetric": True, "axis": -1,
+                                                "codes": codes.to(torch.int32).numpy(),
+                                                "scale": s.reshape(()).float().numpy()}
+                    fb = self.quantizer(p + "kernel.Bbar")
+                    put(p + "kernel.Bbar", fb, torch.view_as_real(b_bar), -1)
+                for name in (p + "kernel.C", p + "D"):
+                    fq = self.quantizer(name)
+                    if fq is not None:
+                        sd[name] = put(name, fq, sd[name], -1)
+        return sd, quant
