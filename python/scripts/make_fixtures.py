@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from qs4d import checkpoint  # noqa: E402
 from qs4d.model import S4Model  # noqa: E402
+from qs4d.quant import QATModel, QuantConfig  # noqa: E402
 
 SEED = 20261128
 
@@ -126,6 +127,12 @@ def make_quantized(out, manifest):
     ckpt = os.path.join(out, "quantized.h5")
     checkpoint.save(model, ckpt, quant=quant, state_dict=sd)
     manifest["quantized"] = {"checkpoint": ckpt}
+    # Fully ternary (QAT quantizers, every crossbar tensor at 2 bits).
+    qat = QATModel(perturbed_model(2, "layer", True, seed=11), QuantConfig.uniform(2))
+    sd, quant = qat.export_tensors()
+    ckpt = os.path.join(out, "ternary.h5")
+    checkpoint.save(qat.model, ckpt, quant=quant, state_dict=sd)
+    manifest["ternary"] = {"checkpoint": ckpt}
 
 
 def edit_copy(src, dst, fn):

@@ -1,0 +1,163 @@
+// mapping: where every weight of an S4D model lives on which crossbar tile, as which conductance.
+//
+// The mapper is pure: the same model, spec and conductance window always give the same map, and
+// it samples no noise (devices/ does that). It works in three steps:
+//  1. logical matrices: the encoder (H x d_input), each layer's output projection (2H x H), the
+//     decoder (d_output x H) and, for analog recurrence, each channel's real (2M+1) x (2M+1) block
+//     mapping (x_{t-1}, u_t) to (x_t, y_t). Each becomes integer codes with one scale per output,
+//     taken from the checkpoint's /quant specs (QAT) or quantized here (post-training).
+//  2. encoding: a signed code becomes device levels, either a differential pair (G+ and G-) or
+//     one device plus an offset, optionally bit-sliced over several devices with significance
+//     factors 2^(k j). Level spacing is a whole multiple of the device's level spacing, so every
+//     target sits exactly on a programmable level.
+//  3. tiling: inputs drive rows and outputs are read on columns. Matrices larger than a tile
+//     split over row tiles (partial sums added digitally) and column tiles; the recurrence
+//     blocks are packed block-diagonally, never sharing a row or a column. Unused cells sit at
+//     g_min, and each column's current is read relative to g_min times the tile's input sum
+//     (measured on a reference column or computed digitally), which removes them exactly.
+//
+// Reading back: for output j of matrix m,
+//   y_j = scale_j * ( sum_c sign_c * significance_c * (I_c - g_min * S_tile(c)) / step_m
+//                     - offset_m * sum_i x_i )
+// where c runs over the physical columns of output j, I_c is the column current with inputs x on
+// the matrix's rows, S_tile(c) is the sum of the inputs applied to c's tile, step_m the
+// conductance of one code step, offset_m = qmax_m for offset encoding and 0 otherwise.
+// `ideal_mvm` evaluates exactly that with ideal devices; sim/ evaluates it with real ones.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace qs4d {
+
+// A configuration value that is wrong: names the dotted key path and what is allowed.
+class SpecError : public std::invalid_argument {
+ public:
+  SpecError(const std::string& key_path, const std::string& detail)
+      : std::invalid_argument(key_path + ": " + detail), key_path_(key_path) {}
+  const std::string& key_path() const { return key_path_; }
+
+ private:
+  std::string key_path_;
+};
+
+// The part of a device description the mapper needs.
+struct ConductanceWindow {
+  double g_min_uS = 0.0;
+  double g_max_uS = 25.0;
+  int64_t levels = 0;  // programmable levels across the window; 0 = continuous
+  void validate(const std::string& path = "device") const;
+};
+
+enum class Encoding { kDifferential, kOffset };
+enum class OffsetReference { kColumn, kDigital };
+enum class QuantSource { kAuto, kCheckpoint, kPostTraining };
+enum class Granularity { kPerTensor, kPerColumn };
+
+struct MappingSpec {
+  int64_t tile_rows = 256;
+  int64_t tile_cols = 256;
+  Encoding encoding = Encoding::kDifferential;
+  OffsetReference offset_reference = OffsetReference::kColumn;  // offset encoding only
+  int bits_per_device = 0;  // 0: one device (or pair) per weight; k: slices of k bits
+  // auto: /quant codes where the checkpoint has them, post-training quantization elsewhere.
+  QuantSource quantization = QuantSource::kAuto;
+  int weight_bits = 8;                          // post-training quantization bits
+  Granularity granularity = Granularity::kPerColumn;  // post-training scale per output or tensor
+  bool map_recurrence = false;                  // map the per-channel recurrence blocks
+  int recurrence_bits = 8;                      // the blocks are always quantized here
+
+  // Strict: unknown keys and wrong types throw SpecError naming "<path>.<key>".
+  static MappingSpec from_json(const nlohmann::json& j, const std::string& path = "mapping");
+  nlohmann::json to_json() const;
+  void validate(const std::string& path = "mapping") const;
+};
+
+enum class MatrixKind { kEncoder, kOutputProjection, kDecoder, kRecurrence };
+const char* to_string(MatrixKind kind);
+
+using RowMatrixXi = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// A weight matrix W (outputs x inputs) = diag(scale) * codes.
+struct QuantizedMatrix {
+  std::string name;    // "encoder", "s4_layers.0.output_linear", "s4_layers.1.recurrence.7", ...
+  MatrixKind kind = MatrixKind::kEncoder;
+  int64_t layer = -1;    // S4D layer, -1 for encoder and decoder
+  int64_t channel = -1;  // recurrence blocks only
+  int bits = 8;
+  bool from_checkpoint = false;  // codes and scales are the checkpoint's /quant ones
+  RowMatrixXi codes;
+  Eigen::VectorXd scale;         // per output row
+  int64_t outputs() const { return codes.rows(); }
+  int64_t inputs() const { return codes.cols(); }
+  int32_t qmax() const { return (int32_t{1} << (bits - 1)) - 1; }
+  RowMatrixXf dequantized() const;
+};
+
+// The logical matrices of `model` as the spec asks for them (quantized; no devices involved).
+std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const MappingSpec& spec);
+// The real (2M+1) x (2M+1) recurrence block of one channel, unquantized: rows are outputs
+// (x_t re/im interleaved per mode, then y_t), columns inputs (x_{t-1} likewise, then u_t).
+Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes);
+
+struct RowRole {
+  int32_t matrix = -1;  // -1: unused row
+  int32_t input = 0;
+};
+struct ColumnRole {
+  int32_t matrix = -1;  // -1: unused, kReferenceColumn: the tile's g_min reference
+  int32_t output = 0;
+  int8_t sign = 1;           // differential: +1 for G+, -1 for G-
+  int32_t significance = 1;  // bit slice weight 2^(k j)
+};
+inline constexpr int32_t kReferenceColumn = -2;
+
+struct Tile {
+  RowMatrixXf target_uS;        // (tile_rows, tile_cols); unused cells at g_min
+  std::vector<RowRole> rows;    // tile_rows entries
+  std::vector<ColumnRole> cols; // tile_cols entries
+  int64_t devices_used = 0;     // cells holding part of a weight (not unused, not reference)
+};
+
+struct MatrixEncoding {
+  double step_uS = 0;       // conductance of one code (or slice) step
+  int32_t offset = 0;       // code offset removed digitally (offset encoding: qmax)
+  int slices = 1;
+  int slice_bits = 0;       // 0: unsliced
+  int64_t levels = 0;       // distinct device levels this matrix uses
+  int64_t devices_used = 0;
+  std::vector<int64_t> tiles;  // indices into MappedModel::tiles
+};
+
+struct MappedModel {
+  MappingSpec spec;
+  ConductanceWindow window;
+  std::vector<QuantizedMatrix> matrices;
+  std::vector<MatrixEncoding> encodings;  // parallel to matrices
+  std::vector<Tile> tiles;
+
+  int64_t devices_allocated() const;  // tiles x rows x cols
+  int64_t devices_used() const;
+  // y (batch, outputs) = matrix m applied to x (batch, inputs) through the tiles' ideal
+  // conductances (no noise, no periphery): the reference that the sim's analog path extends.
+  RowMatrixXf ideal_mvm(int64_t m, const RowMatrixXf& x) const;
+};
+
+MappedModel map_model(const S4DModel& model, const MappingSpec& spec,
+                      const ConductanceWindow& window);
+
+// Per-layer summary rows (encoder, layer i, decoder) for reports.
+struct LayerMapSummary {
+  std::string layer;
+  int64_t matrices = 0, tiles = 0, devices_used = 0, devices_allocated = 0;
+  double utilisation() const {
+    return devices_allocated ? static_cast<double>(devices_used) / devices_allocated : 0.0;
+  }
+};
+std::vector<LayerMapSummary> summarize(const MappedModel& mapped);
+
+}  // namespace qs4d

@@ -1,0 +1,144 @@
+// Step 1 of the mapping: the model's logical matrices as integer codes with per-output scales.
+#include <cmath>
+
+#include "mapping/mapping.h"
+
+namespace qs4d {
+
+const char* to_string(MatrixKind kind) {
+  switch (kind) {
+    case MatrixKind::kEncoder: return "encoder";
+    case MatrixKind::kOutputProjection: return "output_projection";
+    case MatrixKind::kDecoder: return "decoder";
+    case MatrixKind::kRecurrence: return "recurrence";
+  }
+  return "?";
+}
+
+RowMatrixXf QuantizedMatrix::dequantized() const {
+  return (scale.asDiagonal() * codes.cast<double>()).cast<float>();
+}
+
+namespace {
+
+// Max-based symmetric quantization, one scale per output row or one for the whole matrix.
+QuantizedMatrix post_training(const Eigen::MatrixXd& w, int bits, Granularity granularity) {
+  QuantizedMatrix q;
+  q.bits = bits;
+  const double qmax = static_cast<double>(q.qmax());
+  q.scale.resize(w.rows());
+  const double tensor_max = w.cwiseAbs().maxCoeff();
+  for (Eigen::Index r = 0; r < w.rows(); ++r) {
+    const double m = granularity == Granularity::kPerColumn ? w.row(r).cwiseAbs().maxCoeff()
+                                                             : tensor_max;
+    q.scale[r] = m > 0 ? m / qmax : 1.0;
+  }
+  q.codes.resize(w.rows(), w.cols());
+  for (Eigen::Index r = 0; r < w.rows(); ++r) {
+    for (Eigen::Index c = 0; c < w.cols(); ++c) {
+      const double v = std::nearbyint(w(r, c) / q.scale[r]);
+      q.codes(r, c) = static_cast<int32_t>(std::clamp(v, -qmax, qmax));
+    }
+  }
+  return q;
+}
+
+// The checkpoint's own codes for a 2-D view (outputs, inputs) of tensor `name`.
+QuantizedMatrix from_checkpoint(const QuantSpec& spec, const std::string& name, int64_t rows,
+                                int64_t cols) {
+  if (!spec.symmetric) {
+    throw UsageError("/quant/" + name + " is asymmetric; the mapper places symmetric codes only "
+                     "(use mapping.quantization = \"post_training\")");
+  }
+  if (spec.axis > 0) {
+    throw UsageError("/quant/" + name + " has one scale per index of axis " +
+                     std::to_string(spec.axis) + "; the mapper needs one per output (axis 0) or "
+                     "one per tensor");
+  }
+  QuantizedMatrix q;
+  q.bits = spec.bits;
+  q.from_checkpoint = true;
+  q.codes = Eigen::Map<const RowMatrixXi>(spec.codes.data(), rows, cols);
+  q.scale.resize(rows);
+  for (int64_t r = 0; r < rows; ++r) q.scale[r] = spec.axis == 0 ? spec.scale[r] : spec.scale[0];
+  return q;
+}
+
+QuantizedMatrix quantize_tensor(const S4DModel& model, const MappingSpec& spec,
+                                const std::string& tensor, int64_t rows, int64_t cols) {
+  const auto q = model.quant().find(tensor);
+  const bool use_checkpoint =
+      spec.quantization == QuantSource::kCheckpoint ||
+      (spec.quantization == QuantSource::kAuto && q != model.quant().end());
+  if (use_checkpoint) {
+    if (q == model.quant().end()) {
+      throw UsageError(model.path() + " has no /quant/" + tensor +
+                       " but mapping.quantization is \"checkpoint\"");
+    }
+    return from_checkpoint(q->second, tensor, rows, cols);
+  }
+  const auto& values = model.tensors().at(tensor).values;
+  const Eigen::MatrixXd w =
+      Eigen::Map<const RowMatrixXf>(values.data(), rows, cols).cast<double>();
+  return post_training(w, spec.weight_bits, spec.granularity);
+}
+
+}  // namespace
+
+Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes) {
+  const int64_t n = 2 * modes + 1;
+  Eigen::MatrixXd b = Eigen::MatrixXd::Zero(n, n);
+  std::complex<double> cb_sum = 0;
+  for (int64_t m = 0; m < modes; ++m) {
+    const size_t k = static_cast<size_t>(channel * modes + m);
+    const std::complex<double> a = layer.a_bar[k], bb = layer.b_bar[k], c = layer.c[k];
+    // x'_m = Abar x_m + Bbar u, as a real 2x2 rotation-scale block plus the u column.
+    b(2 * m, 2 * m) = a.real();
+    b(2 * m, 2 * m + 1) = -a.imag();
+    b(2 * m + 1, 2 * m) = a.imag();
+    b(2 * m + 1, 2 * m + 1) = a.real();
+    b(2 * m, n - 1) = bb.real();
+    b(2 * m + 1, n - 1) = bb.imag();
+    // y = 2 Re(sum_m C_m x'_m) + D u, written in terms of (x_{t-1}, u_t).
+    const std::complex<double> ca = c * a;
+    b(n - 1, 2 * m) = 2 * ca.real();
+    b(n - 1, 2 * m + 1) = -2 * ca.imag();
+    cb_sum += c * bb;
+  }
+  b(n - 1, n - 1) = 2 * cb_sum.real() + static_cast<double>(layer.d[channel]);
+  return b;
+}
+
+std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const MappingSpec& spec) {
+  const ModelConfig& c = model.config();
+  const int64_t H = c.d_model;
+  std::vector<QuantizedMatrix> out;
+  auto add = [&](QuantizedMatrix q, std::string name, MatrixKind kind, int64_t layer,
+                 int64_t channel) {
+    q.name = std::move(name);
+    q.kind = kind;
+    q.layer = layer;
+    q.channel = channel;
+    out.push_back(std::move(q));
+  };
+  add(quantize_tensor(model, spec, "encoder.weight", H, c.d_input), "encoder",
+      MatrixKind::kEncoder, -1, -1);
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = "s4_layers." + std::to_string(i) + ".";
+    add(quantize_tensor(model, spec, p + "output_linear.0.weight", 2 * H, H),
+        p + "output_linear", MatrixKind::kOutputProjection, i, -1);
+    if (spec.map_recurrence) {
+      const S4DLayer& layer = model.layers()[static_cast<size_t>(i)];
+      for (int64_t h = 0; h < H; ++h) {
+        add(post_training(recurrence_block(layer, h, c.modes()), spec.recurrence_bits,
+                          Granularity::kPerColumn),
+            p + "recurrence." + std::to_string(h), MatrixKind::kRecurrence, i, h);
+      }
+    }
+  }
+  add(quantize_tensor(model, spec, "decoder.weight", c.d_output, H), "decoder",
+      MatrixKind::kDecoder, -1, -1);
+  return out;
+}
+
+}  // namespace qs4d

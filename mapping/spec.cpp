@@ -1,0 +1,134 @@
+// MappingSpec and ConductanceWindow: strict JSON parsing and validation.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "mapping/mapping.h"
+
+namespace qs4d {
+namespace {
+
+using nlohmann::json;
+
+void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known) {
+  if (!j.is_object()) throw SpecError(path, "expected an object, got " + std::string(j.type_name()));
+  for (const auto& [key, value] : j.items()) {
+    if (!known.count(key)) {
+      std::string allowed;
+      for (const auto& k : known) allowed += (allowed.empty() ? "" : ", ") + k;
+      throw SpecError(path + "." + key, "unknown key (allowed: " + allowed + ")");
+    }
+  }
+}
+
+int64_t get_int(const json& j, const std::string& path) {
+  if (!j.is_number_integer()) {
+    throw SpecError(path, "expected an integer, got " + j.dump());
+  }
+  return j.get<int64_t>();
+}
+
+template <typename E>
+E get_enum(const json& j, const std::string& path,
+           const std::vector<std::pair<std::string, E>>& names) {
+  std::string allowed;
+  for (const auto& [n, v] : names) {
+    if (j.is_string() && j.get<std::string>() == n) return v;
+    allowed += (allowed.empty() ? "\"" : ", \"") + n + "\"";
+  }
+  throw SpecError(path, "is " + j.dump() + ", expected one of " + allowed);
+}
+
+const std::vector<std::pair<std::string, Encoding>> kEncodings = {
+    {"differential", Encoding::kDifferential}, {"offset", Encoding::kOffset}};
+const std::vector<std::pair<std::string, OffsetReference>> kReferences = {
+    {"column", OffsetReference::kColumn}, {"digital", OffsetReference::kDigital}};
+const std::vector<std::pair<std::string, QuantSource>> kSources = {
+    {"auto", QuantSource::kAuto},
+    {"checkpoint", QuantSource::kCheckpoint},
+    {"post_training", QuantSource::kPostTraining}};
+const std::vector<std::pair<std::string, Granularity>> kGranularities = {
+    {"per_tensor", Granularity::kPerTensor}, {"per_column", Granularity::kPerColumn}};
+
+template <typename E>
+std::string name_of(E v, const std::vector<std::pair<std::string, E>>& names) {
+  for (const auto& [n, e] : names) {
+    if (e == v) return n;
+  }
+  return "?";
+}
+
+}  // namespace
+
+void ConductanceWindow::validate(const std::string& path) const {
+  if (!std::isfinite(g_min_uS) || g_min_uS < 0) {
+    throw SpecError(path + ".g_min_uS", "must be finite and >= 0, got " + std::to_string(g_min_uS));
+  }
+  if (!std::isfinite(g_max_uS) || g_max_uS <= g_min_uS) {
+    throw SpecError(path + ".g_max_uS", "must be finite and > g_min_uS, got " +
+                                            std::to_string(g_max_uS));
+  }
+  if (levels < 0 || levels == 1 || levels > (int64_t{1} << 20)) {
+    throw SpecError(path + ".levels", "must be 0 (continuous) or 2..1048576, got " +
+                                          std::to_string(levels));
+  }
+}
+
+MappingSpec MappingSpec::from_json(const json& j, const std::string& path) {
+  reject_unknown(j, path,
+                 {"tile_rows", "tile_cols", "encoding", "offset_reference", "bits_per_device",
+                  "quantization", "weight_bits", "granularity", "map_recurrence",
+                  "recurrence_bits"});
+  MappingSpec s;
+  for (const auto& [key, v] : j.items()) {
+    const std::string p = path + "." + key;
+    if (key == "tile_rows") s.tile_rows = get_int(v, p);
+    if (key == "tile_cols") s.tile_cols = get_int(v, p);
+    if (key == "encoding") s.encoding = get_enum(v, p, kEncodings);
+    if (key == "offset_reference") s.offset_reference = get_enum(v, p, kReferences);
+    if (key == "bits_per_device") s.bits_per_device = static_cast<int>(get_int(v, p));
+    if (key == "quantization") s.quantization = get_enum(v, p, kSources);
+    if (key == "weight_bits") s.weight_bits = static_cast<int>(get_int(v, p));
+    if (key == "granularity") s.granularity = get_enum(v, p, kGranularities);
+    if (key == "map_recurrence") {
+      if (!v.is_boolean()) throw SpecError(p, "expected true or false, got " + v.dump());
+      s.map_recurrence = v.get<bool>();
+    }
+    if (key == "recurrence_bits") s.recurrence_bits = static_cast<int>(get_int(v, p));
+  }
+  s.validate(path);
+  return s;
+}
+
+json MappingSpec::to_json() const {
+  return json{{"tile_rows", tile_rows},
+              {"tile_cols", tile_cols},
+              {"encoding", name_of(encoding, kEncodings)},
+              {"offset_reference", name_of(offset_reference, kReferences)},
+              {"bits_per_device", bits_per_device},
+              {"quantization", name_of(quantization, kSources)},
+              {"weight_bits", weight_bits},
+              {"granularity", name_of(granularity, kGranularities)},
+              {"map_recurrence", map_recurrence},
+              {"recurrence_bits", recurrence_bits}};
+}
+
+void MappingSpec::validate(const std::string& path) const {
+  for (const auto& [key, v] : {std::pair{"tile_rows", tile_rows}, {"tile_cols", tile_cols}}) {
+    if (v < 2 || v > 65536) {
+      throw SpecError(path + "." + key, "must be 2..65536, got " + std::to_string(v));
+    }
+  }
+  for (const auto& [key, v] : {std::pair{"weight_bits", weight_bits},
+                               {"recurrence_bits", recurrence_bits}}) {
+    if (v < 2 || v > 16) {
+      throw SpecError(path + "." + key, "must be 2..16, got " + std::to_string(v));
+    }
+  }
+  if (bits_per_device < 0 || bits_per_device > 16) {
+    throw SpecError(path + ".bits_per_device",
+                    "must be 0 (no slicing) or 1..16, got " + std::to_string(bits_per_device));
+  }
+}
+
+}  // namespace qs4d
