@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "mapping/mapping.h"
 #include "models/model.h"
 
 namespace qs4d {
@@ -34,6 +37,29 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
 
 // Index of the largest logit in each row (first one on ties).
 std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
+
+// A chip: the devices, how weights are mapped onto them. Parsed strictly from JSON (unknown keys
+// are errors naming their dotted path); presets live in data/chips/<name>.json.
+//   {"name": ..., "description": ...,
+//    "device": {"g_min_uS": .., "g_max_uS": .., "levels": ..},
+//    "mapping": {see MappingSpec}}
+struct ChipSpec {
+  std::string name;
+  std::string description;
+  ConductanceWindow device;
+  MappingSpec mapping;
+  nlohmann::json resolved;  // the full spec after overrides, echoed in reports
+
+  static ChipSpec from_json(const nlohmann::json& j);
+};
+
+// The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the source tree's data/.
+std::string data_dir();
+// Loads a chip preset by name (data/chips/NAME.json) or from a path, then applies overrides
+// "a.b=value" (value parsed as JSON when it is valid JSON, else taken as a string).
+ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides);
+// Sets one dotted key in a JSON object; the key must already exist unless `allow_new`.
+void apply_override(nlohmann::json& j, const std::string& assignment);
 
 // Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
 void write_text_atomic(const std::string& path, const std::string& text);

@@ -22,7 +22,7 @@ fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zer
 }
 
 m=$fixtures/models
-for verb in info eval predict; do
+for verb in info eval predict map; do
   check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
 done
 check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
@@ -64,6 +64,18 @@ import json
 j = json.load(open('$tmp/e.json'))
 for k in ('accuracy', 'n_samples', 'samples_per_s', 'mode'): assert k in j, k
 assert j['accuracy'] == 1.0 and j['n_samples'] == 4 and j['mode'] == 'conv', j"
+
+# map: per-layer table, JSON totals, strict overrides.
+check "map" bash -c "'$bin' map $m/quantized.h5 --chip ideal --set mapping.map_recurrence=true \
+  --set mapping.tile_rows=32 --set mapping.tile_cols=32 --json $tmp/map.json | grep -q 'crossbar area'"
+check "map json" "$py" -c "
+import json
+j = json.load(open('$tmp/map.json'))
+assert j['chip']['mapping']['tile_rows'] == 32, j['chip']
+assert j['totals']['devices_used'] == sum(l['devices_used'] for l in j['layers']) > 0
+assert {l['layer'] for l in j['layers']} == {'encoder', 's4_layers.0', 's4_layers.1', 'decoder'}"
+fails_with "map unknown key" "mapping.tile_row" "$bin" map "$m/quantized.h5" --chip ideal --set mapping.tile_row=3
+fails_with "map unknown chip" "no such preset" "$bin" map "$m/quantized.h5" --chip nochip
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

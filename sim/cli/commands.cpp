@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "models/model.h"
@@ -106,6 +107,73 @@ int run_eval(const EvalArgs& args) {
     j["sequence_length"] = data.x.length;
     write_text_atomic(args.json_out, j.dump(2) + "\n");
   }
+  return 0;
+}
+
+int run_map(const MapArgs& args) {
+  const S4DModel model = S4DModel::load(args.checkpoint);
+  const ChipSpec chip = load_chip(args.chip, args.overrides);
+  const MappedModel map = map_model(model, chip.mapping, chip.device);
+  std::printf("checkpoint %s\nchip       %s (%s)\n", args.checkpoint.c_str(), chip.name.c_str(),
+              chip.description.c_str());
+  std::printf("mapping    %s\n\n", chip.mapping.to_json().dump().c_str());
+  nlohmann::json j;
+  j["checkpoint"] = args.checkpoint;
+  j["chip"] = chip.resolved;
+  // Matrices, with a layer's recurrence blocks folded into one line.
+  std::printf("%-28s %-11s %-22s %5s %6s %6s %10s\n", "matrix", "shape", "quantization", "bits",
+              "levels", "tiles", "devices");
+  for (size_t m = 0; m < map.matrices.size(); ++m) {
+    const QuantizedMatrix& q = map.matrices[m];
+    const MatrixEncoding& e = map.encodings[m];
+    int64_t count = 1, devices = e.devices_used;
+    std::set<int64_t> tiles(e.tiles.begin(), e.tiles.end());
+    std::string name = q.name;
+    if (q.kind == MatrixKind::kRecurrence) {
+      while (m + 1 < map.matrices.size() && map.matrices[m + 1].kind == MatrixKind::kRecurrence &&
+             map.matrices[m + 1].layer == q.layer) {
+        ++m;
+        ++count;
+        devices += map.encodings[m].devices_used;
+        tiles.insert(map.encodings[m].tiles.begin(), map.encodings[m].tiles.end());
+      }
+      name = "s4_layers." + std::to_string(q.layer) + ".recurrence";
+    }
+    std::string shape = std::to_string(q.outputs()) + "x" + std::to_string(q.inputs());
+    if (count > 1) shape = std::to_string(count) + "x(" + shape + ")";
+    const std::string quant = q.from_checkpoint ? "checkpoint (QAT)" : "post-training";
+    std::printf("%-28s %-11s %-22s %5d %6lld %6zu %10lld\n", name.c_str(), shape.c_str(),
+                quant.c_str(),
+                q.bits, static_cast<long long>(e.levels), tiles.size(),
+                static_cast<long long>(devices));
+    j["matrices"].push_back({{"name", name}, {"kind", to_string(q.kind)}, {"count", count},
+                             {"outputs", q.outputs()}, {"inputs", q.inputs()}, {"bits", q.bits},
+                             {"from_checkpoint", q.from_checkpoint}, {"levels", e.levels},
+                             {"slices", e.slices}, {"step_uS", e.step_uS},
+                             {"tiles", tiles.size()}, {"devices_used", devices}});
+  }
+  std::printf("\n%-16s %6s %12s %12s %12s\n", "layer", "tiles", "used", "allocated",
+              "utilisation");
+  for (const auto& s : summarize(map)) {
+    std::printf("%-16s %6lld %12lld %12lld %11.1f%%\n", s.layer.c_str(),
+                static_cast<long long>(s.tiles), static_cast<long long>(s.devices_used),
+                static_cast<long long>(s.devices_allocated), 100.0 * s.utilisation());
+    j["layers"].push_back({{"layer", s.layer}, {"tiles", s.tiles},
+                           {"devices_used", s.devices_used},
+                           {"devices_allocated", s.devices_allocated},
+                           {"utilisation", s.utilisation()}});
+  }
+  const int64_t used = map.devices_used(), allocated = map.devices_allocated();
+  std::printf("%-16s %6zu %12lld %12lld %11.1f%%\n", "total", map.tiles.size(),
+              static_cast<long long>(used), static_cast<long long>(allocated),
+              allocated ? 100.0 * static_cast<double>(used) / static_cast<double>(allocated) : 0.0);
+  std::printf("crossbar area %lld cells (%zu tiles of %lld x %lld)\n",
+              static_cast<long long>(allocated), map.tiles.size(),
+              static_cast<long long>(chip.mapping.tile_rows),
+              static_cast<long long>(chip.mapping.tile_cols));
+  j["totals"] = {{"tiles", map.tiles.size()}, {"devices_used", used},
+                 {"devices_allocated", allocated}, {"crossbar_area_cells", allocated}};
+  if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
   return 0;
 }
 

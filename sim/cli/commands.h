@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qs4d::cli {
 
@@ -31,7 +32,15 @@ struct PredictArgs {
   int threads = 0;
 };
 
+struct MapArgs {
+  std::string checkpoint;
+  std::string chip;
+  std::vector<std::string> overrides;
+  std::string json_out;
+};
+
 int run_info(const InfoArgs& args);
+int run_map(const MapArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
 

@@ -41,6 +41,13 @@ int main(int argc, char** argv) {
   pred_cmd->add_option("--threads", pred.threads, "OpenMP threads (0 = default)")
       ->check(CLI::NonNegativeNumber);
 
+  MapArgs map;
+  auto* map_cmd = app.add_subcommand("map", "Where every weight lives: tiles, devices, utilisation");
+  map_cmd->add_option("checkpoint", map.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  map_cmd->add_option("--chip", map.chip, "chip preset name (data/chips) or JSON file")->required();
+  map_cmd->add_option("--set", map.overrides, "override a chip key: --set mapping.tile_rows=128");
+  map_cmd->add_option("--json", map.json_out, "write the map summary as JSON to this file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -53,6 +60,7 @@ int main(int argc, char** argv) {
     if (*info_cmd) return run_info(info);
     if (*eval_cmd) return run_eval(eval);
     if (*pred_cmd) return run_predict(pred);
+    if (*map_cmd) return run_map(map);
   } catch (const std::exception& e) {
     std::cerr << "qs4dsim: error: " << e.what() << "\n";
     return 1;
