@@ -34,17 +34,6 @@
 
 namespace qs4d {
 
-// A configuration value that is wrong: names the dotted key path and what is allowed.
-class SpecError : public std::invalid_argument {
- public:
-  SpecError(const std::string& key_path, const std::string& detail)
-      : std::invalid_argument(key_path + ": " + detail), key_path_(key_path) {}
-  const std::string& key_path() const { return key_path_; }
-
- private:
-  std::string key_path_;
-};
-
 // The part of a device description the mapper needs.
 struct ConductanceWindow {
   double g_min_uS = 0.0;

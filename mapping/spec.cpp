@@ -3,41 +3,14 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "mapping/detail/spec_json.h"
 #include "mapping/mapping.h"
 
 namespace qs4d {
 namespace {
 
 using nlohmann::json;
-
-void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known) {
-  if (!j.is_object()) throw SpecError(path, "expected an object, got " + std::string(j.type_name()));
-  for (const auto& [key, value] : j.items()) {
-    if (!known.count(key)) {
-      std::string allowed;
-      for (const auto& k : known) allowed += (allowed.empty() ? "" : ", ") + k;
-      throw SpecError(path + "." + key, "unknown key (allowed: " + allowed + ")");
-    }
-  }
-}
-
-int64_t get_int(const json& j, const std::string& path) {
-  if (!j.is_number_integer()) {
-    throw SpecError(path, "expected an integer, got " + j.dump());
-  }
-  return j.get<int64_t>();
-}
-
-template <typename E>
-E get_enum(const json& j, const std::string& path,
-           const std::vector<std::pair<std::string, E>>& names) {
-  std::string allowed;
-  for (const auto& [n, v] : names) {
-    if (j.is_string() && j.get<std::string>() == n) return v;
-    allowed += (allowed.empty() ? "\"" : ", \"") + n + "\"";
-  }
-  throw SpecError(path, "is " + j.dump() + ", expected one of " + allowed);
-}
+using namespace spec_json;
 
 const std::vector<std::pair<std::string, Encoding>> kEncodings = {
     {"differential", Encoding::kDifferential}, {"offset", Encoding::kOffset}};
@@ -49,14 +22,6 @@ const std::vector<std::pair<std::string, QuantSource>> kSources = {
     {"post_training", QuantSource::kPostTraining}};
 const std::vector<std::pair<std::string, Granularity>> kGranularities = {
     {"per_tensor", Granularity::kPerTensor}, {"per_column", Granularity::kPerColumn}};
-
-template <typename E>
-std::string name_of(E v, const std::vector<std::pair<std::string, E>>& names) {
-  for (const auto& [n, e] : names) {
-    if (e == v) return n;
-  }
-  return "?";
-}
 
 }  // namespace
 

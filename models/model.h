@@ -93,6 +93,17 @@ class UsageError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// A configuration value that is wrong: names the dotted key path and what is allowed.
+class SpecError : public std::invalid_argument {
+ public:
+  SpecError(const std::string& key_path, const std::string& detail)
+      : std::invalid_argument(key_path + ": " + detail), key_path_(key_path) {}
+  const std::string& key_path() const { return key_path_; }
+
+ private:
+  std::string key_path_;
+};
+
 // Upper bounds checked before any allocation: a checkpoint or dataset claiming more is refused.
 inline constexpr int64_t kMaxDim = int64_t{1} << 20;            // any single model size
 inline constexpr int64_t kMaxTensorElements = int64_t{1} << 28;  // 1 GiB of float32 per tensor

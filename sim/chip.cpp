@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "mapping/detail/spec_json.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -12,34 +13,6 @@ using nlohmann::json;
 std::string data_dir() {
   if (const char* env = std::getenv("QS4D_DATA_DIR")) return env;
   return QS4D_SOURCE_DATA_DIR;
-}
-
-void apply_override(json& j, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0) {
-    throw SpecError(assignment, "expected key=value, e.g. mapping.tile_rows=128");
-  }
-  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::parse_error&) {
-    value = text;  // bare words such as offset or differential
-  }
-  json* node = &j;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
-    if (!node->is_object()) throw SpecError(key, "cannot set a key inside a non-object value");
-    if (dot == std::string::npos) {
-      (*node)[part] = value;  // unknown keys are caught by the strict parser that follows
-      return;
-    }
-    if (!node->contains(part)) (*node)[part] = json::object();
-    node = &(*node)[part];
-    start = dot + 1;
-  }
 }
 
 ChipSpec ChipSpec::from_json(const json& j) {
@@ -93,7 +66,7 @@ ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::strin
   } catch (const json::parse_error& e) {
     throw UsageError(path + ": not valid JSON: " + e.what());
   }
-  for (const auto& o : overrides) apply_override(j, o);
+  for (const auto& o : overrides) spec_json::set_dotted(j, o);
   try {
     return ChipSpec::from_json(j);
   } catch (const SpecError& e) {

@@ -58,8 +58,6 @@ std::string data_dir();
 // Loads a chip preset by name (data/chips/NAME.json) or from a path, then applies overrides
 // "a.b=value" (value parsed as JSON when it is valid JSON, else taken as a string).
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides);
-// Sets one dotted key in a JSON object; the key must already exist unless `allow_new`.
-void apply_override(nlohmann::json& j, const std::string& assignment);
 
 // Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
 void write_text_atomic(const std::string& path, const std::string& text);

@@ -1,0 +1,150 @@
+// devices: memristor arrays as physics. Knows nothing of S4D, tiles or weights.
+//
+// A device is described by a strict `DeviceSpec` (JSON; presets with their citations live in
+// data/devices/) and simulated at the three moments DESIGN.md names:
+//   program(targets, seed)  once: snapping to levels, device-to-device window spread, programming
+//                           noise with optional write-verify, stuck devices, drift exponents;
+//   at_time(state, t, seed) deterministically for a time t after programming: drift or
+//                           relaxation and accumulated 1/f noise;
+//   read_sigma(g) / read    white Gaussian noise on every read.
+// Randomness comes from independent Boost.Random streams keyed by (seed, row block, purpose), so
+// results never depend on the number of threads.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "mapping/mapping.h"
+#include "models/model.h"
+
+namespace qs4d {
+
+// A standard deviation (uS) as a function of conductance.
+struct SigmaModel {
+  enum class Kind { kNone, kConstant, kProportional, kPolynomial, kTable };
+  Kind kind = Kind::kNone;
+  double sigma_uS = 0;                 // constant
+  double relative = 0;                 // proportional: sigma = relative * g
+  std::vector<double> coefficients;    // polynomial: sigma = sum_i c_i x^i (uS)
+  bool normalized = true;              // polynomial variable x = g / g_max (else x = g in uS)
+  std::vector<double> table_g_uS, table_sigma_uS;  // table: linear interpolation, flat outside
+  double scale = 1.0;                  // multiplies the result (for sweeps)
+
+  // Never negative (a fitted polynomial below zero means no noise there).
+  double operator()(double g_uS, double g_max_uS) const;
+  static SigmaModel from_json(const nlohmann::json& j, const std::string& path);
+  nlohmann::json to_json() const;
+};
+
+// clip(a ln(g / g_max) + b, lo, hi): the aihwkit PCM drift-exponent statistics.
+struct LogClip {
+  double a = 0, b = 0, lo = 0, hi = 1e9;
+  double operator()(double g_norm) const;
+  static LogClip from_json(const nlohmann::json& j, const std::string& path);
+  nlohmann::json to_json() const;
+};
+
+struct WriteVerifySpec {
+  bool enabled = false;
+  int max_iterations = 1;
+  double tolerance = 0.0;
+  bool relative = true;  // tolerance relative to the target (else absolute, uS)
+};
+
+struct DriftSpec {
+  enum class Kind { kNone, kPowerLaw, kRelaxationTable, kLogRelaxation };
+  Kind kind = Kind::kNone;
+  // power_law: g(t) = g_prog ((t + t0) / t0)^(-nu), nu = |mean(g) + std(g) N(0,1)| per device.
+  double t0_s = 20.0;
+  LogClip nu_mean, nu_std;
+  // relaxation_table: the spread around the target at each time, sigma_k(g) (polynomials);
+  // interpolated linearly in log t between the times and held outside them.
+  std::vector<double> times_s;
+  std::vector<SigmaModel> sigma_at;
+  // log_relaxation: g(t) = g_prog + mean_per_ln_s ln(t) + (std_per_ln_s ln(t) + std_uS) N(0,1)
+  // for t >= 1 s (ln t taken as 0 below 1 s).
+  double mean_per_ln_s = 0, std_per_ln_s = 0, std_uS = 0;
+  double scale = 1.0;
+};
+
+struct AccumulatedNoiseSpec {
+  enum class Kind { kNone, kPcm1f, kLog10 };
+  Kind kind = Kind::kNone;
+  double t_read_s = 250e-9;
+  bool add_t0 = true;  // pcm_1f: use t + t0 in the 1/f factor (aihwkit)
+  // pcm_1f: Q_s = min(q_a / max((g_prog/g_max)^q_b, q_floor), q_max), multiplicative on g(t)
+  double q_a = 0.0088, q_b = 0.65, q_floor = 1e-3, q_max = 0.2;
+  // log10: sigma = k log10(g(t)) sqrt(ln((t + t_read) / (2 t_read))), additive
+  double k = 0.0;
+  double scale = 1.0;
+};
+
+struct StuckSpec {
+  double at_min = 0.0;  // fraction of devices stuck at g_min
+  double at_max = 0.0;  // fraction stuck at g_max
+};
+
+struct DeviceSpec {
+  std::string name;
+  std::string citation;
+  std::string description;
+  double g_min_uS = 0.0;
+  double g_max_uS = 25.0;
+  int64_t levels = 0;         // programmable levels across the window, 0 = continuous
+  double window_dtod = 0.0;   // relative device-to-device spread of g_min and g_max
+  bool clip_to_window = false;  // clamp every state to the device's window (else only to >= 0)
+  SigmaModel programming;
+  WriteVerifySpec write_verify;
+  DriftSpec drift;
+  AccumulatedNoiseSpec accumulated;
+  SigmaModel read;
+  StuckSpec stuck;
+
+  static DeviceSpec from_json(const nlohmann::json& j, const std::string& path = "device");
+  nlohmann::json to_json() const;
+  ConductanceWindow window() const { return {g_min_uS, g_max_uS, levels}; }
+};
+
+// Loads data/devices/NAME.json (or a path) and applies "a.b=value" overrides, strictly.
+DeviceSpec load_device(const std::string& name_or_path, const std::vector<std::string>& overrides,
+                       const std::string& data_dir);
+
+// 64-bit seed of an independent stream for (master seed, keys...): splitmix64 over the keys.
+uint64_t stream_seed(uint64_t master, uint64_t a, uint64_t b = 0, uint64_t c = 0);
+
+enum class StuckState : uint8_t { kNone = 0, kAtMin = 1, kAtMax = 2 };
+
+using RowMatrixXu8 = Eigen::Matrix<uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrixXi16 = Eigen::Matrix<int16_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct ProgrammedArray {
+  RowMatrixXf target_uS;    // after snapping to levels and mapping into the device's window
+  RowMatrixXf g_uS;         // conductance at the end of programming
+  RowMatrixXf nu;           // drift exponent (power-law drift only, else empty)
+  RowMatrixXu8 stuck;       // StuckState per device
+  RowMatrixXi16 pulses;     // programming pulses used (write-verify iterations)
+  RowMatrixXf g_min_uS, g_max_uS;  // per-device window (only when window_dtod > 0, else empty)
+};
+
+class DeviceModel {
+ public:
+  explicit DeviceModel(DeviceSpec spec);
+  const DeviceSpec& spec() const { return spec_; }
+
+  // Nearest programmable level (identity when continuous).
+  double snap(double g_uS) const;
+  ProgrammedArray program(const RowMatrixXf& targets_uS, uint64_t seed) const;
+  // The array t_s seconds after programming; deterministic for (state, t_s, seed).
+  RowMatrixXf at_time(const ProgrammedArray& state, double t_s, uint64_t seed) const;
+  // Per-read white noise std (uS) of each device at conductance g.
+  RowMatrixXf read_sigma(const RowMatrixXf& g_uS) const;
+  // One noisy read of every device (the per-cell reference path).
+  RowMatrixXf read(const RowMatrixXf& g_uS, uint64_t seed) const;
+
+ private:
+  DeviceSpec spec_;
+};
+
+}  // namespace qs4d

@@ -1,0 +1,246 @@
+// DeviceModel: programming, ageing and reading, in blocks of rows with one random stream per
+// (seed, block, purpose) so that results do not depend on the thread count.
+#include <omp.h>
+
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/normal_distribution.hpp>
+#include <boost/random/uniform_01.hpp>
+#include <cmath>
+#include <cstring>
+
+#include "devices/devices.h"
+
+namespace qs4d {
+namespace {
+
+constexpr int64_t kBlockRows = 16;
+
+// Stream purposes: each kind of randomness has its own stream, so enabling one effect (stuck
+// devices, say) leaves the draws of every other effect unchanged.
+enum Purpose : uint64_t {
+  kProgram = 1,
+  kWindow = 2,
+  kStuck = 3,
+  kDriftExponent = 4,
+  kAgeing = 5,
+  kRead = 6,
+};
+
+using Engine = boost::random::mt19937_64;
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t time_key(double t) {
+  uint64_t bits;
+  std::memcpy(&bits, &t, sizeof bits);
+  return bits;
+}
+
+int64_t blocks_of(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
+
+}  // namespace
+
+uint64_t stream_seed(uint64_t master, uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t h = splitmix64(master);
+  h = splitmix64(h ^ a);
+  h = splitmix64(h ^ b);
+  return splitmix64(h ^ c);
+}
+
+DeviceModel::DeviceModel(DeviceSpec spec) : spec_(std::move(spec)) {}
+
+double DeviceModel::snap(double g) const {
+  const double lo = spec_.g_min_uS, hi = spec_.g_max_uS;
+  g = std::clamp(g, lo, hi);
+  if (spec_.levels == 0) return g;
+  const double step = (hi - lo) / static_cast<double>(spec_.levels - 1);
+  return lo + std::round((g - lo) / step) * step;
+}
+
+ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) const {
+  const DeviceSpec& s = spec_;
+  const int64_t R = targets.rows(), C = targets.cols();
+  ProgrammedArray out;
+  out.target_uS.resize(R, C);
+  out.g_uS.resize(R, C);
+  out.stuck = RowMatrixXu8::Zero(R, C);
+  out.pulses.resize(R, C);
+  const bool dtod = s.window_dtod > 0;
+  const bool power_law = s.drift.kind == DriftSpec::Kind::kPowerLaw;
+  if (dtod) {
+    out.g_min_uS.resize(R, C);
+    out.g_max_uS.resize(R, C);
+  }
+  if (power_law) out.nu = RowMatrixXf::Zero(R, C);
+  const bool has_stuck = s.stuck.at_min > 0 || s.stuck.at_max > 0;
+  const WriteVerifySpec& wv = s.write_verify;
+  const double window = s.g_max_uS - s.g_min_uS;
+
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks_of(R); ++b) {
+    Engine prog(stream_seed(seed, static_cast<uint64_t>(b), kProgram));
+    Engine win(stream_seed(seed, static_cast<uint64_t>(b), kWindow));
+    Engine stk(stream_seed(seed, static_cast<uint64_t>(b), kStuck));
+    Engine nug(stream_seed(seed, static_cast<uint64_t>(b), kDriftExponent));
+    boost::random::normal_distribution<double> normal;
+    boost::random::uniform_01<double> uniform;
+    for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
+      for (int64_t c = 0; c < C; ++c) {
+        double lo = s.g_min_uS, hi = s.g_max_uS;
+        double target = snap(targets(r, c));
+        if (dtod) {
+          lo *= std::max(0.0, 1.0 + s.window_dtod * normal(win));
+          hi = std::max(lo * 1.0001 + 1e-9, hi * (1.0 + s.window_dtod * normal(win)));
+          target = lo + (target - s.g_min_uS) / window * (hi - lo);
+          out.g_min_uS(r, c) = static_cast<float>(lo);
+          out.g_max_uS(r, c) = static_cast<float>(hi);
+        }
+        out.target_uS(r, c) = static_cast<float>(target);
+        StuckState st = StuckState::kNone;
+        if (has_stuck) {
+          const double u = uniform(stk);
+          st = u < s.stuck.at_min                    ? StuckState::kAtMin
+               : u < s.stuck.at_min + s.stuck.at_max ? StuckState::kAtMax
+                                                     : StuckState::kNone;
+        }
+        const double sigma = s.programming(target, s.g_max_uS);
+        double g = target + sigma * normal(prog);
+        int iterations = 1;
+        if (wv.enabled) {
+          const double tol = wv.relative ? wv.tolerance * std::abs(target) : wv.tolerance;
+          while (iterations < wv.max_iterations && std::abs(g - target) > tol) {
+            g = target + sigma * normal(prog);  // each iteration redraws the programming error
+            ++iterations;
+          }
+        }
+        if (st != StuckState::kNone) {
+          g = st == StuckState::kAtMin ? lo : hi;
+          iterations = wv.enabled ? wv.max_iterations : 1;  // verify never converges
+        }
+        g = std::max(g, 0.0);
+        if (s.clip_to_window) g = std::clamp(g, lo, hi);
+        out.g_uS(r, c) = static_cast<float>(g);
+        out.stuck(r, c) = static_cast<uint8_t>(st);
+        out.pulses(r, c) = static_cast<int16_t>(std::min(iterations, 32767));
+        if (power_law) {
+          const double gn = std::max(std::abs(target) / s.g_max_uS, 1e-7);
+          const double nu = std::abs(s.drift.nu_mean(gn) + s.drift.nu_std(gn) * normal(nug));
+          out.nu(r, c) = st == StuckState::kNone ? static_cast<float>(nu * s.drift.scale) : 0.0f;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_t seed) const {
+  const DeviceSpec& s = spec_;
+  if (!(t >= 0) || !std::isfinite(t)) {
+    throw UsageError("time after programming must be finite and >= 0, got " + std::to_string(t));
+  }
+  const int64_t R = state.g_uS.rows(), C = state.g_uS.cols();
+  RowMatrixXf out(R, C);
+  const DriftSpec& d = s.drift;
+  const AccumulatedNoiseSpec& a = s.accumulated;
+  const double ln_tau = d.kind == DriftSpec::Kind::kPowerLaw ? std::log((t + d.t0_s) / d.t0_s) : 0;
+  const double ln_t = std::log(std::max(t, 1.0));
+  // Relaxation table: where t falls between the fitted times (log-linear weights).
+  size_t k0 = 0, k1 = 0;
+  double w1 = 0;
+  if (d.kind == DriftSpec::Kind::kRelaxationTable) {
+    const auto& ts = d.times_s;
+    if (t >= ts.back()) {
+      k0 = k1 = ts.size() - 1;
+    } else if (t > ts.front()) {
+      k1 = static_cast<size_t>(std::upper_bound(ts.begin(), ts.end(), t) - ts.begin());
+      k0 = k1 - 1;
+      w1 = std::log(t / ts[k0]) / std::log(ts[k1] / ts[k0]);
+    }
+  }
+  double one_over_f = 0;  // sqrt(ln((t' + t_read) / (2 t_read))), clipped at 0
+  if (a.kind != AccumulatedNoiseSpec::Kind::kNone) {
+    const double tt = t + (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f && a.add_t0 &&
+                                   d.kind == DriftSpec::Kind::kPowerLaw
+                               ? d.t0_s
+                               : 0.0);
+    one_over_f = std::sqrt(std::max(0.0, std::log((tt + a.t_read_s) / (2 * a.t_read_s))));
+  }
+  const bool dtod = state.g_min_uS.size() > 0;
+
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks_of(R); ++b) {
+    Engine gen(stream_seed(seed, static_cast<uint64_t>(b), kAgeing, time_key(t)));
+    boost::random::normal_distribution<double> normal;
+    for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
+      for (int64_t c = 0; c < C; ++c) {
+        double g = state.g_uS(r, c);
+        const double lo = dtod ? state.g_min_uS(r, c) : s.g_min_uS;
+        const double hi = dtod ? state.g_max_uS(r, c) : s.g_max_uS;
+        if (state.stuck(r, c) != static_cast<uint8_t>(StuckState::kNone) || t == 0) {
+          out(r, c) = static_cast<float>(g);
+          continue;
+        }
+        const double g_prog = g;
+        const double target = state.target_uS(r, c);
+        switch (d.kind) {
+          case DriftSpec::Kind::kNone: break;
+          case DriftSpec::Kind::kPowerLaw: g *= std::exp(-state.nu(r, c) * ln_tau); break;
+          case DriftSpec::Kind::kRelaxationTable: {
+            const double s0 = d.sigma_at[k0](target, s.g_max_uS);
+            const double s1 = d.sigma_at[k1](target, s.g_max_uS);
+            const double sigma_t = s0 + w1 * (s1 - s0);
+            const double sigma_p = s.programming(target, s.g_max_uS);
+            const double extra = std::sqrt(std::max(0.0, sigma_t * sigma_t - sigma_p * sigma_p));
+            g += d.scale * extra * normal(gen);
+            break;
+          }
+          case DriftSpec::Kind::kLogRelaxation:
+            g += d.scale * (d.mean_per_ln_s * ln_t +
+                            (d.std_per_ln_s * ln_t + d.std_uS) * normal(gen));
+            break;
+        }
+        if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
+          const double gn = std::abs(g_prog) / s.g_max_uS;
+          const double q = std::min(a.q_a / std::max(std::pow(gn, a.q_b), a.q_floor), a.q_max);
+          g += std::abs(g) * a.scale * q * one_over_f * normal(gen);
+        } else if (a.kind == AccumulatedNoiseSpec::Kind::kLog10) {
+          g += a.scale * a.k * std::log10(std::max(g, 1e-12)) * one_over_f * normal(gen);
+        }
+        g = std::max(g, 0.0);
+        if (s.clip_to_window) g = std::clamp(g, lo, hi);
+        out(r, c) = static_cast<float>(g);
+      }
+    }
+  }
+  return out;
+}
+
+RowMatrixXf DeviceModel::read_sigma(const RowMatrixXf& g) const {
+  RowMatrixXf out(g.rows(), g.cols());
+  for (Eigen::Index i = 0; i < g.size(); ++i) {
+    out.data()[i] = static_cast<float>(spec_.read(g.data()[i], spec_.g_max_uS));
+  }
+  return out;
+}
+
+RowMatrixXf DeviceModel::read(const RowMatrixXf& g, uint64_t seed) const {
+  const RowMatrixXf sigma = read_sigma(g);
+  RowMatrixXf out(g.rows(), g.cols());
+  const int64_t R = g.rows(), C = g.cols();
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks_of(R); ++b) {
+    Engine gen(stream_seed(seed, static_cast<uint64_t>(b), kRead));
+    boost::random::normal_distribution<float> normal;
+    for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
+      for (int64_t c = 0; c < C; ++c) out(r, c) = g(r, c) + sigma(r, c) * normal(gen);
+    }
+  }
+  return out;
+}
+
+}  // namespace qs4d

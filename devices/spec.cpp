@@ -1,0 +1,341 @@
+// DeviceSpec: strict JSON parsing (unknown or misplaced keys are errors naming their path),
+// validation, and presets.
+#include <cmath>
+#include <fstream>
+
+#include "devices/devices.h"
+#include "mapping/detail/spec_json.h"
+
+namespace qs4d {
+
+using nlohmann::json;
+using namespace spec_json;
+
+namespace {
+
+const std::vector<std::pair<std::string, SigmaModel::Kind>> kSigmaKinds = {
+    {"none", SigmaModel::Kind::kNone},
+    {"constant", SigmaModel::Kind::kConstant},
+    {"proportional", SigmaModel::Kind::kProportional},
+    {"polynomial", SigmaModel::Kind::kPolynomial},
+    {"table", SigmaModel::Kind::kTable}};
+const std::vector<std::pair<std::string, DriftSpec::Kind>> kDriftKinds = {
+    {"none", DriftSpec::Kind::kNone},
+    {"power_law", DriftSpec::Kind::kPowerLaw},
+    {"relaxation_table", DriftSpec::Kind::kRelaxationTable},
+    {"log_relaxation", DriftSpec::Kind::kLogRelaxation}};
+const std::vector<std::pair<std::string, AccumulatedNoiseSpec::Kind>> kAccKinds = {
+    {"none", AccumulatedNoiseSpec::Kind::kNone},
+    {"pcm_1f", AccumulatedNoiseSpec::Kind::kPcm1f},
+    {"log10", AccumulatedNoiseSpec::Kind::kLog10}};
+
+std::string kind_of(const json& j, const std::string& path) {
+  if (!j.is_object()) throw SpecError(path, "expected an object, got " + j.dump());
+  if (!j.contains("kind")) throw SpecError(path + ".kind", "missing");
+  return get_string(j["kind"], path + ".kind");
+}
+
+double non_negative(const json& j, const std::string& path) {
+  const double v = get_number(j, path);
+  if (!std::isfinite(v) || v < 0) throw SpecError(path, "must be finite and >= 0, got " + j.dump());
+  return v;
+}
+
+double fraction(const json& j, const std::string& path) {
+  const double v = non_negative(j, path);
+  if (v > 1) throw SpecError(path, "must be a fraction in [0, 1], got " + j.dump());
+  return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+double SigmaModel::operator()(double g, double g_max) const {
+  double s = 0;
+  switch (kind) {
+    case Kind::kNone: return 0;
+    case Kind::kConstant: s = sigma_uS; break;
+    case Kind::kProportional: s = relative * std::abs(g); break;
+    case Kind::kPolynomial: {
+      const double x = normalized ? g / g_max : g;
+      double p = 1;
+      for (double c : coefficients) {
+        s += c * p;
+        p *= x;
+      }
+      break;
+    }
+    case Kind::kTable: {
+      const auto& gs = table_g_uS;
+      if (g <= gs.front()) {
+        s = table_sigma_uS.front();
+      } else if (g >= gs.back()) {
+        s = table_sigma_uS.back();
+      } else {
+        const size_t i = static_cast<size_t>(std::upper_bound(gs.begin(), gs.end(), g) - gs.begin());
+        const double f = (g - gs[i - 1]) / (gs[i] - gs[i - 1]);
+        s = table_sigma_uS[i - 1] + f * (table_sigma_uS[i] - table_sigma_uS[i - 1]);
+      }
+      break;
+    }
+  }
+  return std::max(0.0, s * scale);
+}
+
+SigmaModel SigmaModel::from_json(const json& j, const std::string& path) {
+  SigmaModel s;
+  s.kind = get_enum(json(kind_of(j, path)), path + ".kind", kSigmaKinds);
+  std::set<std::string> allowed = {"kind", "scale"};
+  switch (s.kind) {
+    case Kind::kNone: break;
+    case Kind::kConstant: allowed.insert("sigma_uS"); break;
+    case Kind::kProportional: allowed.insert("relative"); break;
+    case Kind::kPolynomial: allowed.insert({"coefficients_uS", "variable"}); break;
+    case Kind::kTable: allowed.insert({"g_uS", "sigma_uS"}); break;
+  }
+  reject_unknown(j, path, allowed);
+  auto need = [&](const char* key) -> const json& {
+    if (!j.contains(key)) throw SpecError(path + "." + key, "missing (required for this kind)");
+    return j[key];
+  };
+  if (j.contains("scale")) s.scale = non_negative(j["scale"], path + ".scale");
+  if (s.kind == Kind::kConstant) s.sigma_uS = non_negative(need("sigma_uS"), path + ".sigma_uS");
+  if (s.kind == Kind::kProportional) s.relative = non_negative(need("relative"), path + ".relative");
+  if (s.kind == Kind::kPolynomial) {
+    s.coefficients = get_numbers(need("coefficients_uS"), path + ".coefficients_uS");
+    if (s.coefficients.empty()) throw SpecError(path + ".coefficients_uS", "must not be empty");
+    if (j.contains("variable")) {
+      const std::string v = get_string(j["variable"], path + ".variable");
+      if (v != "normalized" && v != "uS") {
+        throw SpecError(path + ".variable", "is \"" + v + "\", expected \"normalized\" or \"uS\"");
+      }
+      s.normalized = v == "normalized";
+    }
+  }
+  if (s.kind == Kind::kTable) {
+    s.table_g_uS = get_numbers(need("g_uS"), path + ".g_uS");
+    s.table_sigma_uS = get_numbers(need("sigma_uS"), path + ".sigma_uS");
+    if (s.table_g_uS.size() != s.table_sigma_uS.size() || s.table_g_uS.empty()) {
+      throw SpecError(path, "g_uS and sigma_uS must be non-empty and of equal length");
+    }
+    for (size_t i = 1; i < s.table_g_uS.size(); ++i) {
+      if (!(s.table_g_uS[i] > s.table_g_uS[i - 1])) {
+        throw SpecError(path + ".g_uS", "must be strictly increasing");
+      }
+    }
+  }
+  return s;
+}
+
+json SigmaModel::to_json() const {
+  json j{{"kind", name_of(kind, kSigmaKinds)}};
+  if (kind == Kind::kNone) return j;
+  j["scale"] = scale;
+  if (kind == Kind::kConstant) j["sigma_uS"] = sigma_uS;
+  if (kind == Kind::kProportional) j["relative"] = relative;
+  if (kind == Kind::kPolynomial) {
+    j["coefficients_uS"] = coefficients;
+    j["variable"] = normalized ? "normalized" : "uS";
+  }
+  if (kind == Kind::kTable) {
+    j["g_uS"] = table_g_uS;
+    j["sigma_uS"] = table_sigma_uS;
+  }
+  return j;
+}
+
+double LogClip::operator()(double g_norm) const {
+  return std::clamp(a * std::log(std::max(g_norm, 1e-7)) + b, lo, hi);
+}
+
+LogClip LogClip::from_json(const json& j, const std::string& path) {
+  reject_unknown(j, path, {"a", "b", "min", "max"});
+  LogClip c;
+  for (const auto& [k, v] : j.items()) {
+    const double x = get_number(v, path + "." + k);
+    (k == "a" ? c.a : k == "b" ? c.b : k == "min" ? c.lo : c.hi) = x;
+  }
+  if (c.lo > c.hi) throw SpecError(path, "min must not exceed max");
+  return c;
+}
+
+json LogClip::to_json() const { return json{{"a", a}, {"b", b}, {"min", lo}, {"max", hi}}; }
+
+// ---------------------------------------------------------------------------------------------
+DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
+  reject_unknown(j, path,
+                 {"name", "citation", "description", "g_min_uS", "g_max_uS", "levels",
+                  "window_dtod", "clip_to_window", "programming", "write_verify", "drift",
+                  "accumulated_noise", "read_noise", "stuck"});
+  DeviceSpec d;
+  for (const auto& [key, v] : j.items()) {
+    const std::string p = path + "." + key;
+    if (key == "name") d.name = get_string(v, p);
+    if (key == "citation") d.citation = get_string(v, p);
+    if (key == "description") d.description = get_string(v, p);
+    if (key == "g_min_uS") d.g_min_uS = non_negative(v, p);
+    if (key == "g_max_uS") d.g_max_uS = non_negative(v, p);
+    if (key == "levels") d.levels = get_int(v, p);
+    if (key == "window_dtod") d.window_dtod = non_negative(v, p);
+    if (key == "clip_to_window") d.clip_to_window = get_bool(v, p);
+    if (key == "programming") d.programming = SigmaModel::from_json(v, p);
+    if (key == "read_noise") d.read = SigmaModel::from_json(v, p);
+    if (key == "write_verify") {
+      reject_unknown(v, p, {"enabled", "max_iterations", "tolerance", "tolerance_kind"});
+      for (const auto& [k, x] : v.items()) {
+        const std::string q = p + "." + k;
+        if (k == "enabled") d.write_verify.enabled = get_bool(x, q);
+        if (k == "max_iterations") d.write_verify.max_iterations = static_cast<int>(get_int(x, q));
+        if (k == "tolerance") d.write_verify.tolerance = non_negative(x, q);
+        if (k == "tolerance_kind") {
+          const std::string t = get_string(x, q);
+          if (t != "relative" && t != "absolute") {
+            throw SpecError(q, "is \"" + t + "\", expected \"relative\" or \"absolute\"");
+          }
+          d.write_verify.relative = t == "relative";
+        }
+      }
+      if (d.write_verify.max_iterations < 1 || d.write_verify.max_iterations > 10000) {
+        throw SpecError(p + ".max_iterations", "must be 1..10000");
+      }
+    }
+    if (key == "drift") {
+      DriftSpec& s = d.drift;
+      s.kind = get_enum(json(kind_of(v, p)), p + ".kind", kDriftKinds);
+      std::set<std::string> allowed = {"kind", "scale"};
+      if (s.kind == DriftSpec::Kind::kPowerLaw) allowed.insert({"t0_s", "nu_mean", "nu_std"});
+      if (s.kind == DriftSpec::Kind::kRelaxationTable) allowed.insert({"times_s", "sigma_at"});
+      if (s.kind == DriftSpec::Kind::kLogRelaxation) {
+        allowed.insert({"mean_per_ln_s", "std_per_ln_s", "std_uS"});
+      }
+      reject_unknown(v, p, allowed);
+      for (const auto& [k, x] : v.items()) {
+        const std::string q = p + "." + k;
+        if (k == "scale") s.scale = non_negative(x, q);
+        if (k == "t0_s") s.t0_s = get_number(x, q);
+        if (k == "nu_mean") s.nu_mean = LogClip::from_json(x, q);
+        if (k == "nu_std") s.nu_std = LogClip::from_json(x, q);
+        if (k == "times_s") s.times_s = get_numbers(x, q);
+        if (k == "sigma_at") {
+          if (!x.is_array()) throw SpecError(q, "expected an array of sigma models");
+          for (size_t i = 0; i < x.size(); ++i) {
+            s.sigma_at.push_back(SigmaModel::from_json(x[i], q + "[" + std::to_string(i) + "]"));
+          }
+        }
+        if (k == "mean_per_ln_s") s.mean_per_ln_s = get_number(x, q);
+        if (k == "std_per_ln_s") s.std_per_ln_s = get_number(x, q);
+        if (k == "std_uS") s.std_uS = get_number(x, q);
+      }
+      if (s.kind == DriftSpec::Kind::kPowerLaw && !(s.t0_s > 0)) {
+        throw SpecError(p + ".t0_s", "must be > 0");
+      }
+      if (s.kind == DriftSpec::Kind::kRelaxationTable) {
+        if (s.times_s.empty() || s.times_s.size() != s.sigma_at.size()) {
+          throw SpecError(p, "times_s and sigma_at must be non-empty and of equal length");
+        }
+        for (size_t i = 0; i < s.times_s.size(); ++i) {
+          if (!(s.times_s[i] > 0) || (i && !(s.times_s[i] > s.times_s[i - 1]))) {
+            throw SpecError(p + ".times_s", "must be positive and strictly increasing");
+          }
+        }
+      }
+    }
+    if (key == "accumulated_noise") {
+      AccumulatedNoiseSpec& a = d.accumulated;
+      a.kind = get_enum(json(kind_of(v, p)), p + ".kind", kAccKinds);
+      std::set<std::string> allowed = {"kind", "scale"};
+      if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
+        allowed.insert({"t_read_s", "add_t0", "q_a", "q_b", "q_floor", "q_max"});
+      }
+      if (a.kind == AccumulatedNoiseSpec::Kind::kLog10) allowed.insert({"t_read_s", "k"});
+      reject_unknown(v, p, allowed);
+      for (const auto& [k, x] : v.items()) {
+        const std::string q = p + "." + k;
+        if (k == "scale") a.scale = non_negative(x, q);
+        if (k == "t_read_s") a.t_read_s = get_number(x, q);
+        if (k == "add_t0") a.add_t0 = get_bool(x, q);
+        if (k == "q_a") a.q_a = non_negative(x, q);
+        if (k == "q_b") a.q_b = get_number(x, q);
+        if (k == "q_floor") a.q_floor = non_negative(x, q);
+        if (k == "q_max") a.q_max = non_negative(x, q);
+        if (k == "k") a.k = get_number(x, q);
+      }
+      if (a.kind != AccumulatedNoiseSpec::Kind::kNone && !(a.t_read_s > 0)) {
+        throw SpecError(p + ".t_read_s", "must be > 0");
+      }
+    }
+    if (key == "stuck") {
+      reject_unknown(v, p, {"at_min", "at_max"});
+      for (const auto& [k, x] : v.items()) {
+        (k == "at_min" ? d.stuck.at_min : d.stuck.at_max) = fraction(x, p + "." + k);
+      }
+      if (d.stuck.at_min + d.stuck.at_max > 1) throw SpecError(p, "fractions add up to more than 1");
+    }
+  }
+  if (!(d.g_max_uS > d.g_min_uS)) {
+    throw SpecError(path + ".g_max_uS", "must be greater than g_min_uS");
+  }
+  d.window().validate(path);
+  if (d.window_dtod > 0.5) throw SpecError(path + ".window_dtod", "must be <= 0.5");
+  return d;
+}
+
+json DeviceSpec::to_json() const {
+  json j{{"name", name}, {"citation", citation}, {"g_min_uS", g_min_uS}, {"g_max_uS", g_max_uS},
+         {"levels", levels}, {"window_dtod", window_dtod}, {"clip_to_window", clip_to_window},
+         {"programming", programming.to_json()}, {"read_noise", read.to_json()},
+         {"stuck", {{"at_min", stuck.at_min}, {"at_max", stuck.at_max}}}};
+  if (!description.empty()) j["description"] = description;
+  j["write_verify"] = {{"enabled", write_verify.enabled},
+                       {"max_iterations", write_verify.max_iterations},
+                       {"tolerance", write_verify.tolerance},
+                       {"tolerance_kind", write_verify.relative ? "relative" : "absolute"}};
+  json dr{{"kind", name_of(drift.kind, kDriftKinds)}, {"scale", drift.scale}};
+  if (drift.kind == DriftSpec::Kind::kPowerLaw) {
+    dr["t0_s"] = drift.t0_s;
+    dr["nu_mean"] = drift.nu_mean.to_json();
+    dr["nu_std"] = drift.nu_std.to_json();
+  } else if (drift.kind == DriftSpec::Kind::kRelaxationTable) {
+    dr["times_s"] = drift.times_s;
+    for (const auto& s : drift.sigma_at) dr["sigma_at"].push_back(s.to_json());
+  } else if (drift.kind == DriftSpec::Kind::kLogRelaxation) {
+    dr["mean_per_ln_s"] = drift.mean_per_ln_s;
+    dr["std_per_ln_s"] = drift.std_per_ln_s;
+    dr["std_uS"] = drift.std_uS;
+  }
+  j["drift"] = dr;
+  json acc{{"kind", name_of(accumulated.kind, kAccKinds)}, {"scale", accumulated.scale}};
+  if (accumulated.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
+    acc.update(json{{"t_read_s", accumulated.t_read_s}, {"add_t0", accumulated.add_t0},
+                    {"q_a", accumulated.q_a}, {"q_b", accumulated.q_b},
+                    {"q_floor", accumulated.q_floor}, {"q_max", accumulated.q_max}});
+  } else if (accumulated.kind == AccumulatedNoiseSpec::Kind::kLog10) {
+    acc.update(json{{"t_read_s", accumulated.t_read_s}, {"k", accumulated.k}});
+  }
+  j["accumulated_noise"] = acc;
+  return j;
+}
+
+DeviceSpec load_device(const std::string& name_or_path, const std::vector<std::string>& overrides,
+                       const std::string& data_dir) {
+  const bool is_path = name_or_path.find('/') != std::string::npos ||
+                       name_or_path.find(".json") != std::string::npos;
+  const std::string path = is_path ? name_or_path : data_dir + "/devices/" + name_or_path + ".json";
+  std::ifstream in(path);
+  if (!in) throw UsageError("device \"" + name_or_path + "\": no such preset or file (" + path + ")");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw UsageError(path + ": not valid JSON: " + e.what());
+  }
+  for (const auto& o : overrides) set_dotted(j, o);
+  try {
+    return DeviceSpec::from_json(j, "device");
+  } catch (const SpecError& e) {
+    throw SpecError(path + ": " + e.key_path(),
+                    std::string(e.what()).substr(e.key_path().size() + 2));
+  }
+}
+
+}  // namespace qs4d

@@ -1,0 +1,108 @@
+// Helpers for strict JSON specs: every problem is a SpecError naming the dotted key path.
+// Shared by the mapping, device and chip specs.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/model.h"
+
+namespace qs4d::spec_json {
+
+using nlohmann::json;
+
+inline void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known) {
+  if (!j.is_object()) throw SpecError(path, "expected an object, got " + std::string(j.type_name()));
+  for (const auto& [key, value] : j.items()) {
+    if (!known.count(key)) {
+      std::string allowed;
+      for (const auto& k : known) allowed += (allowed.empty() ? "" : ", ") + k;
+      throw SpecError(path + "." + key, "unknown key (allowed: " + allowed + ")");
+    }
+  }
+}
+
+inline int64_t get_int(const json& j, const std::string& path) {
+  if (!j.is_number_integer()) {
+    throw SpecError(path, "expected an integer, got " + j.dump());
+  }
+  return j.get<int64_t>();
+}
+
+template <typename E>
+inline E get_enum(const json& j, const std::string& path,
+           const std::vector<std::pair<std::string, E>>& names) {
+  std::string allowed;
+  for (const auto& [n, v] : names) {
+    if (j.is_string() && j.get<std::string>() == n) return v;
+    allowed += (allowed.empty() ? "\"" : ", \"") + n + "\"";
+  }
+  throw SpecError(path, "is " + j.dump() + ", expected one of " + allowed);
+}
+
+
+inline double get_number(const json& j, const std::string& path) {
+  if (!j.is_number()) throw SpecError(path, "expected a number, got " + j.dump());
+  return j.get<double>();
+}
+
+inline bool get_bool(const json& j, const std::string& path) {
+  if (!j.is_boolean()) throw SpecError(path, "expected true or false, got " + j.dump());
+  return j.get<bool>();
+}
+
+inline std::string get_string(const json& j, const std::string& path) {
+  if (!j.is_string()) throw SpecError(path, "expected a string, got " + j.dump());
+  return j.get<std::string>();
+}
+
+inline std::vector<double> get_numbers(const json& j, const std::string& path) {
+  if (!j.is_array()) throw SpecError(path, "expected an array of numbers, got " + j.dump());
+  std::vector<double> out;
+  for (size_t i = 0; i < j.size(); ++i) out.push_back(get_number(j[i], path + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+template <typename E>
+inline std::string name_of(E v, const std::vector<std::pair<std::string, E>>& names) {
+  for (const auto& [n, e] : names) {
+    if (e == v) return n;
+  }
+  return "?";
+}
+
+
+// Sets one dotted key from "a.b=value" (value parsed as JSON when it is valid JSON, else taken
+// as a string). Unknown keys are left to the strict parser that reads the result.
+inline void set_dotted(json& j, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw SpecError(assignment, "expected key=value, e.g. mapping.tile_rows=128");
+  }
+  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  json value;
+  try {
+    value = json::parse(text);
+  } catch (const json::parse_error&) {
+    value = text;  // bare words such as offset or differential
+  }
+  json* node = &j;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (!node->is_object()) throw SpecError(key, "cannot set a key inside a non-object value");
+    if (dot == std::string::npos) {
+      (*node)[part] = value;  // unknown keys are caught by the strict parser that follows
+      return;
+    }
+    if (!node->contains(part)) (*node)[part] = json::object();
+    node = &(*node)[part];
+    start = dot + 1;
+  }
+}
+
+}  // namespace qs4d::spec_json
