@@ -11,6 +11,8 @@
 // results never depend on the number of threads.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -41,7 +43,8 @@ struct SigmaModel {
 // clip(a ln(g / g_max) + b, lo, hi): the aihwkit PCM drift-exponent statistics.
 struct LogClip {
   double a = 0, b = 0, lo = 0, hi = 1e9;
-  double operator()(double g_norm) const;
+  double operator()(double g_norm) const { return at_log(std::log(std::max(g_norm, 1e-7))); }
+  double at_log(double ln_g_norm) const { return std::clamp(a * ln_g_norm + b, lo, hi); }
   static LogClip from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
 };
@@ -146,5 +149,24 @@ class DeviceModel {
  private:
   DeviceSpec spec_;
 };
+
+// Statistics of an array of identical devices per target level and time (for `qs4dsim device`).
+struct LevelStats {
+  double target_uS = 0, time_s = 0, mean_uS = 0, std_uS = 0;
+  double stuck_fraction = 0, mean_pulses = 0;
+};
+struct Characterization {
+  std::vector<LevelStats> rows;                // level-major, then time
+  std::vector<int64_t> distinguishable;        // per time: levels told apart at `sigmas`
+  double sigmas = 3.0;
+};
+// Programs `devices` devices at each of `levels` targets evenly spaced across the window and
+// ages them to each time. Stuck devices are counted apart and left out of mean and std.
+// Neighbouring levels count as distinguishable when their means are more
+// than `sigmas` times the larger of their two standard deviations apart (counted greedily from
+// the lowest level).
+Characterization characterize(const DeviceModel& model, int64_t levels,
+                              const std::vector<double>& times_s, int64_t devices, uint64_t seed,
+                              double sigmas = 3.0);
 
 }  // namespace qs4d

@@ -128,8 +128,9 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
         out.stuck(r, c) = static_cast<uint8_t>(st);
         out.pulses(r, c) = static_cast<int16_t>(std::min(iterations, 32767));
         if (power_law) {
-          const double gn = std::max(std::abs(target) / s.g_max_uS, 1e-7);
-          const double nu = std::abs(s.drift.nu_mean(gn) + s.drift.nu_std(gn) * normal(nug));
+          const double ln_gn = std::log(std::max(std::abs(target) / s.g_max_uS, 1e-7));
+          const double nu =
+              std::abs(s.drift.nu_mean.at_log(ln_gn) + s.drift.nu_std.at_log(ln_gn) * normal(nug));
           out.nu(r, c) = st == StuckState::kNone ? static_cast<float>(nu * s.drift.scale) : 0.0f;
         }
       }

@@ -144,10 +144,6 @@ json SigmaModel::to_json() const {
   return j;
 }
 
-double LogClip::operator()(double g_norm) const {
-  return std::clamp(a * std::log(std::max(g_norm, 1e-7)) + b, lo, hi);
-}
-
 LogClip LogClip::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path, {"a", "b", "min", "max"});
   LogClip c;

@@ -22,7 +22,7 @@ fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zer
 }
 
 m=$fixtures/models
-for verb in info eval predict map; do
+for verb in info eval predict map device; do
   check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
 done
 check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
@@ -76,6 +76,18 @@ assert j['totals']['devices_used'] == sum(l['devices_used'] for l in j['layers']
 assert {l['layer'] for l in j['layers']} == {'encoder', 's4_layers.0', 's4_layers.1', 'decoder'}"
 fails_with "map unknown key" "mapping.tile_row" "$bin" map "$m/quantized.h5" --chip ideal --set mapping.tile_row=3
 fails_with "map unknown chip" "no such preset" "$bin" map "$m/quantized.h5" --chip nochip
+
+# device: per-level statistics and CSV.
+check "device" bash -c "'$bin' device pcm_aihwkit --levels 4 --times 1s,1d --devices 2000 --seed 3 \
+  --csv $tmp/dev.csv | grep -q 'distinguishable levels'"
+check "device csv" "$py" -c "
+import csv
+rows = list(csv.DictReader(open('$tmp/dev.csv')))
+assert len(rows) == 8, len(rows)
+for k in ('target_uS', 'time_s', 'mean_uS', 'std_uS'): assert k in rows[0], rows[0]
+assert float(rows[1]['time_s']) == 86400 and float(rows[-1]['target_uS']) == 25"
+fails_with "device bad key" "device.programming.sigma" "$bin" device pcm_aihwkit --set programming.sigma=1
+fails_with "device bad time" "fortnight" "$bin" device ideal --times 1fortnight
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

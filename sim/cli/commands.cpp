@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model.h"
+#include "devices/devices.h"
 #include "sim/sim.h"
 
 namespace qs4d::cli {
@@ -174,6 +175,43 @@ int run_map(const MapArgs& args) {
   j["totals"] = {{"tiles", map.tiles.size()}, {"devices_used", used},
                  {"devices_allocated", allocated}, {"crossbar_area_cells", allocated}};
   if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
+  return 0;
+}
+
+int run_device(const DeviceArgs& args) {
+  const DeviceModel model(load_device(args.device, args.overrides, data_dir()));
+  const DeviceSpec& spec = model.spec();
+  const int64_t levels = args.levels ? args.levels : (spec.levels ? spec.levels : 8);
+  const std::vector<double> times = parse_times(args.times);
+  const Characterization c = characterize(model, levels, times, args.devices, args.seed, args.sigmas);
+  std::printf("device  %s\ncitation %s\nwindow  %g..%g uS, %s, %lld devices per level, seed %llu\n\n",
+              spec.name.c_str(), spec.citation.c_str(), spec.g_min_uS, spec.g_max_uS,
+              spec.levels ? (std::to_string(spec.levels) + " levels").c_str() : "continuous",
+              static_cast<long long>(args.devices), static_cast<unsigned long long>(args.seed));
+  std::printf("%10s", "target uS");
+  for (double t : times) std::printf(" %20s", ("t=" + format_time(t) + " mean/std").c_str());
+  std::printf(" %8s %7s\n", "stuck", "pulses");
+  std::string csv = "target_uS,time_s,mean_uS,std_uS,stuck_fraction,mean_pulses\n";
+  for (int64_t k = 0; k < levels; ++k) {
+    const LevelStats& first = c.rows[static_cast<size_t>(k) * times.size()];
+    std::printf("%10.3f", first.target_uS);
+    for (size_t ti = 0; ti < times.size(); ++ti) {
+      const LevelStats& r = c.rows[static_cast<size_t>(k) * times.size() + ti];
+      std::printf(" %11.3f / %6.3f", r.mean_uS, r.std_uS);
+      char line[160];
+      std::snprintf(line, sizeof line, "%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", r.target_uS, r.time_s,
+                    r.mean_uS, r.std_uS, r.stuck_fraction, r.mean_pulses);
+      csv += line;
+    }
+    std::printf(" %7.3f%% %7.2f\n", 100 * first.stuck_fraction, first.mean_pulses);
+  }
+  std::printf("\ndistinguishable levels (neighbours more than %g sigma apart):", c.sigmas);
+  for (size_t ti = 0; ti < times.size(); ++ti) {
+    std::printf(" %s %lld/%lld%s", format_time(times[ti]).c_str(),
+                static_cast<long long>(c.distinguishable[ti]), static_cast<long long>(levels),
+                ti + 1 < times.size() ? "," : "\n");
+  }
+  if (!args.csv_out.empty()) write_text_atomic(args.csv_out, csv);
   return 0;
 }
 

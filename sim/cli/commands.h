@@ -39,7 +39,19 @@ struct MapArgs {
   std::string json_out;
 };
 
+struct DeviceArgs {
+  std::string device;
+  std::vector<std::string> overrides;
+  int64_t levels = 0;  // 0: the device's own levels, or 8 when continuous
+  std::string times = "1s,1h,1d,1y";
+  int64_t devices = 100000;
+  uint64_t seed = 1;
+  double sigmas = 3.0;
+  std::string csv_out;
+};
+
 int run_info(const InfoArgs& args);
+int run_device(const DeviceArgs& args);
 int run_map(const MapArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);

@@ -48,6 +48,21 @@ int main(int argc, char** argv) {
   map_cmd->add_option("--set", map.overrides, "override a chip key: --set mapping.tile_rows=128");
   map_cmd->add_option("--json", map.json_out, "write the map summary as JSON to this file");
 
+  DeviceArgs dev;
+  auto* dev_cmd = app.add_subcommand("device", "Conductance statistics per level and time");
+  dev_cmd->add_option("device", dev.device, "device preset name (data/devices) or JSON file")
+      ->required();
+  dev_cmd->add_option("--set", dev.overrides, "override a device key: --set programming.scale=2");
+  dev_cmd->add_option("--levels", dev.levels, "target levels across the window")
+      ->check(CLI::Range(int64_t{2}, int64_t{4096}));
+  dev_cmd->add_option("--times", dev.times, "times after programming, e.g. 1s,1h,1d,1y");
+  dev_cmd->add_option("--devices", dev.devices, "devices per level")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 26));
+  dev_cmd->add_option("--seed", dev.seed, "master random seed");
+  dev_cmd->add_option("--sigmas", dev.sigmas, "separation that makes two levels distinguishable")
+      ->check(CLI::PositiveNumber);
+  dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -61,6 +76,7 @@ int main(int argc, char** argv) {
     if (*eval_cmd) return run_eval(eval);
     if (*pred_cmd) return run_predict(pred);
     if (*map_cmd) return run_map(map);
+    if (*dev_cmd) return run_device(dev);
   } catch (const std::exception& e) {
     std::cerr << "qs4dsim: error: " << e.what() << "\n";
     return 1;
