@@ -82,6 +82,28 @@ TEST(Devices, ProgrammingSpreadMatchesEachSource) {
   }
 }
 
+TEST(Devices, SigmaModelKinds) {
+  using nlohmann::json;
+  const SigmaModel table = SigmaModel::from_json(
+      json{{"kind", "table"}, {"g_uS", {0.0, 10.0, 20.0}}, {"sigma_uS", {1.0, 3.0, 2.0}}}, "s");
+  EXPECT_DOUBLE_EQ(table(5.0, 25.0), 2.0);    // interpolated between levels
+  EXPECT_DOUBLE_EQ(table(15.0, 25.0), 2.5);
+  EXPECT_DOUBLE_EQ(table(-1.0, 25.0), 1.0);   // held outside the table
+  EXPECT_DOUBLE_EQ(table(99.0, 25.0), 2.0);
+  const SigmaModel prop = SigmaModel::from_json(json{{"kind", "proportional"}, {"relative", 0.1}}, "s");
+  EXPECT_DOUBLE_EQ(prop(20.0, 25.0), 2.0);
+  const SigmaModel poly = SigmaModel::from_json(
+      json{{"kind", "polynomial"}, {"coefficients_uS", {1.0, -4.0}}, {"scale", 2.0}}, "s");
+  EXPECT_DOUBLE_EQ(poly(12.5, 25.0), 0.0);  // 2 (1 - 4 x) < 0 at x = 0.5: clipped at 0
+  EXPECT_DOUBLE_EQ(poly(0.0, 25.0), 2.0);
+  EXPECT_THROW(SigmaModel::from_json(json{{"kind", "table"}, {"g_uS", {1.0, 0.5}},
+                                          {"sigma_uS", {1.0, 1.0}}}, "s"), SpecError);
+  EXPECT_THROW(SigmaModel::from_json(json{{"kind", "constant"}, {"relative", 0.1}}, "s"), SpecError);
+  // A per-level table programs with its own spread at each level.
+  const DeviceModel model(preset("ideal", {R"(programming={"kind":"table","g_uS":[0,25],"sigma_uS":[0.5,1.5]})"}));
+  expect_matches(moments(model.program(constant(12.5), 19).g_uS), 12.5, 1.0, "table");
+}
+
 TEST(Devices, IdealHoldsTargetsExactlyForever) {
   const DeviceModel model(preset("ideal"));
   RowMatrixXf targets(2, 3);
