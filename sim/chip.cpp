@@ -9,68 +9,162 @@
 namespace qs4d {
 
 using nlohmann::json;
+using namespace spec_json;
 
 std::string data_dir() {
   if (const char* env = std::getenv("QS4D_DATA_DIR")) return env;
   return QS4D_SOURCE_DATA_DIR;
 }
 
-ChipSpec ChipSpec::from_json(const json& j) {
-  if (!j.is_object()) throw SpecError("chip", "expected a JSON object");
-  ChipSpec c;
+namespace {
+const std::vector<std::pair<std::string, DriftCompensation>> kCompensation = {
+    {"none", DriftCompensation::kNone},
+    {"global", DriftCompensation::kGlobal},
+    {"per_column", DriftCompensation::kPerColumn}};
+
+json read_json_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(what + ": no such preset or file (" + path + ")");
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw UsageError(path + ": not valid JSON: " + e.what());
+  }
+}
+
+bool looks_like_path(const std::string& s) {
+  return s.find('/') != std::string::npos || s.find(".json") != std::string::npos;
+}
+}  // namespace
+
+PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
+  reject_unknown(j, path,
+                 {"dac_bits", "adc_bits", "adc_range", "calibration_samples", "output_noise",
+                  "wire_resistance_ohm", "read_noise_path"});
+  PeripherySpec p;
   for (const auto& [key, v] : j.items()) {
-    if (key == "name" || key == "description") {
-      if (!v.is_string()) throw SpecError(key, "expected a string, got " + v.dump());
-      (key == "name" ? c.name : c.description) = v.get<std::string>();
-    } else if (key == "device") {
-      if (!v.is_object()) throw SpecError("device", "expected an object, got " + v.dump());
-      for (const auto& [dk, dv] : v.items()) {
-        const std::string p = "device." + dk;
-        if (dk == "g_min_uS" || dk == "g_max_uS") {
-          if (!dv.is_number()) throw SpecError(p, "expected a number, got " + dv.dump());
-          (dk == "g_min_uS" ? c.device.g_min_uS : c.device.g_max_uS) = dv.get<double>();
-        } else if (dk == "levels") {
-          if (!dv.is_number_integer()) throw SpecError(p, "expected an integer, got " + dv.dump());
-          c.device.levels = dv.get<int64_t>();
-        } else {
-          throw SpecError(p, "unknown key (allowed: g_max_uS, g_min_uS, levels)");
-        }
+    const std::string q = path + "." + key;
+    if (key == "dac_bits" || key == "adc_bits") {
+      const int64_t b = get_int(v, q);
+      if (b < 0 || b > 24) throw SpecError(q, "must be 0 (ideal) or 1..24, got " + v.dump());
+      (key == "dac_bits" ? p.dac_bits : p.adc_bits) = static_cast<int>(b);
+    }
+    if (key == "adc_range") {
+      if (v.is_string() && v.get<std::string>() == "calibrated") {
+        p.adc_calibrated = true;
+      } else if (v.is_number() && v.get<double>() > 0 && v.get<double>() <= 1) {
+        p.adc_calibrated = false;
+        p.adc_range_fraction = v.get<double>();
+      } else {
+        throw SpecError(q, "expected \"calibrated\" or a fraction of full scale in (0, 1], got " +
+                               v.dump());
       }
-      c.device.validate("device");
-    } else if (key == "mapping") {
-      c.mapping = MappingSpec::from_json(v, "mapping");
-    } else {
-      throw SpecError(key, "unknown key (allowed: description, device, mapping, name)");
+    }
+    if (key == "calibration_samples") {
+      p.calibration_samples = get_int(v, q);
+      if (p.calibration_samples < 1) throw SpecError(q, "must be >= 1");
+    }
+    if (key == "output_noise" || key == "wire_resistance_ohm") {
+      const double x = get_number(v, q);
+      if (!(x >= 0) || !std::isfinite(x)) throw SpecError(q, "must be finite and >= 0");
+      (key == "output_noise" ? p.output_noise : p.wire_resistance_ohm) = x;
+    }
+    if (key == "read_noise_path") {
+      const std::string s = get_string(v, q);
+      if (s != "column" && s != "cell") {
+        throw SpecError(q, "is \"" + s + "\", expected \"column\" or \"cell\"");
+      }
+      p.per_cell_read_noise = s == "cell";
     }
   }
+  return p;
+}
+
+json PeripherySpec::to_json() const {
+  json j{{"dac_bits", dac_bits},
+         {"adc_bits", adc_bits},
+         {"calibration_samples", calibration_samples},
+         {"output_noise", output_noise},
+         {"wire_resistance_ohm", wire_resistance_ohm},
+         {"read_noise_path", per_cell_read_noise ? "cell" : "column"}};
+  if (adc_calibrated) {
+    j["adc_range"] = "calibrated";
+  } else {
+    j["adc_range"] = adc_range_fraction;
+  }
+  return j;
+}
+
+ChipSpec ChipSpec::from_json(const json& j) {
+  reject_unknown(j, "chip",
+                 {"name", "description", "device", "mapping", "periphery", "analog_layers",
+                  "recurrence", "drift_compensation"});
+  ChipSpec c;
+  c.mapping = MappingSpec{};
+  for (const auto& [key, v] : j.items()) {
+    if (key == "name") c.name = get_string(v, key);
+    if (key == "description") c.description = get_string(v, key);
+    if (key == "device") c.device = DeviceSpec::from_json(v, "device");
+    if (key == "mapping") c.mapping = MappingSpec::from_json(v, "mapping");
+    if (key == "periphery") c.periphery = PeripherySpec::from_json(v, "periphery");
+    if (key == "analog_layers") {
+      if (!v.is_array()) throw SpecError(key, "expected a list of \"encoder\", \"output\", \"decoder\"");
+      c.analog_encoder = c.analog_projections = c.analog_decoder = false;
+      for (const auto& e : v) {
+        const std::string s = get_string(e, key + "[]");
+        if (s == "encoder") {
+          c.analog_encoder = true;
+        } else if (s == "output") {
+          c.analog_projections = true;
+        } else if (s == "decoder") {
+          c.analog_decoder = true;
+        } else {
+          throw SpecError(key, "\"" + s + "\" is not one of \"encoder\", \"output\", \"decoder\"");
+        }
+      }
+    }
+    if (key == "recurrence") {
+      const std::string s = get_string(v, key);
+      if (s != "digital") {
+        throw SpecError(key, "is \"" + s + "\"; this build runs the recurrence digitally "
+                                            "(\"digital\"); the crossbar recurrence is not "
+                                            "available yet");
+      }
+    }
+    if (key == "drift_compensation") c.drift_compensation = get_enum(v, key, kCompensation);
+  }
+  if (!j.contains("device")) throw SpecError("device", "missing (a preset name or an object)");
   c.resolved = j;
+  c.resolved["device"] = c.device.to_json();
   c.resolved["mapping"] = c.mapping.to_json();
-  c.resolved["device"] = json{{"g_min_uS", c.device.g_min_uS},
-                              {"g_max_uS", c.device.g_max_uS},
-                              {"levels", c.device.levels}};
+  c.resolved["periphery"] = c.periphery.to_json();
+  json layers = json::array();
+  if (c.analog_encoder) layers.push_back("encoder");
+  if (c.analog_projections) layers.push_back("output");
+  if (c.analog_decoder) layers.push_back("decoder");
+  c.resolved["analog_layers"] = layers;
+  c.resolved["recurrence"] = "digital";
+  c.resolved["drift_compensation"] = name_of(c.drift_compensation, kCompensation);
   return c;
 }
 
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides) {
-  std::string path = name_or_path;
-  const bool looks_like_path = name_or_path.find('/') != std::string::npos ||
-                               name_or_path.find(".json") != std::string::npos;
-  if (!looks_like_path) path = data_dir() + "/chips/" + name_or_path + ".json";
-  std::ifstream in(path);
-  if (!in) {
-    throw UsageError("chip \"" + name_or_path + "\": no such preset or file (" + path + ")");
+  const std::string path = looks_like_path(name_or_path)
+                               ? name_or_path
+                               : data_dir() + "/chips/" + name_or_path + ".json";
+  json j = read_json_file(path, "chip \"" + name_or_path + "\"");
+  // A device given by preset name is expanded first, so --set device.x=y reaches its keys.
+  if (j.is_object() && j.contains("device") && j["device"].is_string()) {
+    const std::string d = j["device"].get<std::string>();
+    j["device"] = read_json_file(looks_like_path(d) ? d : data_dir() + "/devices/" + d + ".json",
+                                 "device \"" + d + "\"");
   }
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw UsageError(path + ": not valid JSON: " + e.what());
-  }
-  for (const auto& o : overrides) spec_json::set_dotted(j, o);
+  for (const auto& o : overrides) set_dotted(j, o);
   try {
     return ChipSpec::from_json(j);
   } catch (const SpecError& e) {
-    throw SpecError(path + ": " + e.key_path(), std::string(e.what()).substr(e.key_path().size() + 2));
+    throw SpecError(path + ": " + e.key_path(),
+                    std::string(e.what()).substr(e.key_path().size() + 2));
   }
 }
 

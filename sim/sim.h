@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devices/devices.h"
 #include "mapping/mapping.h"
 #include "models/model.h"
 
@@ -38,17 +39,34 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
 // Index of the largest logit in each row (first one on ties).
 std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
 
-// A chip: the devices, how weights are mapped onto them. Parsed strictly from JSON (unknown keys
-// are errors naming their dotted path); presets live in data/chips/<name>.json.
-//   {"name": ..., "description": ...,
-//    "device": {"g_min_uS": .., "g_max_uS": .., "levels": ..},
-//    "mapping": {see MappingSpec}}
+// The converters and wires around each crossbar tile.
+struct PeripherySpec {
+  int dac_bits = 0;             // input DAC bits (signed), 0 = ideal
+  int adc_bits = 0;             // output ADC bits (signed), 0 = ideal
+  bool adc_calibrated = true;   // range per tile from a calibration pass, else a fixed fraction
+  double adc_range_fraction = 1.0;  // fixed: fraction of the tile's full-scale current
+  int64_t calibration_samples = 16;
+  double output_noise = 0.0;    // Gaussian noise after the column, relative to the ADC range
+  double wire_resistance_ohm = 0.0;  // per cell segment, first-order IR drop
+  bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
+  static PeripherySpec from_json(const nlohmann::json& j, const std::string& path);
+  nlohmann::json to_json() const;
+};
+
+enum class DriftCompensation { kNone, kGlobal, kPerColumn };
+
+// A chip: devices, how weights are mapped onto them, the periphery, and which products are
+// analog. Parsed strictly from JSON (unknown keys are errors naming their dotted path); presets
+// live in data/chips/<name>.json. "device" is a device preset name or a full device object.
 struct ChipSpec {
   std::string name;
   std::string description;
-  ConductanceWindow device;
+  DeviceSpec device;
   MappingSpec mapping;
-  nlohmann::json resolved;  // the full spec after overrides, echoed in reports
+  PeripherySpec periphery;
+  bool analog_encoder = true, analog_projections = true, analog_decoder = true;
+  DriftCompensation drift_compensation = DriftCompensation::kNone;
+  nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
 
   static ChipSpec from_json(const nlohmann::json& j);
 };

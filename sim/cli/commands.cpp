@@ -114,7 +114,7 @@ int run_eval(const EvalArgs& args) {
 int run_map(const MapArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const ChipSpec chip = load_chip(args.chip, args.overrides);
-  const MappedModel map = map_model(model, chip.mapping, chip.device);
+  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
   std::printf("checkpoint %s\nchip       %s (%s)\n", args.checkpoint.c_str(), chip.name.c_str(),
               chip.description.c_str());
   std::printf("mapping    %s\n\n", chip.mapping.to_json().dump().c_str());
