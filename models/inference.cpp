@@ -225,7 +225,8 @@ void DigitalEngine::Impl::recurrent_ssm(const RecurrentLayer& rl, const RowMatri
   }
 }
 
-RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const {
+RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
+                                  const LinearOverride* ops) const {
   const ModelConfig& c = model_->config();
   if (batch.width != c.d_input) {
     throw UsageError("input has " + std::to_string(batch.width) + " features per step, the model " +
@@ -259,7 +260,7 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const
     for (int64_t s = 0; s < batch.n; ++s) {
       // Encoder: the sample is (L, d_input) row-major, i.e. (d_input, L) column-major.
       const Eigen::Map<const Eigen::MatrixXf> u(batch.sample(s), c.d_input, L);
-      ws.x.noalias() = model_->encoder_weight() * u;
+      if (!ops || !ops->encoder(s, u, ws.x)) ws.x.noalias() = model_->encoder_weight() * u;
       ws.x.colwise() += model_->encoder_bias();
       for (int64_t li = 0; li < c.n_layers; ++li) {
         const S4DLayer& layer = model_->layers()[static_cast<size_t>(li)];
@@ -296,14 +297,16 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads) const
         }
         ws.y.array() += ws.z.array().colwise() * layer.d.array();
         gelu_inplace(ws.y);
-        ws.g.noalias() = layer.out_weight * ws.y;
+        if (!ops || !ops->projection(s, li, ws.y, ws.g)) ws.g.noalias() = layer.out_weight * ws.y;
         ws.g.colwise() += layer.out_bias;
         // GLU over channels: first half gated by the sigmoid of the second half.
         ws.x.array() += ws.g.topRows(H).array() * ws.g.bottomRows(H).array().logistic();
         if (!c.prenorm) apply_norm(ws.x, layer, c);
       }
       const Eigen::VectorXf pooled = ws.x.rowwise().mean();
-      out.row(s) = (model_->decoder_weight() * pooled + model_->decoder_bias()).transpose();
+      Eigen::VectorXf logits;
+      if (!ops || !ops->decoder(s, pooled, logits)) logits = model_->decoder_weight() * pooled;
+      out.row(s) = (logits + model_->decoder_bias()).transpose();
     }
 #pragma omp critical(qs4d_fft_planner)
     ws.fft.reset();  // destroying FFTW plans also goes through the planner

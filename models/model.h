@@ -229,6 +229,30 @@ enum class ExecMode { kConv, kRecurrent };
 const char* to_string(ExecMode mode);
 ExecMode parse_exec_mode(const std::string& text);  // "conv" | "recurrent"; throws UsageError
 
+// Matrix products a caller may take over (sim/ runs them on simulated crossbars). Each returns
+// false to leave the product digital. Called concurrently from OpenMP threads; `sample` is the
+// sample's index in the batch, so implementations can draw noise from per-sample streams.
+// Biases are added by the engine after the product.
+class LinearOverride {
+ public:
+  virtual ~LinearOverride() = default;
+  // x (H, L) = W_enc u, u given as (d_input, L).
+  virtual bool encoder(int64_t sample, const Eigen::Ref<const Eigen::MatrixXf>& u,
+                       RowMatrixXf& x) const {
+    return false;
+  }
+  // g (2H, L) = W_out[layer] y, y (H, L).
+  virtual bool projection(int64_t sample, int64_t layer, const RowMatrixXf& y,
+                          RowMatrixXf& g) const {
+    return false;
+  }
+  // logits (d_output) = W_dec pooled.
+  virtual bool decoder(int64_t sample, const Eigen::VectorXf& pooled,
+                       Eigen::VectorXf& logits) const {
+    return false;
+  }
+};
+
 // Prepared inference for one model and one sequence length. Conv mode precomputes each layer's
 // kernel spectrum once; recurrent mode keeps only O(H * M) state per sample. Logits for a sample
 // do not depend on the batch it came in or on the thread count.
@@ -243,7 +267,8 @@ class DigitalEngine {
 
   // (n, d_output) logits for every sample of the batch; OpenMP over samples with `threads`
   // threads (0 = OpenMP's default).
-  RowMatrixXf logits(const SequenceBatch& batch, int threads = 0) const;
+  RowMatrixXf logits(const SequenceBatch& batch, int threads = 0,
+                     const LinearOverride* ops = nullptr) const;
 
   // The convolution kernel K (H, L) that conv mode uses, in double precision.
   Eigen::MatrixXd kernel(int64_t layer) const;

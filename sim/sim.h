@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,104 @@ struct ChipSpec {
 
   static ChipSpec from_json(const nlohmann::json& j);
 };
+
+// One simulated chip: a mapped model programmed onto devices (once, from streams keyed by seed,
+// trial and tile), aged to a time after programming, and read through its periphery.
+class AnalogChip {
+ public:
+  AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial);
+  // Conductances at t_s after programming (drift, 1/f, IR drop), drift-compensation factors.
+  void age(double t_s);
+  // Calibrated ADC ranges: between begin and end, products run without ADC quantization and
+  // record each tile's largest analog value; the range is that maximum.
+  void begin_calibration();
+  void end_calibration();
+  // y (batch, outputs) = matrix m applied to x (batch, inputs): DAC (per-vector scale), crossbar
+  // with read noise on every product, IR drop, differential subtraction, output noise, ADC,
+  // digital slice recombination, offset and rescale. Noise comes from the stream `stream`.
+  RowMatrixXf mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) const;
+
+  const MappedModel& map() const { return *map_; }
+  uint64_t seed() const { return seed_; }
+  int64_t trial() const { return trial_; }
+  double time_s() const { return time_s_; }
+  int64_t adc_clips() const { return clips_; }
+  int64_t adc_conversions() const { return conversions_; }
+
+ private:
+  struct TileState {
+    ProgrammedArray programmed;
+    RowMatrixXf g_uS;       // at time_s_, after IR drop
+    RowMatrixXf read_var;   // per-read variance of each cell
+    bool has_read_noise = false;
+  };
+  const MappedModel* map_;
+  const ChipSpec* chip_;
+  DeviceModel device_;
+  uint64_t seed_;
+  int64_t trial_;
+  double time_s_ = 0;
+  std::vector<TileState> tiles_;
+  std::vector<std::vector<float>> column_factor_;  // drift compensation per physical column
+  mutable std::vector<float> adc_range_;
+  bool calibrating_ = false;
+  mutable int64_t clips_ = 0, conversions_ = 0;
+  mutable std::mutex mutex_;
+};
+
+// Runs the chip's analog matrices inside the digital engine (models/), everything else digital.
+class AnalogOps : public LinearOverride {
+ public:
+  AnalogOps(const AnalogChip& chip, const S4DModel& model, const ChipSpec& spec);
+  // Noise streams are keyed by (seed, base, sample_offset + sample index, matrix slot).
+  void set_stream(uint64_t base, int64_t sample_offset);
+  bool encoder(int64_t sample, const Eigen::Ref<const Eigen::MatrixXf>& u,
+               RowMatrixXf& x) const override;
+  bool projection(int64_t sample, int64_t layer, const RowMatrixXf& y,
+                  RowMatrixXf& g) const override;
+  bool decoder(int64_t sample, const Eigen::VectorXf& pooled,
+               Eigen::VectorXf& logits) const override;
+
+ private:
+  uint64_t stream(int64_t sample, int64_t slot) const;
+  const AnalogChip* chip_;
+  int64_t encoder_ = -1, decoder_ = -1;
+  std::vector<int64_t> projections_;
+  uint64_t stream_base_ = 0;
+  int64_t sample_offset_ = 0;
+};
+
+struct AnalogEvalOptions {
+  int64_t trials = 1;
+  std::vector<double> times_s = {0.0};
+  uint64_t seed = 1;
+  int64_t batch = 64;
+  int threads = 0;
+  ExecMode mode = ExecMode::kConv;
+};
+
+struct AnalogTimeResult {
+  double time_s = 0;
+  std::vector<double> accuracy;   // per trial
+  std::vector<double> agreement;  // per trial: fraction of predictions equal to the digital ones
+  int64_t adc_clips = 0, adc_conversions = 0;
+  double mean() const;
+  double std() const;  // sample standard deviation over trials (0 for one trial)
+  double min() const;
+  double max() const;
+  double mean_agreement() const;
+};
+
+struct AnalogEvalResult {
+  DigitalEvalResult digital;         // the same quantized weights, digital
+  DigitalEvalResult digital_float;   // the checkpoint as stored
+  std::vector<AnalogTimeResult> times;
+  double seconds = 0;
+};
+
+// Digital accuracy, then for each trial a freshly programmed chip evaluated at every time.
+AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                                 const AnalogEvalOptions& options);
 
 // The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the source tree's data/.
 std::string data_dir();

@@ -74,9 +74,65 @@ int run_info(const InfoArgs& args) {
   return 0;
 }
 
+namespace {
+
+int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& data) {
+  const ChipSpec chip = load_chip(args.chip, args.overrides);
+  AnalogEvalOptions o;
+  o.trials = args.trials;
+  o.times_s = parse_times(args.times);
+  o.seed = args.seed;
+  o.batch = args.batch;
+  o.threads = args.threads;
+  o.mode = parse_exec_mode(args.mode);
+  const AnalogEvalResult r = evaluate_analog(model, data, chip, o);
+  std::printf("checkpoint  %s\ndata        %s (%lld samples, L = %lld)\nchip        %s: %s\n",
+              args.checkpoint.c_str(), args.data.c_str(), static_cast<long long>(data.x.n),
+              static_cast<long long>(data.x.length), chip.name.c_str(), chip.description.c_str());
+  std::printf("seed        %llu, %lld trials\n", static_cast<unsigned long long>(args.seed),
+              static_cast<long long>(args.trials));
+  std::printf("digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n\n",
+              r.digital_float.accuracy, r.digital.accuracy);
+  std::printf("%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
+              "agreement", "adc clips");
+  nlohmann::json j;
+  j["checkpoint"] = args.checkpoint;
+  j["data"] = args.data;
+  j["n_samples"] = data.x.n;
+  j["seed"] = args.seed;
+  j["trials"] = args.trials;
+  j["mode"] = to_string(o.mode);
+  j["chip"] = chip.resolved;
+  j["digital_accuracy"] = r.digital.accuracy;
+  j["digital_float_accuracy"] = r.digital_float.accuracy;
+  j["results"] = nlohmann::json::array();
+  for (const AnalogTimeResult& t : r.times) {
+    const double clip_rate = t.adc_conversions ? static_cast<double>(t.adc_clips) /
+                                                     static_cast<double>(t.adc_conversions)
+                                               : 0.0;
+    std::printf("%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%\n", format_time(t.time_s).c_str(),
+                t.mean(), t.std(), t.min(), t.max(), t.mean_agreement(), 100 * clip_rate);
+    j["results"].push_back({{"time_s", t.time_s},
+                            {"analog_accuracy_mean", t.mean()},
+                            {"analog_accuracy_std", t.std()},
+                            {"analog_accuracy_min", t.min()},
+                            {"analog_accuracy_max", t.max()},
+                            {"agreement_with_digital", t.mean_agreement()},
+                            {"analog_accuracy_per_trial", t.accuracy},
+                            {"adc_clip_fraction", clip_rate}});
+  }
+  std::printf("\n%.1f s\n", r.seconds);
+  j["seconds"] = r.seconds;
+  if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace
+
 int run_eval(const EvalArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const Dataset data = load_dataset(args.data, args.limit);
+  if (!args.chip.empty()) return run_analog_eval(args, model, data);
   DigitalEvalOptions opt;
   opt.mode = parse_exec_mode(args.mode);
   opt.batch = args.batch;

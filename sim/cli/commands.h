@@ -16,6 +16,11 @@ struct InfoArgs {
 struct EvalArgs {
   std::string checkpoint;
   std::string data;
+  std::string chip;                    // empty: digital only
+  std::vector<std::string> overrides;
+  int64_t trials = 1;
+  std::string times = "0";
+  uint64_t seed = 1;
   std::string mode = "conv";
   int64_t limit = 0;
   int64_t batch = 64;

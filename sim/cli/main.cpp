@@ -28,6 +28,12 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--threads", eval.threads, "OpenMP threads (0 = default)")
       ->check(CLI::NonNegativeNumber);
   eval_cmd->add_option("--json", eval.json_out, "write the results as JSON to this file");
+  eval_cmd->add_option("--chip", eval.chip, "evaluate on this chip (preset name or JSON file)");
+  eval_cmd->add_option("--set", eval.overrides, "override a chip key: --set periphery.adc_bits=6");
+  eval_cmd->add_option("--trials", eval.trials, "independently programmed chips")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
+  eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)");
 
   PredictArgs pred;
   auto* pred_cmd = app.add_subcommand("predict", "Logits for a float32 (B, L, d_input) dataset");

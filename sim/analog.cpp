@@ -1,0 +1,267 @@
+// One simulated chip: the mapped model programmed onto devices, aged to a time, and the analog
+// matrix-vector product with its periphery (DAC, read noise, IR drop, ADC, digital glue).
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/normal_distribution.hpp>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "sim/sim.h"
+
+namespace qs4d {
+namespace {
+
+using Engine = boost::random::mt19937_64;
+
+uint64_t double_bits(double t) {
+  uint64_t bits;
+  std::memcpy(&bits, &t, sizeof bits);
+  return bits;
+}
+
+// Signed uniform quantizer with 2^(bits-1) - 1 steps per side over [-range, range].
+inline float quantize(float v, float range, int bits, bool* clipped) {
+  const float q = static_cast<float>((int64_t{1} << (bits - 1)) - 1);
+  float x = v / range * q;
+  if (x > q || x < -q) {
+    if (clipped) *clipped = true;
+    x = std::clamp(x, -q, q);
+  }
+  return std::nearbyint(x) * range / q;
+}
+
+}  // namespace
+
+AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial)
+    : map_(&map), chip_(&chip), device_(chip.device), seed_(seed), trial_(trial) {
+  tiles_.resize(map.tiles.size());
+  for (size_t t = 0; t < map.tiles.size(); ++t) {
+    tiles_[t].programmed = device_.program(
+        map.tiles[t].target_uS, stream_seed(seed, 0x7072'6f67ULL, static_cast<uint64_t>(trial), t));
+  }
+  column_factor_.assign(map.tiles.size(), {});
+  age(0.0);
+}
+
+void AnalogChip::age(double t_s) {
+  time_s_ = t_s;
+  const uint64_t key = stream_seed(seed_, 0x6167'65ULL, static_cast<uint64_t>(trial_), double_bits(t_s));
+  const double r_wire = chip_->periphery.wire_resistance_ohm;
+  for (size_t t = 0; t < tiles_.size(); ++t) {
+    TileState& s = tiles_[t];
+    s.g_uS = device_.at_time(s.programmed, t_s, stream_seed(key, t));
+    if (r_wire > 0) {
+      // First-order IR drop: each cell in series with the wire from its row driver (along the
+      // row) and to its column's sense amplifier (down the column), R_path = r (col + 1 + rows -
+      // row) ohms, so G_eff = 1 / (1/G + R_path) with G in uS and R in MOhm.
+      const int64_t R = s.g_uS.rows(), C = s.g_uS.cols();
+      for (int64_t r = 0; r < R; ++r) {
+        for (int64_t c = 0; c < C; ++c) {
+          const double g = s.g_uS(r, c);
+          const double path_mohm = r_wire * 1e-6 * static_cast<double>(c + 1 + R - r);
+          s.g_uS(r, c) = g > 0 ? static_cast<float>(g / (1.0 + g * path_mohm)) : 0.0f;
+        }
+      }
+    }
+    const RowMatrixXf sigma = device_.read_sigma(s.g_uS);
+    s.read_var = sigma.cwiseProduct(sigma);
+    s.has_read_noise = s.read_var.maxCoeff() > 0;
+  }
+  adc_range_.assign(tiles_.size(), 0.0f);
+  // Drift compensation from a reference read of every physical column with all inputs at full
+  // scale: per column (or one factor per tile) = current just after programming / now.
+  for (size_t t = 0; t < tiles_.size(); ++t) {
+    const TileState& s = tiles_[t];
+    const Eigen::RowVectorXf now = s.g_uS.colwise().sum();
+    std::vector<float>& f = column_factor_[t];
+    f.assign(static_cast<size_t>(s.g_uS.cols()), 1.0f);
+    if (chip_->drift_compensation == DriftCompensation::kNone || t_s == 0) continue;
+    const Eigen::RowVectorXf then = s.programmed.g_uS.colwise().sum();
+    if (chip_->drift_compensation == DriftCompensation::kGlobal) {
+      const float global = now.sum() > 0 ? then.sum() / now.sum() : 1.0f;
+      std::fill(f.begin(), f.end(), global);
+    } else {
+      for (Eigen::Index c = 0; c < now.size(); ++c) f[static_cast<size_t>(c)] = now[c] > 0 ? then[c] / now[c] : 1.0f;
+    }
+  }
+  calibrating_ = false;
+  clips_ = 0;
+  conversions_ = 0;
+}
+
+void AnalogChip::begin_calibration() {
+  std::fill(adc_range_.begin(), adc_range_.end(), 0.0f);
+  calibrating_ = true;
+}
+
+void AnalogChip::end_calibration() {
+  calibrating_ = false;
+  clips_ = conversions_ = 0;  // counters describe the evaluation, not the calibration
+  for (float& r : adc_range_) {
+    if (!(r > 0)) r = 1.0f;  // a tile that saw no signal
+  }
+}
+
+RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
+  const MappedModel& map = *map_;
+  const QuantizedMatrix& q = map.matrices.at(static_cast<size_t>(m));
+  const MatrixEncoding& e = map.encodings[static_cast<size_t>(m)];
+  const PeripherySpec& p = chip_->periphery;
+  const int64_t B = x.rows();
+  Engine gen(stream);
+  boost::random::normal_distribution<float> normal;
+
+  // DAC: each input vector scaled by its own absolute maximum (restored digitally afterwards).
+  Eigen::VectorXf x_scale(B);
+  RowMatrixXf v(B, q.inputs());
+  for (int64_t b = 0; b < B; ++b) {
+    const float s = x.row(b).cwiseAbs().maxCoeff();
+    x_scale[b] = s;
+    const float inv = s > 0 ? 1.0f / s : 0.0f;
+    for (int64_t i = 0; i < q.inputs(); ++i) {
+      const float u = x(b, i) * inv;
+      v(b, i) = p.dac_bits > 0 ? quantize(u, 1.0f, p.dac_bits, nullptr) : u;
+    }
+  }
+  Eigen::MatrixXf acc = Eigen::MatrixXf::Zero(B, q.outputs());
+  int64_t clips = 0, conversions = 0;
+  for (int64_t t : e.tiles) {
+    const Tile& tile = map.tiles[static_cast<size_t>(t)];
+    const TileState& s = tiles_[static_cast<size_t>(t)];
+    const int64_t rows = tile.target_uS.rows(), cols = tile.target_uS.cols();
+    RowMatrixXf drive = RowMatrixXf::Zero(B, rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      const RowRole& role = tile.rows[static_cast<size_t>(r)];
+      if (role.matrix == m) drive.col(r) = v.col(role.input);
+    }
+    RowMatrixXf current;
+    if (p.per_cell_read_noise && s.has_read_noise) {
+      // Reference path: every cell read with its own noise draw, vector by vector.
+      current.resize(B, cols);
+      RowMatrixXf g_read(rows, cols);
+      for (int64_t b = 0; b < B; ++b) {
+        for (Eigen::Index i = 0; i < g_read.size(); ++i) {
+          g_read.data()[i] = s.g_uS.data()[i] + std::sqrt(s.read_var.data()[i]) * normal(gen);
+        }
+        current.row(b) = drive.row(b) * g_read;
+      }
+    } else {
+      current.noalias() = drive * s.g_uS;
+      if (s.has_read_noise) {
+        // Exact at the column: sum_i N(0, s_ij^2) v_i ~ N(0, sum_i s_ij^2 v_i^2).
+        const RowMatrixXf var = drive.cwiseProduct(drive) * s.read_var;
+        for (Eigen::Index i = 0; i < current.size(); ++i) {
+          current.data()[i] += std::sqrt(var.data()[i]) * normal(gen);
+        }
+      }
+    }
+    const std::vector<float>& f = column_factor_[static_cast<size_t>(t)];
+    Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
+    for (int64_t c = 0; c < cols; ++c) {
+      if (tile.cols[static_cast<size_t>(c)].matrix == kReferenceColumn) {
+        reference = current.col(c) * f[static_cast<size_t>(c)];
+      }
+    }
+    // Differential subtraction in the analog domain: one ADC conversion per (output, slice).
+    const float full_scale = static_cast<float>(
+        static_cast<double>(rows) * (map.window.g_max_uS - map.window.g_min_uS));
+    const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(t)]
+                                          : static_cast<float>(p.adc_range_fraction) * full_scale;
+    float seen = 0;
+    for (int64_t c = 0; c < cols;) {
+      const ColumnRole& role = tile.cols[static_cast<size_t>(c)];
+      if (role.matrix != m) {
+        ++c;
+        continue;
+      }
+      // Columns of one (output, slice) group are adjacent: G+ then G- for differential pairs.
+      int64_t end = c + 1;
+      while (end < cols && tile.cols[static_cast<size_t>(end)].matrix == m &&
+             tile.cols[static_cast<size_t>(end)].output == role.output &&
+             tile.cols[static_cast<size_t>(end)].significance == role.significance) {
+        ++end;
+      }
+      for (int64_t b = 0; b < B; ++b) {
+        float a = 0;
+        for (int64_t k = c; k < end; ++k) {
+          a += static_cast<float>(tile.cols[static_cast<size_t>(k)].sign) *
+               (current(b, k) * f[static_cast<size_t>(k)] - reference[b]);
+        }
+        if (p.output_noise > 0 && range > 0) a += static_cast<float>(p.output_noise) * range * normal(gen);
+        if (calibrating_) {
+          seen = std::max(seen, std::abs(a));
+        } else if (p.adc_bits > 0) {
+          bool clipped = false;
+          a = quantize(a, range, p.adc_bits, &clipped);
+          clips += clipped;
+        }
+        ++conversions;
+        acc(b, role.output) += static_cast<float>(role.significance) * a / static_cast<float>(e.step_uS);
+      }
+      c = end;
+    }
+    if (calibrating_) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      adc_range_[static_cast<size_t>(t)] = std::max(adc_range_[static_cast<size_t>(t)], seen);
+    }
+  }
+  if (e.offset != 0) acc.colwise() -= static_cast<float>(e.offset) * v.rowwise().sum();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    clips_ += clips;
+    conversions_ += conversions;
+  }
+  RowMatrixXf y = (x_scale.asDiagonal() * acc) * q.scale.cast<float>().asDiagonal();
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+AnalogOps::AnalogOps(const AnalogChip& chip, const S4DModel& model, const ChipSpec& spec)
+    : chip_(&chip) {
+  const MappedModel& map = chip.map();
+  for (size_t m = 0; m < map.matrices.size(); ++m) {
+    const QuantizedMatrix& q = map.matrices[m];
+    if (q.kind == MatrixKind::kEncoder && spec.analog_encoder) encoder_ = static_cast<int64_t>(m);
+    if (q.kind == MatrixKind::kDecoder && spec.analog_decoder) decoder_ = static_cast<int64_t>(m);
+    if (q.kind == MatrixKind::kOutputProjection && spec.analog_projections) {
+      projections_.resize(static_cast<size_t>(model.config().n_layers), -1);
+      projections_[static_cast<size_t>(q.layer)] = static_cast<int64_t>(m);
+    }
+  }
+}
+
+uint64_t AnalogOps::stream(int64_t sample, int64_t slot) const {
+  return stream_seed(chip_->seed(), stream_base_, static_cast<uint64_t>(sample_offset_ + sample),
+                     static_cast<uint64_t>(slot));
+}
+
+bool AnalogOps::encoder(int64_t sample, const Eigen::Ref<const Eigen::MatrixXf>& u,
+                        RowMatrixXf& x) const {
+  if (encoder_ < 0) return false;
+  const RowMatrixXf in = u.transpose();
+  x = chip_->mvm(encoder_, in, stream(sample, 0)).transpose();
+  return true;
+}
+
+bool AnalogOps::projection(int64_t sample, int64_t layer, const RowMatrixXf& y,
+                           RowMatrixXf& g) const {
+  if (projections_.empty() || projections_[static_cast<size_t>(layer)] < 0) return false;
+  const RowMatrixXf in = y.transpose();
+  g = chip_->mvm(projections_[static_cast<size_t>(layer)], in, stream(sample, 1 + layer)).transpose();
+  return true;
+}
+
+bool AnalogOps::decoder(int64_t sample, const Eigen::VectorXf& pooled,
+                        Eigen::VectorXf& logits) const {
+  if (decoder_ < 0) return false;
+  const RowMatrixXf in = pooled.transpose();
+  logits = chip_->mvm(decoder_, in, stream(sample, 1 << 20)).row(0).transpose();
+  return true;
+}
+
+void AnalogOps::set_stream(uint64_t base, int64_t sample_offset) {
+  stream_base_ = base;
+  sample_offset_ = sample_offset;
+}
+
+}  // namespace qs4d

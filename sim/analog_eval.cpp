@@ -1,0 +1,154 @@
+// Monte-Carlo evaluation over chips (trials) and times after programming.
+#include <chrono>
+#include <cmath>
+#include <functional>
+
+#include "sim/sim.h"
+
+namespace qs4d {
+namespace {
+
+// The quantized weights of the mapped matrices, applied digitally: the accuracy an ideal chip
+// must reproduce.
+class QuantizedOps : public LinearOverride {
+ public:
+  QuantizedOps(const MappedModel& map, const ChipSpec& spec, int64_t n_layers)
+      : projections_(static_cast<size_t>(n_layers)) {
+    for (const QuantizedMatrix& q : map.matrices) {
+      if (q.kind == MatrixKind::kEncoder && spec.analog_encoder) encoder_ = q.dequantized();
+      if (q.kind == MatrixKind::kDecoder && spec.analog_decoder) decoder_ = q.dequantized();
+      if (q.kind == MatrixKind::kOutputProjection && spec.analog_projections) {
+        projections_[static_cast<size_t>(q.layer)] = q.dequantized();
+      }
+    }
+  }
+  bool encoder(int64_t, const Eigen::Ref<const Eigen::MatrixXf>& u, RowMatrixXf& x) const override {
+    if (encoder_.size() == 0) return false;
+    x.noalias() = encoder_ * u;
+    return true;
+  }
+  bool projection(int64_t, int64_t layer, const RowMatrixXf& y, RowMatrixXf& g) const override {
+    const RowMatrixXf& w = projections_[static_cast<size_t>(layer)];
+    if (w.size() == 0) return false;
+    g.noalias() = w * y;
+    return true;
+  }
+  bool decoder(int64_t, const Eigen::VectorXf& pooled, Eigen::VectorXf& logits) const override {
+    if (decoder_.size() == 0) return false;
+    logits = decoder_ * pooled;
+    return true;
+  }
+
+ private:
+  RowMatrixXf encoder_, decoder_;
+  std::vector<RowMatrixXf> projections_;
+};
+
+// Predictions for samples [first, first + count) in batches; `before_batch(offset)` runs first.
+std::vector<int64_t> predict(const DigitalEngine& engine, const Dataset& data, int64_t first,
+                             int64_t count, int64_t batch, int threads, const LinearOverride* ops,
+                             const std::function<void(int64_t)>& before_batch) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(count));
+  const int64_t per = data.x.length * data.x.width;
+  SequenceBatch chunk{0, data.x.length, data.x.width, {}};
+  for (int64_t s = first; s < first + count; s += batch) {
+    chunk.n = std::min(batch, first + count - s);
+    chunk.values.assign(data.x.values.begin() + s * per, data.x.values.begin() + (s + chunk.n) * per);
+    if (before_batch) before_batch(s);
+    const auto p = argmax_rows(engine.logits(chunk, threads, ops));
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  return out;
+}
+
+double fraction_equal(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  int64_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  return a.empty() ? 0.0 : static_cast<double>(same) / static_cast<double>(a.size());
+}
+
+}  // namespace
+
+double AnalogTimeResult::mean() const {
+  double s = 0;
+  for (double a : accuracy) s += a;
+  return accuracy.empty() ? 0 : s / static_cast<double>(accuracy.size());
+}
+
+double AnalogTimeResult::std() const {
+  if (accuracy.size() < 2) return 0;
+  const double m = mean();
+  double s = 0;
+  for (double a : accuracy) s += (a - m) * (a - m);
+  return std::sqrt(s / static_cast<double>(accuracy.size() - 1));
+}
+
+double AnalogTimeResult::min() const {
+  return accuracy.empty() ? 0 : *std::min_element(accuracy.begin(), accuracy.end());
+}
+
+double AnalogTimeResult::max() const {
+  return accuracy.empty() ? 0 : *std::max_element(accuracy.begin(), accuracy.end());
+}
+
+double AnalogTimeResult::mean_agreement() const {
+  double s = 0;
+  for (double a : agreement) s += a;
+  return agreement.empty() ? 0 : s / static_cast<double>(agreement.size());
+}
+
+AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                                 const AnalogEvalOptions& o) {
+  if (o.trials < 1 || o.trials > 100000) throw UsageError("trials must be 1..100000");
+  if (o.times_s.empty()) throw UsageError("give at least one time after programming");
+  const auto start = std::chrono::steady_clock::now();
+  AnalogEvalResult result;
+  DigitalEvalOptions d{o.mode, o.batch, o.threads};
+  result.digital_float = evaluate_digital(model, data, d);
+
+  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
+  const DigitalEngine engine(model, data.x.length, o.mode);
+  const QuantizedOps quantized(map, chip, model.config().n_layers);
+  const int64_t n = data.x.n;
+  auto accuracy_of = [&](const std::vector<int64_t>& pred) {
+    int64_t correct = 0;
+    for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == data.y[i];
+    return static_cast<double>(correct) / static_cast<double>(n);
+  };
+  const std::vector<int64_t> digital = predict(engine, data, 0, n, o.batch, o.threads, &quantized, {});
+  result.digital = result.digital_float;
+  result.digital.predictions = digital;
+  result.digital.accuracy = accuracy_of(digital);
+  result.digital.correct = static_cast<int64_t>(std::llround(result.digital.accuracy * n));
+
+  result.times.resize(o.times_s.size());
+  for (size_t ti = 0; ti < o.times_s.size(); ++ti) result.times[ti].time_s = o.times_s[ti];
+  for (int64_t trial = 0; trial < o.trials; ++trial) {
+    AnalogChip analog(map, chip, o.seed, trial);
+    AnalogOps ops(analog, model, chip);
+    for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
+      analog.age(o.times_s[ti]);
+      const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, 0x6576616cULL);
+      if (chip.periphery.adc_calibrated && chip.periphery.adc_bits > 0) {
+        // Calibration on the first samples, with noise streams of their own.
+        analog.begin_calibration();
+        predict(engine, data, 0, std::min(n, chip.periphery.calibration_samples), o.batch,
+                o.threads, &ops, [&](int64_t off) { ops.set_stream(base ^ 0xca11ULL, off); });
+        analog.end_calibration();
+      }
+      const std::vector<int64_t> pred =
+          predict(engine, data, 0, n, o.batch, o.threads, &ops,
+                  [&](int64_t off) { ops.set_stream(base, off); });
+      AnalogTimeResult& r = result.times[ti];
+      r.accuracy.push_back(accuracy_of(pred));
+      r.agreement.push_back(fraction_equal(pred, digital));
+      r.adc_clips += analog.adc_clips();
+      r.adc_conversions += analog.adc_conversions();
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace qs4d
