@@ -1,0 +1,175 @@
+// Analog execution: an ideal chip reproduces the quantized digital model; column-level read noise
+// has the distribution of the per-cell reference; results replay from the seed for any thread
+// count; drift compensation undoes a global drift; the ADC clips and counts.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/uniform_real_distribution.hpp>
+
+#include "sim/sim.h"
+#include "tests/test_util.h"
+
+namespace qs4d {
+namespace {
+
+Dataset fixture_dataset(const nlohmann::json& c, int64_t classes) {
+  Dataset d;
+  d.x = read_sequences(c["io"], "/x");
+  const RowMatrixXf logits = read_matrix(c["io"], "/logits");
+  d.y = argmax_rows(logits);
+  d.n_classes = classes;
+  d.name = "fixture";
+  return d;
+}
+
+ChipSpec chip(const std::vector<std::string>& overrides, const std::string& preset = "ideal") {
+  return load_chip(preset, overrides);
+}
+
+TEST(Analog, IdealChipEqualsTheQuantizedDigitalModel) {
+  const auto manifest = test::manifest();
+  for (const auto& c : manifest["models"]) {
+    const S4DModel model = S4DModel::load(c["checkpoint"]);
+    const Dataset data = fixture_dataset(c, 5);
+    for (const char* enc : {"differential", "offset"}) {
+      const ChipSpec spec = chip({std::string("mapping.encoding=") + enc, "mapping.tile_rows=8",
+                                  "mapping.tile_cols=12", "mapping.bits_per_device=2"});
+      AnalogEvalOptions o;
+      o.trials = 2;
+      o.times_s = {0.0, 86400.0};
+      const AnalogEvalResult r = evaluate_analog(model, data, spec, o);
+      for (const auto& t : r.times) {
+        EXPECT_EQ(t.mean(), r.digital.accuracy);
+        EXPECT_EQ(t.mean_agreement(), 1.0) << std::string(c["name"]) << " " << enc;
+      }
+    }
+  }
+}
+
+TEST(Analog, IdealMvmMatchesTheMapToFloatPrecision) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  const ChipSpec spec = chip({"mapping.tile_rows=6", "mapping.tile_cols=10"});
+  const MappedModel map = map_model(model, spec.mapping, spec.device.window());
+  const AnalogChip analog(map, spec, 1, 0);
+  boost::random::mt19937 gen(3);
+  boost::random::uniform_real_distribution<float> u(-2.f, 2.f);
+  for (size_t m = 0; m < map.matrices.size(); ++m) {
+    RowMatrixXf x(7, map.matrices[m].inputs());
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = u(gen);
+    const RowMatrixXf expected = x * map.matrices[m].dequantized().transpose();
+    const RowMatrixXf got = analog.mvm(static_cast<int64_t>(m), x, 5);
+    EXPECT_LT(test::max_abs_diff(got, expected), 1e-4 * (1 + expected.cwiseAbs().maxCoeff()));
+  }
+}
+
+// Mean and variance of each output of matrix m over many noisy reads of the same input.
+std::pair<Eigen::VectorXd, Eigen::VectorXd> output_moments(const AnalogChip& chip, int64_t m,
+                                                            const RowMatrixXf& x, int draws) {
+  const int64_t n = chip.map().matrices[static_cast<size_t>(m)].outputs();
+  Eigen::VectorXd s = Eigen::VectorXd::Zero(n), s2 = Eigen::VectorXd::Zero(n);
+  for (int d = 0; d < draws; ++d) {
+    const Eigen::VectorXd y = chip.mvm(m, x, stream_seed(9, static_cast<uint64_t>(d))).row(0).transpose().cast<double>();
+    s += y;
+    s2 += y.cwiseProduct(y);
+  }
+  const Eigen::VectorXd mean = s / draws;
+  return {mean, s2 / draws - mean.cwiseProduct(mean)};
+}
+
+TEST(Analog, ColumnLevelReadNoiseMatchesThePerCellReference) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  const std::vector<std::string> base = {"device.read_noise={\"kind\":\"proportional\",\"relative\":0.05}",
+                                         "mapping.tile_rows=16", "mapping.tile_cols=32"};
+  const ChipSpec column = chip(base);
+  auto cell_overrides = base;
+  cell_overrides.push_back("periphery.read_noise_path=\"cell\"");
+  const ChipSpec cell = chip(cell_overrides);
+  const MappedModel map = map_model(model, column.mapping, column.device.window());
+  const AnalogChip a(map, column, 1, 0), b(map, cell, 1, 0);
+  const int64_t m = 1;  // s4_layers.0.output_linear: 16 outputs x 8 inputs
+  RowMatrixXf x(1, map.matrices[m].inputs());
+  for (int64_t i = 0; i < x.cols(); ++i) x(0, i) = 0.3f + 0.1f * static_cast<float>(i % 5) - 0.2f * (i % 2);
+  const int draws = 4000;
+  const auto [mean_a, var_a] = output_moments(a, m, x, draws);
+  const auto [mean_b, var_b] = output_moments(b, m, x, draws);
+  const Eigen::VectorXd ideal = (x * map.matrices[m].dequantized().transpose()).row(0).transpose().cast<double>();
+  for (Eigen::Index j = 0; j < mean_a.size(); ++j) {
+    const double se = std::sqrt(var_b[j] / draws);
+    EXPECT_NEAR(mean_a[j], ideal[j], 5 * se + 1e-6);
+    EXPECT_NEAR(mean_b[j], ideal[j], 5 * se + 1e-6);
+    // Variance estimates from 4000 draws: relative standard error sqrt(2/4000) = 2.2%.
+    EXPECT_NEAR(var_a[j], var_b[j], 0.15 * var_b[j]) << j;
+    EXPECT_GT(var_b[j], 0);
+  }
+}
+
+TEST(Analog, SameSeedSameAccuracyForAnyThreadCount) {
+  const auto manifest = test::manifest();
+  const auto& c = manifest["models"][2];
+  const S4DModel model = S4DModel::load(c["checkpoint"]);
+  const Dataset data = fixture_dataset(c, 5);
+  const ChipSpec spec = chip({"mapping.tile_rows=8", "mapping.tile_cols=8"}, "pcm_512");
+  AnalogEvalOptions o;
+  o.trials = 3;
+  o.times_s = {1.0, 3.156e7};
+  o.seed = 77;
+  o.threads = 1;
+  const AnalogEvalResult one = evaluate_analog(model, data, spec, o);
+  o.threads = 2;
+  const AnalogEvalResult two = evaluate_analog(model, data, spec, o);
+  for (size_t t = 0; t < one.times.size(); ++t) {
+    EXPECT_EQ(one.times[t].accuracy, two.times[t].accuracy);
+    EXPECT_EQ(one.times[t].agreement, two.times[t].agreement);
+  }
+}
+
+TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  // PCM drift only: same exponent for every device, no programming or 1/f noise.
+  const std::vector<std::string> drift_only = {
+      "device.programming.scale=0", "device.accumulated_noise={\"kind\":\"none\"}",
+      "device.drift.nu_std={\"a\":0,\"b\":0,\"min\":0,\"max\":0}",
+      "device.drift.nu_mean={\"a\":0,\"b\":0.06,\"min\":0.06,\"max\":0.06}",
+      "periphery.dac_bits=0", "periphery.adc_bits=0", "device.g_min_uS=0"};
+  auto with = [&](const char* comp) {
+    auto o = drift_only;
+    o.push_back(std::string("drift_compensation=") + comp);
+    return chip(o, "pcm_512");
+  };
+  const ChipSpec none = with("none"), global = with("global");
+  const MappedModel map = map_model(model, none.mapping, none.device.window());
+  AnalogChip a(map, none, 1, 0), b(map, global, 1, 0);
+  const double t = 3.156e7;
+  a.age(t);
+  b.age(t);
+  RowMatrixXf x = RowMatrixXf::Constant(1, map.matrices[1].inputs(), 0.5f);
+  const RowMatrixXf ideal = x * map.matrices[1].dequantized().transpose();
+  const double shrink = std::pow((t + 20.0) / 20.0, -0.06);
+  EXPECT_LT(test::max_abs_diff(a.mvm(1, x, 1), ideal * static_cast<float>(shrink)),
+            1e-4 * ideal.cwiseAbs().maxCoeff());
+  EXPECT_LT(test::max_abs_diff(b.mvm(1, x, 1), ideal), 1e-4 * ideal.cwiseAbs().maxCoeff());
+}
+
+TEST(Analog, AdcClipsAreCountedAndQuantizationCosts) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  const ChipSpec spec = chip({"periphery.adc_bits=3", "periphery.adc_range=0.001"});
+  const MappedModel map = map_model(model, spec.mapping, spec.device.window());
+  const AnalogChip analog(map, spec, 1, 0);
+  RowMatrixXf x = RowMatrixXf::Constant(4, map.matrices[1].inputs(), 1.0f);
+  const RowMatrixXf y = analog.mvm(1, x, 1);
+  EXPECT_GT(analog.adc_clips(), 0);
+  EXPECT_EQ(analog.adc_conversions(), 4 * map.matrices[1].outputs());
+  const RowMatrixXf ideal = x * map.matrices[1].dequantized().transpose();
+  EXPECT_GT(test::max_abs_diff(y, ideal), 1e-3);
+  EXPECT_THROW(chip({"periphery.adc_range=2"}), SpecError);
+  EXPECT_THROW(chip({"recurrence=\"analog\""}), SpecError);
+  EXPECT_THROW(chip({"analog_layers=[\"norm\"]"}), SpecError);
+}
+
+}  // namespace
+}  // namespace qs4d
