@@ -40,7 +40,68 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
         map.tiles[t].target_uS, stream_seed(seed, 0x7072'6f67ULL, static_cast<uint64_t>(trial), t));
   }
   column_factor_.assign(map.tiles.size(), {});
+  blocks_.resize(map.matrices.size());
+  for (size_t m = 0; m < map.matrices.size(); ++m) {
+    for (int64_t t : map.encodings[m].tiles) {
+      const Tile& tile = map.tiles[static_cast<size_t>(t)];
+      Block b;
+      b.tile = t;
+      for (size_t r = 0; r < tile.rows.size(); ++r) {
+        if (tile.rows[r].matrix != static_cast<int32_t>(m)) continue;
+        b.rows.push_back(static_cast<int64_t>(r));
+        b.inputs.push_back(tile.rows[r].input);
+      }
+      for (size_t c = 0; c < tile.cols.size(); ++c) {
+        const ColumnRole& role = tile.cols[c];
+        if (role.matrix == kReferenceColumn) b.reference = static_cast<int64_t>(b.cols.size());
+        if (role.matrix != static_cast<int32_t>(m) && role.matrix != kReferenceColumn) continue;
+        b.cols.push_back(static_cast<int64_t>(c));
+      }
+      for (int64_t c = 0; c < static_cast<int64_t>(b.cols.size());) {
+        const ColumnRole& role = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(c)])];
+        if (role.matrix != static_cast<int32_t>(m)) {
+          ++c;
+          continue;
+        }
+        int64_t end = c + 1;
+        while (end < static_cast<int64_t>(b.cols.size())) {
+          const ColumnRole& next = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(end)])];
+          if (next.matrix != role.matrix || next.output != role.output ||
+              next.significance != role.significance) {
+            break;
+          }
+          ++end;
+        }
+        b.groups.emplace_back(c, end);
+        c = end;
+      }
+      blocks_[m].push_back(std::move(b));
+    }
+  }
   age(0.0);
+}
+
+void AnalogChip::fill_blocks() {
+  for (auto& per_matrix : blocks_) {
+    for (Block& b : per_matrix) {
+      const TileState& s = tiles_[static_cast<size_t>(b.tile)];
+      const auto rows = static_cast<Eigen::Index>(b.rows.size());
+      const auto cols = static_cast<Eigen::Index>(b.cols.size());
+      b.g_uS.resize(rows, cols);
+      b.read_var.resize(rows, cols);
+      for (Eigen::Index i = 0; i < rows; ++i) {
+        for (Eigen::Index j = 0; j < cols; ++j) {
+          b.g_uS(i, j) = s.g_uS(b.rows[static_cast<size_t>(i)], b.cols[static_cast<size_t>(j)]);
+          b.read_var(i, j) = s.read_var(b.rows[static_cast<size_t>(i)], b.cols[static_cast<size_t>(j)]);
+        }
+      }
+      b.factor.resize(static_cast<size_t>(cols));
+      for (Eigen::Index j = 0; j < cols; ++j) {
+        b.factor[static_cast<size_t>(j)] =
+            column_factor_[static_cast<size_t>(b.tile)][static_cast<size_t>(b.cols[static_cast<size_t>(j)])];
+      }
+    }
+  }
 }
 
 void AnalogChip::age(double t_s) {
@@ -84,6 +145,7 @@ void AnalogChip::age(double t_s) {
       for (Eigen::Index c = 0; c < now.size(); ++c) f[static_cast<size_t>(c)] = now[c] > 0 ? then[c] / now[c] : 1.0f;
     }
   }
+  fill_blocks();
   calibrating_ = false;
   clips_ = 0;
   conversions_ = 0;
@@ -125,15 +187,13 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
   }
   Eigen::MatrixXf acc = Eigen::MatrixXf::Zero(B, q.outputs());
   int64_t clips = 0, conversions = 0;
-  for (int64_t t : e.tiles) {
-    const Tile& tile = map.tiles[static_cast<size_t>(t)];
-    const TileState& s = tiles_[static_cast<size_t>(t)];
-    const int64_t rows = tile.target_uS.rows(), cols = tile.target_uS.cols();
-    RowMatrixXf drive = RowMatrixXf::Zero(B, rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      const RowRole& role = tile.rows[static_cast<size_t>(r)];
-      if (role.matrix == m) drive.col(r) = v.col(role.input);
-    }
+  for (const Block& blk : blocks_[static_cast<size_t>(m)]) {
+    const Tile& tile = map.tiles[static_cast<size_t>(blk.tile)];
+    const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
+    const auto rows = static_cast<int64_t>(blk.rows.size());
+    const auto cols = static_cast<int64_t>(blk.cols.size());
+    RowMatrixXf drive(B, rows);
+    for (int64_t r = 0; r < rows; ++r) drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
     RowMatrixXf current;
     if (p.per_cell_read_noise && s.has_read_noise) {
       // Reference path: every cell read with its own noise draw, vector by vector.
@@ -141,51 +201,36 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
       RowMatrixXf g_read(rows, cols);
       for (int64_t b = 0; b < B; ++b) {
         for (Eigen::Index i = 0; i < g_read.size(); ++i) {
-          g_read.data()[i] = s.g_uS.data()[i] + std::sqrt(s.read_var.data()[i]) * normal(gen);
+          g_read.data()[i] = blk.g_uS.data()[i] + std::sqrt(blk.read_var.data()[i]) * normal(gen);
         }
         current.row(b) = drive.row(b) * g_read;
       }
     } else {
-      current.noalias() = drive * s.g_uS;
+      current.noalias() = drive * blk.g_uS;
       if (s.has_read_noise) {
         // Exact at the column: sum_i N(0, s_ij^2) v_i ~ N(0, sum_i s_ij^2 v_i^2).
-        const RowMatrixXf var = drive.cwiseProduct(drive) * s.read_var;
+        const RowMatrixXf var = drive.cwiseProduct(drive) * blk.read_var;
         for (Eigen::Index i = 0; i < current.size(); ++i) {
           current.data()[i] += std::sqrt(var.data()[i]) * normal(gen);
         }
       }
     }
-    const std::vector<float>& f = column_factor_[static_cast<size_t>(t)];
     Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
-    for (int64_t c = 0; c < cols; ++c) {
-      if (tile.cols[static_cast<size_t>(c)].matrix == kReferenceColumn) {
-        reference = current.col(c) * f[static_cast<size_t>(c)];
-      }
-    }
-    // Differential subtraction in the analog domain: one ADC conversion per (output, slice).
-    const float full_scale = static_cast<float>(
-        static_cast<double>(rows) * (map.window.g_max_uS - map.window.g_min_uS));
-    const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(t)]
+    if (blk.reference >= 0) reference = current.col(blk.reference) * blk.factor[static_cast<size_t>(blk.reference)];
+    const float full_scale = static_cast<float>(static_cast<double>(tile.target_uS.rows()) *
+                                                (map.window.g_max_uS - map.window.g_min_uS));
+    const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
                                           : static_cast<float>(p.adc_range_fraction) * full_scale;
     float seen = 0;
-    for (int64_t c = 0; c < cols;) {
-      const ColumnRole& role = tile.cols[static_cast<size_t>(c)];
-      if (role.matrix != m) {
-        ++c;
-        continue;
-      }
-      // Columns of one (output, slice) group are adjacent: G+ then G- for differential pairs.
-      int64_t end = c + 1;
-      while (end < cols && tile.cols[static_cast<size_t>(end)].matrix == m &&
-             tile.cols[static_cast<size_t>(end)].output == role.output &&
-             tile.cols[static_cast<size_t>(end)].significance == role.significance) {
-        ++end;
-      }
+    // Differential subtraction in the analog domain: one ADC conversion per (output, slice).
+    for (const auto& [c0, c1] : blk.groups) {
+      const ColumnRole& role = tile.cols[static_cast<size_t>(blk.cols[static_cast<size_t>(c0)])];
+      const float weight = static_cast<float>(role.significance) / static_cast<float>(e.step_uS);
       for (int64_t b = 0; b < B; ++b) {
         float a = 0;
-        for (int64_t k = c; k < end; ++k) {
-          a += static_cast<float>(tile.cols[static_cast<size_t>(k)].sign) *
-               (current(b, k) * f[static_cast<size_t>(k)] - reference[b]);
+        for (int64_t k = c0; k < c1; ++k) {
+          const float sign = tile.cols[static_cast<size_t>(blk.cols[static_cast<size_t>(k)])].sign;
+          a += sign * (current(b, k) * blk.factor[static_cast<size_t>(k)] - reference[b]);
         }
         if (p.output_noise > 0 && range > 0) a += static_cast<float>(p.output_noise) * range * normal(gen);
         if (calibrating_) {
@@ -195,14 +240,13 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
           a = quantize(a, range, p.adc_bits, &clipped);
           clips += clipped;
         }
-        ++conversions;
-        acc(b, role.output) += static_cast<float>(role.significance) * a / static_cast<float>(e.step_uS);
+        acc(b, role.output) += weight * a;
       }
-      c = end;
+      conversions += B;
     }
     if (calibrating_) {
       std::lock_guard<std::mutex> lock(mutex_);
-      adc_range_[static_cast<size_t>(t)] = std::max(adc_range_[static_cast<size_t>(t)], seen);
+      adc_range_[static_cast<size_t>(blk.tile)] = std::max(adc_range_[static_cast<size_t>(blk.tile)], seen);
     }
   }
   if (e.offset != 0) acc.colwise() -= static_cast<float>(e.offset) * v.rowwise().sum();

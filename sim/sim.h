@@ -102,6 +102,18 @@ class AnalogChip {
     RowMatrixXf read_var;   // per-read variance of each cell
     bool has_read_noise = false;
   };
+  // The part of one tile that one matrix uses: only its rows are driven and only its columns
+  // (and the tile's reference column) are read, so products skip the rest of the tile.
+  struct Block {
+    int64_t tile = 0;
+    std::vector<int64_t> rows, inputs, cols;  // tile rows, their matrix inputs, tile columns
+    int64_t reference = -1;                    // index into cols of the reference column
+    RowMatrixXf g_uS, read_var;                // (rows, cols) slices at time_s_
+    std::vector<float> factor;                 // drift compensation per column
+    // Groups of adjacent columns read by one ADC conversion: [begin, end) into cols.
+    std::vector<std::pair<int64_t, int64_t>> groups;
+  };
+  void fill_blocks();
   const MappedModel* map_;
   const ChipSpec* chip_;
   DeviceModel device_;
@@ -110,6 +122,7 @@ class AnalogChip {
   double time_s_ = 0;
   std::vector<TileState> tiles_;
   std::vector<std::vector<float>> column_factor_;  // drift compensation per physical column
+  std::vector<std::vector<Block>> blocks_;         // per matrix
   mutable std::vector<float> adc_range_;
   bool calibrating_ = false;
   mutable int64_t clips_ = 0, conversions_ = 0;
