@@ -57,6 +57,8 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
         if (role.matrix != static_cast<int32_t>(m) && role.matrix != kReferenceColumn) continue;
         b.cols.push_back(static_cast<int64_t>(c));
       }
+      // One ADC conversion per run of adjacent columns of the same (output, slice).
+      std::vector<std::pair<int64_t, int64_t>> groups;
       for (int64_t c = 0; c < static_cast<int64_t>(b.cols.size());) {
         const ColumnRole& role = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(c)])];
         if (role.matrix != static_cast<int32_t>(m)) {
@@ -72,8 +74,23 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
           }
           ++end;
         }
-        b.groups.emplace_back(c, end);
+        groups.emplace_back(c, end);
         c = end;
+      }
+      const auto n_groups = static_cast<Eigen::Index>(groups.size());
+      b.combine = Eigen::MatrixXf::Zero(static_cast<Eigen::Index>(b.cols.size()), n_groups);
+      b.sign_sum = Eigen::RowVectorXf::Zero(n_groups);
+      b.expand = Eigen::MatrixXf::Zero(n_groups, map.matrices[m].outputs());
+      for (Eigen::Index g = 0; g < n_groups; ++g) {
+        const auto [c0, c1] = groups[static_cast<size_t>(g)];
+        for (int64_t k = c0; k < c1; ++k) {
+          const ColumnRole& role = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(k)])];
+          b.combine(k, g) = role.sign;
+          b.sign_sum[g] += role.sign;
+        }
+        const ColumnRole& role = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(c0)])];
+        b.expand(g, role.output) =
+            static_cast<float>(role.significance / map.encodings[m].step_uS);
       }
       blocks_[m].push_back(std::move(b));
     }
@@ -175,15 +192,12 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
 
   // DAC: each input vector scaled by its own absolute maximum (restored digitally afterwards).
   Eigen::VectorXf x_scale(B);
-  RowMatrixXf v(B, q.inputs());
-  for (int64_t b = 0; b < B; ++b) {
-    const float s = x.row(b).cwiseAbs().maxCoeff();
-    x_scale[b] = s;
-    const float inv = s > 0 ? 1.0f / s : 0.0f;
-    for (int64_t i = 0; i < q.inputs(); ++i) {
-      const float u = x(b, i) * inv;
-      v(b, i) = p.dac_bits > 0 ? quantize(u, 1.0f, p.dac_bits, nullptr) : u;
-    }
+  for (int64_t b = 0; b < B; ++b) x_scale[b] = x.row(b).cwiseAbs().maxCoeff();
+  const Eigen::VectorXf inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
+  RowMatrixXf v = inv.asDiagonal() * x;
+  if (p.dac_bits > 0) {
+    const float levels = static_cast<float>((int64_t{1} << (p.dac_bits - 1)) - 1);
+    v = ((v.array() * levels).round() / levels).matrix();
   }
   Eigen::MatrixXf acc = Eigen::MatrixXf::Zero(B, q.outputs());
   int64_t clips = 0, conversions = 0;
@@ -221,29 +235,25 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
                                                 (map.window.g_max_uS - map.window.g_min_uS));
     const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
                                           : static_cast<float>(p.adc_range_fraction) * full_scale;
-    float seen = 0;
     // Differential subtraction in the analog domain: one ADC conversion per (output, slice).
-    for (const auto& [c0, c1] : blk.groups) {
-      const ColumnRole& role = tile.cols[static_cast<size_t>(blk.cols[static_cast<size_t>(c0)])];
-      const float weight = static_cast<float>(role.significance) / static_cast<float>(e.step_uS);
-      for (int64_t b = 0; b < B; ++b) {
-        float a = 0;
-        for (int64_t k = c0; k < c1; ++k) {
-          const float sign = tile.cols[static_cast<size_t>(blk.cols[static_cast<size_t>(k)])].sign;
-          a += sign * (current(b, k) * blk.factor[static_cast<size_t>(k)] - reference[b]);
-        }
-        if (p.output_noise > 0 && range > 0) a += static_cast<float>(p.output_noise) * range * normal(gen);
-        if (calibrating_) {
-          seen = std::max(seen, std::abs(a));
-        } else if (p.adc_bits > 0) {
-          bool clipped = false;
-          a = quantize(a, range, p.adc_bits, &clipped);
-          clips += clipped;
-        }
-        acc(b, role.output) += weight * a;
-      }
-      conversions += B;
+    current.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(blk.factor.data(), cols).transpose();
+    Eigen::MatrixXf analog = current * blk.combine;
+    analog.noalias() -= reference * blk.sign_sum;
+    if (p.output_noise > 0 && range > 0) {
+      const float sd = static_cast<float>(p.output_noise) * range;
+      for (Eigen::Index i = 0; i < analog.size(); ++i) analog.data()[i] += sd * normal(gen);
     }
+    float seen = 0;
+    if (calibrating_) {
+      seen = analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f;
+    } else if (p.adc_bits > 0) {
+      const float q = static_cast<float>((int64_t{1} << (p.adc_bits - 1)) - 1);
+      auto x = (analog.array() * (q / range)).eval();
+      clips += (x.abs() > q).count();
+      analog = (x.max(-q).min(q).round() * (range / q)).matrix();
+    }
+    conversions += analog.size();
+    acc.noalias() += analog * blk.expand;
     if (calibrating_) {
       std::lock_guard<std::mutex> lock(mutex_);
       adc_range_[static_cast<size_t>(blk.tile)] = std::max(adc_range_[static_cast<size_t>(blk.tile)], seen);

@@ -110,8 +110,12 @@ class AnalogChip {
     int64_t reference = -1;                    // index into cols of the reference column
     RowMatrixXf g_uS, read_var;                // (rows, cols) slices at time_s_
     std::vector<float> factor;                 // drift compensation per column
-    // Groups of adjacent columns read by one ADC conversion: [begin, end) into cols.
-    std::vector<std::pair<int64_t, int64_t>> groups;
+    // Columns to ADC conversions and conversions to outputs, as small dense matrices so the
+    // whole readout is two matrix products: combine (cols, conversions) holds the +-1 of
+    // differential subtraction, sign_sum the sum of each conversion's signs (for the reference),
+    // expand (conversions, outputs) the slice significance over the conductance step.
+    Eigen::MatrixXf combine, expand;
+    Eigen::RowVectorXf sign_sum;
   };
   void fill_blocks();
   const MappedModel* map_;
