@@ -187,6 +187,24 @@ struct AnalogEvalResult {
 AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                                  const AnalogEvalOptions& options);
 
+// A grid sweep: the cartesian product of "key=v1,v2,..." axes over a chip, each point evaluated
+// like `eval --chip`, one CSV row per (point, time). The CSV is rewritten atomically after every
+// point; with resume, points already in the file are skipped, so an interrupted sweep loses
+// nothing.
+struct SweepOptions {
+  std::vector<std::string> grids;  // "periphery.adc_bits=4,6,8"
+  std::vector<std::string> overrides;
+  AnalogEvalOptions eval;
+  std::string out_csv;
+  bool resume = false;
+  bool progress = true;            // a progress bar with time remaining on stderr
+};
+struct SweepSummary {
+  int64_t points = 0, skipped = 0, evaluated = 0;
+};
+SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip,
+                       const SweepOptions& options);
+
 // The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the source tree's data/.
 std::string data_dir();
 // Loads a chip preset by name (data/chips/NAME.json) or from a path, then applies overrides

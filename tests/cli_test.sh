@@ -22,7 +22,7 @@ fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zer
 }
 
 m=$fixtures/models
-for verb in info eval predict map device; do
+for verb in info eval predict map device sweep; do
   check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
 done
 check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
@@ -88,6 +88,33 @@ for k in ('target_uS', 'time_s', 'mean_uS', 'std_uS'): assert k in rows[0], rows
 assert float(rows[1]['time_s']) == 86400 and float(rows[-1]['target_uS']) == 25"
 fails_with "device bad key" "device.programming.sigma" "$bin" device pcm_aihwkit --set programming.sigma=1
 fails_with "device bad time" "fortnight" "$bin" device ideal --times 1fortnight
+
+# eval on a chip: JSON keys of the analog report; ideal chip agrees with digital.
+check "eval chip" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip ideal --trials 2 \
+  --times 1s,1d --seed 5 --json "$tmp/a.json"
+check "eval chip json" "$py" -c "
+import json
+j = json.load(open('$tmp/a.json'))
+assert j['seed'] == 5 and j['chip']['name'] == 'ideal' and 'digital_accuracy' in j, j.keys()
+assert [r['time_s'] for r in j['results']] == [1, 86400]
+for r in j['results']:
+    for k in ('analog_accuracy_mean', 'analog_accuracy_std', 'analog_accuracy_min',
+              'analog_accuracy_max', 'agreement_with_digital'): assert k in r, k
+    assert r['agreement_with_digital'] == 1.0 and r['analog_accuracy_mean'] == j['digital_accuracy']"
+
+# sweep: interrupted (last point removed) and resumed gives the same file.
+sweep() { "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
+  --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --trials 2 \
+  --out "$tmp/sweep.csv" "$@"; }
+check "sweep" sweep
+cp "$tmp/sweep.csv" "$tmp/full.csv"
+head -n 7 "$tmp/full.csv" > "$tmp/sweep.csv"
+check "sweep resume" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' sweep --resume 2>&1 | grep -q '1 evaluated, 3 already done'"
+check "sweep resumed equals full" cmp "$tmp/sweep.csv" "$tmp/full.csv"
+check "sweep rows" bash -c "[ \$(wc -l < $tmp/full.csv) -eq 9 ]"
+fails_with "sweep exists" "--resume" sweep
+fails_with "sweep bad grid" "expected key=v1" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
+  --chip ideal --grid periphery.adc_bits --out "$tmp/other.csv"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

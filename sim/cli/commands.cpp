@@ -271,6 +271,28 @@ int run_device(const DeviceArgs& args) {
   return 0;
 }
 
+int run_sweep(const SweepArgs& args) {
+  const S4DModel model = S4DModel::load(args.checkpoint);
+  const Dataset data = load_dataset(args.data, args.limit);
+  SweepOptions o;
+  o.grids = args.grids;
+  o.overrides = args.overrides;
+  o.eval.trials = args.trials;
+  o.eval.times_s = parse_times(args.times);
+  o.eval.seed = args.seed;
+  o.eval.batch = args.batch;
+  o.eval.threads = args.threads;
+  o.eval.mode = parse_exec_mode(args.mode);
+  o.out_csv = args.out;
+  o.resume = args.resume;
+  const SweepSummary s = run_sweep(model, data, args.chip, o);
+  std::printf("sweep: %lld points, %lld evaluated, %lld already done; results in %s (seed %llu)\n",
+              static_cast<long long>(s.points), static_cast<long long>(s.evaluated),
+              static_cast<long long>(s.skipped), args.out.c_str(),
+              static_cast<unsigned long long>(args.seed));
+  return 0;
+}
+
 int run_predict(const PredictArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const SequenceBatch x = read_sequences(args.input, args.input_dataset);

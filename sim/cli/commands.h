@@ -55,7 +55,17 @@ struct DeviceArgs {
   std::string csv_out;
 };
 
+struct SweepArgs {
+  std::string checkpoint, data, chip, out, times = "0", mode = "conv";
+  std::vector<std::string> grids, overrides;
+  int64_t trials = 1, limit = 0, batch = 64;
+  int threads = 0;
+  uint64_t seed = 1;
+  bool resume = false;
+};
+
 int run_info(const InfoArgs& args);
+int run_sweep(const SweepArgs& args);
 int run_device(const DeviceArgs& args);
 int run_map(const MapArgs& args);
 int run_eval(const EvalArgs& args);

@@ -69,6 +69,29 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
 
+  SweepArgs sw;
+  auto* sw_cmd = app.add_subcommand("sweep", "Analog accuracy over a grid of chip parameters");
+  sw_cmd->add_option("checkpoint", sw.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  sw_cmd->add_option("--data", sw.data, "dataset file (HDF5: /x, /y)")->required();
+  sw_cmd->add_option("--chip", sw.chip, "chip preset name or JSON file")->required();
+  sw_cmd->add_option("--grid", sw.grids, "an axis: key=v1,v2,... (repeat for more axes)")
+      ->required();
+  sw_cmd->add_option("--set", sw.overrides, "fixed chip overrides for every point");
+  sw_cmd->add_option("--trials", sw.trials, "chips per point")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  sw_cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
+  sw_cmd->add_option("--seed", sw.seed, "master random seed");
+  sw_cmd->add_option("--limit", sw.limit, "use only the first N samples")
+      ->check(CLI::NonNegativeNumber);
+  sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(CLI::PositiveNumber);
+  sw_cmd->add_option("--threads", sw.threads, "OpenMP threads (0 = default)")
+      ->check(CLI::NonNegativeNumber);
+  sw_cmd->add_option("--mode", sw.mode, "execution mode")
+      ->check(CLI::IsMember({"conv", "recurrent"}));
+  sw_cmd->add_option("--out", sw.out, "results CSV (rewritten atomically after each point)")
+      ->required();
+  sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -83,6 +106,7 @@ int main(int argc, char** argv) {
     if (*pred_cmd) return run_predict(pred);
     if (*map_cmd) return run_map(map);
     if (*dev_cmd) return run_device(dev);
+    if (*sw_cmd) return run_sweep(sw);
   } catch (const std::exception& e) {
     std::cerr << "qs4dsim: error: " << e.what() << "\n";
     return 1;
