@@ -267,7 +267,9 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
         ws.z = ws.x;
         if (c.prenorm) apply_norm(ws.z, layer, c);
         ws.y.resize(H, L);
-        if (mode_ == ExecMode::kConv) {
+        const bool ssm_done = ops && ops->ssm(s, li, ws.z, ws.y);  // with its D skip
+        if (ssm_done) {
+        } else if (mode_ == ExecMode::kConv) {
           const Impl::ConvLayer& cl = impl_->conv[static_cast<size_t>(li)];
           const int64_t nf = cl.nfft / 2 + 1;
           for (int64_t h = 0; h < H; ++h) {
@@ -295,7 +297,7 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
           Impl::recurrent_ssm(rl, ws.zt, ws.yt);
           ws.y = ws.yt.leftCols(H).transpose();
         }
-        ws.y.array() += ws.z.array().colwise() * layer.d.array();
+        if (!ssm_done) ws.y.array() += ws.z.array().colwise() * layer.d.array();
         gelu_inplace(ws.y);
         if (!ops || !ops->projection(s, li, ws.y, ws.g)) ws.g.noalias() = layer.out_weight * ws.y;
         ws.g.colwise() += layer.out_bias;

@@ -246,6 +246,10 @@ class LinearOverride {
                           RowMatrixXf& g) const {
     return false;
   }
+  // y (H, L) = the whole SSM of `layer` (convolution with K plus the D skip) applied to z (H, L).
+  virtual bool ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatrixXf& y) const {
+    return false;
+  }
   // logits (d_output) = W_dec pooled.
   virtual bool decoder(int64_t sample, const Eigen::VectorXf& pooled,
                        Eigen::VectorXf& logits) const {

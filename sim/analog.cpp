@@ -182,12 +182,17 @@ void AnalogChip::end_calibration() {
 }
 
 RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
+  Engine gen(stream);
+  return mvm(m, x, gen, chip_->periphery.dac_bits, chip_->periphery.adc_bits);
+}
+
+RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits,
+                            int adc_bits) const {
   const MappedModel& map = *map_;
   const QuantizedMatrix& q = map.matrices.at(static_cast<size_t>(m));
   const MatrixEncoding& e = map.encodings[static_cast<size_t>(m)];
   const PeripherySpec& p = chip_->periphery;
   const int64_t B = x.rows();
-  Engine gen(stream);
   boost::random::normal_distribution<float> normal;
 
   // DAC: each input vector scaled by its own absolute maximum (restored digitally afterwards).
@@ -195,8 +200,8 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
   for (int64_t b = 0; b < B; ++b) x_scale[b] = x.row(b).cwiseAbs().maxCoeff();
   const Eigen::VectorXf inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
   RowMatrixXf v = inv.asDiagonal() * x;
-  if (p.dac_bits > 0) {
-    const float levels = static_cast<float>((int64_t{1} << (p.dac_bits - 1)) - 1);
+  if (dac_bits > 0) {
+    const float levels = static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1);
     v = ((v.array() * levels).round() / levels).matrix();
   }
   Eigen::MatrixXf acc = Eigen::MatrixXf::Zero(B, q.outputs());
@@ -246,8 +251,8 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
     float seen = 0;
     if (calibrating_) {
       seen = analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f;
-    } else if (p.adc_bits > 0) {
-      const float q = static_cast<float>((int64_t{1} << (p.adc_bits - 1)) - 1);
+    } else if (adc_bits > 0 && range > 0) {
+      const float q = static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1);
       auto x = (analog.array() * (q / range)).eval();
       clips += (x.abs() > q).count();
       analog = (x.max(-q).min(q).round() * (range / q)).matrix();
@@ -271,8 +276,12 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
 
 // ---------------------------------------------------------------------------------------------
 AnalogOps::AnalogOps(const AnalogChip& chip, const S4DModel& model, const ChipSpec& spec)
-    : chip_(&chip) {
+    : chip_(&chip), spec_(&spec) {
   const MappedModel& map = chip.map();
+  if (spec.analog_recurrence) {
+    recurrence_.assign(static_cast<size_t>(model.config().n_layers),
+                       std::vector<int64_t>(static_cast<size_t>(model.config().d_model), -1));
+  }
   for (size_t m = 0; m < map.matrices.size(); ++m) {
     const QuantizedMatrix& q = map.matrices[m];
     if (q.kind == MatrixKind::kEncoder && spec.analog_encoder) encoder_ = static_cast<int64_t>(m);
@@ -281,7 +290,34 @@ AnalogOps::AnalogOps(const AnalogChip& chip, const S4DModel& model, const ChipSp
       projections_.resize(static_cast<size_t>(model.config().n_layers), -1);
       projections_[static_cast<size_t>(q.layer)] = static_cast<int64_t>(m);
     }
+    if (q.kind == MatrixKind::kRecurrence && spec.analog_recurrence) {
+      recurrence_[static_cast<size_t>(q.layer)][static_cast<size_t>(q.channel)] =
+          static_cast<int64_t>(m);
+    }
   }
+}
+
+bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatrixXf& y) const {
+  if (recurrence_.empty()) return false;
+  const std::vector<int64_t>& blocks = recurrence_[static_cast<size_t>(layer)];
+  const int64_t H = z.rows(), L = z.cols();
+  const int64_t n = chip_->map().matrices[static_cast<size_t>(blocks[0])].inputs();  // 2M + 1
+  Engine gen(stream(sample, (1 << 21) + layer));
+  const PeripherySpec& p = spec_->periphery;
+  RowMatrixXf in = RowMatrixXf::Zero(1, n);
+  RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
+  y.resize(H, L);
+  for (int64_t t = 0; t < L; ++t) {
+    for (int64_t h = 0; h < H; ++h) {
+      in.leftCols(n - 1) = state.row(h);
+      in(0, n - 1) = z(h, t);
+      const RowMatrixXf out = chip_->mvm(blocks[static_cast<size_t>(h)], in, gen,
+                                         p.state_dac_bits, p.state_adc_bits);
+      state.row(h) = out.leftCols(n - 1);
+      y(h, t) = out(0, n - 1);
+    }
+  }
+  return true;
 }
 
 uint64_t AnalogOps::stream(int64_t sample, int64_t slot) const {

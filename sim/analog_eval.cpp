@@ -20,7 +20,30 @@ class QuantizedOps : public LinearOverride {
       if (q.kind == MatrixKind::kOutputProjection && spec.analog_projections) {
         projections_[static_cast<size_t>(q.layer)] = q.dequantized();
       }
+      if (q.kind == MatrixKind::kRecurrence && spec.analog_recurrence) {
+        if (recurrence_.empty()) recurrence_.resize(static_cast<size_t>(n_layers));
+        recurrence_[static_cast<size_t>(q.layer)].push_back(q.dequantized());
+      }
     }
+  }
+  // The quantized recurrence blocks stepped exactly.
+  bool ssm(int64_t, int64_t layer, const RowMatrixXf& z, RowMatrixXf& y) const override {
+    if (recurrence_.empty()) return false;
+    const auto& blocks = recurrence_[static_cast<size_t>(layer)];
+    const int64_t H = z.rows(), L = z.cols(), n = blocks.front().cols();
+    Eigen::VectorXf in = Eigen::VectorXf::Zero(n);
+    RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
+    y.resize(H, L);
+    for (int64_t t = 0; t < L; ++t) {
+      for (int64_t h = 0; h < H; ++h) {
+        in.head(n - 1) = state.row(h).transpose();
+        in[n - 1] = z(h, t);
+        const Eigen::VectorXf out = blocks[static_cast<size_t>(h)] * in;
+        state.row(h) = out.head(n - 1).transpose();
+        y(h, t) = out[n - 1];
+      }
+    }
+    return true;
   }
   bool encoder(int64_t, const Eigen::Ref<const Eigen::MatrixXf>& u, RowMatrixXf& x) const override {
     if (encoder_.size() == 0) return false;
@@ -42,6 +65,7 @@ class QuantizedOps : public LinearOverride {
  private:
   RowMatrixXf encoder_, decoder_;
   std::vector<RowMatrixXf> projections_;
+  std::vector<std::vector<RowMatrixXf>> recurrence_;  // [layer][channel]
 };
 
 // Predictions for samples [first, first + count) in batches; `before_batch(offset)` runs first.
@@ -130,7 +154,9 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       analog.age(o.times_s[ti]);
       const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, 0x6576616cULL);
-      if (chip.periphery.adc_calibrated && chip.periphery.adc_bits > 0) {
+      if (chip.periphery.adc_calibrated &&
+          (chip.periphery.adc_bits > 0 ||
+           (chip.analog_recurrence && chip.periphery.state_adc_bits > 0))) {
         // Calibration on the first samples, with noise streams of their own.
         analog.begin_calibration();
         predict(engine, data, 0, std::min(n, chip.periphery.calibration_samples), o.batch,

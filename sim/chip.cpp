@@ -40,14 +40,18 @@ bool looks_like_path(const std::string& s) {
 PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path,
                  {"dac_bits", "adc_bits", "adc_range", "calibration_samples", "output_noise",
-                  "wire_resistance_ohm", "read_noise_path"});
+                  "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits"});
   PeripherySpec p;
   for (const auto& [key, v] : j.items()) {
     const std::string q = path + "." + key;
-    if (key == "dac_bits" || key == "adc_bits") {
+    if (key == "dac_bits" || key == "adc_bits" || key == "state_dac_bits" ||
+        key == "state_adc_bits") {
       const int64_t b = get_int(v, q);
-      if (b < 0 || b > 24) throw SpecError(q, "must be 0 (ideal) or 1..24, got " + v.dump());
-      (key == "dac_bits" ? p.dac_bits : p.adc_bits) = static_cast<int>(b);
+      if (b < 0 || b == 1 || b > 24) throw SpecError(q, "must be 0 (ideal) or 2..24, got " + v.dump());
+      (key == "dac_bits"         ? p.dac_bits
+       : key == "adc_bits"       ? p.adc_bits
+       : key == "state_dac_bits" ? p.state_dac_bits
+                                 : p.state_adc_bits) = static_cast<int>(b);
     }
     if (key == "adc_range") {
       if (v.is_string() && v.get<std::string>() == "calibrated") {
@@ -83,6 +87,8 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
 json PeripherySpec::to_json() const {
   json j{{"dac_bits", dac_bits},
          {"adc_bits", adc_bits},
+         {"state_dac_bits", state_dac_bits},
+         {"state_adc_bits", state_adc_bits},
          {"calibration_samples", calibration_samples},
          {"output_noise", output_noise},
          {"wire_resistance_ohm", wire_resistance_ohm},
@@ -125,15 +131,15 @@ ChipSpec ChipSpec::from_json(const json& j) {
     }
     if (key == "recurrence") {
       const std::string s = get_string(v, key);
-      if (s != "digital") {
-        throw SpecError(key, "is \"" + s + "\"; this build runs the recurrence digitally "
-                                            "(\"digital\"); the crossbar recurrence is not "
-                                            "available yet");
+      if (s != "digital" && s != "analog") {
+        throw SpecError(key, "is \"" + s + "\", expected \"digital\" or \"analog\"");
       }
+      c.analog_recurrence = s == "analog";
     }
     if (key == "drift_compensation") c.drift_compensation = get_enum(v, key, kCompensation);
   }
   if (!j.contains("device")) throw SpecError("device", "missing (a preset name or an object)");
+  if (c.analog_recurrence) c.mapping.map_recurrence = true;  // the blocks must be on tiles
   c.resolved = j;
   c.resolved["device"] = c.device.to_json();
   c.resolved["mapping"] = c.mapping.to_json();
@@ -143,7 +149,7 @@ ChipSpec ChipSpec::from_json(const json& j) {
   if (c.analog_projections) layers.push_back("output");
   if (c.analog_decoder) layers.push_back("decoder");
   c.resolved["analog_layers"] = layers;
-  c.resolved["recurrence"] = "digital";
+  c.resolved["recurrence"] = c.analog_recurrence ? "analog" : "digital";
   c.resolved["drift_compensation"] = name_of(c.drift_compensation, kCompensation);
   return c;
 }

@@ -5,6 +5,7 @@
 // make every result file appear atomically. The command-line tool `qs4dsim` lives in sim/cli.
 #pragma once
 
+#include <boost/random/mersenne_twister.hpp>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -49,6 +50,8 @@ struct PeripherySpec {
   int64_t calibration_samples = 16;
   double output_noise = 0.0;    // Gaussian noise after the column, relative to the ADC range
   double wire_resistance_ohm = 0.0;  // per cell segment, first-order IR drop
+  int state_dac_bits = 0;       // analog recurrence: bits of the state fed back, 0 = ideal
+  int state_adc_bits = 0;       // analog recurrence: bits of the state read out, 0 = ideal
   bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
   static PeripherySpec from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
@@ -66,6 +69,7 @@ struct ChipSpec {
   MappingSpec mapping;
   PeripherySpec periphery;
   bool analog_encoder = true, analog_projections = true, analog_decoder = true;
+  bool analog_recurrence = false;  // IMSSA style: the per-channel blocks on crossbars
   DriftCompensation drift_compensation = DriftCompensation::kNone;
   nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
 
@@ -87,6 +91,9 @@ class AnalogChip {
   // with read noise on every product, IR drop, differential subtraction, output noise, ADC,
   // digital slice recombination, offset and rescale. Noise comes from the stream `stream`.
   RowMatrixXf mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) const;
+  // The same with the caller's noise stream and converter bits (the recurrence's own).
+  RowMatrixXf mvm(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
+                  int adc_bits) const;
 
   const MappedModel& map() const { return *map_; }
   uint64_t seed() const { return seed_; }
@@ -145,10 +152,15 @@ class AnalogOps : public LinearOverride {
                   RowMatrixXf& g) const override;
   bool decoder(int64_t sample, const Eigen::VectorXf& pooled,
                Eigen::VectorXf& logits) const override;
+  // Analog recurrence: every step, each channel's block maps (x_{t-1}, u_t) to (x_t, y_t) on the
+  // crossbar; the state goes out through the ADC and back in through the DAC.
+  bool ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatrixXf& y) const override;
 
  private:
   uint64_t stream(int64_t sample, int64_t slot) const;
   const AnalogChip* chip_;
+  const ChipSpec* spec_;
+  std::vector<std::vector<int64_t>> recurrence_;  // [layer][channel] -> matrix index
   int64_t encoder_ = -1, decoder_ = -1;
   std::vector<int64_t> projections_;
   uint64_t stream_base_ = 0;

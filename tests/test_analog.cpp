@@ -47,6 +47,32 @@ TEST(Analog, IdealChipEqualsTheQuantizedDigitalModel) {
   }
 }
 
+TEST(Analog, AnalogRecurrenceOnAnIdealChip) {
+  const auto manifest = test::manifest();
+  const auto& c = manifest["models"][3];
+  const S4DModel model = S4DModel::load(c["checkpoint"]);
+  const Dataset data = fixture_dataset(c, 5);
+  // With 16-bit blocks the stepped recurrence is the float model to within rounding.
+  const ChipSpec fine = chip({"recurrence=analog", "mapping.recurrence_bits=16",
+                              "mapping.weight_bits=16", "mapping.tile_rows=32",
+                              "mapping.tile_cols=32"});
+  AnalogEvalOptions o;
+  o.times_s = {0.0};
+  const AnalogEvalResult r = evaluate_analog(model, data, fine, o);
+  EXPECT_EQ(r.digital.predictions, r.digital_float.predictions);
+  EXPECT_EQ(r.times[0].mean_agreement(), 1.0);
+  // Coarse blocks and state converters change the result, and the ideal chip still follows
+  // its own quantized digital reference exactly.
+  const ChipSpec coarse = chip({"recurrence=analog", "mapping.recurrence_bits=4",
+                                "mapping.tile_rows=32", "mapping.tile_cols=32"});
+  const AnalogEvalResult q = evaluate_analog(model, data, coarse, o);
+  EXPECT_EQ(q.times[0].mean_agreement(), 1.0);
+  const MappedModel map = map_model(model, coarse.mapping, coarse.device.window());
+  int64_t blocks = 0;
+  for (const auto& m : map.matrices) blocks += m.kind == MatrixKind::kRecurrence;
+  EXPECT_EQ(blocks, model.config().n_layers * model.config().d_model);
+}
+
 TEST(Analog, IdealMvmMatchesTheMapToFloatPrecision) {
   const auto manifest = test::manifest();
   const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
@@ -167,7 +193,7 @@ TEST(Analog, AdcClipsAreCountedAndQuantizationCosts) {
   const RowMatrixXf ideal = x * map.matrices[1].dequantized().transpose();
   EXPECT_GT(test::max_abs_diff(y, ideal), 1e-3);
   EXPECT_THROW(chip({"periphery.adc_range=2"}), SpecError);
-  EXPECT_THROW(chip({"recurrence=\"analog\""}), SpecError);
+  EXPECT_THROW(chip({"recurrence=\"crossbar\""}), SpecError);
   EXPECT_THROW(chip({"analog_layers=[\"norm\"]"}), SpecError);
 }
 
