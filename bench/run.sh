@@ -16,5 +16,7 @@ checkpoint.save(S4Model(d_input=1, d_output=10, d_model=64, n_layers=4, d_state=
                 sys.argv[1])
 PY
 QS4D_BENCH_CHECKPOINT=$model build/bench/bench_digital
+QS4D_BENCH_CHECKPOINT=$model build/bench/bench_analog
+build/bench/bench_devices
 /usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --checkpoint "$model" \
   --threads 2 --samples 512

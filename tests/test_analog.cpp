@@ -180,6 +180,53 @@ TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {
   EXPECT_LT(test::max_abs_diff(b.mvm(1, x, 1), ideal), 1e-4 * ideal.cwiseAbs().maxCoeff());
 }
 
+TEST(Analog, IrDropAttenuatesMoreWithMoreWireResistance) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  double previous = -1;
+  for (double ohm : {0.0, 1.0, 10.0, 100.0}) {
+    const ChipSpec spec = chip({"periphery.wire_resistance_ohm=" + std::to_string(ohm),
+                                "device.g_min_uS=0"});
+    const MappedModel map = map_model(model, spec.mapping, spec.device.window());
+    const AnalogChip analog(map, spec, 1, 0);
+    const RowMatrixXf x = RowMatrixXf::Constant(1, map.matrices[1].inputs(), 1.0f);
+    const RowMatrixXf ideal = x * map.matrices[1].dequantized().transpose();
+    const double err = test::max_abs_diff(analog.mvm(1, x, 1), ideal);
+    if (ohm == 0.0) {
+      EXPECT_LT(err, 1e-4);
+    } else {
+      EXPECT_GT(err, previous);  // a longer or more resistive wire loses more signal
+    }
+    previous = err;
+  }
+}
+
+TEST(Analog, PerColumnDriftCompensationFollowsEachColumn) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  // Drift exponents that differ from device to device: one global factor cannot undo them all,
+  // a factor per column does better.
+  const std::vector<std::string> base = {"device.programming.scale=0",
+                                         "device.accumulated_noise={\"kind\":\"none\"}",
+                                         "periphery.dac_bits=0", "periphery.adc_bits=0",
+                                         "device.g_min_uS=0"};
+  auto error_with = [&](const char* comp) {
+    auto o = base;
+    o.push_back(std::string("drift_compensation=") + comp);
+    const ChipSpec spec = chip(o, "pcm_512");
+    const MappedModel map = map_model(model, spec.mapping, spec.device.window());
+    AnalogChip analog(map, spec, 1, 0);
+    analog.age(3.156e7);
+    const RowMatrixXf x = RowMatrixXf::Constant(1, map.matrices[1].inputs(), 0.7f);
+    const RowMatrixXf ideal = x * map.matrices[1].dequantized().transpose();
+    return test::max_abs_diff(analog.mvm(1, x, 1), ideal);
+  };
+  const double none = error_with("none"), global = error_with("global"),
+               column = error_with("per_column");
+  EXPECT_LT(global, none);
+  EXPECT_LT(column, none);
+}
+
 TEST(Analog, AdcClipsAreCountedAndQuantizationCosts) {
   const auto manifest = test::manifest();
   const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);

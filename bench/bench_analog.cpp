@@ -1,0 +1,109 @@
+// Analog inference speed against the machine's limit for the same work: simulated logical
+// multiply-accumulates per second of one output projection (2H x H over L time steps) on a PCM
+// chip with full noise and periphery, against a plain Eigen product of the same shapes; and
+// whole-model samples/s, analog (recurrence digital) against digital, in the same process.
+//
+//   QS4D_BENCH_CHECKPOINT=model.h5 build/bench/bench_analog   (bench/run.sh writes the model)
+#include <benchmark/benchmark.h>
+
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/uniform_real_distribution.hpp>
+#include <cstdlib>
+#include <optional>
+
+#include "sim/sim.h"
+
+namespace {
+
+constexpr int64_t kLength = 784;
+constexpr int64_t kBatch = 16;
+
+struct Setup {
+  qs4d::S4DModel model;
+  qs4d::ChipSpec chip;
+  qs4d::MappedModel map;
+  int64_t projection = -1;
+};
+
+const Setup* setup() {
+  static std::optional<Setup> s;
+  if (!s) {
+    const char* path = std::getenv("QS4D_BENCH_CHECKPOINT");
+    if (!path) return nullptr;
+    qs4d::S4DModel model = qs4d::S4DModel::load(path);
+    qs4d::ChipSpec chip = qs4d::load_chip("pcm_512", {"device.read_noise={\"kind\":\"proportional\",\"relative\":0.01}"});
+    qs4d::MappedModel map = qs4d::map_model(model, chip.mapping, chip.device.window());
+    s.emplace(Setup{std::move(model), std::move(chip), std::move(map)});
+    for (size_t m = 0; m < s->map.matrices.size(); ++m) {
+      if (s->map.matrices[m].kind == qs4d::MatrixKind::kOutputProjection) {
+        s->projection = static_cast<int64_t>(m);
+        break;
+      }
+    }
+  }
+  return &*s;
+}
+
+qs4d::RowMatrixXf random(int64_t rows, int64_t cols) {
+  boost::random::mt19937 gen(7);
+  boost::random::uniform_real_distribution<float> u(-1.f, 1.f);
+  qs4d::RowMatrixXf x(rows, cols);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = u(gen);
+  return x;
+}
+
+void BM_AnalogProjection(benchmark::State& state) {
+  const Setup* s = setup();
+  if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
+  qs4d::AnalogChip chip(s->map, s->chip, 1, 0);
+  chip.age(86400.0);
+  const auto& q = s->map.matrices[static_cast<size_t>(s->projection)];
+  const qs4d::RowMatrixXf x = random(kLength, q.inputs());
+  uint64_t stream = 1;
+  for (auto _ : state) benchmark::DoNotOptimize(chip.mvm(s->projection, x, stream++).data());
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kLength * q.inputs() * q.outputs()),
+      benchmark::Counter::kIsRate);
+}
+
+void BM_EigenProjection(benchmark::State& state) {
+  const Setup* s = setup();
+  if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
+  const auto& q = s->map.matrices[static_cast<size_t>(s->projection)];
+  const qs4d::RowMatrixXf w = q.dequantized();
+  const qs4d::RowMatrixXf x = random(q.inputs(), kLength);
+  qs4d::RowMatrixXf y(q.outputs(), kLength);
+  for (auto _ : state) {
+    y.noalias() = w * x;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["MAC/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kLength * q.inputs() * q.outputs()),
+      benchmark::Counter::kIsRate);
+}
+
+void BM_Inference(benchmark::State& state, bool analog) {
+  const Setup* s = setup();
+  if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
+  qs4d::AnalogChip chip(s->map, s->chip, 1, 0);
+  chip.age(86400.0);
+  qs4d::AnalogOps ops(chip, s->model, s->chip);
+  const qs4d::DigitalEngine engine(s->model, kLength, qs4d::ExecMode::kConv);
+  const qs4d::RowMatrixXf x = random(kBatch, kLength * s->model.config().d_input);
+  const qs4d::SequenceBatch batch{kBatch, kLength, s->model.config().d_input,
+                                  std::vector<float>(x.data(), x.data() + x.size())};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(engine.logits(batch, 0, analog ? &ops : nullptr).data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.SetLabel("samples/s");
+}
+
+BENCHMARK(BM_AnalogProjection)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EigenProjection)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Inference, digital, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Inference, analog_pcm_512, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
