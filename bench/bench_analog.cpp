@@ -52,7 +52,10 @@ qs4d::RowMatrixXf random(int64_t rows, int64_t cols) {
   return x;
 }
 
+// Both products on one thread: Eigen would otherwise spread small products over threads that
+// mostly wait, and the comparison is per core.
 void BM_AnalogProjection(benchmark::State& state) {
+  Eigen::setNbThreads(1);
   const Setup* s = setup();
   if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
   qs4d::AnalogChip chip(s->map, s->chip, 1, 0);
@@ -67,6 +70,7 @@ void BM_AnalogProjection(benchmark::State& state) {
 }
 
 void BM_EigenProjection(benchmark::State& state) {
+  Eigen::setNbThreads(1);
   const Setup* s = setup();
   if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
   const auto& q = s->map.matrices[static_cast<size_t>(s->projection)];

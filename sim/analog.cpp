@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "sim/detail/fast_normal.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -77,20 +78,20 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
         groups.emplace_back(c, end);
         c = end;
       }
-      const auto n_groups = static_cast<Eigen::Index>(groups.size());
-      b.combine = Eigen::MatrixXf::Zero(static_cast<Eigen::Index>(b.cols.size()), n_groups);
-      b.sign_sum = Eigen::RowVectorXf::Zero(n_groups);
-      b.expand = Eigen::MatrixXf::Zero(n_groups, map.matrices[m].outputs());
-      for (Eigen::Index g = 0; g < n_groups; ++g) {
-        const auto [c0, c1] = groups[static_cast<size_t>(g)];
+      b.signs.assign(b.cols.size(), 0.0f);
+      for (const auto& [c0, c1] : groups) {
+        Block::Conversion conv;
+        conv.begin = c0;
+        conv.end = c1;
         for (int64_t k = c0; k < c1; ++k) {
           const ColumnRole& role = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(k)])];
-          b.combine(k, g) = role.sign;
-          b.sign_sum[g] += role.sign;
+          b.signs[static_cast<size_t>(k)] = role.sign;
+          conv.sign_sum += role.sign;
         }
         const ColumnRole& role = tile.cols[static_cast<size_t>(b.cols[static_cast<size_t>(c0)])];
-        b.expand(g, role.output) =
-            static_cast<float>(role.significance / map.encodings[m].step_uS);
+        conv.output = role.output;
+        conv.weight = static_cast<float>(role.significance / map.encodings[m].step_uS);
+        b.conversions.push_back(conv);
       }
       blocks_[m].push_back(std::move(b));
     }
@@ -211,9 +212,13 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
     const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
     const auto rows = static_cast<int64_t>(blk.rows.size());
     const auto cols = static_cast<int64_t>(blk.cols.size());
-    RowMatrixXf drive(B, rows);
+    // Scratch kept per thread: these can be hundreds of kB, and allocating them anew for every
+    // product made the kernel's page-fault handler a top entry in the profile.
+    thread_local RowMatrixXf drive;
+    thread_local Eigen::MatrixXf current, var, noise, analog;
+    drive.resize(B, rows);
     for (int64_t r = 0; r < rows; ++r) drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
-    RowMatrixXf current;
+    // current (B, cols) is column-major: each column's batch is contiguous.
     if (p.per_cell_read_noise && s.has_read_noise) {
       // Reference path: every cell read with its own noise draw, vector by vector.
       current.resize(B, cols);
@@ -228,10 +233,10 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       current.noalias() = drive * blk.g_uS;
       if (s.has_read_noise) {
         // Exact at the column: sum_i N(0, s_ij^2) v_i ~ N(0, sum_i s_ij^2 v_i^2).
-        const RowMatrixXf var = drive.cwiseProduct(drive) * blk.read_var;
-        for (Eigen::Index i = 0; i < current.size(); ++i) {
-          current.data()[i] += std::sqrt(var.data()[i]) * normal(gen);
-        }
+        var.noalias() = drive.cwiseProduct(drive) * blk.read_var;
+        noise.resize(B, cols);
+        detail::fill_normal(gen(), noise.data(), noise.size());
+        current.array() += var.array().sqrt() * noise.array();
       }
     }
     Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
@@ -240,13 +245,22 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
                                                 (map.window.g_max_uS - map.window.g_min_uS));
     const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
                                           : static_cast<float>(p.adc_range_fraction) * full_scale;
-    // Differential subtraction in the analog domain: one ADC conversion per (output, slice).
-    current.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(blk.factor.data(), cols).transpose();
-    Eigen::MatrixXf analog = current * blk.combine;
-    analog.noalias() -= reference * blk.sign_sum;
+    // Differential subtraction in the analog domain: one ADC conversion per (output, slice),
+    // column by column over the batch (columns are contiguous in `current`).
+    const auto n_conv = static_cast<Eigen::Index>(blk.conversions.size());
+    analog.resize(B, n_conv);
+    for (Eigen::Index g = 0; g < n_conv; ++g) {
+      const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+      auto col = analog.col(g);
+      col = (-conv.sign_sum) * reference;
+      for (int64_t k = conv.begin; k < conv.end; ++k) {
+        col += (blk.signs[static_cast<size_t>(k)] * blk.factor[static_cast<size_t>(k)]) * current.col(k);
+      }
+    }
     if (p.output_noise > 0 && range > 0) {
-      const float sd = static_cast<float>(p.output_noise) * range;
-      for (Eigen::Index i = 0; i < analog.size(); ++i) analog.data()[i] += sd * normal(gen);
+      noise.resize(B, n_conv);
+      detail::fill_normal(gen(), noise.data(), noise.size());
+      analog += (static_cast<float>(p.output_noise) * range) * noise;
     }
     float seen = 0;
     if (calibrating_) {
@@ -258,7 +272,10 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       analog = (x.max(-q).min(q).round() * (range / q)).matrix();
     }
     conversions += analog.size();
-    acc.noalias() += analog * blk.expand;
+    for (Eigen::Index g = 0; g < n_conv; ++g) {
+      const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+      acc.col(conv.output) += conv.weight * analog.col(g);
+    }
     if (calibrating_) {
       std::lock_guard<std::mutex> lock(mutex_);
       adc_range_[static_cast<size_t>(blk.tile)] = std::max(adc_range_[static_cast<size_t>(blk.tile)], seen);

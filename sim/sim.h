@@ -117,12 +117,16 @@ class AnalogChip {
     int64_t reference = -1;                    // index into cols of the reference column
     RowMatrixXf g_uS, read_var;                // (rows, cols) slices at time_s_
     std::vector<float> factor;                 // drift compensation per column
-    // Columns to ADC conversions and conversions to outputs, as small dense matrices so the
-    // whole readout is two matrix products: combine (cols, conversions) holds the +-1 of
-    // differential subtraction, sign_sum the sum of each conversion's signs (for the reference),
-    // expand (conversions, outputs) the slice significance over the conductance step.
-    Eigen::MatrixXf combine, expand;
-    Eigen::RowVectorXf sign_sum;
+    // One ADC conversion per run of adjacent columns of one (output, slice): the columns
+    // [begin, end) of `cols`, their signs (differential subtraction), the sum of those signs
+    // (how often the reference is subtracted), the output and the slice significance over the
+    // conductance step.
+    struct Conversion {
+      int64_t begin = 0, end = 0, output = 0;
+      float sign_sum = 0, weight = 0;
+    };
+    std::vector<Conversion> conversions;
+    std::vector<float> signs;  // per entry of cols
   };
   void fill_blocks();
   const MappedModel* map_;
