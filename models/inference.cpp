@@ -236,7 +236,7 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
     throw UsageError("input has length " + std::to_string(batch.length) + ", this engine was " +
                      "prepared for length " + std::to_string(length_));
   }
-  const int64_t H = c.d_model, M = c.modes(), L = length_;
+  const int64_t H = c.d_model, L = length_;
   RowMatrixXf out(batch.n, c.d_output);
   const int n_threads = threads > 0 ? threads : omp_get_max_threads();
 

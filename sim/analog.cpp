@@ -20,17 +20,6 @@ uint64_t double_bits(double t) {
   return bits;
 }
 
-// Signed uniform quantizer with 2^(bits-1) - 1 steps per side over [-range, range].
-inline float quantize(float v, float range, int bits, bool* clipped) {
-  const float q = static_cast<float>((int64_t{1} << (bits - 1)) - 1);
-  float x = v / range * q;
-  if (x > q || x < -q) {
-    if (clipped) *clipped = true;
-    x = std::clamp(x, -q, q);
-  }
-  return std::nearbyint(x) * range / q;
-}
-
 }  // namespace
 
 AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial)
