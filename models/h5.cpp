@@ -319,17 +319,24 @@ void Reader::read_rows(const std::string& dataset, hid_t mem_type, void* out, in
   }
 }
 
+namespace {
+// Elements to read: the whole dataset, or its first `limit_rows` rows.
+int64_t elements_to_read(const DatasetInfo& inf, int64_t limit_rows) {
+  const int64_t n = inf.numel();
+  if (limit_rows > 0 && !inf.shape.empty() && limit_rows < inf.shape[0]) {
+    return n / inf.shape[0] * limit_rows;
+  }
+  return n;
+}
+}  // namespace
+
 std::vector<float> Reader::read_float(const std::string& dataset, int64_t limit_rows) const {
   const DatasetInfo inf = info(dataset);
   if (inf.value_class != ValueClass::kFloat) {
     fail(ErrorKind::kWrongType, dataset,
          std::string("dtype is ") + class_name(inf.value_class) + ", expected float32");
   }
-  int64_t n = inf.numel();
-  if (limit_rows > 0 && !inf.shape.empty() && limit_rows < inf.shape[0]) {
-    n = n / inf.shape[0] * limit_rows;
-  }
-  std::vector<float> out(static_cast<size_t>(n));
+  std::vector<float> out(static_cast<size_t>(elements_to_read(inf, limit_rows)));
   read_rows(dataset, H5T_NATIVE_FLOAT, out.data(), limit_rows, inf);
   return out;
 }
@@ -340,11 +347,7 @@ std::vector<int64_t> Reader::read_int(const std::string& dataset, int64_t limit_
     fail(ErrorKind::kWrongType, dataset,
          std::string("dtype is ") + class_name(inf.value_class) + ", expected integer");
   }
-  int64_t n = inf.numel();
-  if (limit_rows > 0 && !inf.shape.empty() && limit_rows < inf.shape[0]) {
-    n = n / inf.shape[0] * limit_rows;
-  }
-  std::vector<int64_t> out(static_cast<size_t>(n));
+  std::vector<int64_t> out(static_cast<size_t>(elements_to_read(inf, limit_rows)));
   read_rows(dataset, H5T_NATIVE_INT64, out.data(), limit_rows, inf);
   return out;
 }

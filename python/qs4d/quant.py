@@ -83,14 +83,15 @@ class FakeQuant(nn.Module):
         shape[self.axis] = -1
         return s.reshape(shape)
 
+    def _reduce(self, a, op):
+        """op ('amax' or 'mean') of |w| per scale group: (size,) or (1,)."""
+        if self.axis is None:
+            return getattr(a, op)().reshape(1)
+        dims = [d for d in range(a.dim()) if d != self.axis]
+        return getattr(a, op)(dim=dims) if dims else a
+
     def _max_scale(self, w):
-        a = w.detach().abs()
-        if self.axis is not None:
-            dims = [d for d in range(w.dim()) if d != self.axis]
-            m = a.amax(dim=dims) if dims else a
-        else:
-            m = a.max().reshape(1)
-        return torch.clamp(m, min=1e-8) / self.qmax
+        return torch.clamp(self._reduce(w.detach().abs(), "amax"), min=1e-8) / self.qmax
 
     def scale(self, w):
         """The scale as used in the forward pass, shaped to broadcast against w."""
@@ -100,12 +101,7 @@ class FakeQuant(nn.Module):
             with torch.no_grad():
                 # LSQ initialisation 2 mean|w| / sqrt(qmax) for weights; the max for SSM tensors,
                 # whose few large entries (|Abar| near 1) carry the long memory.
-                a = w.detach().abs()
-                if self.axis is not None:
-                    dims = [d for d in range(w.dim()) if d != self.axis]
-                    mean = a.mean(dim=dims) if dims else a
-                else:
-                    mean = a.mean().reshape(1)
+                mean = self._reduce(w.detach().abs(), "mean")
                 init = 2 * mean / math.sqrt(self.qmax) if self.init == "lsq" else \
                     self._max_scale(w)
                 init = torch.clamp(init, min=1e-6)
