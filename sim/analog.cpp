@@ -185,11 +185,15 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
   const int64_t B = x.rows();
   boost::random::normal_distribution<float> normal;
 
-  // DAC: each input vector scaled by its own absolute maximum (restored digitally afterwards).
+  // DAC: each input vector scaled by its own absolute maximum (dynamic range), or by a fixed
+  // full-scale value with clipping; the scale is restored digitally afterwards.
   Eigen::VectorXf x_scale(B);
-  for (int64_t b = 0; b < B; ++b) x_scale[b] = x.row(b).cwiseAbs().maxCoeff();
+  for (int64_t b = 0; b < B; ++b) {
+    x_scale[b] = p.dac_range > 0 ? static_cast<float>(p.dac_range) : x.row(b).cwiseAbs().maxCoeff();
+  }
   const Eigen::VectorXf inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
   RowMatrixXf v = inv.asDiagonal() * x;
+  if (p.dac_range > 0) v = v.cwiseMax(-1.0f).cwiseMin(1.0f);
   if (dac_bits > 0) {
     const float levels = static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1);
     v = ((v.array() * levels).round() / levels).matrix();
@@ -203,10 +207,13 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
     const auto cols = static_cast<int64_t>(blk.cols.size());
     // Scratch kept per thread: these can be hundreds of kB, and allocating them anew for every
     // product made the kernel's page-fault handler a top entry in the profile.
-    thread_local RowMatrixXf drive;
+    thread_local RowMatrixXf signed_drive, drive;
     thread_local Eigen::MatrixXf current, var, noise, analog;
-    drive.resize(B, rows);
-    for (int64_t r = 0; r < rows; ++r) drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
+    signed_drive.resize(B, rows);
+    for (int64_t r = 0; r < rows; ++r) signed_drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
+    float seen = 0;
+    // One read of the block with `drive` on its rows: crossbar, subtraction, ADC, into acc.
+    auto read = [&](float phase_sign) {
     // current (B, cols) is column-major: each column's batch is contiguous.
     if (p.per_cell_read_noise && s.has_read_noise) {
       // Reference path: every cell read with its own noise draw, vector by vector.
@@ -251,7 +258,6 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       detail::fill_normal(gen(), noise.data(), noise.size());
       analog += (static_cast<float>(p.output_noise) * range) * noise;
     }
-    float seen = 0;
     if (calibrating_) {
       seen = analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f;
     } else if (adc_bits > 0 && range > 0) {
@@ -263,7 +269,18 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
     conversions += analog.size();
     for (Eigen::Index g = 0; g < n_conv; ++g) {
       const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
-      acc.col(conv.output) += conv.weight * analog.col(g);
+      acc.col(conv.output) += (phase_sign * conv.weight) * analog.col(g);
+    }
+    };
+    if (p.two_phase_inputs) {
+      // Positive and negative inputs in two reads of non-negative pulses, subtracted digitally.
+      drive = signed_drive.cwiseMax(0.0f);
+      read(1.0f);
+      drive = (-signed_drive).cwiseMax(0.0f);
+      read(-1.0f);
+    } else {
+      drive = signed_drive;  // signed pulses (polarity) in one read
+      read(1.0f);
     }
     if (calibrating_) {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -40,7 +40,8 @@ bool looks_like_path(const std::string& s) {
 PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path,
                  {"dac_bits", "adc_bits", "adc_range", "calibration_samples", "output_noise",
-                  "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits"});
+                  "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits",
+                  "dac_range", "signed_inputs"});
   PeripherySpec p;
   for (const auto& [key, v] : j.items()) {
     const std::string q = path + "." + key;
@@ -63,6 +64,22 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
         throw SpecError(q, "expected \"calibrated\" or a fraction of full scale in (0, 1], got " +
                                v.dump());
       }
+    }
+    if (key == "dac_range") {
+      if (v.is_string() && v.get<std::string>() == "dynamic") {
+        p.dac_range = 0;
+      } else if (v.is_number() && v.get<double>() > 0 && std::isfinite(v.get<double>())) {
+        p.dac_range = v.get<double>();
+      } else {
+        throw SpecError(q, "expected \"dynamic\" or a positive full-scale input, got " + v.dump());
+      }
+    }
+    if (key == "signed_inputs") {
+      const std::string s = get_string(v, q);
+      if (s != "polarity" && s != "two_phase") {
+        throw SpecError(q, "is \"" + s + "\", expected \"polarity\" or \"two_phase\"");
+      }
+      p.two_phase_inputs = s == "two_phase";
     }
     if (key == "calibration_samples") {
       p.calibration_samples = get_int(v, q);
@@ -92,7 +109,13 @@ json PeripherySpec::to_json() const {
          {"calibration_samples", calibration_samples},
          {"output_noise", output_noise},
          {"wire_resistance_ohm", wire_resistance_ohm},
-         {"read_noise_path", per_cell_read_noise ? "cell" : "column"}};
+         {"read_noise_path", per_cell_read_noise ? "cell" : "column"},
+         {"signed_inputs", two_phase_inputs ? "two_phase" : "polarity"}};
+  if (dac_range > 0) {
+    j["dac_range"] = dac_range;
+  } else {
+    j["dac_range"] = "dynamic";
+  }
   if (adc_calibrated) {
     j["adc_range"] = "calibrated";
   } else {

@@ -44,6 +44,8 @@ std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
 // The converters and wires around each crossbar tile.
 struct PeripherySpec {
   int dac_bits = 0;             // input DAC bits (signed), 0 = ideal
+  double dac_range = 0.0;       // fixed input full scale (inputs clipped), 0 = per-vector max
+  bool two_phase_inputs = false;  // signed inputs as two reads of +/- parts (else pulse polarity)
   int adc_bits = 0;             // output ADC bits (signed), 0 = ideal
   bool adc_calibrated = true;   // range per tile from a calibration pass, else a fixed fraction
   double adc_range_fraction = 1.0;  // fixed: fraction of the tile's full-scale current
@@ -77,7 +79,8 @@ struct ChipSpec {
 };
 
 // One simulated chip: a mapped model programmed onto devices (once, from streams keyed by seed,
-// trial and tile), aged to a time after programming, and read through its periphery.
+// trial and tile), aged to a time after programming, and read through its periphery. It refers
+// to `map` and `chip`, which must outlive it.
 class AnalogChip {
  public:
   AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial);

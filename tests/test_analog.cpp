@@ -34,7 +34,9 @@ TEST(Analog, IdealChipEqualsTheQuantizedDigitalModel) {
     const Dataset data = fixture_dataset(c, 5);
     for (const char* enc : {"differential", "offset"}) {
       const ChipSpec spec = chip({std::string("mapping.encoding=") + enc, "mapping.tile_rows=8",
-                                  "mapping.tile_cols=12", "mapping.bits_per_device=2"});
+                                  "mapping.tile_cols=12", "mapping.bits_per_device=2",
+                                  std::string("periphery.signed_inputs=") +
+                                      (enc[0] == 'd' ? "two_phase" : "polarity")});
       AnalogEvalOptions o;
       o.trials = 2;
       o.times_s = {0.0, 86400.0};
@@ -240,6 +242,16 @@ TEST(Analog, AdcClipsAreCountedAndQuantizationCosts) {
   const RowMatrixXf ideal = x * map.matrices[1].dequantized().transpose();
   EXPECT_GT(test::max_abs_diff(y, ideal), 1e-3);
   EXPECT_THROW(chip({"periphery.adc_range=2"}), SpecError);
+  EXPECT_THROW(chip({"periphery.signed_inputs=both"}), SpecError);
+  EXPECT_THROW(chip({"periphery.dac_range=-1"}), SpecError);
+  // A fixed DAC full scale clips larger inputs.
+  const ChipSpec clipped = chip({"periphery.dac_range=0.5"});
+  const MappedModel cmap = map_model(model, clipped.mapping, clipped.device.window());
+  const AnalogChip fixed(cmap, clipped, 1, 0);
+  const RowMatrixXf big = RowMatrixXf::Constant(1, cmap.matrices[1].inputs(), 2.0f);
+  const RowMatrixXf half = RowMatrixXf::Constant(1, cmap.matrices[1].inputs(), 0.5f);
+  const RowMatrixXf at_half = fixed.mvm(1, half, 1);
+  EXPECT_LT(test::max_abs_diff(fixed.mvm(1, big, 1), at_half), 1e-4 * (1 + at_half.cwiseAbs().maxCoeff()));
   EXPECT_THROW(chip({"recurrence=\"crossbar\""}), SpecError);
   EXPECT_THROW(chip({"analog_layers=[\"norm\"]"}), SpecError);
 }
