@@ -80,6 +80,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training samples")
     p.add_argument("--init-from", help="start from this checkpoint (format v1)")
+    p.add_argument("--export-only", action="store_true",
+                   help="export the best model of the saved training state without training on")
     q = p.add_argument_group("quantization-aware training")
     q.add_argument("--bits", type=int, default=0,
                    help="weight bits of encoder, output projections, decoder (0 = float)")
@@ -131,7 +133,10 @@ def main(argv=None):
         print(f"resuming at epoch {start_epoch} (best val {best:.4f})", flush=True)
 
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(start_epoch, args.epochs):
+    if args.export_only and best_state is None:
+        raise SystemExit(f"{state_path}: no saved training state to export")
+    last_epoch = start_epoch if args.export_only else args.epochs
+    for epoch in range(start_epoch, last_epoch):
         model.train()
         gen = np.random.default_rng(args.seed * 1000 + epoch)
         order = gen.permutation(len(xtr))
@@ -170,7 +175,7 @@ def main(argv=None):
     print(f"test accuracy {test:.4f} (best val {best:.4f})", flush=True)
     meta = {"task": "classification", "dataset": os.path.basename(args.data),
             "test_accuracy": test, "val_accuracy": best, "seed": args.seed,
-            "train_seconds": train_seconds, "history": history,
+            "train_seconds": train_seconds, "history": history, "epochs_trained": len(history),
             "quantization": json.dumps(qconfig.to_dict() if qconfig else None),
             "training_config": json.dumps(vars(args))}
     if qconfig:
