@@ -102,6 +102,19 @@ void AnalogChip::fill_blocks() {
           b.read_var(i, j) = s.read_var(b.rows[static_cast<size_t>(i)], b.cols[static_cast<size_t>(j)]);
         }
       }
+      b.row_g_sum = b.g_uS.rowwise().sum();
+      double col_sum = 0;
+      int64_t n_cols = 0;
+      for (const Block::Conversion& conv : b.conversions) {
+        for (int64_t k = conv.begin; k < conv.end; ++k) {
+          col_sum += b.g_uS.col(k).sum();
+          ++n_cols;
+        }
+      }
+      const double mean_uS = n_cols ? col_sum / static_cast<double>(n_cols) : 0.0;
+      // R_col in ohm from the mean column conductance in uS; an empty column counts as 1 GOhm.
+      const double r_ohm = mean_uS > 0 ? 1e6 / mean_uS : 1e9;
+      b.r_col_log10_x20 = static_cast<int>(std::lround(20.0 * std::log10(r_ohm)));
       b.factor.resize(static_cast<size_t>(cols));
       for (Eigen::Index j = 0; j < cols; ++j) {
         b.factor[static_cast<size_t>(j)] =
@@ -171,6 +184,61 @@ void AnalogChip::end_calibration() {
   }
 }
 
+void ActionCounts::add(const ActionCounts& o) {
+  samples += o.samples;
+  for (const auto& [k, v] : o.dac_conversions) dac_conversions[k] += v;
+  row_activations += o.row_activations;
+  cell_reads += o.cell_reads;
+  for (const auto& [k, v] : o.g_v2_uS) g_v2_uS[k] += v;
+  for (const auto& [k, v] : o.adc_conversions) adc_conversions[k] += v;
+  digital_adds += o.digital_adds;
+  digital_muls += o.digital_muls;
+  digital_macs += o.digital_macs;
+  nonlinear += o.nonlinear;
+  shift_adds += o.shift_adds;
+  buffer_read_bits += o.buffer_read_bits;
+  buffer_write_bits += o.buffer_write_bits;
+  programming_pulses += o.programming_pulses;
+  for (const auto& [m, a] : o.matrices) {
+    MatrixActivity& mine = matrices[m];
+    if (mine.name.empty()) mine = a; else mine.vectors += a.vectors;
+  }
+}
+
+void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {
+  counts_ = counts;
+  activation_bits_ = activation_bits;
+  if (!counts) return;
+  for (size_t t = 0; t < tiles_.size(); ++t) {
+    const RowMatrixXi16& pulses = tiles_[t].programmed.pulses;
+    // Without write-verify every used device takes one programming pulse.
+    counts->programming_pulses += pulses.size() ? static_cast<double>(pulses.cast<int64_t>().sum())
+                                                : static_cast<double>(map_->tiles[t].devices_used);
+  }
+}
+
+void AnalogChip::record(int64_t m, const Block& blk, int64_t batch, const RowMatrixXf& drive,
+                        int dac_bits, int adc_bits, int phase) const {
+  const auto rows = static_cast<double>(blk.rows.size());
+  const auto cols = static_cast<double>(blk.cols.size());
+  const auto n_conv = static_cast<double>(blk.conversions.size());
+  const auto b = static_cast<double>(batch);
+  const double g_v2 = (drive.cwiseProduct(drive) * blk.row_g_sum).cast<double>().sum();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ActionCounts& c = *counts_;
+  c.dac_conversions[dac_bits] += b * rows;
+  c.row_activations += b * rows;
+  c.cell_reads += b * rows * cols;
+  c.g_v2_uS[dac_bits] += g_v2;
+  c.adc_conversions[AdcKey{adc_bits, dac_bits, blk.r_col_log10_x20}] += b * n_conv;
+  c.shift_adds += b * n_conv;  // each conversion shifted into its output's partial sum
+  MatrixActivity& a = c.matrices[m];
+  if (phase == 0) {
+    a.conversions_per_tile[blk.tile] = n_conv;
+    a.rows_per_tile[blk.tile] = rows;
+  }
+}
+
 RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
   Engine gen(stream);
   return mvm(m, x, gen, chip_->periphery.dac_bits, chip_->periphery.adc_bits);
@@ -200,6 +268,7 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
   }
   Eigen::MatrixXf acc = Eigen::MatrixXf::Zero(B, q.outputs());
   int64_t clips = 0, conversions = 0;
+  const bool counting = counts_ != nullptr && !calibrating_;
   for (const Block& blk : blocks_[static_cast<size_t>(m)]) {
     const Tile& tile = map.tiles[static_cast<size_t>(blk.tile)];
     const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
@@ -276,11 +345,14 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       // Positive and negative inputs in two reads of non-negative pulses, subtracted digitally.
       drive = signed_drive.cwiseMax(0.0f);
       read(1.0f);
+      if (counting) record(m, blk, B, drive, dac_bits, adc_bits, 0);
       drive = (-signed_drive).cwiseMax(0.0f);
       read(-1.0f);
+      if (counting) record(m, blk, B, drive, dac_bits, adc_bits, 1);
     } else {
       drive = signed_drive;  // signed pulses (polarity) in one read
       read(1.0f);
+      if (counting) record(m, blk, B, drive, dac_bits, adc_bits, 0);
     }
     if (calibrating_) {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -292,6 +364,27 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
     std::lock_guard<std::mutex> lock(mutex_);
     clips_ += clips;
     conversions_ += conversions;
+    if (counting) {
+      ActionCounts& c = *counts_;
+      const auto b = static_cast<double>(B);
+      const double in = static_cast<double>(q.inputs()), out = static_cast<double>(q.outputs());
+      c.digital_adds += b * in;                // |x| max for the DAC scale
+      c.digital_muls += b * in + 2 * b * out;  // into the DAC, then the two rescales
+      if (e.offset != 0) c.digital_adds += b * out;
+      c.buffer_read_bits += b * in * activation_bits_;
+      c.buffer_write_bits += b * out * activation_bits_;
+      MatrixActivity& a = c.matrices[m];
+      if (a.name.empty()) {
+        a.name = q.name;
+        a.group = q.kind == MatrixKind::kEncoder   ? "encoder"
+                  : q.kind == MatrixKind::kDecoder ? "decoder"
+                  : "layer " + std::to_string(q.layer) +
+                        (q.kind == MatrixKind::kRecurrence ? " recurrence" : " projection");
+        a.dac_bits = dac_bits;
+        a.adc_bits = adc_bits;
+      }
+      a.vectors += b * (p.two_phase_inputs ? 2 : 1);
+    }
   }
   RowMatrixXf y = (x_scale.asDiagonal() * acc) * q.scale.cast<float>().asDiagonal();
   return y;

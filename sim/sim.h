@@ -7,6 +7,7 @@
 
 #include <boost/random/mersenne_twister.hpp>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -78,6 +79,42 @@ struct ChipSpec {
   static ChipSpec from_json(const nlohmann::json& j);
 };
 
+// What the analog executor did, summed over every product since counting began (divide by
+// `samples` for per-inference figures). Keys carry what a price table needs and nothing it
+// decides, so one count is priced by any technology table (energy/): converter bits, the input
+// bits of the product an ADC conversion belongs to, and the column resistance that conversion
+// saw (NeuroSim's SAR ADC power depends on it), in twentieths of a decade.
+struct AdcKey {
+  int bits = 0;        // ADC bits (0 = ideal converter)
+  int input_bits = 0;  // DAC bits of the product (bit-serial designs integrate once per bit)
+  int r_col_log10_x20 = 0;  // round(20 log10 R_col / ohm), R_col = 1 / sum of G over driven rows
+  auto operator<=>(const AdcKey&) const = default;
+};
+struct MatrixActivity {
+  std::string name;
+  std::string group;       // "encoder", "layer 0 projection", "layer 0 recurrence", "decoder"
+  double vectors = 0;      // input vectors applied (times phases)
+  int dac_bits = 0, adc_bits = 0;
+  std::map<int64_t, double> conversions_per_tile;  // ADC conversions of one vector, per tile
+  std::map<int64_t, double> rows_per_tile;         // rows driven by one vector, per tile
+};
+struct ActionCounts {
+  int64_t samples = 0;                     // inferences counted
+  std::map<int, double> dac_conversions;   // by DAC bits: one per driven row per read
+  double row_activations = 0;
+  double cell_reads = 0;
+  std::map<int, double> g_v2_uS;           // by DAC bits: sum over cells read of G (uS) v^2,
+                                           // v the drive in units of the DAC full scale
+  std::map<AdcKey, double> adc_conversions;
+  // Digital work: scaling into and out of the converters, shift-and-add of slices and
+  // partial sums across row tiles, and (from energy/) the model's digital glue.
+  double digital_adds = 0, digital_muls = 0, digital_macs = 0, nonlinear = 0, shift_adds = 0;
+  double buffer_read_bits = 0, buffer_write_bits = 0;
+  double programming_pulses = 0;           // one-time: write-verify iterations of every device
+  std::map<int64_t, MatrixActivity> matrices;  // by matrix index
+  void add(const ActionCounts& other);
+};
+
 // One simulated chip: a mapped model programmed onto devices (once, from streams keyed by seed,
 // trial and tile), aged to a time after programming, and read through its periphery. It refers
 // to `map` and `chip`, which must outlive it.
@@ -104,6 +141,10 @@ class AnalogChip {
   double time_s() const { return time_s_; }
   int64_t adc_clips() const { return clips_; }
   int64_t adc_conversions() const { return conversions_; }
+  // Every product from now on adds its actions to *counts (nullptr stops counting); products
+  // made during ADC calibration are not counted. `activation_bits` is the width of the words the
+  // products read from and write to the buffer. Also adds the programming pulses of this chip.
+  void count_actions(ActionCounts* counts, int activation_bits = 8);
 
  private:
   struct TileState {
@@ -130,6 +171,8 @@ class AnalogChip {
     };
     std::vector<Conversion> conversions;
     std::vector<float> signs;  // per entry of cols
+    Eigen::VectorXf row_g_sum;  // sum of g_uS over each row (array energy: sum_i v_i^2 G_i.)
+    int r_col_log10_x20 = 0;    // mean column resistance of the block, for ADC pricing
   };
   void fill_blocks();
   const MappedModel* map_;
@@ -144,6 +187,10 @@ class AnalogChip {
   mutable std::vector<float> adc_range_;
   bool calibrating_ = false;
   mutable int64_t clips_ = 0, conversions_ = 0;
+  ActionCounts* counts_ = nullptr;
+  int activation_bits_ = 8;
+  void record(int64_t m, const Block& blk, int64_t batch, const RowMatrixXf& drive, int dac_bits,
+              int adc_bits, int phase) const;
   mutable std::mutex mutex_;
 };
 

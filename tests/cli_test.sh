@@ -22,7 +22,7 @@ fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zer
 }
 
 m=$fixtures/models
-for verb in info eval predict map device sweep; do
+for verb in info eval predict map device sweep energy compare; do
   check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
 done
 check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
@@ -100,7 +100,28 @@ assert [r['time_s'] for r in j['results']] == [1, 86400]
 for r in j['results']:
     for k in ('analog_accuracy_mean', 'analog_accuracy_std', 'analog_accuracy_min',
               'analog_accuracy_max', 'agreement_with_digital'): assert k in r, k
-    assert r['agreement_with_digital'] == 1.0 and r['analog_accuracy_mean'] == j['digital_accuracy']"
+    assert r['agreement_with_digital'] == 1.0 and r['analog_accuracy_mean'] == j['digital_accuracy']
+assert j['energy_pJ_per_inference'] > 0 and j['digital_baseline']['energy_pJ_per_inference'] > 0"
+
+# energy and compare: the JSON keys; the breakdown adds up; bad tables and options are one line.
+check "energy" "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds.h5" --samples 4 \
+  --tech 130nm_neurram --json "$tmp/e.json"
+check "energy json" "$py" -c "
+import json, math
+j = json.load(open('$tmp/e.json'))
+for k in ('energy_pJ_per_inference', 'breakdown_pJ', 'tops_per_w', 'latency_ns_per_inference',
+          'area_mm2', 'digital_baseline', 'analog_vs_digital_energy_ratio'): assert k in j, k
+b = j['breakdown_pJ']
+assert set(b) == {'dac', 'array', 'adc', 'digital', 'buffer'}, b
+assert math.isclose(sum(b.values()), j['energy_pJ_per_inference'], rel_tol=1e-9)
+assert math.isclose(j['analog_vs_digital_energy_ratio'],
+                    j['energy_pJ_per_inference'] / j['digital_baseline']['energy_pJ_per_inference'])
+assert j['seed'] == 1 and j['samples'] == 4 and j['tech'] == '130nm_neurram'"
+check "compare" bash -c "'$bin' compare $m/quantized.h5 $m/layer_post_din1.h5 --chip ideal \
+  --data '$tmp/ds.h5' --samples 2 | grep -q 'MACs per inference'"
+fails_with "energy unknown tech" "no such preset" "$bin" energy "$m/quantized.h5" --chip ideal \
+  --data "$tmp/ds.h5" --tech 3nm_magic
+fails_with "energy no data" "pass --data" "$bin" energy "$m/quantized.h5" --chip ideal
 
 # sweep: interrupted (last point removed) and resumed gives the same file.
 sweep() { "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \

@@ -121,8 +121,13 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
                             {"analog_accuracy_per_trial", t.accuracy},
                             {"adc_clip_fraction", clip_rate}});
   }
-  std::printf("\n%.1f s\n", r.seconds);
+  std::printf("\n%.1f s\n\n", r.seconds);
   j["seconds"] = r.seconds;
+  if (args.energy_samples > 0) {
+    const nlohmann::json e = energy_for_eval(model, data, chip, args.tech, args.energy_samples,
+                                             args.seed, args.threads);
+    for (const auto& [k, v] : e.items()) j[k] = v;
+  }
   if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
   return 0;
 }

@@ -7,6 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "models/model.h"
+#include "sim/sim.h"
+
 namespace qs4d::cli {
 
 struct InfoArgs {
@@ -26,6 +31,8 @@ struct EvalArgs {
   int64_t batch = 64;
   int threads = 0;
   std::string json_out;
+  std::string tech = "22nm_lp";  // energy figures of `eval --chip`
+  int64_t energy_samples = 16;
 };
 
 struct PredictArgs {
@@ -64,6 +71,28 @@ struct SweepArgs {
   bool resume = false;
 };
 
+struct EnergyArgs {
+  std::string checkpoint, chip, tech = "22nm_lp", data, json_out;
+  std::vector<std::string> overrides;
+  int64_t samples = 16;
+  uint64_t seed = 1;
+  int threads = 0;
+};
+
+struct CompareArgs {
+  std::vector<std::string> checkpoints;
+  std::string chip, tech = "22nm_lp", data, json_out;
+  std::vector<std::string> overrides;
+  int64_t samples = 16;
+  uint64_t seed = 1;
+  int threads = 0;
+};
+
+int run_energy(const EnergyArgs& args);
+// Counts and prices the chip for `eval --chip`, prints the summary, returns the JSON figures.
+nlohmann::json energy_for_eval(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                               const std::string& tech, int64_t samples, uint64_t seed, int threads);
+int run_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
 int run_device(const DeviceArgs& args);

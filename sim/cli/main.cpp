@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
   eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)");
+  eval_cmd->add_option("--tech", eval.tech, "technology table for the energy figures (data/energy)");
+  eval_cmd->add_option("--energy-samples", eval.energy_samples,
+                       "samples to count actions on for the energy figures (0 = none)")
+      ->check(CLI::NonNegativeNumber);
 
   PredictArgs pred;
   auto* pred_cmd = app.add_subcommand("predict", "Logits for a float32 (B, L, d_input) dataset");
@@ -92,6 +96,37 @@ int main(int argc, char** argv) {
       ->required();
   sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
 
+  EnergyArgs en;
+  auto* en_cmd = app.add_subcommand("energy", "Energy, latency and area per inference on a chip, "
+                                              "against a digital baseline");
+  en_cmd->add_option("checkpoint", en.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  en_cmd->add_option("--chip", en.chip, "chip preset name or JSON file")->required();
+  en_cmd->add_option("--tech", en.tech, "technology table: data/energy/NAME.json or a file");
+  en_cmd->add_option("--set", en.overrides, "override a chip key: --set periphery.adc_bits=6");
+  en_cmd->add_option("--data", en.data, "inputs to count on (default: the test split of the "
+                                        "checkpoint's /meta dataset in data/datasets)");
+  en_cmd->add_option("--samples", en.samples, "samples to count on")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  en_cmd->add_option("--seed", en.seed, "random seed of the chip (echoed in the report)");
+  en_cmd->add_option("--threads", en.threads, "OpenMP threads (0 = default)")
+      ->check(CLI::NonNegativeNumber);
+  en_cmd->add_option("--json", en.json_out, "write the figures as JSON to this file");
+
+  CompareArgs cmp;
+  auto* cmp_cmd = app.add_subcommand("compare", "Complexity, energy and latency of checkpoints "
+                                                "side by side on one chip");
+  cmp_cmd->add_option("checkpoints", cmp.checkpoints, "checkpoints (HDF5, format v1)")->required();
+  cmp_cmd->add_option("--chip", cmp.chip, "chip preset name or JSON file")->required();
+  cmp_cmd->add_option("--tech", cmp.tech, "technology table: data/energy/NAME.json or a file");
+  cmp_cmd->add_option("--set", cmp.overrides, "override a chip key");
+  cmp_cmd->add_option("--data", cmp.data, "inputs to count on (default: from each checkpoint's /meta)");
+  cmp_cmd->add_option("--samples", cmp.samples, "samples to count on")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmp_cmd->add_option("--seed", cmp.seed, "random seed of the chips");
+  cmp_cmd->add_option("--threads", cmp.threads, "OpenMP threads (0 = default)")
+      ->check(CLI::NonNegativeNumber);
+  cmp_cmd->add_option("--json", cmp.json_out, "write the table as JSON to this file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +142,8 @@ int main(int argc, char** argv) {
     if (*map_cmd) return run_map(map);
     if (*dev_cmd) return run_device(dev);
     if (*sw_cmd) return run_sweep(sw);
+    if (*en_cmd) return run_energy(en);
+    if (*cmp_cmd) return run_compare(cmp);
   } catch (const std::exception& e) {
     std::cerr << "qs4dsim: error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,155 @@
+// Action counts of one inference: the analog executor's own (run on real inputs) plus the
+// model's digital glue, counted from its shapes.
+#include <algorithm>
+
+#include "energy/energy.h"
+
+namespace qs4d {
+namespace {
+
+void scale_counts(ActionCounts& c, double f) {
+  for (auto& [k, v] : c.dac_conversions) v *= f;
+  c.row_activations *= f;
+  c.cell_reads *= f;
+  for (auto& [k, v] : c.g_v2_uS) v *= f;
+  for (auto& [k, v] : c.adc_conversions) v *= f;
+  c.digital_adds *= f;
+  c.digital_muls *= f;
+  c.digital_macs *= f;
+  c.nonlinear *= f;
+  c.shift_adds *= f;
+  c.buffer_read_bits *= f;
+  c.buffer_write_bits *= f;
+  for (auto& [m, a] : c.matrices) a.vectors *= f;
+}
+
+bool is_crossbar_weight(const std::string& name) {
+  return name == "encoder.weight" || name == "decoder.weight" ||
+         name.find("output_linear.0.weight") != std::string::npos;
+}
+
+}  // namespace
+
+ModelComplexity complexity(const S4DModel& model, int64_t length, const MappedModel& map) {
+  const ModelConfig& c = model.config();
+  ModelComplexity out;
+  for (const auto& [group, n] : model.parameter_counts()) out.parameters += n;
+  out.weight_bytes = model.weight_bytes();
+  double bits = 0, count = 0;
+  for (const auto& [name, tensor] : model.tensors()) {
+    if (!is_crossbar_weight(name)) continue;
+    const auto n = static_cast<double>(tensor.values.size());
+    const auto q = model.quant().find(name);
+    bits += n * (q == model.quant().end() ? 32.0 : static_cast<double>(q->second.bits));
+    count += n;
+  }
+  out.weight_bits_mean = count > 0 ? bits / count : 0;
+  const auto L = static_cast<double>(length), H = static_cast<double>(c.d_model);
+  const auto M = static_cast<double>(c.modes());
+  out.macs_per_inference = L * c.d_input * H +
+                           c.n_layers * (L * H * 2 * H + L * H * (8 * M + 1)) + H * c.d_output;
+  out.length = length;
+  out.devices_used = map.devices_used();
+  out.devices_allocated = map.devices_allocated();
+  out.tiles = static_cast<int64_t>(map.tiles.size());
+  return out;
+}
+
+void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chip,
+                      int activation_bits, ActionCounts& k) {
+  const ModelConfig& c = model.config();
+  const auto L = static_cast<double>(length), H = static_cast<double>(c.d_model);
+  const auto M = static_cast<double>(c.modes()), a = static_cast<double>(activation_bits);
+  if (!chip.analog_encoder) k.digital_macs += L * c.d_input * H;
+  k.digital_adds += L * H;  // encoder bias
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    if (!chip.analog_recurrence) {
+      // x = Abar x + Bbar u (complex), y = 2 Re(C x) + D u: 8 real MACs per mode and step, one
+      // for the skip; the mode parameters (Abar, Bbar, C: six words) come from the buffer.
+      k.digital_macs += L * H * (8 * M + 1);
+      k.buffer_read_bits += L * H * 6 * M * a;
+    }
+    k.nonlinear += H * L;                                      // GELU
+    if (!chip.analog_projections) k.digital_macs += L * H * 2 * H;
+    k.digital_adds += 2 * H * L;                               // projection bias
+    k.nonlinear += H * L;                                      // GLU sigmoid
+    k.digital_muls += H * L;                                   // GLU gate
+    k.digital_adds += H * L;                                   // residual
+    if (c.norm == NormKind::kLayer) {
+      k.digital_adds += 4 * H * L;  // mean, variance, centring, shift
+      k.digital_muls += 3 * H * L;  // square, normalise, scale
+      k.nonlinear += L;             // 1 / sqrt
+    } else {
+      k.digital_adds += H * L;      // batch norm folded into one affine map
+      k.digital_muls += H * L;
+    }
+    // Each digital stage reads its inputs and writes its outputs: SSM, GELU + GLU, residual, norm.
+    k.buffer_read_bits += 6 * H * L * a;
+    k.buffer_write_bits += 4 * H * L * a;
+  }
+  k.digital_adds += H * L;  // mean pool
+  k.digital_muls += H;
+  if (!chip.analog_decoder) k.digital_macs += H * c.d_output;
+  k.digital_adds += c.d_output;  // decoder bias
+}
+
+ActionCounts count_inference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                             const MappedModel& map, const CountOptions& o) {
+  if (o.samples < 1) throw UsageError("energy: --samples must be at least 1");
+  const int64_t n = std::min(o.samples, data.x.n);
+  const DigitalEngine engine(model, data.x.length, ExecMode::kConv);
+  AnalogChip analog(map, chip, o.seed, 0);
+  AnalogOps ops(analog, model, chip);
+  const uint64_t base = stream_seed(o.seed, 0, 0, 0x656e6572ULL);
+  const int64_t per = data.x.length * data.x.width;
+  auto run = [&](int64_t count, uint64_t stream) {
+    SequenceBatch chunk{0, data.x.length, data.x.width, {}};
+    for (int64_t s = 0; s < count; s += 64) {
+      chunk.n = std::min<int64_t>(64, count - s);
+      chunk.values.assign(data.x.values.begin() + s * per, data.x.values.begin() + (s + chunk.n) * per);
+      ops.set_stream(stream, s);
+      engine.logits(chunk, o.threads, &ops);
+    }
+  };
+  if (chip.periphery.adc_calibrated) {
+    analog.begin_calibration();
+    run(std::min(n, chip.periphery.calibration_samples), base ^ 0xca11ULL);
+    analog.end_calibration();
+  }
+  ActionCounts counts;
+  analog.count_actions(&counts, o.activation_bits);
+  run(n, base);
+  analog.count_actions(nullptr);
+  const double programming = counts.programming_pulses;
+  scale_counts(counts, 1.0 / static_cast<double>(n));
+  counts.programming_pulses = programming;  // once per chip, not per inference
+  counts.samples = 1;
+  add_digital_glue(model, data.x.length, chip, o.activation_bits, counts);
+  return counts;
+}
+
+}  // namespace qs4d
+
+namespace qs4d {
+
+ActionCounts all_digital_counts(const S4DModel& model, int64_t length, int activation_bits) {
+  ChipSpec digital;
+  digital.analog_encoder = digital.analog_projections = digital.analog_decoder = false;
+  digital.analog_recurrence = false;
+  ActionCounts c;
+  c.samples = 1;
+  add_digital_glue(model, length, digital, activation_bits, c);
+  return c;
+}
+
+EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                             const TechTable& tech, const CountOptions& options) {
+  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
+  CountOptions o = options;
+  o.activation_bits = tech.buffer.activation_bits;
+  const ActionCounts counts = count_inference(model, data, chip, map, o);
+  const ActionCounts digital = all_digital_counts(model, data.x.length, o.activation_bits);
+  return price(counts, digital, complexity(model, data.x.length, map), map, chip, tech);
+}
+
+}  // namespace qs4d

@@ -1,0 +1,151 @@
+// energy: what one inference costs on a chip, in energy, time and area, against a digital
+// accelerator running the same model.
+//
+// The analog executor (sim/) counts its actions while it runs real inputs (ActionCounts); this
+// module adds the model's digital glue, counted from its shapes, and prices everything with a
+// technology table (data/energy/<name>.json). A new technology is a new table, not a new
+// simulation: counts never depend on the table.
+//
+// Energy of one product on one tile, per read phase (m = input magnitude bits = max(1, DAC
+// bits - 1), ideal converters priced as 8 bits):
+//   DAC     rows x (dac.energy_pJ_base + dac.energy_pJ_per_bit m)
+//   array   sum over cells of G v^2 x V_read^2 x t_read,  t_read = t_read_ns_base + t_read_ns_per_bit m
+//   ADC     per conversion: model "neurosim_sar": P (bits + 1) / f_clk with
+//             P = (a bits + b) uW + c exp(-k log10(R_col 0.5 V / V_read)) W, x (1 + 1.3e-3 (T - 300))
+//           (NeuroSim's SarADC::GetColumnPower); model "linear": base + per_bit bits;
+//           both plus energy_pJ_per_input_bit m (integrating neurons that work once per input bit)
+//   digital adds, multiplies, MACs, nonlinear functions, shift-adds at the table's per-op energy
+//   buffer  bits read and written at the table's per-bit energy
+// Latency: the model's matrix products run one after another, each vector taking, per phase,
+// DAC + read + ADC time with a tile's conversions shared among its ADCs (tiles of one product in
+// parallel); the digital glue adds ops / digital.ops_per_ns. Area: cells, one DAC per row, one
+// ADC per columns_per_adc columns, a digital unit per tile, plus the shared digital unit.
+// Digital baseline: the same model's MACs at INT8 or FP32, every weight fetched for every use
+// from SRAM when the weights fit its capacity, else from DRAM, plus the same digital glue.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mapping/mapping.h"
+#include "models/model.h"
+#include "sim/sim.h"
+
+namespace qs4d {
+
+struct TechTable {
+  std::string name, description;
+  double feature_nm = 0;
+  struct Dac {
+    double energy_pJ_base = 0, energy_pJ_per_bit = 0, latency_ns = 0, area_um2_per_row = 0;
+  } dac;
+  struct Array {
+    double v_read_V = 0, t_read_ns_base = 0, t_read_ns_per_bit = 0, cell_area_um2 = 0;
+  } array;
+  struct Adc {
+    bool neurosim_sar = true;
+    double a_uW = 0, b_uW = 0, c_W = 0, k = 0, temperature_K = 300, clock_GHz = 1;  // neurosim_sar
+    double energy_pJ_base = 0, energy_pJ_per_bit = 0;                                // linear
+    double energy_pJ_per_input_bit = 0;
+    double latency_ns_base = 0, latency_ns_per_bit = 0, latency_ns_per_input_bit = 0;
+    int64_t columns_per_adc = 1;
+    double area_um2_base = 0, area_um2_per_bit = 0;
+  } adc;
+  struct Digital {
+    double add_pJ = 0, mul_pJ = 0, mac_pJ = 0, nonlinear_pJ = 0, shift_add_pJ = 0;
+    double ops_per_ns = 1, area_mm2_per_tile = 0, area_mm2_shared = 0;
+  } digital;
+  struct Buffer {
+    double read_pJ_per_bit = 0, write_pJ_per_bit = 0;
+    int activation_bits = 8;
+  } buffer;
+  struct Programming {
+    double pulse_pJ = 0, pulse_ns = 0;
+  } programming;
+  struct Baseline {
+    double mac_int8_pJ = 0, mac_fp32_pJ = 0, sram_read_pJ_per_bit = 0, dram_read_pJ_per_bit = 0;
+    double sram_capacity_bytes = 0, macs_per_ns = 1, sram_area_um2_per_bit = 0, mac_area_mm2 = 0;
+  } baseline;
+  std::map<std::string, std::string> citations;  // per section
+
+  // Strict: every section, key and citation required; unknown keys are errors naming their path.
+  static TechTable from_json(const nlohmann::json& j, const std::string& source);
+  // NeuroSim-style SAR ADC energy of one conversion (pJ), or the linear model's.
+  double adc_energy_pJ(int bits, int input_bits, double r_col_ohm) const;
+  double adc_latency_ns(int bits, int input_bits) const;
+};
+
+// A table by name (data/energy/NAME.json) or path.
+TechTable load_tech(const std::string& name_or_path);
+
+// Input magnitude bits as priced: max(1, bits - 1) for a signed converter, 8 for an ideal one.
+int magnitude_bits(int dac_bits);
+
+// The model's shape-derived figures, so checkpoints can be compared side by side.
+struct ModelComplexity {
+  int64_t parameters = 0;
+  int64_t weight_bytes = 0;       // as stored for inference (/quant bits, else 32-bit floats)
+  double weight_bits_mean = 0;    // over crossbar weights (encoder, projections, decoder)
+  double macs_per_inference = 0;  // matrices plus the SSM recurrence, at length L
+  int64_t length = 0;
+  int64_t devices_used = 0, devices_allocated = 0, tiles = 0;
+};
+ModelComplexity complexity(const S4DModel& model, int64_t length, const MappedModel& map);
+
+// Counts of one chip on the first `samples` inputs of `data` (trial 0, t = 0, ADC calibrated as
+// in eval), with the model's digital glue added, per inference.
+struct CountOptions {
+  int64_t samples = 16;
+  uint64_t seed = 1;
+  int threads = 0;
+  int activation_bits = 8;
+};
+ActionCounts count_inference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                             const MappedModel& map, const CountOptions& options);
+// The digital glue of one inference (norms, activations, GLU, residuals, pooling, biases, the
+// SSM when it is digital, matrices the chip leaves digital), added to `counts`.
+void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chip,
+                      int activation_bits, ActionCounts& counts);
+
+struct DigitalBaseline {
+  std::string precision;  // "int8" or "fp32"
+  bool weights_in_sram = true;
+  double energy_pJ = 0, latency_ns = 0, area_mm2 = 0;
+  nlohmann::json breakdown_pJ;
+};
+
+struct EnergyReport {
+  std::string tech;
+  double energy_pJ = 0;                 // per inference
+  std::map<std::string, double> breakdown_pJ;  // dac, array, adc, digital, buffer
+  double latency_ns = 0;
+  double area_mm2 = 0;
+  std::map<std::string, double> area_breakdown_mm2;
+  double tops_per_w = 0;                // 2 x model MACs per inference / energy
+  double programming_energy_pJ = 0, programming_time_ns = 0;  // once per chip
+  DigitalBaseline int8, fp32;
+  ModelComplexity model;
+  ActionCounts counts;                  // per inference, as priced
+  nlohmann::json to_json() const;       // the keys of `qs4dsim energy --json`
+};
+
+// The same model entirely digital (every matrix and the SSM recurrence as MACs, plus the glue):
+// what the digital baseline is priced from.
+ActionCounts all_digital_counts(const S4DModel& model, int64_t length, int activation_bits);
+
+// Energy of counts by component: dac, array, adc, digital, buffer (pJ).
+std::map<std::string, double> energy_breakdown_pJ(const ActionCounts& counts, const TechTable& tech);
+
+// Prices per-inference counts of the chip and of the all-digital run.
+EnergyReport price(const ActionCounts& per_inference, const ActionCounts& all_digital,
+                   const ModelComplexity& model, const MappedModel& map, const ChipSpec& chip,
+                   const TechTable& tech);
+
+// Everything for one checkpoint on one chip: counts on `data`, priced by `tech`.
+EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                             const TechTable& tech, const CountOptions& options);
+
+}  // namespace qs4d

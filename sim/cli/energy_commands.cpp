@@ -1,0 +1,141 @@
+// qs4dsim energy and compare: cost per inference on a chip against a digital baseline, and the
+// complexity of several checkpoints side by side.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "energy/energy.h"
+#include "sim/cli/commands.h"
+
+namespace qs4d::cli {
+namespace {
+
+// The dataset to count on: --data, else the test split of the dataset named in /meta.
+std::string counting_data(const std::string& given, const S4DModel& model, const std::string& ckpt) {
+  if (!given.empty()) return given;
+  const auto it = model.meta().find("dataset");
+  if (it == model.meta().end()) {
+    throw UsageError(ckpt + ": /meta has no 'dataset' attribute; pass --data FILE (inputs to count "
+                     "the chip's actions on)");
+  }
+  return data_dir() + "/datasets/" + it->second + "_test.h5";
+}
+
+void print_report(const EnergyReport& r) {
+  std::printf("energy      %.4g pJ per inference (%.4g nJ), %.3g TOPS/W\n", r.energy_pJ,
+              r.energy_pJ / 1e3, r.tops_per_w);
+  for (const char* k : {"dac", "array", "adc", "digital", "buffer"}) {
+    const double v = r.breakdown_pJ.at(k);
+    std::printf("  %-9s %12.4g pJ  %5.1f%%\n", k, v, r.energy_pJ > 0 ? 100 * v / r.energy_pJ : 0.0);
+  }
+  std::printf("latency     %.4g us per inference\n", r.latency_ns / 1e3);
+  std::printf("area        %.4g mm^2 (cells %.3g, DAC %.3g, ADC %.3g, digital %.3g)\n", r.area_mm2,
+              r.area_breakdown_mm2.at("cells"), r.area_breakdown_mm2.at("dac"),
+              r.area_breakdown_mm2.at("adc"), r.area_breakdown_mm2.at("digital"));
+  std::printf("programming %.4g pulses, %.4g uJ once per chip\n", r.counts.programming_pulses,
+              r.programming_energy_pJ / 1e6);
+  for (const DigitalBaseline* b : {&r.int8, &r.fp32}) {
+    std::printf("digital %-4s %.4g pJ (weights from %s), %.4g us, %.4g mm^2: analog uses %.3gx less energy\n",
+                b->precision.c_str(), b->energy_pJ, b->weights_in_sram ? "SRAM" : "DRAM",
+                b->latency_ns / 1e3, b->area_mm2, r.energy_pJ > 0 ? b->energy_pJ / r.energy_pJ : 0.0);
+  }
+}
+
+}  // namespace
+
+nlohmann::json energy_for_eval(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                               const std::string& tech, int64_t samples, uint64_t seed, int threads) {
+  CountOptions o;
+  o.samples = samples;
+  o.seed = seed;
+  o.threads = threads;
+  const EnergyReport r = estimate_energy(model, data, chip, load_tech(tech), o);
+  print_report(r);
+  return r.to_json();
+}
+
+int run_energy(const EnergyArgs& args) {
+  const S4DModel model = S4DModel::load(args.checkpoint);
+  const ChipSpec chip = load_chip(args.chip, args.overrides);
+  const TechTable tech = load_tech(args.tech);
+  const std::string data_path = counting_data(args.data, model, args.checkpoint);
+  const Dataset data = load_dataset(data_path);
+  CountOptions o;
+  o.samples = args.samples;
+  o.seed = args.seed;
+  o.threads = args.threads;
+  const EnergyReport r = estimate_energy(model, data, chip, tech, o);
+  std::printf("checkpoint  %s\nchip        %s\ntech        %s: %s\n", args.checkpoint.c_str(),
+              chip.name.c_str(), tech.name.c_str(), tech.description.c_str());
+  std::printf("counted on  %lld samples of %s (L = %lld), seed %llu\n\n",
+              static_cast<long long>(std::min(args.samples, data.x.n)), data_path.c_str(),
+              static_cast<long long>(data.x.length), static_cast<unsigned long long>(args.seed));
+  print_report(r);
+  if (!args.json_out.empty()) {
+    nlohmann::json j = r.to_json();
+    j["checkpoint"] = args.checkpoint;
+    j["chip"] = chip.resolved;
+    j["data"] = data_path;
+    j["samples"] = std::min(args.samples, data.x.n);
+    j["seed"] = args.seed;
+    j["citations"] = tech.citations;
+    write_text_atomic(args.json_out, j.dump(2) + "\n");
+  }
+  return 0;
+}
+
+int run_compare(const CompareArgs& args) {
+  const ChipSpec chip = load_chip(args.chip, args.overrides);
+  const TechTable tech = load_tech(args.tech);
+  std::vector<EnergyReport> reports;
+  std::vector<std::string> names;
+  for (const std::string& path : args.checkpoints) {
+    const S4DModel model = S4DModel::load(path);
+    const Dataset data = load_dataset(counting_data(args.data, model, path));
+    CountOptions o;
+    o.samples = args.samples;
+    o.seed = args.seed;
+    o.threads = args.threads;
+    reports.push_back(estimate_energy(model, data, chip, tech, o));
+    const auto slash = path.find_last_of('/');
+    names.push_back(slash == std::string::npos ? path : path.substr(slash + 1));
+  }
+  std::printf("chip %s, tech %s, seed %llu\n\n", chip.name.c_str(), tech.name.c_str(),
+              static_cast<unsigned long long>(args.seed));
+  auto row = [&](const char* label, auto value, const char* fmt) {
+    std::printf("%-34s", label);
+    for (const EnergyReport& r : reports) std::printf(fmt, value(r));
+    std::printf("\n");
+  };
+  std::printf("%-34s", "");
+  for (const auto& n : names) std::printf(" %22.22s", n.c_str());
+  std::printf("\n");
+  row("parameters", [](const EnergyReport& r) { return static_cast<double>(r.model.parameters); }, " %22.0f");
+  row("crossbar weight bits (mean)", [](const EnergyReport& r) { return r.model.weight_bits_mean; }, " %22.2f");
+  row("weight memory (KiB)", [](const EnergyReport& r) { return r.model.weight_bytes / 1024.0; }, " %22.1f");
+  row("MACs per inference", [](const EnergyReport& r) { return r.model.macs_per_inference; }, " %22.4g");
+  row("crossbar devices used", [](const EnergyReport& r) { return static_cast<double>(r.model.devices_used); }, " %22.0f");
+  row("tiles", [](const EnergyReport& r) { return static_cast<double>(r.model.tiles); }, " %22.0f");
+  row("analog energy (nJ/inference)", [](const EnergyReport& r) { return r.energy_pJ / 1e3; }, " %22.4g");
+  row("analog latency (us/inference)", [](const EnergyReport& r) { return r.latency_ns / 1e3; }, " %22.4g");
+  row("analog area (mm^2)", [](const EnergyReport& r) { return r.area_mm2; }, " %22.4g");
+  row("TOPS/W", [](const EnergyReport& r) { return r.tops_per_w; }, " %22.4g");
+  row("digital INT8 energy (nJ)", [](const EnergyReport& r) { return r.int8.energy_pJ / 1e3; }, " %22.4g");
+  row("digital FP32 energy (nJ)", [](const EnergyReport& r) { return r.fp32.energy_pJ / 1e3; }, " %22.4g");
+  row("analog / digital INT8 energy", [](const EnergyReport& r) { return r.energy_pJ / r.int8.energy_pJ; }, " %22.4g");
+  if (!args.json_out.empty()) {
+    nlohmann::json j;
+    j["chip"] = chip.resolved;
+    j["tech"] = tech.name;
+    j["seed"] = args.seed;
+    for (size_t i = 0; i < reports.size(); ++i) {
+      nlohmann::json e = reports[i].to_json();
+      e["checkpoint"] = args.checkpoints[i];
+      j["checkpoints"].push_back(e);
+    }
+    write_text_atomic(args.json_out, j.dump(2) + "\n");
+  }
+  return 0;
+}
+
+}  // namespace qs4d::cli
