@@ -46,8 +46,22 @@ ModelComplexity complexity(const S4DModel& model, int64_t length, const MappedMo
   out.weight_bits_mean = count > 0 ? bits / count : 0;
   const auto L = static_cast<double>(length), H = static_cast<double>(c.d_model);
   const auto M = static_cast<double>(c.modes());
-  out.macs_per_inference = L * c.d_input * H +
-                           c.n_layers * (L * H * 2 * H + L * H * (8 * M + 1)) + H * c.d_output;
+  auto bits_of = [&](const std::string& name) {
+    const auto q = model.quant().find(name);
+    return q == model.quant().end() ? 32.0 : static_cast<double>(q->second.bits);
+  };
+  // MACs, and the bits of the weight each one uses (a digital accelerator fetches them).
+  double macs = L * c.d_input * H, bit_macs = macs * bits_of("encoder.weight");
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = "s4_layers." + std::to_string(i) + ".";
+    const double proj = L * H * 2 * H, ssm = L * H * (8 * M + 1);
+    macs += proj + ssm;
+    bit_macs += proj * bits_of(p + "output_linear.0.weight") + ssm * bits_of(p + "kernel.Abar");
+  }
+  macs += H * c.d_output;
+  bit_macs += H * c.d_output * bits_of("decoder.weight");
+  out.macs_per_inference = macs;
+  out.mac_weight_bits = macs > 0 ? bit_macs / macs : 32.0;
   out.length = length;
   out.devices_used = map.devices_used();
   out.devices_allocated = map.devices_allocated();

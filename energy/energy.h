@@ -21,7 +21,8 @@
 // parallel); the digital glue adds ops / digital.ops_per_ns. Area: cells, one DAC per row, one
 // ADC per columns_per_adc columns, a digital unit per tile, plus the shared digital unit.
 // Digital baseline: the same model's MACs at INT8 or FP32, every weight fetched for every use
-// from SRAM when the weights fit its capacity, else from DRAM, plus the same digital glue.
+// from SRAM, the share beyond its capacity from DRAM, plus the same digital glue; and
+// once more at the checkpoint's own stored precision (what QAT saves on a digital accelerator).
 #pragma once
 
 #include <cstdint>
@@ -90,6 +91,7 @@ struct ModelComplexity {
   int64_t weight_bytes = 0;       // as stored for inference (/quant bits, else 32-bit floats)
   double weight_bits_mean = 0;    // over crossbar weights (encoder, projections, decoder)
   double macs_per_inference = 0;  // matrices plus the SSM recurrence, at length L
+  double mac_weight_bits = 32;    // bits of the weight a MAC uses, averaged over the MACs
   int64_t length = 0;
   int64_t devices_used = 0, devices_allocated = 0, tiles = 0;
 };
@@ -113,6 +115,7 @@ void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chi
 struct DigitalBaseline {
   std::string precision;  // "int8" or "fp32"
   bool weights_in_sram = true;
+  double dram_fraction = 0;  // share of weight fetches from DRAM (the part beyond the SRAM)
   double energy_pJ = 0, latency_ns = 0, area_mm2 = 0;
   nlohmann::json breakdown_pJ;
 };
@@ -127,6 +130,7 @@ struct EnergyReport {
   double tops_per_w = 0;                // 2 x model MACs per inference / energy
   double programming_energy_pJ = 0, programming_time_ns = 0;  // once per chip
   DigitalBaseline int8, fp32;
+  DigitalBaseline native;               // weights at their stored bits (FP32 MACs above 8 bits)
   ModelComplexity model;
   ActionCounts counts;                  // per inference, as priced
   nlohmann::json to_json() const;       // the keys of `qs4dsim energy --json`

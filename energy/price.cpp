@@ -18,23 +18,26 @@ double glue_energy_pJ(const ActionCounts& c, const TechTable& t) {
          c.nonlinear * t.digital.nonlinear_pJ + c.shift_adds * t.digital.shift_add_pJ;
 }
 
+// `weight_bits` per stored weight; MACs at INT8 cost up to 8 bits, at FP32 cost above.
 DigitalBaseline baseline(const ActionCounts& all_digital, const ModelComplexity& model,
-                         const TechTable& t, bool fp32) {
+                         const TechTable& t, const std::string& precision, double weight_bits) {
   DigitalBaseline b;
-  b.precision = fp32 ? "fp32" : "int8";
-  const double weight_bits = fp32 ? 32.0 : 8.0;
+  b.precision = precision;
   const double weight_bytes = static_cast<double>(model.parameters) * weight_bits / 8.0;
   b.weights_in_sram = weight_bytes <= t.baseline.sram_capacity_bytes;
-  const double fetch = b.weights_in_sram ? t.baseline.sram_read_pJ_per_bit : t.baseline.dram_read_pJ_per_bit;
+  // The SRAM holds what fits; the share of weights beyond its capacity streams from DRAM.
+  b.dram_fraction = b.weights_in_sram ? 0.0 : 1.0 - t.baseline.sram_capacity_bytes / weight_bytes;
+  const double fetch = (1 - b.dram_fraction) * t.baseline.sram_read_pJ_per_bit +
+                       b.dram_fraction * t.baseline.dram_read_pJ_per_bit;
   // Every MAC fetches its weight (or SSM parameter): nothing stays in the datapath between uses.
   const double macs = all_digital.digital_macs;
-  const double mac_pJ = macs * (fp32 ? t.baseline.mac_fp32_pJ : t.baseline.mac_int8_pJ);
+  const double mac_pJ = macs * (weight_bits > 8 ? t.baseline.mac_fp32_pJ : t.baseline.mac_int8_pJ);
   const double fetch_pJ = macs * weight_bits * fetch;
   const double glue_pJ = glue_energy_pJ(all_digital, t);
   const double buffer_pJ = all_digital.buffer_read_bits * t.buffer.read_pJ_per_bit +
                            all_digital.buffer_write_bits * t.buffer.write_pJ_per_bit;
   b.energy_pJ = mac_pJ + fetch_pJ + glue_pJ + buffer_pJ;
-  b.breakdown_pJ = json{{"mac", mac_pJ}, {b.weights_in_sram ? "sram_weights" : "dram_weights", fetch_pJ},
+  b.breakdown_pJ = json{{"mac", mac_pJ}, {"weight_fetch", fetch_pJ},
                         {"digital", glue_pJ}, {"buffer", buffer_pJ}};
   b.latency_ns = macs / t.baseline.macs_per_ns + (digital_ops(all_digital) - macs) / t.digital.ops_per_ns;
   const double sram_bits = std::min(weight_bytes, t.baseline.sram_capacity_bytes) * 8.0;
@@ -45,7 +48,8 @@ DigitalBaseline baseline(const ActionCounts& all_digital, const ModelComplexity&
 
 json baseline_json(const DigitalBaseline& b) {
   return json{{"precision", b.precision},
-              {"weights_in", b.weights_in_sram ? "sram" : "dram"},
+              {"weights_in", b.weights_in_sram ? "sram" : "sram+dram"},
+              {"weight_fraction_from_dram", b.dram_fraction},
               {"energy_pJ_per_inference", b.energy_pJ},
               {"latency_ns_per_inference", b.latency_ns},
               {"area_mm2", b.area_mm2},
@@ -122,8 +126,9 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
 
   r.programming_energy_pJ = c.programming_pulses * t.programming.pulse_pJ;
   r.programming_time_ns = c.programming_pulses * t.programming.pulse_ns;
-  r.int8 = baseline(all_digital, model, t, false);
-  r.fp32 = baseline(all_digital, model, t, true);
+  r.int8 = baseline(all_digital, model, t, "int8", 8.0);
+  r.fp32 = baseline(all_digital, model, t, "fp32", 32.0);
+  r.native = baseline(all_digital, model, t, "checkpoint", model.mac_weight_bits);
   return r;
 }
 
@@ -140,6 +145,7 @@ json EnergyReport::to_json() const {
          {"area_breakdown_mm2", area_breakdown_mm2},
          {"digital_baseline", baseline_json(int8)},
          {"digital_baseline_fp32", baseline_json(fp32)},
+         {"digital_baseline_checkpoint_precision", baseline_json(native)},
          {"analog_vs_digital_energy_ratio", int8.energy_pJ > 0 ? energy_pJ / int8.energy_pJ : 0.0},
          {"digital_over_analog_energy", energy_pJ > 0 ? int8.energy_pJ / energy_pJ : 0.0},
          {"fp32_digital_over_analog_energy", energy_pJ > 0 ? fp32.energy_pJ / energy_pJ : 0.0},
@@ -161,6 +167,7 @@ json EnergyReport::to_json() const {
                          {"weight_bytes", model.weight_bytes},
                          {"weight_bits_mean", model.weight_bits_mean},
                          {"macs_per_inference", model.macs_per_inference},
+                         {"mac_weight_bits", model.mac_weight_bits},
                          {"sequence_length", model.length},
                          {"devices_used", model.devices_used},
                          {"devices_allocated", model.devices_allocated},

@@ -368,11 +368,23 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       ActionCounts& c = *counts_;
       const auto b = static_cast<double>(B);
       const double in = static_cast<double>(q.inputs()), out = static_cast<double>(q.outputs());
-      c.digital_adds += b * in;                // |x| max for the DAC scale
-      c.digital_muls += b * in + 2 * b * out;  // into the DAC, then the two rescales
+      // The recurrence's state loops from its ADCs to its DACs inside the periphery at a range
+      // set once (the simulation rescales per vector, an ideal range match); only u_t and y_t
+      // are scaled digitally and pass through the buffer. Other products read and write whole
+      // vectors and scale them.
+      const bool recurrence = q.kind == MatrixKind::kRecurrence;
+      if (recurrence) {
+        c.digital_muls += 2 * b;     // u_t into the DAC range, y_t out of the ADC range
+      } else {
+        if (p.dac_range <= 0) {
+          c.digital_adds += b * in;  // |x| max of each vector for its DAC scale
+          c.digital_muls += b * in;  // and the division into the DAC's range
+        }
+        c.digital_muls += b * out;   // one combined rescale per output (input and weight scales)
+      }
       if (e.offset != 0) c.digital_adds += b * out;
-      c.buffer_read_bits += b * in * activation_bits_;
-      c.buffer_write_bits += b * out * activation_bits_;
+      c.buffer_read_bits += b * (recurrence ? 1 : in) * activation_bits_;
+      c.buffer_write_bits += b * (recurrence ? 1 : out) * activation_bits_;
       MatrixActivity& a = c.matrices[m];
       if (a.name.empty()) {
         a.name = q.name;

@@ -1,6 +1,8 @@
 // qs4dsim energy and compare: cost per inference on a chip against a digital baseline, and the
 // complexity of several checkpoints side by side.
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -34,9 +36,9 @@ void print_report(const EnergyReport& r) {
               r.area_breakdown_mm2.at("adc"), r.area_breakdown_mm2.at("digital"));
   std::printf("programming %.4g pulses, %.4g uJ once per chip\n", r.counts.programming_pulses,
               r.programming_energy_pJ / 1e6);
-  for (const DigitalBaseline* b : {&r.int8, &r.fp32}) {
-    std::printf("digital %-4s %.4g pJ (weights from %s), %.4g us, %.4g mm^2: analog uses %.3gx less energy\n",
-                b->precision.c_str(), b->energy_pJ, b->weights_in_sram ? "SRAM" : "DRAM",
+  for (const DigitalBaseline* b : {&r.int8, &r.fp32, &r.native}) {
+    std::printf("digital %-10s %.4g pJ (weights from %s), %.4g us, %.4g mm^2: analog uses %.3gx less energy\n",
+                b->precision.c_str(), b->energy_pJ, b->weights_in_sram ? "SRAM" : "SRAM+DRAM",
                 b->latency_ns / 1e3, b->area_mm2, r.energy_pJ > 0 ? b->energy_pJ / r.energy_pJ : 0.0);
   }
 }
@@ -89,6 +91,7 @@ int run_compare(const CompareArgs& args) {
   const TechTable tech = load_tech(args.tech);
   std::vector<EnergyReport> reports;
   std::vector<std::string> names;
+  std::vector<double> accuracy;
   for (const std::string& path : args.checkpoints) {
     const S4DModel model = S4DModel::load(path);
     const Dataset data = load_dataset(counting_data(args.data, model, path));
@@ -97,6 +100,8 @@ int run_compare(const CompareArgs& args) {
     o.seed = args.seed;
     o.threads = args.threads;
     reports.push_back(estimate_energy(model, data, chip, tech, o));
+    const auto acc = model.meta().find("test_accuracy");
+    accuracy.push_back(acc == model.meta().end() ? std::nan("") : std::atof(acc->second.c_str()));
     const auto slash = path.find_last_of('/');
     names.push_back(slash == std::string::npos ? path : path.substr(slash + 1));
   }
@@ -107,22 +112,27 @@ int run_compare(const CompareArgs& args) {
     for (const EnergyReport& r : reports) std::printf(fmt, value(r));
     std::printf("\n");
   };
+  size_t width = 12;
+  for (const auto& n : names) width = std::max(width, n.size());
+  const std::string w = std::to_string(width);
   std::printf("%-34s", "");
-  for (const auto& n : names) std::printf(" %22.22s", n.c_str());
+  for (const auto& n : names) std::printf(" %*s", static_cast<int>(width), n.c_str());
   std::printf("\n");
-  row("parameters", [](const EnergyReport& r) { return static_cast<double>(r.model.parameters); }, " %22.0f");
-  row("crossbar weight bits (mean)", [](const EnergyReport& r) { return r.model.weight_bits_mean; }, " %22.2f");
-  row("weight memory (KiB)", [](const EnergyReport& r) { return r.model.weight_bytes / 1024.0; }, " %22.1f");
-  row("MACs per inference", [](const EnergyReport& r) { return r.model.macs_per_inference; }, " %22.4g");
-  row("crossbar devices used", [](const EnergyReport& r) { return static_cast<double>(r.model.devices_used); }, " %22.0f");
-  row("tiles", [](const EnergyReport& r) { return static_cast<double>(r.model.tiles); }, " %22.0f");
-  row("analog energy (nJ/inference)", [](const EnergyReport& r) { return r.energy_pJ / 1e3; }, " %22.4g");
-  row("analog latency (us/inference)", [](const EnergyReport& r) { return r.latency_ns / 1e3; }, " %22.4g");
-  row("analog area (mm^2)", [](const EnergyReport& r) { return r.area_mm2; }, " %22.4g");
-  row("TOPS/W", [](const EnergyReport& r) { return r.tops_per_w; }, " %22.4g");
-  row("digital INT8 energy (nJ)", [](const EnergyReport& r) { return r.int8.energy_pJ / 1e3; }, " %22.4g");
-  row("digital FP32 energy (nJ)", [](const EnergyReport& r) { return r.fp32.energy_pJ / 1e3; }, " %22.4g");
-  row("analog / digital INT8 energy", [](const EnergyReport& r) { return r.energy_pJ / r.int8.energy_pJ; }, " %22.4g");
+  row("parameters", [](const EnergyReport& r) { return static_cast<double>(r.model.parameters); }, (" %" + w + ".0f").c_str());
+  row("crossbar weight bits (mean)", [](const EnergyReport& r) { return r.model.weight_bits_mean; }, (" %" + w + ".2f").c_str());
+  row("weight memory (KiB)", [](const EnergyReport& r) { return r.model.weight_bytes / 1024.0; }, (" %" + w + ".1f").c_str());
+  row("MACs per inference", [](const EnergyReport& r) { return r.model.macs_per_inference; }, (" %" + w + ".4g").c_str());
+  row("crossbar devices used", [](const EnergyReport& r) { return static_cast<double>(r.model.devices_used); }, (" %" + w + ".0f").c_str());
+  row("tiles", [](const EnergyReport& r) { return static_cast<double>(r.model.tiles); }, (" %" + w + ".0f").c_str());
+  row("analog energy (nJ/inference)", [](const EnergyReport& r) { return r.energy_pJ / 1e3; }, (" %" + w + ".4g").c_str());
+  row("analog latency (us/inference)", [](const EnergyReport& r) { return r.latency_ns / 1e3; }, (" %" + w + ".4g").c_str());
+  row("analog area (mm^2)", [](const EnergyReport& r) { return r.area_mm2; }, (" %" + w + ".4g").c_str());
+  row("TOPS/W", [](const EnergyReport& r) { return r.tops_per_w; }, (" %" + w + ".4g").c_str());
+  row("digital INT8 energy (nJ)", [](const EnergyReport& r) { return r.int8.energy_pJ / 1e3; }, (" %" + w + ".4g").c_str());
+  row("digital FP32 energy (nJ)", [](const EnergyReport& r) { return r.fp32.energy_pJ / 1e3; }, (" %" + w + ".4g").c_str());
+  row("digital energy, own precision (nJ)", [](const EnergyReport& r) { return r.native.energy_pJ / 1e3; }, ("" " %" + w + ".4g").c_str());
+  row("test accuracy (from /meta)", [&](const EnergyReport& r) { return accuracy[static_cast<size_t>(&r - reports.data())]; }, (" %" + w + ".4f").c_str());
+  row("analog / digital INT8 energy", [](const EnergyReport& r) { return r.energy_pJ / r.int8.energy_pJ; }, (" %" + w + ".4g").c_str());
   if (!args.json_out.empty()) {
     nlohmann::json j;
     j["chip"] = chip.resolved;
