@@ -3,7 +3,8 @@
 // chip with full noise and periphery, against a plain Eigen product of the same shapes; and
 // whole-model samples/s, analog (recurrence digital) against digital, in the same process.
 //
-//   QS4D_BENCH_CHECKPOINT=model.h5 build/bench/bench_analog   (bench/run.sh writes the model)
+//   QS4D_BENCH_CHECKPOINT=model.h5 QS4D_BENCH_WIDE_CHECKPOINT=wide.h5 build/bench/bench_analog
+//   (bench/run.sh writes both models)
 #include <benchmark/benchmark.h>
 
 #include <boost/random/mersenne_twister.hpp>
@@ -25,10 +26,13 @@ struct Setup {
   int64_t projection = -1;
 };
 
-const Setup* setup() {
-  static std::optional<Setup> s;
+// which = 0: QS4D_BENCH_CHECKPOINT (H = 64); 1: QS4D_BENCH_WIDE_CHECKPOINT (H = 256, where a
+// projection fills half a 512 x 512 tile's rows).
+const Setup* setup(int which = 0) {
+  static std::optional<Setup> setups[2];
+  std::optional<Setup>& s = setups[which];
   if (!s) {
-    const char* path = std::getenv("QS4D_BENCH_CHECKPOINT");
+    const char* path = std::getenv(which ? "QS4D_BENCH_WIDE_CHECKPOINT" : "QS4D_BENCH_CHECKPOINT");
     if (!path) return nullptr;
     qs4d::S4DModel model = qs4d::S4DModel::load(path);
     qs4d::ChipSpec chip = qs4d::load_chip("pcm_512", {"device.read_noise={\"kind\":\"proportional\",\"relative\":0.01}"});
@@ -56,7 +60,7 @@ qs4d::RowMatrixXf random(int64_t rows, int64_t cols) {
 // mostly wait, and the comparison is per core.
 void BM_AnalogProjection(benchmark::State& state) {
   Eigen::setNbThreads(1);
-  const Setup* s = setup();
+  const Setup* s = setup(static_cast<int>(state.range(0)));
   if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
   qs4d::AnalogChip chip(s->map, s->chip, 1, 0);
   chip.age(86400.0);
@@ -71,7 +75,7 @@ void BM_AnalogProjection(benchmark::State& state) {
 
 void BM_EigenProjection(benchmark::State& state) {
   Eigen::setNbThreads(1);
-  const Setup* s = setup();
+  const Setup* s = setup(static_cast<int>(state.range(0)));
   if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
   const auto& q = s->map.matrices[static_cast<size_t>(s->projection)];
   const qs4d::RowMatrixXf w = q.dequantized();
@@ -103,8 +107,9 @@ void BM_Inference(benchmark::State& state, bool analog) {
   state.SetLabel("samples/s");
 }
 
-BENCHMARK(BM_AnalogProjection)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_EigenProjection)->Unit(benchmark::kMillisecond)->UseRealTime();
+// Argument 0: the H = 64 model's 128 x 64 projection; 1: the H = 256 model's 512 x 256 one.
+BENCHMARK(BM_AnalogProjection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EigenProjection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, digital, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, analog_pcm_512, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -6,7 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 model=build/bench/h64_n64_l4.h5
-/usr/bin/python3 - "$model" <<'PY'
+wide=build/bench/h256_n8_l1.h5
+/usr/bin/python3 - "$model" "$wide" <<'PY'
 import sys, torch
 sys.path.insert(0, "python")
 from qs4d import checkpoint
@@ -14,9 +15,11 @@ from qs4d.model import S4Model
 torch.manual_seed(0)
 checkpoint.save(S4Model(d_input=1, d_output=10, d_model=64, n_layers=4, d_state=64, dropout=0.0),
                 sys.argv[1])
+checkpoint.save(S4Model(d_input=1, d_output=10, d_model=256, n_layers=1, d_state=8, dropout=0.0),
+                sys.argv[2])
 PY
 QS4D_BENCH_CHECKPOINT=$model build/bench/bench_digital
-QS4D_BENCH_CHECKPOINT=$model build/bench/bench_analog
+QS4D_BENCH_CHECKPOINT=$model QS4D_BENCH_WIDE_CHECKPOINT=$wide build/bench/bench_analog
 build/bench/bench_devices
 /usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --checkpoint "$model" \
   --threads 2 --samples 512

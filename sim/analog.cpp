@@ -1,5 +1,6 @@
 // One simulated chip: the mapped model programmed onto devices, aged to a time, and the analog
 // matrix-vector product with its periphery (DAC, read noise, IR drop, ADC, digital glue).
+#include <algorithm>
 #include <boost/random/mersenne_twister.hpp>
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
@@ -30,6 +31,7 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
         map.tiles[t].target_uS, stream_seed(seed, 0x7072'6f67ULL, static_cast<uint64_t>(trial), t));
   }
   column_factor_.assign(map.tiles.size(), {});
+  for (const QuantizedMatrix& q : map.matrices) scale_f_.push_back(q.scale.cast<float>());
   blocks_.resize(map.matrices.size());
   for (size_t m = 0; m < map.matrices.size(); ++m) {
     for (int64_t t : map.encodings[m].tiles) {
@@ -101,6 +103,23 @@ void AnalogChip::fill_blocks() {
           b.g_uS(i, j) = s.g_uS(b.rows[static_cast<size_t>(i)], b.cols[static_cast<size_t>(j)]);
           b.read_var(i, j) = s.read_var(b.rows[static_cast<size_t>(i)], b.cols[static_cast<size_t>(j)]);
         }
+      }
+      const auto n_conv = static_cast<Eigen::Index>(b.conversions.size());
+      b.g_eff.setZero(rows, n_conv);
+      b.var_eff.setZero(rows, n_conv);
+      const float g_min = static_cast<float>(map_->window.g_min_uS);
+      for (Eigen::Index g = 0; g < n_conv; ++g) {
+        const Block::Conversion& conv = b.conversions[static_cast<size_t>(g)];
+        for (int64_t k = conv.begin; k < conv.end; ++k) {
+          const float f = column_factor_[static_cast<size_t>(b.tile)][static_cast<size_t>(b.cols[static_cast<size_t>(k)])];
+          b.g_eff.col(g) += (b.signs[static_cast<size_t>(k)] * f) * b.g_uS.col(k);
+          b.var_eff.col(g) += (f * f) * b.read_var.col(k);
+        }
+        if (b.reference < 0) b.g_eff.col(g).array() -= conv.sign_sum * g_min;
+      }
+      if (b.reference >= 0) {
+        b.ref_g = b.g_uS.col(b.reference);
+        b.ref_var = b.read_var.col(b.reference);
       }
       b.row_g_sum = b.g_uS.rowwise().sum();
       double col_sum = 0;
@@ -260,13 +279,16 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
     x_scale[b] = p.dac_range > 0 ? static_cast<float>(p.dac_range) : x.row(b).cwiseAbs().maxCoeff();
   }
   const Eigen::VectorXf inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
-  RowMatrixXf v = inv.asDiagonal() * x;
+  // Scratch reused per thread (large products otherwise pay page faults on every call).
+  thread_local RowMatrixXf v;
+  thread_local Eigen::MatrixXf acc;
+  v.noalias() = inv.asDiagonal() * x;
   if (p.dac_range > 0) v = v.cwiseMax(-1.0f).cwiseMin(1.0f);
   if (dac_bits > 0) {
     const float levels = static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1);
     v = ((v.array() * levels).round() / levels).matrix();
   }
-  Eigen::MatrixXf acc = Eigen::MatrixXf::Zero(B, q.outputs());
+  acc.setZero(B, q.outputs());
   int64_t clips = 0, conversions = 0;
   const bool counting = counts_ != nullptr && !calibrating_;
   for (const Block& blk : blocks_[static_cast<size_t>(m)]) {
@@ -278,14 +300,27 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
     // product made the kernel's page-fault handler a top entry in the profile.
     thread_local RowMatrixXf signed_drive, drive;
     thread_local Eigen::MatrixXf current, var, noise, analog;
-    signed_drive.resize(B, rows);
-    for (int64_t r = 0; r < rows; ++r) signed_drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
+    // The block's rows take inputs blk.inputs; usually one contiguous run, copied row by row.
+    const int64_t first = blk.inputs.empty() ? 0 : blk.inputs.front();
+    if (!blk.inputs.empty() && blk.inputs.back() - first == rows - 1 &&
+        std::adjacent_find(blk.inputs.begin(), blk.inputs.end(),
+                           [](int64_t a, int64_t b) { return b != a + 1; }) == blk.inputs.end()) {
+      signed_drive = v.middleCols(first, rows);
+    } else {
+      signed_drive.resize(B, rows);
+      for (int64_t r = 0; r < rows; ++r) signed_drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
+    }
     float seen = 0;
     // One read of the block with `drive` on its rows: crossbar, subtraction, ADC, into acc.
     auto read = [&](float phase_sign) {
-    // current (B, cols) is column-major: each column's batch is contiguous.
+    const float full_scale = static_cast<float>(static_cast<double>(tile.target_uS.rows()) *
+                                                (map.window.g_max_uS - map.window.g_min_uS));
+    const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
+                                          : static_cast<float>(p.adc_range_fraction) * full_scale;
+    const auto n_conv = static_cast<Eigen::Index>(blk.conversions.size());
     if (p.per_cell_read_noise && s.has_read_noise) {
-      // Reference path: every cell read with its own noise draw, vector by vector.
+      // Reference path: every cell read with its own noise draw, vector by vector, then the
+      // differential subtraction column by column.
       current.resize(B, cols);
       RowMatrixXf g_read(rows, cols);
       for (int64_t b = 0; b < B; ++b) {
@@ -294,32 +329,39 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
         }
         current.row(b) = drive.row(b) * g_read;
       }
-    } else {
-      current.noalias() = drive * blk.g_uS;
-      if (s.has_read_noise) {
-        // Exact at the column: sum_i N(0, s_ij^2) v_i ~ N(0, sum_i s_ij^2 v_i^2).
-        var.noalias() = drive.cwiseProduct(drive) * blk.read_var;
-        noise.resize(B, cols);
-        detail::fill_normal(gen(), noise.data(), noise.size());
-        current.array() += var.array().sqrt() * noise.array();
+      Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
+      if (blk.reference >= 0) reference = current.col(blk.reference) * blk.factor[static_cast<size_t>(blk.reference)];
+      analog.resize(B, n_conv);
+      for (Eigen::Index g = 0; g < n_conv; ++g) {
+        const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+        auto col = analog.col(g);
+        col = (-conv.sign_sum) * reference;
+        for (int64_t k = conv.begin; k < conv.end; ++k) {
+          col += (blk.signs[static_cast<size_t>(k)] * blk.factor[static_cast<size_t>(k)]) * current.col(k);
+        }
       }
-    }
-    Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
-    if (blk.reference >= 0) reference = current.col(blk.reference) * blk.factor[static_cast<size_t>(blk.reference)];
-    const float full_scale = static_cast<float>(static_cast<double>(tile.target_uS.rows()) *
-                                                (map.window.g_max_uS - map.window.g_min_uS));
-    const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
-                                          : static_cast<float>(p.adc_range_fraction) * full_scale;
-    // Differential subtraction in the analog domain: one ADC conversion per (output, slice),
-    // column by column over the batch (columns are contiguous in `current`).
-    const auto n_conv = static_cast<Eigen::Index>(blk.conversions.size());
-    analog.resize(B, n_conv);
-    for (Eigen::Index g = 0; g < n_conv; ++g) {
-      const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
-      auto col = analog.col(g);
-      col = (-conv.sign_sum) * reference;
-      for (int64_t k = conv.begin; k < conv.end; ++k) {
-        col += (blk.signs[static_cast<size_t>(k)] * blk.factor[static_cast<size_t>(k)]) * current.col(k);
+    } else {
+      // Exact at the conversion: sum_i N(0, s_ij^2) v_i over the rows and the signed columns
+      // of one conversion is N(0, sum_i v_i^2 sum_k f_k^2 s_ik^2), one draw per conversion.
+      analog.noalias() = drive * blk.g_eff;
+      if (s.has_read_noise) {
+        var.noalias() = drive.cwiseProduct(drive) * blk.var_eff;
+        noise.resize(B, n_conv);
+        detail::fill_normal(gen(), noise.data(), noise.size());
+        analog.array() += var.array().sqrt() * noise.array();
+      }
+      if (blk.reference >= 0) {
+        Eigen::VectorXf reference = drive * blk.ref_g;
+        if (s.has_read_noise) {
+          const Eigen::VectorXf ref_sd = (drive.cwiseProduct(drive) * blk.ref_var).cwiseSqrt();
+          noise.resize(B, 1);
+          detail::fill_normal(gen(), noise.data(), noise.size());
+          reference.array() += ref_sd.array() * noise.col(0).array();
+        }
+        reference *= blk.factor[static_cast<size_t>(blk.reference)];
+        for (Eigen::Index g = 0; g < n_conv; ++g) {
+          analog.col(g) -= blk.conversions[static_cast<size_t>(g)].sign_sum * reference;
+        }
       }
     }
     if (p.output_noise > 0 && range > 0) {
@@ -398,7 +440,7 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       a.vectors += b * (p.two_phase_inputs ? 2 : 1);
     }
   }
-  RowMatrixXf y = (x_scale.asDiagonal() * acc) * q.scale.cast<float>().asDiagonal();
+  RowMatrixXf y = (x_scale.asDiagonal() * acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
   return y;
 }
 

@@ -140,7 +140,9 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == data.y[i];
     return static_cast<double>(correct) / static_cast<double>(n);
   };
+  const auto t0 = std::chrono::steady_clock::now();
   const std::vector<int64_t> digital = predict(engine, data, 0, n, o.batch, o.threads, &quantized, {});
+  result.digital_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result.digital = result.digital_float;
   result.digital.predictions = digital;
   result.digital.accuracy = accuracy_of(digital);
@@ -163,9 +165,11 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
                 o.threads, &ops, [&](int64_t off) { ops.set_stream(base ^ 0xca11ULL, off); });
         analog.end_calibration();
       }
+      const auto t0 = std::chrono::steady_clock::now();
       const std::vector<int64_t> pred =
           predict(engine, data, 0, n, o.batch, o.threads, &ops,
                   [&](int64_t off) { ops.set_stream(base, off); });
+      result.analog_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       AnalogTimeResult& r = result.times[ti];
       r.accuracy.push_back(accuracy_of(pred));
       r.agreement.push_back(fraction_equal(pred, digital));

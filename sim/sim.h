@@ -171,6 +171,13 @@ class AnalogChip {
     };
     std::vector<Conversion> conversions;
     std::vector<float> signs;  // per entry of cols
+    // The conversions as one product: column k of a conversion enters with sign_k factor_k,
+    // so its mean is drive * g_eff and, the columns' read noise being independent, its
+    // variance drive^2 * var_eff (var_eff = sum_k factor_k^2 read_var_k). Without a reference
+    // column the digital g_min reference is folded into g_eff; with one, the reference column
+    // is read on its own (its noise is shared by every conversion of the block).
+    Eigen::MatrixXf g_eff, var_eff;  // (rows, conversions)
+    Eigen::VectorXf ref_g, ref_var;  // (rows): the reference column, when there is one
     Eigen::VectorXf row_g_sum;  // sum of g_uS over each row (array energy: sum_i v_i^2 G_i.)
     int r_col_log10_x20 = 0;    // mean column resistance of the block, for ADC pricing
   };
@@ -184,6 +191,7 @@ class AnalogChip {
   std::vector<TileState> tiles_;
   std::vector<std::vector<float>> column_factor_;  // drift compensation per physical column
   std::vector<std::vector<Block>> blocks_;         // per matrix
+  std::vector<Eigen::VectorXf> scale_f_;           // per matrix: its row scales in float
   mutable std::vector<float> adc_range_;
   bool calibrating_ = false;
   mutable int64_t clips_ = 0, conversions_ = 0;
@@ -247,6 +255,8 @@ struct AnalogEvalResult {
   DigitalEvalResult digital_float;   // the checkpoint as stored
   std::vector<AnalogTimeResult> times;
   double seconds = 0;
+  double digital_seconds = 0;  // one pass of the quantized digital model over the data
+  double analog_seconds = 0;   // all analog passes (trials x times), calibration excluded
 };
 
 // Digital accuracy, then for each trial a freshly programmed chip evaluated at every time.

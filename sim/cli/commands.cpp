@@ -121,8 +121,12 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
                             {"analog_accuracy_per_trial", t.accuracy},
                             {"adc_clip_fraction", clip_rate}});
   }
-  std::printf("\n%.1f s\n\n", r.seconds);
+  const double per_pass = r.analog_seconds / static_cast<double>(args.trials * r.times.size());
+  std::printf("\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
+              per_pass, r.digital_seconds, r.digital_seconds > 0 ? per_pass / r.digital_seconds : 0.0);
   j["seconds"] = r.seconds;
+  j["seconds_per_analog_pass"] = per_pass;
+  j["seconds_per_digital_pass"] = r.digital_seconds;
   if (args.energy_samples > 0) {
     const nlohmann::json e = energy_for_eval(model, data, chip, args.tech, args.energy_samples,
                                              args.seed, args.threads);
