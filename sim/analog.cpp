@@ -30,7 +30,6 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
     tiles_[t].programmed = device_.program(
         map.tiles[t].target_uS, stream_seed(seed, 0x7072'6f67ULL, static_cast<uint64_t>(trial), t));
   }
-  column_factor_.assign(map.tiles.size(), {});
   for (const QuantizedMatrix& q : map.matrices) scale_f_.push_back(q.scale.cast<float>());
   blocks_.resize(map.matrices.size());
   for (size_t m = 0; m < map.matrices.size(); ++m) {
@@ -111,9 +110,8 @@ void AnalogChip::fill_blocks() {
       for (Eigen::Index g = 0; g < n_conv; ++g) {
         const Block::Conversion& conv = b.conversions[static_cast<size_t>(g)];
         for (int64_t k = conv.begin; k < conv.end; ++k) {
-          const float f = column_factor_[static_cast<size_t>(b.tile)][static_cast<size_t>(b.cols[static_cast<size_t>(k)])];
-          b.g_eff.col(g) += (b.signs[static_cast<size_t>(k)] * f) * b.g_uS.col(k);
-          b.var_eff.col(g) += (f * f) * b.read_var.col(k);
+          b.g_eff.col(g) += b.signs[static_cast<size_t>(k)] * b.g_uS.col(k);
+          b.var_eff.col(g) += b.read_var.col(k);
         }
         if (b.reference < 0) b.g_eff.col(g).array() -= conv.sign_sum * g_min;
       }
@@ -134,10 +132,70 @@ void AnalogChip::fill_blocks() {
       // R_col in ohm from the mean column conductance in uS; an empty column counts as 1 GOhm.
       const double r_ohm = mean_uS > 0 ? 1e6 / mean_uS : 1e9;
       b.r_col_log10_x20 = static_cast<int>(std::lround(20.0 * std::log10(r_ohm)));
-      b.factor.resize(static_cast<size_t>(cols));
-      for (Eigen::Index j = 0; j < cols; ++j) {
-        b.factor[static_cast<size_t>(j)] =
-            column_factor_[static_cast<size_t>(b.tile)][static_cast<size_t>(b.cols[static_cast<size_t>(j)])];
+      for (Block::Conversion& conv : b.conversions) conv.factor = 1.0f;
+    }
+  }
+  if (chip_->drift_compensation != DriftCompensation::kNone && time_s_ > 0) compensate_drift();
+}
+
+// Drift compensation as aihwkit's GlobalDriftCompensation does it: a reference read of the
+// array with every input at full scale, right after programming and now, through the
+// differential (or reference-column) subtraction, so unused cells and cells that drift alike in
+// a pair cancel. Global: one factor per tile, sum |then| / sum |now| over its conversions. Per
+// column: one factor per conversion, then / now, where that conversion's read-out is large
+// enough to be a stable reference (else the tile's factor).
+void AnalogChip::compensate_drift() {
+  const double g_min = map_->window.g_min_uS;
+  struct Readout { Block* block; std::vector<double> then, now; };
+  std::vector<std::vector<Readout>> per_tile(tiles_.size());
+  for (auto& per_matrix : blocks_) {
+    for (Block& b : per_matrix) {
+      const RowMatrixXf& programmed = tiles_[static_cast<size_t>(b.tile)].programmed.g_uS;
+      auto column_then = [&](int64_t k) {
+        double sum = 0;
+        for (int64_t r : b.rows) sum += programmed(r, b.cols[static_cast<size_t>(k)]);
+        return sum;
+      };
+      Readout ro{&b, {}, {}};
+      const double rows = static_cast<double>(b.rows.size());
+      const double ref_then = b.reference >= 0 ? column_then(b.reference) : rows * g_min;
+      const double ref_now = b.reference >= 0 ? static_cast<double>(b.ref_g.sum()) : 0.0;
+      for (size_t g = 0; g < b.conversions.size(); ++g) {
+        const Block::Conversion& conv = b.conversions[g];
+        double then = -conv.sign_sum * ref_then;
+        for (int64_t k = conv.begin; k < conv.end; ++k) then += b.signs[static_cast<size_t>(k)] * column_then(k);
+        // g_eff already holds the digital g_min reference when there is no reference column.
+        const double now = static_cast<double>(b.g_eff.col(static_cast<Eigen::Index>(g)).sum()) -
+                           conv.sign_sum * ref_now;
+        ro.then.push_back(then);
+        ro.now.push_back(now);
+      }
+      per_tile[static_cast<size_t>(b.tile)].push_back(std::move(ro));
+    }
+  }
+  for (auto& readouts : per_tile) {
+    double sum_then = 0, sum_now = 0;
+    size_t n = 0;
+    for (const Readout& ro : readouts) {
+      for (size_t g = 0; g < ro.then.size(); ++g) {
+        sum_then += std::abs(ro.then[g]);
+        sum_now += std::abs(ro.now[g]);
+        ++n;
+      }
+    }
+    const double global = sum_now > 0 ? sum_then / sum_now : 1.0;
+    const double mean_then = n ? sum_then / static_cast<double>(n) : 0.0;
+    for (Readout& ro : readouts) {
+      Block& b = *ro.block;
+      for (size_t g = 0; g < ro.then.size(); ++g) {
+        double f = global;
+        if (chip_->drift_compensation == DriftCompensation::kPerColumn &&
+            std::abs(ro.then[g]) > 0.1 * mean_then && ro.now[g] * ro.then[g] > 0) {
+          f = ro.then[g] / ro.now[g];
+        }
+        b.conversions[g].factor = static_cast<float>(f);
+        b.g_eff.col(static_cast<Eigen::Index>(g)) *= static_cast<float>(f);
+        b.var_eff.col(static_cast<Eigen::Index>(g)) *= static_cast<float>(f * f);
       }
     }
   }
@@ -168,22 +226,6 @@ void AnalogChip::age(double t_s) {
     s.has_read_noise = s.read_var.maxCoeff() > 0;
   }
   adc_range_.assign(tiles_.size(), 0.0f);
-  // Drift compensation from a reference read of every physical column with all inputs at full
-  // scale: per column (or one factor per tile) = current just after programming / now.
-  for (size_t t = 0; t < tiles_.size(); ++t) {
-    const TileState& s = tiles_[t];
-    const Eigen::RowVectorXf now = s.g_uS.colwise().sum();
-    std::vector<float>& f = column_factor_[t];
-    f.assign(static_cast<size_t>(s.g_uS.cols()), 1.0f);
-    if (chip_->drift_compensation == DriftCompensation::kNone || t_s == 0) continue;
-    const Eigen::RowVectorXf then = s.programmed.g_uS.colwise().sum();
-    if (chip_->drift_compensation == DriftCompensation::kGlobal) {
-      const float global = now.sum() > 0 ? then.sum() / now.sum() : 1.0f;
-      std::fill(f.begin(), f.end(), global);
-    } else {
-      for (Eigen::Index c = 0; c < now.size(); ++c) f[static_cast<size_t>(c)] = now[c] > 0 ? then[c] / now[c] : 1.0f;
-    }
-  }
   fill_blocks();
   calibrating_ = false;
   clips_ = 0;
@@ -330,15 +372,14 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
         current.row(b) = drive.row(b) * g_read;
       }
       Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
-      if (blk.reference >= 0) reference = current.col(blk.reference) * blk.factor[static_cast<size_t>(blk.reference)];
+      if (blk.reference >= 0) reference = current.col(blk.reference);
       analog.resize(B, n_conv);
       for (Eigen::Index g = 0; g < n_conv; ++g) {
         const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
         auto col = analog.col(g);
         col = (-conv.sign_sum) * reference;
-        for (int64_t k = conv.begin; k < conv.end; ++k) {
-          col += (blk.signs[static_cast<size_t>(k)] * blk.factor[static_cast<size_t>(k)]) * current.col(k);
-        }
+        for (int64_t k = conv.begin; k < conv.end; ++k) col += blk.signs[static_cast<size_t>(k)] * current.col(k);
+        col *= conv.factor;
       }
     } else {
       // Exact at the conversion: sum_i N(0, s_ij^2) v_i over the rows and the signed columns
@@ -358,9 +399,9 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
           detail::fill_normal(gen(), noise.data(), noise.size());
           reference.array() += ref_sd.array() * noise.col(0).array();
         }
-        reference *= blk.factor[static_cast<size_t>(blk.reference)];
         for (Eigen::Index g = 0; g < n_conv; ++g) {
-          analog.col(g) -= blk.conversions[static_cast<size_t>(g)].sign_sum * reference;
+          const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+          analog.col(g) -= (conv.factor * conv.sign_sum) * reference;
         }
       }
     }

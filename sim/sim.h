@@ -160,7 +160,6 @@ class AnalogChip {
     std::vector<int64_t> rows, inputs, cols;  // tile rows, their matrix inputs, tile columns
     int64_t reference = -1;                    // index into cols of the reference column
     RowMatrixXf g_uS, read_var;                // (rows, cols) slices at time_s_
-    std::vector<float> factor;                 // drift compensation per column
     // One ADC conversion per run of adjacent columns of one (output, slice): the columns
     // [begin, end) of `cols`, their signs (differential subtraction), the sum of those signs
     // (how often the reference is subtracted), the output and the slice significance over the
@@ -168,20 +167,23 @@ class AnalogChip {
     struct Conversion {
       int64_t begin = 0, end = 0, output = 0;
       float sign_sum = 0, weight = 0;
+      float factor = 1;  // drift compensation of this read-out
     };
     std::vector<Conversion> conversions;
     std::vector<float> signs;  // per entry of cols
-    // The conversions as one product: column k of a conversion enters with sign_k factor_k,
-    // so its mean is drive * g_eff and, the columns' read noise being independent, its
-    // variance drive^2 * var_eff (var_eff = sum_k factor_k^2 read_var_k). Without a reference
-    // column the digital g_min reference is folded into g_eff; with one, the reference column
-    // is read on its own (its noise is shared by every conversion of the block).
+    // The conversions as one product: column k of a conversion enters with sign_k, so its mean
+    // is drive * g_eff and, the columns' read noise being independent, its variance
+    // drive^2 * var_eff (var_eff = sum_k read_var_k); drift compensation scales a conversion's
+    // columns by its factor f (f^2 for var_eff). Without a reference column the digital g_min
+    // reference is folded into g_eff; with one, the reference column is read on its own (its
+    // noise is shared by every conversion of the block).
     Eigen::MatrixXf g_eff, var_eff;  // (rows, conversions)
     Eigen::VectorXf ref_g, ref_var;  // (rows): the reference column, when there is one
     Eigen::VectorXf row_g_sum;  // sum of g_uS over each row (array energy: sum_i v_i^2 G_i.)
     int r_col_log10_x20 = 0;    // mean column resistance of the block, for ADC pricing
   };
   void fill_blocks();
+  void compensate_drift();
   const MappedModel* map_;
   const ChipSpec* chip_;
   DeviceModel device_;
@@ -189,7 +191,6 @@ class AnalogChip {
   int64_t trial_;
   double time_s_ = 0;
   std::vector<TileState> tiles_;
-  std::vector<std::vector<float>> column_factor_;  // drift compensation per physical column
   std::vector<std::vector<Block>> blocks_;         // per matrix
   std::vector<Eigen::VectorXf> scale_f_;           // per matrix: its row scales in float
   mutable std::vector<float> adc_range_;

@@ -1,0 +1,285 @@
+"""Plots and summary tables of experiments/run.sh's results folder.
+
+    /usr/bin/python3 experiments/plot.py experiments/results
+
+Writes one PNG per experiment (labelled axes, units, legends), complexity.md (the FP32 vs QAT vs
+pruned table with reduction factors) and summary.json (the numbers the results page quotes).
+Missing inputs are skipped with a note, so a partial run still plots what it has.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+YEAR = 365.25 * 86400
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def have(out, name):
+    ok = os.path.exists(os.path.join(out, name))
+    if not ok:
+        print(f"plot: {name} missing, skipped")
+    return ok
+
+
+def save(fig, out, name):
+    fig.tight_layout()
+    path = os.path.join(out, name)
+    fig.savefig(path + ".tmp.png", dpi=120)
+    os.replace(path + ".tmp.png", path)
+    plt.close(fig)
+    print(f"plot: wrote {path}")
+
+
+def short(path):
+    name = os.path.basename(path).replace(".h5", "").replace("fmnist196_s4d_", "")
+    return name
+
+
+def precision(out, summary):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    s = summary.setdefault("precision", {})
+    qat = []
+    for b, bits in (("fp32", 32), ("qat8", 8), ("qat4", 4), ("qat3", 3), ("qat2", 2)):
+        f = os.path.join(out, f"precision_qat_{b}.json")
+        if os.path.exists(f):
+            acc = json.load(open(f))["accuracy"]
+            qat.append((bits, acc))
+            s[f"h64_{b}"] = acc
+    if qat:
+        ax.plot([b for b, _ in qat], [100 * a for _, a in qat], "o-", label="H=64, QAT (FP32 at 32)")
+    for size, label in (("h64", "H=64, post-training"), ("h32", "H=32, post-training")):
+        name = f"precision_ptq_{size}.csv"
+        if not have(out, name):
+            continue
+        rows = read_csv(os.path.join(out, name))
+        pts = sorted((int(r["mapping.weight_bits"]), float(r["digital_accuracy"])) for r in rows)
+        fp = float(rows[0]["digital_accuracy"])  # replaced below by the float figure when known
+        ax.plot([b for b, _ in pts], [100 * a for _, a in pts], "s--", label=label)
+        s[f"{size}_ptq"] = {str(b): a for b, a in pts}
+    for name, label, marker in (("precision_pruned.json", "pruned H=48 N=32, QAT 4 bit", "^"),
+                                ("precision_imssa.json", "IMSSA-sized H=8 N=6, QAT ternary", "v")):
+        f = os.path.join(out, name)
+        if os.path.exists(f):
+            acc = json.load(open(f))["accuracy"]
+            bits = 4 if "pruned" in name else 2
+            ax.plot([bits], [100 * acc], marker, markersize=9, label=label)
+            s[name.replace(".json", "")] = acc
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([2, 3, 4, 6, 8, 32])
+    ax.set_xticklabels(["2", "3", "4", "6", "8", "32 (FP)"])
+    ax.set_xlabel("weight bits (encoder, projections, decoder)")
+    ax.set_ylabel("digital test accuracy (%)")
+    ax.set_title("Precision vs accuracy, sequential Fashion-MNIST (L=196)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, out, "precision.png")
+
+
+def robustness(out, summary):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    s = summary.setdefault("robustness", {})
+    for name, label, style in (("robustness_qat4", "QAT 4 bit", "o-"), ("robustness_ptq4", "FP32 + PTQ 4 bit", "s--"),
+                               ("robustness_qat2", "QAT ternary", "^-"), ("robustness_ptq2", "FP32 + PTQ ternary", "v--")):
+        if not have(out, name + ".csv"):
+            continue
+        rows = read_csv(os.path.join(out, name + ".csv"))
+        x = [float(r["device.programming.scale"]) for r in rows]
+        y = [100 * float(r["analog_accuracy_mean"]) for r in rows]
+        e = [100 * float(r["analog_accuracy_std"]) for r in rows]
+        ax.errorbar(x, y, yerr=e, fmt=style, capsize=3, label=label)
+        s[name] = {r["device.programming.scale"]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in rows}
+        s[name + "_digital"] = float(rows[0]["digital_accuracy"])
+    ax.set_xlabel("programming-noise scale (x the rram_wan2022 preset)")
+    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
+    ax.set_title("Robustness on neurram_256, read right after programming")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, out, "robustness.png")
+
+
+def ageing(out, summary):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    s = summary.setdefault("ageing", {})
+    for chip, color in (("pcm_512", "C0"), ("neurram_256", "C1")):
+        name = f"ageing_{chip}.csv"
+        if not have(out, name):
+            continue
+        rows = read_csv(os.path.join(out, name))
+        for comp, style in (("none", "--"), ("global", "-")):
+            sel = [r for r in rows if r["drift_compensation"] == comp]
+            x = [float(r["time_s"]) for r in sel]
+            y = [100 * float(r["analog_accuracy_mean"]) for r in sel]
+            e = [100 * float(r["analog_accuracy_std"]) for r in sel]
+            ax.errorbar(x, y, yerr=e, fmt="o" + style, color=color, capsize=3,
+                        label=f"{chip}, drift compensation {comp}")
+            s[f"{chip}_{comp}"] = {r["time_s"]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in sel}
+        s[f"{chip}_digital"] = float(rows[0]["digital_accuracy"])
+        ax.axhline(100 * float(rows[0]["digital_accuracy"]), color=color, lw=0.8, alpha=0.5)
+    ax.set_xscale("log")
+    ticks = [1, 3600, 86400, 7 * 86400, 30 * 86400, YEAR, 10 * YEAR]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(["1 s", "1 h", "1 d", "1 w", "1 mo", "1 y", "10 y"])
+    ax.set_xlabel("time after programming")
+    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
+    ax.set_title("Ageing of the 4-bit QAT H=64 model (thin lines: digital)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save(fig, out, "ageing.png")
+
+
+def faults(out, summary):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    s = summary.setdefault("faults", {})
+    for end, color in (("min", "C0"), ("max", "C3")):
+        name = f"faults_stuck_{end}.csv"
+        if not have(out, name):
+            continue
+        rows = read_csv(os.path.join(out, name))
+        key = f"device.stuck.at_{end}"
+        for rec, style in (("digital", "--"), ("analog", "-")):
+            sel = [r for r in rows if r["recurrence"] == rec]
+            x = [100 * float(r[key]) for r in sel]
+            y = [100 * float(r["analog_accuracy_mean"]) for r in sel]
+            e = [100 * float(r["analog_accuracy_std"]) for r in sel]
+            what = "off (g_min)" if end == "min" else "on (g_max)"
+            ax.errorbar(x, y, yerr=e, fmt="o" + style, color=color, capsize=3,
+                        label=f"stuck {what}, recurrence {rec}")
+            s[f"stuck_{end}_{rec}"] = {r[key]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in sel}
+        s["digital"] = float(rows[0]["digital_accuracy"])
+    ax.set_xlabel("stuck devices (% of all devices)")
+    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
+    ax.set_title("Stuck devices, IMSSA-sized ternary model on imssa_64")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save(fig, out, "faults.png")
+
+
+def complexity(out, summary):
+    if not have(out, "complexity.json"):
+        return
+    j = json.load(open(os.path.join(out, "complexity.json")))
+    rows = j["checkpoints"]
+    base = rows[0]  # the FP32 model
+    b_mem = base["complexity"]["weight_bytes"]
+    b_fp32 = base["digital_baseline_fp32"]["energy_pJ_per_inference"]
+    lines = ["| checkpoint | parameters | crossbar weight bits | weight memory (KiB) | MACs / inference | devices | tiles | analog energy (nJ) | analog latency (us) | digital FP32 energy (nJ) | digital energy at own precision (nJ) | analog / digital INT8 | memory reduction vs FP32 | energy reduction: FP32 digital / this analog |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    s = summary.setdefault("complexity", {})
+    for r in rows:
+        c = r["complexity"]
+        name = short(r["checkpoint"])
+        mem_red = b_mem / c["weight_bytes"]
+        e_red = b_fp32 / r["energy_pJ_per_inference"]
+        lines.append(
+            f"| {name} | {c['parameters']:,} | {c['weight_bits_mean']:.0f} | {c['weight_bytes'] / 1024:.1f} | "
+            f"{c['macs_per_inference'] / 1e6:.2f} M | {c['devices_used']:,} | {c['tiles']} | "
+            f"{r['energy_pJ_per_inference'] / 1e3:.0f} | {r['latency_ns_per_inference'] / 1e3:.0f} | "
+            f"{r['digital_baseline_fp32']['energy_pJ_per_inference'] / 1e3:.0f} | "
+            f"{r['digital_baseline_checkpoint_precision']['energy_pJ_per_inference'] / 1e3:.0f} | "
+            f"{r['analog_vs_digital_energy_ratio']:.3f} | {mem_red:.1f}x | {e_red:.0f}x |")
+        s[name] = dict(parameters=c["parameters"], weight_bytes=c["weight_bytes"], macs=c["macs_per_inference"],
+                       devices=c["devices_used"], tiles=c["tiles"], energy_pJ=r["energy_pJ_per_inference"],
+                       latency_ns=r["latency_ns_per_inference"],
+                       digital_fp32_pJ=r["digital_baseline_fp32"]["energy_pJ_per_inference"],
+                       digital_int8_pJ=r["digital_baseline"]["energy_pJ_per_inference"],
+                       digital_own_pJ=r["digital_baseline_checkpoint_precision"]["energy_pJ_per_inference"],
+                       memory_reduction=mem_red, energy_reduction_vs_fp32_digital=e_red)
+    imssa_chip = os.path.join(out, "complexity_imssa_chip.json")
+    if os.path.exists(imssa_chip):
+        r = json.load(open(imssa_chip))
+        s["imssa_on_imssa_64"] = dict(energy_pJ=r["energy_pJ_per_inference"], latency_ns=r["latency_ns_per_inference"],
+                                     tiles=r["complexity"]["tiles"], devices=r["complexity"]["devices_used"],
+                                     energy_reduction_vs_fp32_digital=b_fp32 / r["energy_pJ_per_inference"])
+        lines.append(f"\nIMSSA-sized model on `imssa_64` (recurrence on the crossbar): "
+                     f"{r['energy_pJ_per_inference'] / 1e3:.1f} nJ, {r['latency_ns_per_inference'] / 1e3:.0f} us, "
+                     f"{r['complexity']['tiles']} tiles, {r['complexity']['devices_used']} devices; "
+                     f"{b_fp32 / r['energy_pJ_per_inference']:.0f}x less energy than the FP32 H=64 model digital.")
+    with open(os.path.join(out, "complexity.md.tmp"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(os.path.join(out, "complexity.md.tmp"), os.path.join(out, "complexity.md"))
+    # Energy per inference, log scale: analog, digital INT8, digital FP32 per checkpoint.
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    names = [short(r["checkpoint"]) for r in rows]
+    xs = range(len(rows))
+    w = 0.27
+    ax.bar([x - w for x in xs], [r["energy_pJ_per_inference"] / 1e3 for r in rows], w, label="analog (neurram_256, 22 nm)")
+    ax.bar(list(xs), [r["digital_baseline_checkpoint_precision"]["energy_pJ_per_inference"] / 1e3 for r in rows], w,
+           label="digital, checkpoint's own precision")
+    ax.bar([x + w for x in xs], [r["digital_baseline_fp32"]["energy_pJ_per_inference"] / 1e3 for r in rows], w,
+           label="digital FP32")
+    ax.set_yscale("log")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("energy per inference (nJ, log scale)")
+    ax.set_title("Energy per inference: analog vs digital (22 nm table)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, out, "complexity.png")
+
+
+def pruning(out, summary):
+    if not have(out, "pruning.csv"):
+        return
+    rows = read_csv(os.path.join(out, "pruning.csv"))
+    full = max(rows, key=lambda r: int(r["parameters"]))
+    M, H = int(full["modes"]), int(full["channels"])
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    s = summary.setdefault("pruning", {})
+    modes = sorted([r for r in rows if int(r["channels"]) == H and r["fine_tuned"] == "0"], key=lambda r: int(r["parameters"]))
+    chans = sorted([r for r in rows if int(r["modes"]) == M and r["fine_tuned"] == "0"], key=lambda r: int(r["parameters"]))
+    ax.plot([int(r["parameters"]) for r in modes], [100 * float(r["accuracy"]) for r in modes], "o-",
+            label=f"fewer modes (of {M}), {H} channels")
+    for r in modes:
+        ax.annotate(r["modes"], (int(r["parameters"]), 100 * float(r["accuracy"])), fontsize=7,
+                    textcoords="offset points", xytext=(3, 3))
+    ax.plot([int(r["parameters"]) for r in chans], [100 * float(r["accuracy"]) for r in chans], "s--",
+            label=f"fewer channels (of {H}), {M} modes")
+    for r in chans:
+        ax.annotate(r["channels"], (int(r["parameters"]), 100 * float(r["accuracy"])), fontsize=7,
+                    textcoords="offset points", xytext=(3, -9))
+    for r in rows:
+        if r["fine_tuned"] == "1":
+            ax.plot([int(r["parameters"])], [100 * float(r["accuracy"])], "*", markersize=14,
+                    label=f"{r['modes']} modes, {r['channels']} channels, fine-tuned (QAT 4 bit)")
+            s["fine_tuned"] = dict(modes=int(r["modes"]), channels=int(r["channels"]),
+                                   parameters=int(r["parameters"]), accuracy=float(r["accuracy"]))
+    s["points"] = [dict(modes=int(r["modes"]), channels=int(r["channels"]), parameters=int(r["parameters"]),
+                        accuracy=float(r["accuracy"])) for r in rows if r["fine_tuned"] == "0"]
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("digital test accuracy (%)")
+    ax.set_title("Structural pruning of the 4-bit QAT H=64 model (no fine-tuning)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save(fig, out, "pruning.png")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: plot.py RESULTS_DIR", file=sys.stderr)
+        return 2
+    out = argv[0]
+    summary = {}
+    for f in (precision, robustness, ageing, faults, complexity, pruning):
+        f(out, summary)
+    with open(os.path.join(out, "summary.json.tmp"), "w") as fh:
+        json.dump(summary, fh, indent=1)
+    os.replace(os.path.join(out, "summary.json.tmp"), os.path.join(out, "summary.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

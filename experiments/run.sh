@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Reproduces the QS4D claims with our own numbers: six experiments on the shipped checkpoints,
+# CSV/JSON results and PNG plots in one folder. Every accuracy figure comes from `qs4dsim`
+# (eval, sweep, compare); every sweep is one `qs4dsim sweep` line below, so the same experiment
+# runs on another checkpoint or chip by changing its two arguments.
+#
+#   bash experiments/run.sh            # full: whole test set, 5 chips per point (~1 h on 2 cores)
+#   bash experiments/run.sh --quick    # 500 test images, 2 chips per point (a few minutes)
+#   bash experiments/run.sh --only ageing,faults --out DIR
+#
+# Re-running continues interrupted sweeps (--resume) and skips finished steps; delete the output
+# folder to start over. Seeded: --seed (default 1) goes to every command.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+quick=0 out="" only="" seed=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
+    --only) only=$2; shift ;;
+    --seed) seed=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--only LIST] [--seed S]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 out=${out:-experiments/results_quick}
+else limit=0 trials=5 fault_limit=2000 fault_trials=3 out=${out:-experiments/results}; fi
+mkdir -p "$out"
+
+bin=build/sim/qs4dsim
+py=/usr/bin/python3
+data=data/datasets/fashion_mnist_196_test.h5
+ck=data/checkpoints
+fp32=$ck/fmnist196_s4d_h64_n64_l4_fp32.h5
+small=$ck/fmnist196_s4d_h32_n32_l3.h5
+pruned=$ck/fmnist196_s4d_h48_n32_l4_pruned_qat4.h5
+imssa=$ck/fmnist196_s4d_h8_n6_l4_imssa_qat2.h5
+[ -x $bin ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build --target qs4dsim; }
+[ -f $data ] || (cd python && $py -m qs4d.data --out ../data/datasets --splits test)
+
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+common=(--data $data --limit $limit --trials $trials --seed $seed)
+# sweep NAME CKPT CHIP ARGS...: one qs4dsim sweep into $out/NAME.csv, resumed if interrupted.
+sweep() {
+  local name=$1 ckpt=$2 chip=$3; shift 3
+  local resume=()
+  [ -f "$out/$name.csv" ] && resume=(--resume)
+  log "sweep $name: $ckpt on $chip $*"
+  $bin sweep "$ckpt" --chip "$chip" --out "$out/$name.csv" "${resume[@]}" "$@"
+}
+start=$(date +%s)
+
+# 1. Precision vs size: digital accuracy against weight bits, QAT and post-training quantization.
+if want precision; then
+  for b in fp32 qat8 qat4 qat3 qat2; do
+    f=$out/precision_qat_$b.json
+    [ -f $f ] || $bin eval $ck/fmnist196_s4d_h64_n64_l4_$b.h5 --data $data --limit $limit --json $f >/dev/null
+  done
+  for m in h64:$fp32 h32:$small; do
+    sweep precision_ptq_${m%%:*} ${m#*:} ideal --data $data --limit $limit --trials 1 --seed $seed \
+      --set mapping.quantization=post_training --grid mapping.weight_bits=2,3,4,6,8
+  done
+  for m in pruned:$pruned imssa:$imssa; do
+    f=$out/precision_${m%%:*}.json
+    [ -f ${m#*:} ] && { [ -f $f ] || $bin eval ${m#*:} --data $data --limit $limit --json $f >/dev/null; }
+  done
+fi
+
+# 2. Robustness: analog accuracy against programming noise on the NeuRRAM-style chip, read right
+# after programming (t = 0: the rram_wan2022 relaxation, which replaces the programmed spread from
+# 1 s on, has not started), QAT against post-training quantization of the FP32 model at 4 and 2 bits.
+if want robustness; then
+  scales=device.programming.scale=0,1,2,3,4,6
+  sweep robustness_qat4 $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 "${common[@]}" --times 0 --grid $scales
+  sweep robustness_ptq4 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
+    --set mapping.quantization=post_training --set mapping.weight_bits=4
+  sweep robustness_qat2 $ck/fmnist196_s4d_h64_n64_l4_qat2.h5 neurram_256 "${common[@]}" --times 0 --grid $scales
+  sweep robustness_ptq2 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
+    --set mapping.quantization=post_training --set mapping.weight_bits=2
+fi
+
+# 3. Ageing: 1 s to 10 years after programming on the PCM and RRAM chips, with and without
+# global drift compensation.
+if want ageing; then
+  for chip in pcm_512 neurram_256; do
+    sweep ageing_$chip $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 $chip "${common[@]}" \
+      --times 1s,1h,1d,7d,30d,1y,10y --grid drift_compensation=none,global
+  done
+fi
+
+# 4. Faults: accuracy against the fraction of devices stuck off (at g_min) or on (at g_max), with
+# the recurrence digital and on the crossbar, IMSSA-sized ternary model on the 64 x 64 chip.
+if want faults && [ -f $imssa ]; then
+  for end in min max; do
+    other=$([ $end = min ] && echo max || echo min)
+    sweep faults_stuck_$end $imssa imssa_64 --data $data --limit $fault_limit --trials $fault_trials \
+      --seed $seed --times 1s --set device.stuck.at_$other=0 \
+      --grid device.stuck.at_$end=0,0.01,0.02,0.05,0.1 --grid recurrence=digital,analog
+  done
+fi
+
+# 5. Complexity: FP32 vs QAT vs pruned, on the NeuRRAM-style chip in the 22 nm table.
+if want complexity; then
+  models=($fp32 $ck/fmnist196_s4d_h64_n64_l4_qat{8,4,3,2}.h5)
+  [ -f $pruned ] && models+=($pruned)
+  [ -f $imssa ] && models+=($imssa)
+  log "compare: ${#models[@]} checkpoints"
+  $bin compare "${models[@]}" --chip neurram_256 --tech 22nm_lp --seed $seed --json $out/complexity.json \
+    > $out/complexity.txt
+  [ -f $imssa ] && $bin energy $imssa --chip imssa_64 --tech 22nm_lp --seed $seed \
+    --json $out/complexity_imssa_chip.json > /dev/null
+fi
+
+# 6. Pruning: accuracy against the number of state modes and channels kept (no fine-tuning),
+# pruned from the 4-bit QAT model, with the shipped fine-tuned pruned model as a reference.
+if want pruning; then
+  $py experiments/pruning.py --qs4dsim $bin --checkpoint $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 \
+    --data $data --limit $limit --out $out/pruning.csv
+fi
+
+log "experiments done in $(( $(date +%s) - start )) s; plotting"
+$py experiments/plot.py "$out"
