@@ -37,6 +37,15 @@ class QuantConfig:
     scale: str = "lsq"    # "lsq" (learned) or "max"
     per_channel: bool = False  # one scale per output row of the projection matrices
     weight_noise: float = 0.0  # training-time Gaussian noise, relative to each tensor's max |w|
+    # The chip's converters (0 = ideal), as qs4dsim's periphery applies them: each input vector
+    # of the encoder, projections and decoder scaled by its own max |x| into a signed DAC of
+    # act_bits; their outputs, in those units, through an ADC of adc_bits whose range is a
+    # running max (the chip calibrates it per tile); state_bits: the recurrence stepped as on a
+    # crossbar, [x_{t-1}, u_t] through a state DAC and [x_t, y_t] through a state ADC each step
+    # (a Python scan: slow, meant for small IMSSA-sized models).
+    act_bits: int = 0
+    adc_bits: int = 0
+    state_bits: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -50,6 +59,22 @@ class QuantConfig:
 def round_ste(x):
     """Round with a straight-through (identity) gradient."""
     return x + (torch.round(x) - x).detach()
+
+
+def dac_quant(x, bits, dim):
+    """Signed DAC with a dynamic range: each vector along `dim` scaled by its own max |x|.
+
+    Returns (x quantized in full-scale units, the scale), straight-through gradients."""
+    s = x.detach().abs().amax(dim=dim, keepdim=True).clamp(min=1e-12)
+    levels = 2 ** (bits - 1) - 1
+    return round_ste(x / s * levels) / levels, s
+
+
+def adc_quant(y, bits, r):
+    """Signed ADC with range r (clipped), straight-through gradients inside the range."""
+    levels = 2 ** (bits - 1) - 1
+    y = torch.maximum(torch.minimum(y, r), -r)
+    return round_ste(y / r * levels) * r / levels
 
 
 def grad_scale(x, g):
@@ -176,6 +201,54 @@ class QATModel(nn.Module):
             add(f"s4_layers.{i}.kernel.Bbar", config.ssm, init="max")
             add(f"s4_layers.{i}.kernel.C", config.ssm, init="max")
             add(f"s4_layers.{i}.D", config.d, init="max")
+        # Running ADC ranges (in full-scale DAC units), one per product, and the state ADC's.
+        self.register_buffer("adc_range", torch.zeros(model.n_layers + 2))
+        self.register_buffer("state_range", torch.zeros(model.n_layers))
+
+    def _running(self, buf, i, value):
+        """The ADC range of slot i: in training, the running max |value| (kept in buf, decayed
+        slowly); in evaluation the kept range, or, never trained, the value's own max."""
+        m = value.detach().abs().max()
+        if self.training:
+            with torch.no_grad():
+                buf[i] = torch.maximum(buf[i] * 0.999, m)
+            return buf[i].clamp(min=1e-12)
+        return (buf[i] if float(buf[i]) > 0 else m).clamp(min=1e-12)
+
+    def product(self, i, x, dim, f):
+        """f(x) through the chip's DAC (vectors along dim) and ADC (slot i of adc_range)."""
+        c = self.config
+        if not c.act_bits and not c.adc_bits:
+            return f(x)
+        s = x.detach().abs().amax(dim=dim, keepdim=True).clamp(min=1e-12)
+        xq = dac_quant(x, c.act_bits, dim)[0] if c.act_bits else x / s
+        y = f(xq)
+        if c.adc_bits:
+            y = adc_quant(y, c.adc_bits, self._running(self.adc_range, i, y))
+        return y * s  # s keeps its dim, so it broadcasts over the outputs
+
+    def ssm_scan(self, i, z):
+        """The SSM of layer i stepped with its state through the state DAC and ADC."""
+        a_bar, b_bar, c, d = self.discrete_ssm(i)
+        bits = self.config.state_bits
+        B, H, L = z.shape
+        M = a_bar.shape[-1]
+        x = torch.zeros(B, H, M, dtype=a_bar.dtype)
+        ys = []
+        for t in range(L):
+            u = z[..., t]
+            v = torch.cat([torch.view_as_real(x).reshape(B, H, 2 * M), u.unsqueeze(-1)], dim=-1)
+            vq, s = dac_quant(v, bits, -1)
+            xr = vq[..., :2 * M].reshape(B, H, M, 2)
+            xc = torch.view_as_complex(xr.contiguous())
+            uq = vq[..., -1]
+            x_new = a_bar * xc + b_bar * uq.unsqueeze(-1)
+            y = 2 * (c * x_new).sum(-1).real + d * uq
+            out = torch.cat([torch.view_as_real(x_new).reshape(B, H, 2 * M), y.unsqueeze(-1)], -1)
+            out = adc_quant(out, bits, self._running(self.state_range, i, out)) * s
+            x = torch.view_as_complex(out[..., :2 * M].reshape(B, H, M, 2).contiguous())
+            ys.append(out[..., -1])
+        return torch.stack(ys, dim=-1)
 
     def quantizer(self, name):
         return self.quantizers[name.replace(".", "__")] if name.replace(".", "__") in \
@@ -216,27 +289,35 @@ class QATModel(nn.Module):
 
     def forward(self, x):
         m = self.model
-        x = F.linear(x, self.q("encoder.weight", m.encoder.weight), m.encoder.bias)
+        c = self.config
+        w_enc = self.q("encoder.weight", m.encoder.weight)
+        x = self.product(0, x, -1, lambda v: F.linear(v, w_enc)) + m.encoder.bias
         x = x.transpose(-1, -2)
         L = x.shape[-1]
         for i, (layer, norm, dropout) in enumerate(zip(m.s4_layers, m.norms, m.dropouts)):
             z = x
             if m.prenorm:
                 z = m._norm(norm, z)
-            a_bar, b_bar, c, d = self.discrete_ssm(i)
-            k = self.kernel(a_bar, b_bar, c, L)
-            y = torch.fft.irfft(torch.fft.rfft(z, n=2 * L) * torch.fft.rfft(k, n=2 * L),
-                                n=2 * L)[..., :L]
-            y = y + z * d.unsqueeze(-1)
+            if c.state_bits:
+                y = self.ssm_scan(i, z)
+            else:
+                a_bar, b_bar, cc, d = self.discrete_ssm(i)
+                k = self.kernel(a_bar, b_bar, cc, L)
+                y = torch.fft.irfft(torch.fft.rfft(z, n=2 * L) * torch.fft.rfft(k, n=2 * L),
+                                    n=2 * L)[..., :L]
+                y = y + z * d.unsqueeze(-1)
             y = layer.dropout(layer.activation(y))
             conv = layer.output_linear[0]
-            y = F.conv1d(y, self.q(_matrix_name(i), conv.weight), conv.bias)
+            w = self.q(_matrix_name(i), conv.weight)
+            # The DAC scales each time step's vector of H channels (dim -2 of (B, H, L)).
+            y = self.product(1 + i, y, -2, lambda v: F.conv1d(v, w)) + conv.bias.unsqueeze(-1)
             y = F.glu(y, dim=-2)
             x = dropout(y) + x
             if not m.prenorm:
                 x = m._norm(norm, x)
         pooled = x.transpose(-1, -2).mean(dim=1)
-        return F.linear(pooled, self.q("decoder.weight", m.decoder.weight), m.decoder.bias)
+        w_dec = self.q("decoder.weight", m.decoder.weight)
+        return self.product(m.n_layers + 1, pooled, -1, lambda v: F.linear(v, w_dec)) + m.decoder.bias
 
     def export_tensors(self):
         """(state_dict with dequantized tensors, quant specs) for checkpoint.save."""

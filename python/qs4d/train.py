@@ -86,6 +86,12 @@ def main(argv=None):
     q.add_argument("--bits", type=int, default=0,
                    help="weight bits of encoder, output projections, decoder (0 = float)")
     q.add_argument("--ssm-bits", type=int, help="bits of Abar, Bbar, C, D (default: --bits)")
+    q.add_argument("--act-bits", type=int, default=0,
+                   help="DAC bits of the inputs of encoder, projections, decoder (0 = ideal)")
+    q.add_argument("--adc-bits", type=int, default=0,
+                   help="ADC bits of their outputs, range a running max (0 = ideal)")
+    q.add_argument("--state-bits", type=int, default=0,
+                   help="state DAC/ADC bits of a recurrence stepped as on a crossbar (slow)")
     q.add_argument("--scale", choices=("lsq", "max"), default="lsq")
     q.add_argument("--per-channel", action="store_true")
     q.add_argument("--weight-noise", type=float, default=0.0,
@@ -114,7 +120,8 @@ def main(argv=None):
     if args.bits:
         qconfig = QuantConfig.uniform(args.bits, args.ssm_bits, scale=args.scale,
                                       per_channel=args.per_channel,
-                                      weight_noise=args.weight_noise)
+                                      weight_noise=args.weight_noise, act_bits=args.act_bits,
+                                      adc_bits=args.adc_bits, state_bits=args.state_bits)
         model = QATModel(base, qconfig)
         with torch.no_grad():  # initialise the learned scales from the starting weights
             model.eval()(torch.from_numpy(xtr[:2]))

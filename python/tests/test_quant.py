@@ -113,3 +113,53 @@ def test_smoke_qat_from_float_checkpoint(tmp_path):
         assert set(np.unique(codes).tolist()) <= {-1, 0, 1}
         assert int(f["quant/s4_layers.0.kernel.Abar"].attrs["bits"]) == 4
         assert "quantization" in f["meta"].attrs
+
+
+def test_dac_quantizes_each_vector_to_its_own_levels():
+    from qs4d.quant import dac_quant
+    x = torch.randn(5, 7, 16, requires_grad=True)
+    q, s = dac_quant(x, 4, -1)
+    levels = (q * 7).detach()
+    assert torch.allclose(levels, levels.round(), atol=1e-5)       # codes on 7 levels a side
+    assert torch.allclose(q.abs().amax(-1), torch.ones(5, 7))       # each vector's max is full scale
+    assert torch.allclose(s.squeeze(-1), x.detach().abs().amax(-1))
+    (q * s).sum().backward()                                        # straight through
+    assert torch.allclose(x.grad, torch.ones_like(x))
+
+
+def test_state_quantized_scan_is_the_convolution_at_high_precision():
+    torch.manual_seed(1)
+    base = _model()
+    x = torch.rand(2, 40, 2)
+    conv = QATModel(base, QuantConfig.uniform(8)).eval()
+    fine = QATModel(base, QuantConfig.uniform(8, state_bits=16)).eval()
+    coarse = QATModel(base, QuantConfig.uniform(8, state_bits=3)).eval()
+    with torch.no_grad():
+        ref, y16, y3 = conv(x), fine(x), coarse(x)
+    assert (ref - y16).abs().max() < 1e-3 * ref.abs().max()
+    assert (ref - y3).abs().max() > 1e-2 * ref.abs().max()
+
+
+def test_converter_quantization_changes_the_output_and_trains(tmp_path):
+    torch.manual_seed(2)
+    base = _model()
+    x = torch.rand(3, 30, 2)
+    plain = QATModel(base, QuantConfig.uniform(8)).eval()
+    conv = QATModel(base, QuantConfig.uniform(8, act_bits=3, adc_bits=4)).eval()
+    with torch.no_grad():
+        a, b = plain(x), conv(x)
+    assert 0 < (a - b).abs().max() < 0.5 * a.abs().max() + 1
+    rng = np.random.default_rng(0)
+    prefix = str(tmp_path / "tiny")
+    from qs4d import data
+    for split, n in (("train", 32), ("val", 16), ("test", 16)):
+        y = rng.integers(0, 3, n)
+        xs = (rng.normal(size=(n, 12, 1)) * 0.1 + y[:, None, None]).astype(np.float32)
+        data.write_dataset(f"{prefix}_{split}.h5", xs, y, "tiny", 3, "test")
+    out = str(tmp_path / "conv.h5")
+    train.main(["--data", prefix, "--d-model", "4", "--d-state", "4", "--n-layers", "1",
+                "--batch", "16", "--threads", "1", "--out", out, "--work-dir", str(tmp_path / "w"),
+                "--epochs", "1", "--bits", "2", "--act-bits", "4", "--adc-bits", "6",
+                "--state-bits", "6"])
+    with h5py.File(out) as f:
+        assert '"act_bits": 4' in f["meta"].attrs["quantization"]
