@@ -316,11 +316,15 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
 
   // DAC: each input vector scaled by its own absolute maximum (dynamic range), or by a fixed
   // full-scale value with clipping; the scale is restored digitally afterwards.
-  Eigen::VectorXf x_scale(B);
+  // Per-thread scratch throughout: the analog recurrence calls this millions of times with one
+  // short vector, where allocation dominated the profile.
+  thread_local Eigen::VectorXf x_scale, inv, reference, ref_sd;
+  thread_local Eigen::ArrayXXf adc_codes;
+  x_scale.resize(B);
   for (int64_t b = 0; b < B; ++b) {
     x_scale[b] = p.dac_range > 0 ? static_cast<float>(p.dac_range) : x.row(b).cwiseAbs().maxCoeff();
   }
-  const Eigen::VectorXf inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
+  inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
   // Scratch reused per thread (large products otherwise pay page faults on every call).
   thread_local RowMatrixXf v;
   thread_local Eigen::MatrixXf acc;
@@ -392,9 +396,10 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
         analog.array() += var.array().sqrt() * noise.array();
       }
       if (blk.reference >= 0) {
-        Eigen::VectorXf reference = drive * blk.ref_g;
+        reference.noalias() = drive * blk.ref_g;
         if (s.has_read_noise) {
-          const Eigen::VectorXf ref_sd = (drive.cwiseProduct(drive) * blk.ref_var).cwiseSqrt();
+          ref_sd.noalias() = drive.cwiseProduct(drive) * blk.ref_var;
+          ref_sd = ref_sd.cwiseSqrt();
           noise.resize(B, 1);
           detail::fill_normal(gen(), noise.data(), noise.size());
           reference.array() += ref_sd.array() * noise.col(0).array();
@@ -414,9 +419,9 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       seen = analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f;
     } else if (adc_bits > 0 && range > 0) {
       const float q = static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1);
-      auto x = (analog.array() * (q / range)).eval();
-      clips += (x.abs() > q).count();
-      analog = (x.max(-q).min(q).round() * (range / q)).matrix();
+      adc_codes = analog.array() * (q / range);
+      clips += (adc_codes.abs() > q).count();
+      analog = (adc_codes.max(-q).min(q).round() * (range / q)).matrix();
     }
     conversions += analog.size();
     for (Eigen::Index g = 0; g < n_conv; ++g) {
