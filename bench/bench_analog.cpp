@@ -22,6 +22,7 @@ constexpr int64_t kBatch = 16;
 struct Setup {
   qs4d::S4DModel model;
   qs4d::ChipSpec chip;
+  qs4d::ChipSpec chip_no_read_noise;  // the same chip without per-read noise
   qs4d::MappedModel map;
   int64_t projection = -1;
 };
@@ -36,8 +37,9 @@ const Setup* setup(int which = 0) {
     if (!path) return nullptr;
     qs4d::S4DModel model = qs4d::S4DModel::load(path);
     qs4d::ChipSpec chip = qs4d::load_chip("pcm_512", {"device.read_noise={\"kind\":\"proportional\",\"relative\":0.01}"});
+    qs4d::ChipSpec quiet = qs4d::load_chip("pcm_512", {});
     qs4d::MappedModel map = qs4d::map_model(model, chip.mapping, chip.device.window());
-    s.emplace(Setup{std::move(model), std::move(chip), std::move(map)});
+    s.emplace(Setup{std::move(model), std::move(chip), std::move(quiet), std::move(map)});
     for (size_t m = 0; m < s->map.matrices.size(); ++m) {
       if (s->map.matrices[m].kind == qs4d::MatrixKind::kOutputProjection) {
         s->projection = static_cast<int64_t>(m);
@@ -62,7 +64,7 @@ void BM_AnalogProjection(benchmark::State& state) {
   Eigen::setNbThreads(1);
   const Setup* s = setup(static_cast<int>(state.range(0)));
   if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
-  qs4d::AnalogChip chip(s->map, s->chip, 1, 0);
+  qs4d::AnalogChip chip(s->map, state.range(1) ? s->chip : s->chip_no_read_noise, 1, 0);
   chip.age(86400.0);
   const auto& q = s->map.matrices[static_cast<size_t>(s->projection)];
   const qs4d::RowMatrixXf x = random(kLength, q.inputs());
@@ -107,8 +109,11 @@ void BM_Inference(benchmark::State& state, bool analog) {
   state.SetLabel("samples/s");
 }
 
-// Argument 0: the H = 64 model's 128 x 64 projection; 1: the H = 256 model's 512 x 256 one.
-BENCHMARK(BM_AnalogProjection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+// First argument 0: the H = 64 model's 128 x 64 projection; 1: the H = 256 model's 512 x 256
+// one. Second: 1 with 1% per-read noise (exact at the conversion: a second product for the
+// variance and one normal draw per output), 0 with programming noise, drift and converters only.
+BENCHMARK(BM_AnalogProjection)->Args({0, 1})->Args({1, 1})->Args({0, 0})->Args({1, 0})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EigenProjection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, digital, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, analog_pcm_512, true)->Unit(benchmark::kMillisecond)->UseRealTime();

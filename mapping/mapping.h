@@ -91,7 +91,15 @@ struct QuantizedMatrix {
 std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const MappingSpec& spec);
 // The real (2M+1) x (2M+1) recurrence block of one channel, unquantized: rows are outputs
 // (x_t re/im interleaved per mode, then y_t), columns inputs (x_{t-1} likewise, then u_t).
-Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes);
+// state_unit = 0: the state as the model defines it; beta > 0: each mode's state scaled to
+// beta x / Bbar, so its rows hold Abar and beta (what the mapper uses: quantized per output,
+// those rows keep Abar's resolution whatever the size of Bbar). y is the same either way.
+Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes,
+                                 double state_unit = 0.0);
+// The mapper's state unit for layer i: the checkpoint's Abar quantization scale x qmax when the
+// layer's Abar is quantized (/quant), so the trained codes map back exactly, else the layer's
+// largest |Re Abar| or |Im Abar|.
+double recurrence_state_unit(const S4DModel& model, int64_t layer);
 
 struct RowRole {
   int32_t matrix = -1;  // -1: unused row

@@ -1,4 +1,5 @@
 // Step 1 of the mapping: the model's logical matrices as integer codes with per-output scales.
+#include <algorithm>
 #include <cmath>
 
 #include "mapping/mapping.h"
@@ -85,13 +86,21 @@ QuantizedMatrix quantize_tensor(const S4DModel& model, const MappingSpec& spec,
 
 }  // namespace
 
-Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes) {
+Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes,
+                                 double state_unit) {
   const int64_t n = 2 * modes + 1;
   Eigen::MatrixXd b = Eigen::MatrixXd::Zero(n, n);
   std::complex<double> cb_sum = 0;
   for (int64_t m = 0; m < modes; ++m) {
     const size_t k = static_cast<size_t>(channel * modes + m);
-    const std::complex<double> a = layer.a_bar[k], bb = layer.b_bar[k], c = layer.c[k];
+    // With a state unit beta, each mode's state is held as x~ = beta x / Bbar, so that
+    // x~' = Abar x~ + beta u and C becomes C Bbar / beta: the state rows hold Abar and beta
+    // instead of Abar next to a Bbar often a hundred times smaller. The output y is unchanged.
+    const std::complex<double> b0 = layer.b_bar[k];
+    const bool normalise = state_unit > 0 && std::abs(b0) > 1e-12;
+    const std::complex<double> a = layer.a_bar[k];
+    const std::complex<double> bb = normalise ? std::complex<double>(state_unit) : b0;
+    const std::complex<double> c = normalise ? layer.c[k] * b0 / state_unit : layer.c[k];
     // x'_m = Abar x_m + Bbar u, as a real 2x2 rotation-scale block plus the u column.
     b(2 * m, 2 * m) = a.real();
     b(2 * m, 2 * m + 1) = -a.imag();
@@ -107,6 +116,20 @@ Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t
   }
   b(n - 1, n - 1) = 2 * cb_sum.real() + static_cast<double>(layer.d[channel]);
   return b;
+}
+
+double recurrence_state_unit(const S4DModel& model, int64_t layer) {
+  const auto q = model.quant().find("s4_layers." + std::to_string(layer) + ".kernel.Abar");
+  const S4DLayer& l = model.layers()[static_cast<size_t>(layer)];
+  if (l.discrete_from_quant && q != model.quant().end() && q->second.scale.size() == 1 &&
+      q->second.bits >= 2) {
+    // The QAT grid of Abar: with beta = scale x qmax, a block quantized per output at the same
+    // bits puts Abar back on exactly its trained codes.
+    return static_cast<double>(q->second.scale[0]) * ((1 << (q->second.bits - 1)) - 1);
+  }
+  double beta = 0;
+  for (const auto& a : l.a_bar) beta = std::max({beta, std::abs(a.real()), std::abs(a.imag())});
+  return beta > 0 ? beta : 1.0;
 }
 
 std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const MappingSpec& spec) {
@@ -130,8 +153,8 @@ std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const Mappi
     if (spec.map_recurrence) {
       const S4DLayer& layer = model.layers()[static_cast<size_t>(i)];
       for (int64_t h = 0; h < H; ++h) {
-        add(post_training(recurrence_block(layer, h, c.modes()), spec.recurrence_bits,
-                          Granularity::kPerColumn),
+        add(post_training(recurrence_block(layer, h, c.modes(), recurrence_state_unit(model, i)),
+                          spec.recurrence_bits, Granularity::kPerColumn),
             p + "recurrence." + std::to_string(h), MatrixKind::kRecurrence, i, h);
       }
     }

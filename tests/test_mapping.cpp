@@ -189,6 +189,31 @@ TEST(Mapping, PackedBlocksNeverShareRowsOrColumns) {
   expect_exact_mvm(map);
 }
 
+TEST(Mapping, StateUnitChangesTheStateNotTheOutput) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["long"]["checkpoint"]);
+  const S4DLayer& layer = model.layers()[0];
+  const int64_t M = model.config().modes(), h = 2;
+  const double beta = recurrence_state_unit(model, 0);
+  EXPECT_GT(beta, 0.0);
+  const Eigen::MatrixXd plain = recurrence_block(layer, h, M);
+  const Eigen::MatrixXd scaled = recurrence_block(layer, h, M, beta);
+  // The state rows of the scaled block hold Abar and beta, never a tiny Bbar.
+  for (int64_t m = 0; m < M; ++m) EXPECT_DOUBLE_EQ(scaled(2 * m, 2 * M), beta);
+  // Stepping both from a zero state over a sequence gives the same outputs.
+  Eigen::VectorXd s1 = Eigen::VectorXd::Zero(2 * M), s2 = s1, in(2 * M + 1);
+  for (int t = 0; t < 50; ++t) {
+    const double u = std::sin(0.3 * t) + 0.1 * t;
+    in << s1, u;
+    const Eigen::VectorXd o1 = plain * in;
+    in << s2, u;
+    const Eigen::VectorXd o2 = scaled * in;
+    EXPECT_NEAR(o1[2 * M], o2[2 * M], 1e-9 * (1 + std::abs(o1[2 * M])));
+    s1 = o1.head(2 * M);
+    s2 = o2.head(2 * M);
+  }
+}
+
 TEST(Mapping, RecurrenceBlockStepsTheState) {
   const auto manifest = test::manifest();
   const S4DModel model = S4DModel::load(manifest["long"]["checkpoint"]);
