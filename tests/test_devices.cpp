@@ -300,7 +300,7 @@ TEST(Devices, SameSeedSameStateForAnyThreadCount) {
 
 TEST(Devices, SpecIsStrictAndPresetsCarryCitations) {
   for (const char* name : {"ideal", "pcm_aihwkit", "rram_wan2022", "rram_cmo_hfox", "pcm_joshi",
-                           "rram_milo", "rram_generic"}) {
+                           "rram_milo", "rram_generic", "rram_multilevel"}) {
     const DeviceSpec s = preset(name);
     EXPECT_EQ(s.name, name);
     EXPECT_GT(s.citation.size(), 20u) << name;
