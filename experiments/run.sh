@@ -92,13 +92,14 @@ if want ageing; then
 fi
 
 # 4. Faults: accuracy against the fraction of devices stuck off (at g_min) or on (at g_max), with
-# the recurrence digital and on the crossbar, IMSSA-sized ternary model on the 64 x 64 chip.
+# the recurrence digital and on the crossbar, IMSSA-sized ternary model on the 64 x 64 chip (its
+# other noise sources as the preset has them).
 if want faults && [ -f $imssa ]; then
   for end in min max; do
     other=$([ $end = min ] && echo max || echo min)
     sweep faults_stuck_$end $imssa imssa_64 --data $data --limit $fault_limit --trials $fault_trials \
       --seed $seed --times 1s --set device.stuck.at_$other=0 \
-      --grid device.stuck.at_$end=0,0.01,0.02,0.05,0.1 --grid recurrence=digital,analog
+      --grid device.stuck.at_$end=0,0.001,0.002,0.005,0.01,0.02,0.05,0.1 --grid recurrence=digital,analog
   done
 fi
 
