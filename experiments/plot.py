@@ -175,28 +175,30 @@ def complexity(out, summary):
     base = rows[0]  # the FP32 model
     b_mem = base["complexity"]["weight_bytes"]
     b_fp32 = base["digital_baseline_fp32"]["energy_pJ_per_inference"]
-    lines = ["| checkpoint | parameters | crossbar weight bits | weight memory (KiB) | MACs / inference | devices | tiles | analog energy (nJ) | analog latency (us) | digital FP32 energy (nJ) | digital energy at own precision (nJ) | analog / digital INT8 | memory reduction vs FP32 | energy reduction: FP32 digital / this analog |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| checkpoint | parameters | crossbar weight bits | weight memory (KiB) | MACs / inference | devices | tiles | analog energy (nJ) | analog latency (us) | digital FP32 energy (nJ) | digital energy at own precision (nJ) | analog / digital INT8 | memory reduction vs FP32 | MAC reduction vs FP32 | energy reduction: FP32 digital / this analog |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     s = summary.setdefault("complexity", {})
     for r in rows:
         c = r["complexity"]
         name = short(r["checkpoint"])
         mem_red = b_mem / c["weight_bytes"]
         e_red = b_fp32 / r["energy_pJ_per_inference"]
+        mac_red = base["complexity"]["macs_per_inference"] / c["macs_per_inference"]
         lines.append(
             f"| {name} | {c['parameters']:,} | {c['weight_bits_mean']:.0f} | {c['weight_bytes'] / 1024:.1f} | "
             f"{c['macs_per_inference'] / 1e6:.2f} M | {c['devices_used']:,} | {c['tiles']} | "
             f"{r['energy_pJ_per_inference'] / 1e3:.0f} | {r['latency_ns_per_inference'] / 1e3:.0f} | "
             f"{r['digital_baseline_fp32']['energy_pJ_per_inference'] / 1e3:.0f} | "
             f"{r['digital_baseline_checkpoint_precision']['energy_pJ_per_inference'] / 1e3:.0f} | "
-            f"{r['analog_vs_digital_energy_ratio']:.3f} | {mem_red:.1f}x | {e_red:.0f}x |")
+            f"{r['analog_vs_digital_energy_ratio']:.3f} | {mem_red:.1f}x | {mac_red:.1f}x | {e_red:.0f}x |")
         s[name] = dict(parameters=c["parameters"], weight_bytes=c["weight_bytes"], macs=c["macs_per_inference"],
                        devices=c["devices_used"], tiles=c["tiles"], energy_pJ=r["energy_pJ_per_inference"],
                        latency_ns=r["latency_ns_per_inference"],
                        digital_fp32_pJ=r["digital_baseline_fp32"]["energy_pJ_per_inference"],
                        digital_int8_pJ=r["digital_baseline"]["energy_pJ_per_inference"],
                        digital_own_pJ=r["digital_baseline_checkpoint_precision"]["energy_pJ_per_inference"],
-                       memory_reduction=mem_red, energy_reduction_vs_fp32_digital=e_red)
+                       memory_reduction=mem_red, mac_reduction=mac_red,
+                       energy_reduction_vs_fp32_digital=e_red)
     imssa_chip = os.path.join(out, "complexity_imssa_chip.json")
     if os.path.exists(imssa_chip):
         r = json.load(open(imssa_chip))
