@@ -305,8 +305,29 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
   return mvm(m, x, gen, chip_->periphery.dac_bits, chip_->periphery.adc_bits);
 }
 
+namespace {
+// The result of the last product on this thread, before the output scales: acc (batch, outputs)
+// column-major, and each input vector's DAC scale. mvm and mvm_transposed read it out.
+thread_local Eigen::VectorXf t_x_scale;
+thread_local Eigen::MatrixXf t_acc;
+}  // namespace
+
 RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits,
                             int adc_bits) const {
+  product(m, x, gen, dac_bits, adc_bits);
+  return (t_x_scale.asDiagonal() * t_acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
+}
+
+RowMatrixXf AnalogChip::mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
+  Engine gen(stream);
+  product(m, x, gen, chip_->periphery.dac_bits, chip_->periphery.adc_bits);
+  // acc is column-major (batch, outputs): its memory is the row-major (outputs, batch) matrix.
+  const Eigen::Map<const RowMatrixXf> acc_t(t_acc.data(), t_acc.cols(), t_acc.rows());
+  return scale_f_[static_cast<size_t>(m)].asDiagonal() * acc_t * t_x_scale.asDiagonal();
+}
+
+void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits,
+                         int adc_bits) const {
   const MappedModel& map = *map_;
   const QuantizedMatrix& q = map.matrices.at(static_cast<size_t>(m));
   const MatrixEncoding& e = map.encodings[static_cast<size_t>(m)];
@@ -318,7 +339,8 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
   // full-scale value with clipping; the scale is restored digitally afterwards.
   // Per-thread scratch throughout: the analog recurrence calls this millions of times with one
   // short vector, where allocation dominated the profile.
-  thread_local Eigen::VectorXf x_scale, inv, reference, ref_sd;
+  thread_local Eigen::VectorXf inv, reference, ref_sd;
+  Eigen::VectorXf& x_scale = t_x_scale;
   thread_local Eigen::ArrayXXf adc_codes;
   x_scale.resize(B);
   for (int64_t b = 0; b < B; ++b) {
@@ -327,7 +349,7 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
   inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
   // Scratch reused per thread (large products otherwise pay page faults on every call).
   thread_local RowMatrixXf v;
-  thread_local Eigen::MatrixXf acc;
+  Eigen::MatrixXf& acc = t_acc;
   v.noalias() = inv.asDiagonal() * x;
   if (p.dac_range > 0) v = v.cwiseMax(-1.0f).cwiseMin(1.0f);
   if (dac_bits > 0) {
@@ -486,8 +508,6 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
       a.vectors += b * (p.two_phase_inputs ? 2 : 1);
     }
   }
-  RowMatrixXf y = (x_scale.asDiagonal() * acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
-  return y;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,16 +564,18 @@ uint64_t AnalogOps::stream(int64_t sample, int64_t slot) const {
 bool AnalogOps::encoder(int64_t sample, const Eigen::Ref<const Eigen::MatrixXf>& u,
                         RowMatrixXf& x) const {
   if (encoder_ < 0) return false;
-  const RowMatrixXf in = u.transpose();
-  x = chip_->mvm(encoder_, in, stream(sample, 0)).transpose();
+  thread_local RowMatrixXf in;
+  in = u.transpose();
+  x = chip_->mvm_transposed(encoder_, in, stream(sample, 0));
   return true;
 }
 
 bool AnalogOps::projection(int64_t sample, int64_t layer, const RowMatrixXf& y,
                            RowMatrixXf& g) const {
   if (projections_.empty() || projections_[static_cast<size_t>(layer)] < 0) return false;
-  const RowMatrixXf in = y.transpose();
-  g = chip_->mvm(projections_[static_cast<size_t>(layer)], in, stream(sample, 1 + layer)).transpose();
+  thread_local RowMatrixXf in;
+  in = y.transpose();
+  g = chip_->mvm_transposed(projections_[static_cast<size_t>(layer)], in, stream(sample, 1 + layer));
   return true;
 }
 

@@ -134,6 +134,8 @@ class AnalogChip {
   // The same with the caller's noise stream and converter bits (the recurrence's own).
   RowMatrixXf mvm(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
                   int adc_bits) const;
+  // The same product returned transposed, (outputs, batch), without a transposing copy.
+  RowMatrixXf mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const;
 
   const MappedModel& map() const { return *map_; }
   uint64_t seed() const { return seed_; }
@@ -184,6 +186,9 @@ class AnalogChip {
   };
   void fill_blocks();
   void compensate_drift();
+  // The product into per-thread scratch (before the output scales); mvm* read it out.
+  void product(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
+               int adc_bits) const;
   const MappedModel* map_;
   const ChipSpec* chip_;
   DeviceModel device_;
