@@ -314,8 +314,15 @@ thread_local Eigen::MatrixXf t_acc;
 
 RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits,
                             int adc_bits) const {
+  RowMatrixXf y;
+  mvm_into(m, x, gen, dac_bits, adc_bits, y);
+  return y;
+}
+
+void AnalogChip::mvm_into(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits, int adc_bits,
+                          RowMatrixXf& y) const {
   product(m, x, gen, dac_bits, adc_bits);
-  return (t_x_scale.asDiagonal() * t_acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
+  y.noalias() = (t_x_scale.asDiagonal() * t_acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
 }
 
 RowMatrixXf AnalogChip::mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
@@ -470,11 +477,13 @@ void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_b
     }
   }
   if (e.offset != 0) acc.colwise() -= static_cast<float>(e.offset) * v.rowwise().sum();
-  {
+  // Relaxed atomics: the analog recurrence makes millions of tiny products from every thread,
+  // and a lock per product made them queue.
+  clips_.fetch_add(clips, std::memory_order_relaxed);
+  conversions_.fetch_add(conversions, std::memory_order_relaxed);
+  if (counting) {
     std::lock_guard<std::mutex> lock(mutex_);
-    clips_ += clips;
-    conversions_ += conversions;
-    if (counting) {
+    {
       ActionCounts& c = *counts_;
       const auto b = static_cast<double>(B);
       const double in = static_cast<double>(q.inputs()), out = static_cast<double>(q.outputs());
@@ -540,15 +549,15 @@ bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatr
   const int64_t n = chip_->map().matrices[static_cast<size_t>(blocks[0])].inputs();  // 2M + 1
   Engine gen(stream(sample, (1 << 21) + layer));
   const PeripherySpec& p = spec_->periphery;
-  RowMatrixXf in = RowMatrixXf::Zero(1, n);
+  RowMatrixXf in = RowMatrixXf::Zero(1, n), out(1, n);
   RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
   y.resize(H, L);
   for (int64_t t = 0; t < L; ++t) {
     for (int64_t h = 0; h < H; ++h) {
       in.leftCols(n - 1) = state.row(h);
       in(0, n - 1) = z(h, t);
-      const RowMatrixXf out = chip_->mvm(blocks[static_cast<size_t>(h)], in, gen,
-                                         p.state_dac_bits, p.state_adc_bits);
+      chip_->mvm_into(blocks[static_cast<size_t>(h)], in, gen, p.state_dac_bits, p.state_adc_bits,
+                      out);
       state.row(h) = out.leftCols(n - 1);
       y(h, t) = out(0, n - 1);
     }

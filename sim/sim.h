@@ -7,6 +7,7 @@
 
 #include <boost/random/mersenne_twister.hpp>
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -134,6 +135,9 @@ class AnalogChip {
   // The same with the caller's noise stream and converter bits (the recurrence's own).
   RowMatrixXf mvm(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
                   int adc_bits) const;
+  // The same into y (reused storage: the analog recurrence's per-step products).
+  void mvm_into(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
+                int adc_bits, RowMatrixXf& y) const;
   // The same product returned transposed, (outputs, batch), without a transposing copy.
   RowMatrixXf mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const;
 
@@ -141,8 +145,8 @@ class AnalogChip {
   uint64_t seed() const { return seed_; }
   int64_t trial() const { return trial_; }
   double time_s() const { return time_s_; }
-  int64_t adc_clips() const { return clips_; }
-  int64_t adc_conversions() const { return conversions_; }
+  int64_t adc_clips() const { return clips_.load(); }
+  int64_t adc_conversions() const { return conversions_.load(); }
   // Every product from now on adds its actions to *counts (nullptr stops counting); products
   // made during ADC calibration are not counted. `activation_bits` is the width of the words the
   // products read from and write to the buffer. Also adds the programming pulses of this chip.
@@ -200,7 +204,7 @@ class AnalogChip {
   std::vector<Eigen::VectorXf> scale_f_;           // per matrix: its row scales in float
   mutable std::vector<float> adc_range_;
   bool calibrating_ = false;
-  mutable int64_t clips_ = 0, conversions_ = 0;
+  mutable std::atomic<int64_t> clips_{0}, conversions_{0};
   ActionCounts* counts_ = nullptr;
   int activation_bits_ = 8;
   void record(int64_t m, const Block& blk, int64_t batch, const RowMatrixXf& drive, int dac_bits,
