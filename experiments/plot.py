@@ -92,8 +92,10 @@ def robustness(out, summary):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     s = summary.setdefault("robustness", {})
     for name, label, style in (("robustness_qat4", "QAT 4 bit", "o-"), ("robustness_ptq4", "FP32 + PTQ 4 bit", "s--"),
-                               ("robustness_qat2", "QAT ternary", "^-"), ("robustness_ptq2", "FP32 + PTQ ternary", "v--")):
-        if not have(out, name + ".csv"):
+                               ("robustness_qat2", "QAT ternary", "^-"), ("robustness_ptq2", "FP32 + PTQ ternary", "v--"),
+                               ("robustness_qat4noise", "QAT 4 bit, 5% weight noise in training", "D-")):
+        if not os.path.exists(os.path.join(out, name + ".csv")):
+            print(f"plot: {name}.csv missing, skipped")
             continue
         rows = read_csv(os.path.join(out, name + ".csv"))
         x = [float(r["device.programming.scale"]) for r in rows]

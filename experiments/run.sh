@@ -78,6 +78,8 @@ if want robustness; then
   sweep robustness_ptq4 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
     --set mapping.quantization=post_training --set mapping.weight_bits=4
   sweep robustness_qat2 $ck/fmnist196_s4d_h64_n64_l4_qat2.h5 neurram_256 "${common[@]}" --times 0 --grid $scales
+  noisy=$ck/fmnist196_s4d_h64_n64_l4_qat4_noise.h5  # 4-bit QAT with 5% weight noise in training
+  [ -f $noisy ] && sweep robustness_qat4noise $noisy neurram_256 "${common[@]}" --times 0 --grid $scales
   sweep robustness_ptq2 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
     --set mapping.quantization=post_training --set mapping.weight_bits=2
 fi
