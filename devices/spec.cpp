@@ -314,17 +314,8 @@ json DeviceSpec::to_json() const {
 
 DeviceSpec load_device(const std::string& name_or_path, const std::vector<std::string>& overrides,
                        const std::string& data_dir) {
-  const bool is_path = name_or_path.find('/') != std::string::npos ||
-                       name_or_path.find(".json") != std::string::npos;
-  const std::string path = is_path ? name_or_path : data_dir + "/devices/" + name_or_path + ".json";
-  std::ifstream in(path);
-  if (!in) throw UsageError("device \"" + name_or_path + "\": no such preset or file (" + path + ")");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw UsageError(path + ": not valid JSON: " + e.what());
-  }
+  const std::string path = preset_path(name_or_path, data_dir + "/devices");
+  json j = read_json_file(path, "device \"" + name_or_path + "\"");
   for (const auto& o : overrides) set_dotted(j, o);
   try {
     return DeviceSpec::from_json(j, "device");

@@ -1,6 +1,5 @@
 // Technology tables: strict parsing and the converter models that need more than a constant.
 #include <cmath>
-#include <fstream>
 
 #include "energy/energy.h"
 #include "mapping/detail/spec_json.h"
@@ -124,18 +123,8 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
 }
 
 TechTable load_tech(const std::string& name_or_path) {
-  const bool is_path = name_or_path.find('/') != std::string::npos ||
-                       name_or_path.find(".json") != std::string::npos;
-  const std::string path = is_path ? name_or_path : data_dir() + "/energy/" + name_or_path + ".json";
-  std::ifstream in(path);
-  if (!in) throw UsageError("technology table \"" + name_or_path + "\": no such preset or file (" + path + ")");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw UsageError(path + ": not valid JSON: " + e.what());
-  }
-  return TechTable::from_json(j, path);
+  const std::string path = preset_path(name_or_path, data_dir() + "/energy");
+  return TechTable::from_json(read_json_file(path, "technology table \"" + name_or_path + "\""), path);
 }
 
 int magnitude_bits(int dac_bits) { return dac_bits <= 0 ? 8 : std::max(1, dac_bits - 1); }

@@ -21,20 +21,6 @@ const std::vector<std::pair<std::string, DriftCompensation>> kCompensation = {
     {"none", DriftCompensation::kNone},
     {"global", DriftCompensation::kGlobal},
     {"per_column", DriftCompensation::kPerColumn}};
-
-json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(what + ": no such preset or file (" + path + ")");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw UsageError(path + ": not valid JSON: " + e.what());
-  }
-}
-
-bool looks_like_path(const std::string& s) {
-  return s.find('/') != std::string::npos || s.find(".json") != std::string::npos;
-}
 }  // namespace
 
 PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
@@ -178,15 +164,12 @@ ChipSpec ChipSpec::from_json(const json& j) {
 }
 
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides) {
-  const std::string path = looks_like_path(name_or_path)
-                               ? name_or_path
-                               : data_dir() + "/chips/" + name_or_path + ".json";
+  const std::string path = preset_path(name_or_path, data_dir() + "/chips");
   json j = read_json_file(path, "chip \"" + name_or_path + "\"");
   // A device given by preset name is expanded first, so --set device.x=y reaches its keys.
   if (j.is_object() && j.contains("device") && j["device"].is_string()) {
     const std::string d = j["device"].get<std::string>();
-    j["device"] = read_json_file(looks_like_path(d) ? d : data_dir() + "/devices/" + d + ".json",
-                                 "device \"" + d + "\"");
+    j["device"] = read_json_file(preset_path(d, data_dir() + "/devices"), "device \"" + d + "\"");
   }
   for (const auto& o : overrides) set_dotted(j, o);
   try {

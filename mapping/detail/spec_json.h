@@ -2,6 +2,7 @@
 // Shared by the mapping, device and chip specs.
 #pragma once
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -13,6 +14,24 @@
 namespace qs4d::spec_json {
 
 using nlohmann::json;
+
+// Where a preset lives: NAME means FOLDER/NAME.json; anything with a '/' or ".json" is a path.
+inline std::string preset_path(const std::string& name_or_path, const std::string& folder) {
+  const bool is_path = name_or_path.find('/') != std::string::npos ||
+                       name_or_path.find(".json") != std::string::npos;
+  return is_path ? name_or_path : folder + "/" + name_or_path + ".json";
+}
+
+// Parses a JSON file; `what` ("device \"x\"") names it when the file is missing.
+inline json read_json_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(what + ": no such preset or file (" + path + ")");
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw UsageError(path + ": not valid JSON: " + e.what());
+  }
+}
 
 inline void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known) {
   if (!j.is_object()) throw SpecError(path, "expected an object, got " + std::string(j.type_name()));
