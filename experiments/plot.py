@@ -48,6 +48,25 @@ def short(path):
     return name
 
 
+def sweep_line(ax, rows, key, label, fmt, color=None, x_scale=1.0):
+    """One errorbar line of sweep rows (analog mean ± std over chips, in %) against rows[key];
+    returns {key value: [mean, std]} for the summary."""
+    x = [x_scale * float(r[key]) for r in rows]
+    y = [100 * float(r["analog_accuracy_mean"]) for r in rows]
+    e = [100 * float(r["analog_accuracy_std"]) for r in rows]
+    ax.errorbar(x, y, yerr=e, fmt=fmt, color=color, capsize=3, label=label)
+    return {r[key]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in rows}
+
+
+def finish(ax, fig, out, name, xlabel, title, legend_size=8):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    save(fig, out, name)
+
+
 def precision(out, summary):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     s = summary.setdefault("precision", {})
@@ -98,18 +117,10 @@ def robustness(out, summary):
             print(f"plot: {name}.csv missing, skipped")
             continue
         rows = read_csv(os.path.join(out, name + ".csv"))
-        x = [float(r["device.programming.scale"]) for r in rows]
-        y = [100 * float(r["analog_accuracy_mean"]) for r in rows]
-        e = [100 * float(r["analog_accuracy_std"]) for r in rows]
-        ax.errorbar(x, y, yerr=e, fmt=style, capsize=3, label=label)
-        s[name] = {r["device.programming.scale"]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in rows}
+        s[name] = sweep_line(ax, rows, "device.programming.scale", label, style)
         s[name + "_digital"] = float(rows[0]["digital_accuracy"])
-    ax.set_xlabel("programming-noise scale (x the rram_wan2022 preset)")
-    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
-    ax.set_title("Robustness on neurram_256, read right after programming")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save(fig, out, "robustness.png")
+    finish(ax, fig, out, "robustness.png", "programming-noise scale (x the rram_wan2022 preset)",
+           "Robustness on neurram_256, read right after programming")
 
 
 def ageing(out, summary):
@@ -122,24 +133,16 @@ def ageing(out, summary):
         rows = read_csv(os.path.join(out, name))
         for comp, style in (("none", "--"), ("global", "-")):
             sel = [r for r in rows if r["drift_compensation"] == comp]
-            x = [float(r["time_s"]) for r in sel]
-            y = [100 * float(r["analog_accuracy_mean"]) for r in sel]
-            e = [100 * float(r["analog_accuracy_std"]) for r in sel]
-            ax.errorbar(x, y, yerr=e, fmt="o" + style, color=color, capsize=3,
-                        label=f"{chip}, drift compensation {comp}")
-            s[f"{chip}_{comp}"] = {r["time_s"]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in sel}
+            s[f"{chip}_{comp}"] = sweep_line(ax, sel, "time_s", f"{chip}, drift compensation {comp}",
+                                             "o" + style, color)
         s[f"{chip}_digital"] = float(rows[0]["digital_accuracy"])
         ax.axhline(100 * float(rows[0]["digital_accuracy"]), color=color, lw=0.8, alpha=0.5)
     ax.set_xscale("log")
     ticks = [1, 3600, 86400, 7 * 86400, 30 * 86400, YEAR, 10 * YEAR]
     ax.set_xticks(ticks)
     ax.set_xticklabels(["1 s", "1 h", "1 d", "1 w", "1 mo", "1 y", "10 y"])
-    ax.set_xlabel("time after programming")
-    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
-    ax.set_title("Ageing of the 4-bit QAT H=64 model (thin lines: digital)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    save(fig, out, "ageing.png")
+    finish(ax, fig, out, "ageing.png", "time after programming",
+           "Ageing of the 4-bit QAT H=64 model (thin lines: digital)", 7)
 
 
 def faults(out, summary):
@@ -153,20 +156,12 @@ def faults(out, summary):
         key = f"device.stuck.at_{end}"
         for rec, style in (("digital", "--"), ("analog", "-")):
             sel = [r for r in rows if r["recurrence"] == rec]
-            x = [100 * float(r[key]) for r in sel]
-            y = [100 * float(r["analog_accuracy_mean"]) for r in sel]
-            e = [100 * float(r["analog_accuracy_std"]) for r in sel]
             what = "off (g_min)" if end == "min" else "on (g_max)"
-            ax.errorbar(x, y, yerr=e, fmt="o" + style, color=color, capsize=3,
-                        label=f"stuck {what}, recurrence {rec}")
-            s[f"stuck_{end}_{rec}"] = {r[key]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in sel}
+            s[f"stuck_{end}_{rec}"] = sweep_line(ax, sel, key, f"stuck {what}, recurrence {rec}",
+                                                 "o" + style, color, x_scale=100)
         s["digital"] = float(rows[0]["digital_accuracy"])
-    ax.set_xlabel("stuck devices (% of all devices)")
-    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
-    ax.set_title("Stuck devices, IMSSA-sized ternary model on imssa_64")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    save(fig, out, "faults.png")
+    finish(ax, fig, out, "faults.png", "stuck devices (% of all devices)",
+           "Stuck devices, IMSSA-sized ternary model on imssa_64", 7)
 
 
 def complexity(out, summary):
