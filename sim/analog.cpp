@@ -296,7 +296,6 @@ void AnalogChip::record(int64_t m, const Block& blk, int64_t batch, const RowMat
   MatrixActivity& a = c.matrices[m];
   if (phase == 0) {
     a.conversions_per_tile[blk.tile] = n_conv;
-    a.rows_per_tile[blk.tile] = rows;
   }
 }
 

@@ -97,7 +97,6 @@ struct MatrixActivity {
   double vectors = 0;      // input vectors applied (times phases)
   int dac_bits = 0, adc_bits = 0;
   std::map<int64_t, double> conversions_per_tile;  // ADC conversions of one vector, per tile
-  std::map<int64_t, double> rows_per_tile;         // rows driven by one vector, per tile
 };
 struct ActionCounts {
   int64_t samples = 0;                     // inferences counted
