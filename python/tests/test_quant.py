@@ -93,14 +93,20 @@ def test_quantized_model_export_matches_qs4dsim(tmp_path):
                 assert np.abs(f["logits"][()] - ref).max() < 1e-4, (bits, mode)
 
 
-def test_smoke_qat_from_float_checkpoint(tmp_path):
+def _tiny_dataset(tmp_path, n_train, length):
+    """Three separable classes of short sequences, written as PREFIX_{train,val,test}.h5."""
+    from qs4d import data
     rng = np.random.default_rng(0)
     prefix = str(tmp_path / "tiny")
-    from qs4d import data
-    for split, n in (("train", 64), ("val", 32), ("test", 32)):
+    for split, n in (("train", n_train), ("val", n_train // 2), ("test", n_train // 2)):
         y = rng.integers(0, 3, n)
-        x = (rng.normal(size=(n, 16, 1)) * 0.1 + y[:, None, None]).astype(np.float32)
+        x = (rng.normal(size=(n, length, 1)) * 0.1 + y[:, None, None]).astype(np.float32)
         data.write_dataset(f"{prefix}_{split}.h5", x, y, "tiny", 3, "test")
+    return prefix
+
+
+def test_smoke_qat_from_float_checkpoint(tmp_path):
+    prefix = _tiny_dataset(tmp_path, 64, 16)
     fp32 = str(tmp_path / "fp32.h5")
     common = ["--data", prefix, "--d-model", "8", "--d-state", "4", "--n-layers", "1",
               "--batch", "16", "--threads", "1"]
@@ -149,13 +155,7 @@ def test_converter_quantization_changes_the_output_and_trains(tmp_path):
     with torch.no_grad():
         a, b = plain(x), conv(x)
     assert 0 < (a - b).abs().max() < 0.5 * a.abs().max() + 1
-    rng = np.random.default_rng(0)
-    prefix = str(tmp_path / "tiny")
-    from qs4d import data
-    for split, n in (("train", 32), ("val", 16), ("test", 16)):
-        y = rng.integers(0, 3, n)
-        xs = (rng.normal(size=(n, 12, 1)) * 0.1 + y[:, None, None]).astype(np.float32)
-        data.write_dataset(f"{prefix}_{split}.h5", xs, y, "tiny", 3, "test")
+    prefix = _tiny_dataset(tmp_path, 32, 12)
     out = str(tmp_path / "conv.h5")
     train.main(["--data", prefix, "--d-model", "4", "--d-state", "4", "--n-layers", "1",
                 "--batch", "16", "--threads", "1", "--out", out, "--work-dir", str(tmp_path / "w"),
