@@ -71,21 +71,21 @@ struct SweepArgs {
   bool resume = false;
 };
 
-struct EnergyArgs {
-  std::string checkpoint, chip, tech = "22nm_lp", data, json_out;
+// What energy and compare share: the chip, the table, and the inputs the actions are counted on.
+struct CostArgs {
+  std::string chip, tech = "22nm_lp", data, json_out;
   std::vector<std::string> overrides;
   int64_t samples = 16;
   uint64_t seed = 1;
   int threads = 0;
 };
 
-struct CompareArgs {
+struct EnergyArgs : CostArgs {
+  std::string checkpoint;
+};
+
+struct CompareArgs : CostArgs {
   std::vector<std::string> checkpoints;
-  std::string chip, tech = "22nm_lp", data, json_out;
-  std::vector<std::string> overrides;
-  int64_t samples = 16;
-  uint64_t seed = 1;
-  int threads = 0;
 };
 
 int run_energy(const EnergyArgs& args);

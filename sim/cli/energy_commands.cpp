@@ -23,6 +23,14 @@ std::string counting_data(const std::string& given, const S4DModel& model, const
   return data_dir() + "/datasets/" + it->second + "_test.h5";
 }
 
+CountOptions count_options(int64_t samples, uint64_t seed, int threads) {
+  CountOptions o;
+  o.samples = samples;
+  o.seed = seed;
+  o.threads = threads;
+  return o;
+}
+
 void print_report(const EnergyReport& r) {
   std::printf("energy      %.4g pJ per inference (%.4g nJ), %.3g TOPS/W\n", r.energy_pJ,
               r.energy_pJ / 1e3, r.tops_per_w);
@@ -47,11 +55,8 @@ void print_report(const EnergyReport& r) {
 
 nlohmann::json energy_for_eval(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                                const std::string& tech, int64_t samples, uint64_t seed, int threads) {
-  CountOptions o;
-  o.samples = samples;
-  o.seed = seed;
-  o.threads = threads;
-  const EnergyReport r = estimate_energy(model, data, chip, load_tech(tech), o);
+  const EnergyReport r =
+      estimate_energy(model, data, chip, load_tech(tech), count_options(samples, seed, threads));
   print_report(r);
   return r.to_json();
 }
@@ -62,11 +67,8 @@ int run_energy(const EnergyArgs& args) {
   const TechTable tech = load_tech(args.tech);
   const std::string data_path = counting_data(args.data, model, args.checkpoint);
   const Dataset data = load_dataset(data_path);
-  CountOptions o;
-  o.samples = args.samples;
-  o.seed = args.seed;
-  o.threads = args.threads;
-  const EnergyReport r = estimate_energy(model, data, chip, tech, o);
+  const EnergyReport r = estimate_energy(model, data, chip, tech,
+                                         count_options(args.samples, args.seed, args.threads));
   std::printf("checkpoint  %s\nchip        %s\ntech        %s: %s\n", args.checkpoint.c_str(),
               chip.name.c_str(), tech.name.c_str(), tech.description.c_str());
   std::printf("counted on  %lld samples of %s (L = %lld), seed %llu\n\n",
@@ -95,11 +97,8 @@ int run_compare(const CompareArgs& args) {
   for (const std::string& path : args.checkpoints) {
     const S4DModel model = S4DModel::load(path);
     const Dataset data = load_dataset(counting_data(args.data, model, path));
-    CountOptions o;
-    o.samples = args.samples;
-    o.seed = args.seed;
-    o.threads = args.threads;
-    reports.push_back(estimate_energy(model, data, chip, tech, o));
+    reports.push_back(estimate_energy(model, data, chip, tech,
+                                      count_options(args.samples, args.seed, args.threads)));
     const auto acc = model.meta().find("test_accuracy");
     accuracy.push_back(acc == model.meta().end() ? std::nan("") : std::atof(acc->second.c_str()));
     const auto slash = path.find_last_of('/');

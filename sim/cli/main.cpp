@@ -96,36 +96,31 @@ int main(int argc, char** argv) {
       ->required();
   sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
 
+  // Options of energy and compare, which differ only in their checkpoints and --data default.
+  auto add_cost_options = [](CLI::App* cmd, CostArgs& a, const std::string& data_default) {
+    cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
+    cmd->add_option("--tech", a.tech, "technology table: data/energy/NAME.json or a file");
+    cmd->add_option("--set", a.overrides, "override a chip key: --set periphery.adc_bits=6");
+    cmd->add_option("--data", a.data, "inputs to count on (default: " + data_default + ")");
+    cmd->add_option("--samples", a.samples, "samples to count on")
+        ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+    cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)");
+    cmd->add_option("--threads", a.threads, "OpenMP threads (0 = default)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--json", a.json_out, "write the figures as JSON to this file");
+  };
+
   EnergyArgs en;
   auto* en_cmd = app.add_subcommand("energy", "Energy, latency and area per inference on a chip, "
                                               "against a digital baseline");
   en_cmd->add_option("checkpoint", en.checkpoint, "checkpoint (HDF5, format v1)")->required();
-  en_cmd->add_option("--chip", en.chip, "chip preset name or JSON file")->required();
-  en_cmd->add_option("--tech", en.tech, "technology table: data/energy/NAME.json or a file");
-  en_cmd->add_option("--set", en.overrides, "override a chip key: --set periphery.adc_bits=6");
-  en_cmd->add_option("--data", en.data, "inputs to count on (default: the test split of the "
-                                        "checkpoint's /meta dataset in data/datasets)");
-  en_cmd->add_option("--samples", en.samples, "samples to count on")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  en_cmd->add_option("--seed", en.seed, "random seed of the chip (echoed in the report)");
-  en_cmd->add_option("--threads", en.threads, "OpenMP threads (0 = default)")
-      ->check(CLI::NonNegativeNumber);
-  en_cmd->add_option("--json", en.json_out, "write the figures as JSON to this file");
+  add_cost_options(en_cmd, en, "the test split of the checkpoint's /meta dataset in data/datasets");
 
   CompareArgs cmp;
   auto* cmp_cmd = app.add_subcommand("compare", "Complexity, energy and latency of checkpoints "
                                                 "side by side on one chip");
   cmp_cmd->add_option("checkpoints", cmp.checkpoints, "checkpoints (HDF5, format v1)")->required();
-  cmp_cmd->add_option("--chip", cmp.chip, "chip preset name or JSON file")->required();
-  cmp_cmd->add_option("--tech", cmp.tech, "technology table: data/energy/NAME.json or a file");
-  cmp_cmd->add_option("--set", cmp.overrides, "override a chip key");
-  cmp_cmd->add_option("--data", cmp.data, "inputs to count on (default: from each checkpoint's /meta)");
-  cmp_cmd->add_option("--samples", cmp.samples, "samples to count on")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  cmp_cmd->add_option("--seed", cmp.seed, "random seed of the chips");
-  cmp_cmd->add_option("--threads", cmp.threads, "OpenMP threads (0 = default)")
-      ->check(CLI::NonNegativeNumber);
-  cmp_cmd->add_option("--json", cmp.json_out, "write the table as JSON to this file");
+  add_cost_options(cmp_cmd, cmp, "from each checkpoint's /meta");
 
   try {
     app.parse(argc, argv);
