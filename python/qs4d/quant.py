@@ -32,8 +32,13 @@ class QuantConfig:
     encoder: int = 8
     output: int = 8
     decoder: int = 8
-    ssm: int = 8          # Abar, Bbar, C
+    ssm: int = 8          # Abar, Bbar, C (each overridable below)
     d: int = 8            # the D skip
+    # Per-component overrides of `ssm` (None = use `ssm`): heterogeneous precision as in Zhao et
+    # al. (arXiv 2506.12480), who find Abar far more sensitive than Bbar and C.
+    abar: int | None = None
+    bbar: int | None = None
+    c: int | None = None
     scale: str = "lsq"    # "lsq" (learned) or "max"
     per_channel: bool = False  # one scale per output row of the projection matrices
     weight_noise: float = 0.0  # training-time Gaussian noise, relative to each tensor's max |w|
@@ -49,6 +54,11 @@ class QuantConfig:
 
     def to_dict(self):
         return asdict(self)
+
+    def component_bits(self, component: str) -> int:
+        """Bits of one SSM component ('abar', 'bbar', 'c'): its override, else `ssm`."""
+        value = getattr(self, component)
+        return self.ssm if value is None else value
 
     @staticmethod
     def uniform(bits: int, ssm_bits: int | None = None, **kw) -> "QuantConfig":
@@ -197,9 +207,9 @@ class QATModel(nn.Module):
         add("decoder.weight", config.decoder, 0 if pc else None, model.d_output)
         for i in range(model.n_layers):
             add(_matrix_name(i), config.output, 0 if pc else None, 2 * H)
-            add(f"s4_layers.{i}.kernel.Abar", config.ssm, init="max")
-            add(f"s4_layers.{i}.kernel.Bbar", config.ssm, init="max")
-            add(f"s4_layers.{i}.kernel.C", config.ssm, init="max")
+            add(f"s4_layers.{i}.kernel.Abar", config.component_bits("abar"), init="max")
+            add(f"s4_layers.{i}.kernel.Bbar", config.component_bits("bbar"), init="max")
+            add(f"s4_layers.{i}.kernel.C", config.component_bits("c"), init="max")
             add(f"s4_layers.{i}.D", config.d, init="max")
         # Running ADC ranges (in full-scale DAC units), one per product, and the state ADC's.
         self.register_buffer("adc_range", torch.zeros(model.n_layers + 2))
@@ -233,7 +243,7 @@ class QATModel(nn.Module):
         bits = self.config.state_bits
         B, H, L = z.shape
         M = a_bar.shape[-1]
-        x = torch.zeros(B, H, M, dtype=a_bar.dtype)
+        x = torch.zeros(B, H, M, dtype=a_bar.dtype, device=z.device)
         ys = []
         for t in range(L):
             u = z[..., t]

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from .model import S4Model
 from .quant import QATModel, QuantConfig
 
 
-def build_optimizer(model, lr, weight_decay, epochs, steps_per_epoch):
+def build_optimizer(model, lr, weight_decay):
     """AdamW as in the state-spaces example: SSM parameters carry their own lr and no decay."""
     plain = [p for p in model.parameters() if not hasattr(p, "_optim")]
     groups = [{"params": plain}]
@@ -36,21 +37,82 @@ def build_optimizer(model, lr, weight_decay, epochs, steps_per_epoch):
         params = [p for p in model.parameters()
                   if hasattr(p, "_optim") and frozenset(p._optim.items()) == hp]
         groups.append({"params": params, **dict(hp)})
-    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+
+
+def build_schedule(opt, epochs, steps_per_epoch, steps_done=0):
+    """One-cycle schedule over epochs * steps_per_epoch steps, advanced by steps_done."""
+    for g in opt.param_groups:  # a rebuilt schedule starts from each group's own peak lr
+        if "max_lr" in g:
+            g["lr"] = g["max_lr"]
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[g.get("lr", lr) for g in groups], total_steps=epochs * steps_per_epoch,
+        opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=epochs * steps_per_epoch,
         pct_start=0.1, anneal_strategy="cos")
-    return opt, sched
+    with warnings.catch_warnings():  # stepping a fresh schedule before the optimizer is intended
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps_done):
+            sched.step()
+    return sched
 
 
 @torch.no_grad()
-def evaluate(model, x, y, batch=500):
+def evaluate(model, x, y, batch=500, device="cpu"):
     model.eval()
     correct = 0
     for i in range(0, len(x), batch):
-        logits = model(torch.from_numpy(x[i:i + batch]))
-        correct += int((logits.argmax(-1).numpy() == y[i:i + batch]).sum())
+        logits = model(torch.from_numpy(x[i:i + batch]).to(device))
+        correct += int((logits.argmax(-1).cpu().numpy() == y[i:i + batch]).sum())
     return correct / len(x)
+
+
+def shift_images(xb, max_shift, gen, side=28):
+    """Training augmentation for pixel sequences of side x side images: each image moved by a
+    random integer offset in [-max_shift, max_shift] along both axes, zero filled."""
+    n, L, d = xb.shape
+    if L != side * side or d != 1:
+        raise ValueError(f"--augment-shift needs {side}x{side} pixel sequences (L = {side * side}, "
+                         f"1 feature), got L = {L}, {d} features")
+    m = max_shift
+    padded = torch.nn.functional.pad(xb.reshape(n, side, side), (m, m, m, m))
+    shifts = torch.from_numpy(gen.integers(-m, m + 1, size=(n, 2))).to(xb.device)
+    grid = torch.arange(side, device=xb.device)
+    rows = grid.unsqueeze(0) + m - shifts[:, :1]   # output row r reads input row r - dy
+    cols = grid.unsqueeze(0) + m - shifts[:, 1:]
+    k = torch.arange(n, device=xb.device)[:, None, None]
+    return padded[k, rows[:, :, None], cols[:, None, :]].reshape(n, L, d)
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PATH_ARGS = ("data", "out", "work_dir", "init_from")
+
+
+def portable_config(config: dict) -> dict:
+    """The command line for the checkpoint's meta without the training machine's absolute
+    paths: paths inside the repository relative to its root, others reduced to their name."""
+    out = dict(config)
+    for key in PATH_ARGS:
+        value = out.get(key)
+        if value:
+            full = os.path.abspath(value)
+            rel = os.path.relpath(full, REPO_ROOT)
+            out[key] = os.path.basename(full) if rel.startswith("..") else rel
+    return out
+
+
+def quant_config(args):
+    """The QuantConfig of the command line: uniform --bits / --ssm-bits, then per-component
+    overrides (heterogeneous precision)."""
+    qconfig = QuantConfig.uniform(args.bits, args.ssm_bits, scale=args.scale,
+                                  per_channel=args.per_channel, weight_noise=args.weight_noise,
+                                  act_bits=args.act_bits, adc_bits=args.adc_bits,
+                                  state_bits=args.state_bits)
+    for name in ("encoder", "output", "decoder", "abar", "bbar", "c", "d"):
+        value = getattr(args, f"{name}_bits")
+        if value is not None:
+            if not 2 <= value <= 16:
+                raise SystemExit(f"--{name}-bits: {value}, expected 2..16")
+            setattr(qconfig, name, value)
+    return qconfig
 
 
 def atomic_torch_save(obj, path):
@@ -78,6 +140,12 @@ def main(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--time-budget", type=float, default=0,
+                   help="seconds of training: after the first epoch, fewer epochs are scheduled "
+                        "(the one-cycle schedule rebuilt) if --epochs would not fit (0 = off)")
+    p.add_argument("--augment-shift", type=int, default=0,
+                   help="shift 28x28 training images by up to this many pixels (0 = off)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training samples")
     p.add_argument("--init-from", help="start from this checkpoint (format v1)")
     p.add_argument("--export-only", action="store_true",
@@ -92,6 +160,11 @@ def main(argv=None):
                    help="ADC bits of their outputs, range a running max (0 = ideal)")
     q.add_argument("--state-bits", type=int, default=0,
                    help="state DAC/ADC bits of a recurrence stepped as on a crossbar (slow)")
+    for name, what in (("encoder", "encoder"), ("output", "output projections"),
+                       ("decoder", "decoder"), ("abar", "Abar"), ("bbar", "Bbar"), ("c", "C"),
+                       ("d", "the D skip")):
+        q.add_argument(f"--{name}-bits", type=int,
+                       help=f"bits of {what}, overriding --bits / --ssm-bits (heterogeneous QAT)")
     q.add_argument("--scale", choices=("lsq", "max"), default="lsq")
     q.add_argument("--per-channel", action="store_true")
     q.add_argument("--weight-noise", type=float, default=0.0,
@@ -100,6 +173,7 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device(args.device)
     os.makedirs(args.work_dir, exist_ok=True)
     xtr, ytr = read_dataset(args.data + "_train.h5")
     xva, yva = read_dataset(args.data + "_val.h5")
@@ -112,46 +186,55 @@ def main(argv=None):
     if args.init_from:
         model = checkpoint.load(args.init_from, dropout=args.dropout, lr=lr_ssm)
     else:
-        model = S4Model(d_input=xtr.shape[-1], d_output=int(ytr.max()) + 1,
+        n_classes = int(max(ytr.max(), yva.max(), yte.max())) + 1  # not from a --limit subset
+        model = S4Model(d_input=xtr.shape[-1], d_output=n_classes,
                         d_model=args.d_model, n_layers=args.n_layers, dropout=args.dropout,
                         prenorm=args.prenorm, d_state=args.d_state, norm=args.norm, lr=lr_ssm)
+    model = model.to(device)
     base = model
     qconfig = None
     if args.bits:
-        qconfig = QuantConfig.uniform(args.bits, args.ssm_bits, scale=args.scale,
-                                      per_channel=args.per_channel,
-                                      weight_noise=args.weight_noise, act_bits=args.act_bits,
-                                      adc_bits=args.adc_bits, state_bits=args.state_bits)
-        model = QATModel(base, qconfig)
+        qconfig = quant_config(args)
+        model = QATModel(base, qconfig).to(device)
         with torch.no_grad():  # initialise the learned scales from the starting weights
-            model.eval()(torch.from_numpy(xtr[:2]))
-    opt, sched = build_optimizer(model, args.lr, args.weight_decay, args.epochs, steps)
+            model.eval()(torch.from_numpy(xtr[:2]).to(device))
+    opt = build_optimizer(model, args.lr, args.weight_decay)
+    sched = build_schedule(opt, args.epochs, steps)
     state_path = os.path.join(args.work_dir, "state.pt")
     start_epoch, best, train_seconds, history = 0, -1.0, 0.0, []
     best_state = None
     if os.path.exists(state_path):
-        st = torch.load(state_path)
+        st = torch.load(state_path, map_location=device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
-        torch.set_rng_state(st["rng"])
+        torch.set_rng_state(st["rng"].cpu())
+        if device.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"].cpu(), device)
         start_epoch, best, best_state = st["epoch"], st["best"], st["best_state"]
+        # A --time-budget may have shortened the run; the schedule's state holds its length.
+        args.epochs = st.get("epochs", args.epochs)
         train_seconds, history = st["train_seconds"], st["history"]
         print(f"resuming at epoch {start_epoch} (best val {best:.4f})", flush=True)
 
     loss_fn = nn.CrossEntropyLoss()
+    xtr_dev, ytr_dev = torch.from_numpy(xtr).to(device), torch.from_numpy(ytr).to(device)
     if args.export_only and best_state is None:
         raise SystemExit(f"{state_path}: no saved training state to export")
     last_epoch = start_epoch if args.export_only else args.epochs
     for epoch in range(start_epoch, last_epoch):
+        if epoch >= args.epochs:  # a --time-budget shortened the schedule
+            break
         model.train()
         gen = np.random.default_rng(args.seed * 1000 + epoch)
         order = gen.permutation(len(xtr))
         t0 = time.time()
         total_loss = 0.0
         for step in range(steps):
-            idx = order[step * args.batch:(step + 1) * args.batch]
-            xb, yb = torch.from_numpy(xtr[idx]), torch.from_numpy(ytr[idx])
+            idx = torch.from_numpy(order[step * args.batch:(step + 1) * args.batch]).to(device)
+            xb, yb = xtr_dev[idx], ytr_dev[idx]
+            if args.augment_shift:
+                xb = shift_images(xb, args.augment_shift, gen)
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
             loss.backward()
@@ -163,8 +246,15 @@ def main(argv=None):
                 print(f"epoch {epoch} step {step}/{steps} loss {float(loss):.4f} "
                       f"{rate:.0f} samples/s", flush=True)
         seconds = time.time() - t0
+        if args.time_budget and epoch == start_epoch == 0:
+            fit = max(1, int(args.time_budget / (1.15 * seconds)))  # 15% for validation
+            if fit < args.epochs:
+                print(f"--time-budget {args.time_budget:.0f} s: {seconds:.1f} s per epoch, "
+                      f"schedule shortened from {args.epochs} to {fit} epochs", flush=True)
+                args.epochs = fit
+                sched = build_schedule(opt, fit, steps, steps_done=sched.last_epoch)
         train_seconds += seconds
-        val = evaluate(model, xva, yva)
+        val = evaluate(model, xva, yva, device=device)
         history.append({"epoch": epoch, "loss": total_loss / steps, "val_accuracy": val,
                         "samples_per_s": len(xtr) / seconds})
         print(f"epoch {epoch} done: loss {total_loss / steps:.4f} val {val:.4f} "
@@ -174,17 +264,21 @@ def main(argv=None):
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         atomic_torch_save({"model": model.state_dict(), "opt": opt.state_dict(),
                            "sched": sched.state_dict(), "rng": torch.get_rng_state(),
+                           "cuda_rng": torch.cuda.get_rng_state(device)
+                           if device.type == "cuda" else None,
                            "epoch": epoch + 1, "best": best, "best_state": best_state,
-                           "train_seconds": train_seconds, "history": history}, state_path)
+                           "train_seconds": train_seconds, "history": history,
+                           "epochs": args.epochs}, state_path)
 
     model.load_state_dict(best_state)
-    test = evaluate(model, xte, yte)
+    test = evaluate(model, xte, yte, device=device)
+    model.cpu()
     print(f"test accuracy {test:.4f} (best val {best:.4f})", flush=True)
     meta = {"task": "classification", "dataset": os.path.basename(args.data),
             "test_accuracy": test, "val_accuracy": best, "seed": args.seed,
             "train_seconds": train_seconds, "history": history, "epochs_trained": len(history),
             "quantization": json.dumps(qconfig.to_dict() if qconfig else None),
-            "training_config": json.dumps(vars(args))}
+            "training_config": json.dumps(portable_config(vars(args)))}
     if qconfig:
         sd, quant = model.export_tensors()
         checkpoint.save(base, args.out, quant=quant, meta=meta, state_dict=sd)

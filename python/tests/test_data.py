@@ -42,3 +42,27 @@ def test_fashion_mnist_split_and_files(tmp_path):
     assert x.shape == (5000, 196, 1) and x.dtype == np.float32 and y.dtype == np.int64
     assert 0.0 <= x.min() and x.max() <= 1.0
     assert sorted(set(y.tolist())) == list(range(10))
+
+
+def test_mnist_variants_share_digits_and_permutation(tmp_path):
+    import json
+    pkg = tmp_path / "mnist"
+    (pkg / "src" / "digits").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for digit in range(10):
+        images = rng.uniform(0, 1, size=(310, 784)).round(3)
+        (pkg / "src" / "digits" / f"{digit}.json").write_text(
+            json.dumps({"data": images.reshape(-1).tolist()}))
+    data.prepare_mnist(str(tmp_path / "out"), str(pkg))
+    x, y = data.read_dataset(str(tmp_path / "out" / "mnist_784_test.h5"))
+    xp, yp = data.read_dataset(str(tmp_path / "out" / "pmnist_784_test.h5"))
+    xs, _ = data.read_dataset(str(tmp_path / "out" / "mnist_196_test.h5"))
+    assert x.shape == (2000, 784, 1) and xs.shape == (2000, 196, 1)
+    perm = data.pixel_permutation()
+    assert sorted(perm.tolist()) == list(range(784))
+    np.testing.assert_array_equal(xp, x[:, perm])
+    np.testing.assert_array_equal(yp, y)
+    np.testing.assert_allclose(xs[:, 0, 0], x[:, [0, 1, 28, 29], 0].mean(axis=1), rtol=1e-6)
+    import h5py
+    with h5py.File(tmp_path / "out" / "pmnist_784_test.h5") as f:
+        np.testing.assert_array_equal(f["permutation"][()], perm)

@@ -54,3 +54,53 @@ def test_qs4dsim_predict_matches_pytorch(tmp_path):
     with torch.no_grad():
         ref = m(torch.from_numpy(x)).numpy()
     assert np.abs(got - ref).max() < 1e-4
+
+
+def test_shift_images_moves_pixels_and_zero_fills():
+    import torch
+    img = torch.zeros(2, 28, 28)
+    img[:, 10, 12] = 1.0
+    x = img.reshape(2, 784, 1)
+
+    class Fixed:  # the generator's offsets: (dy, dx) = (2, -1) for both images
+        def integers(self, lo, hi, size):
+            return np.tile(np.array([[2, -1]]), (size[0], 1))
+
+    out = train.shift_images(x, 2, Fixed()).reshape(2, 28, 28)
+    assert out[:, 12, 11].tolist() == [1.0, 1.0] and float(out.sum()) == 2.0
+    edge = torch.zeros(1, 28, 28)
+    edge[0, 27, 0] = 1.0  # moved off the image: gone, nothing wraps around
+    assert float(train.shift_images(edge.reshape(1, 784, 1), 2, Fixed()).sum()) == 0.0
+
+
+def test_checkpoint_meta_has_no_absolute_paths(tmp_path):
+    config = train.portable_config({"data": os.path.join(train.REPO_ROOT, "data/datasets/x"),
+                                    "out": str(tmp_path / "m.h5"), "work_dir": None})
+    assert config["data"] == "data/datasets/x" and config["out"] == "m.h5"
+
+
+def test_heterogeneous_bits_reach_every_component(tmp_path):
+    prefix = _tiny_dataset(tmp_path)
+    out = str(tmp_path / "het.h5")
+    train.main(["--data", prefix, "--out", out, "--work-dir", str(tmp_path / "w"),
+                "--d-model", "8", "--d-state", "4", "--n-layers", "1", "--epochs", "1",
+                "--batch", "16", "--threads", "1", "--bits", "4", "--abar-bits", "8",
+                "--c-bits", "3", "--encoder-bits", "6"])
+    with h5py.File(out) as f:
+        bits = {k: int(f["quant"][k].attrs["bits"]) for k in f["quant"]}
+    assert bits == {"encoder.weight": 6, "decoder.weight": 4,
+                    "s4_layers.0.output_linear.0.weight": 4, "s4_layers.0.kernel.Abar": 8,
+                    "s4_layers.0.kernel.Bbar": 4, "s4_layers.0.kernel.C": 3, "s4_layers.0.D": 4}
+
+
+def test_time_budget_shortens_the_schedule_and_resumes(tmp_path):
+    prefix = _tiny_dataset(tmp_path)
+    args = ["--data", prefix, "--out", str(tmp_path / "m.h5"), "--work-dir",
+            str(tmp_path / "w"), "--d-model", "8", "--d-state", "4", "--n-layers", "1",
+            "--epochs", "1000", "--batch", "16", "--threads", "1", "--time-budget", "1e-6"]
+    train.main(args)
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["meta"].attrs["epochs_trained"] == 1
+    train.main(args)  # resumes with the shortened schedule: nothing left to train
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["meta"].attrs["epochs_trained"] == 1

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "core/threads.h"
 #include "models/model.h"
 #include "sim/cli/commands.h"
 
@@ -25,8 +26,8 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--limit", eval.limit, "evaluate only the first N samples (0 = all)")
       ->check(CLI::NonNegativeNumber);
   eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(CLI::PositiveNumber);
-  eval_cmd->add_option("--threads", eval.threads, "OpenMP threads (0 = default)")
-      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--threads", eval.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
   eval_cmd->add_option("--json", eval.json_out, "write the results as JSON to this file");
   eval_cmd->add_option("--chip", eval.chip, "evaluate on this chip (preset name or JSON file)");
   eval_cmd->add_option("--set", eval.overrides, "override a chip key: --set periphery.adc_bits=6");
@@ -48,8 +49,8 @@ int main(int argc, char** argv) {
   pred_cmd->add_option("--out", pred.out, "output HDF5 file (dataset /logits)")->required();
   pred_cmd->add_option("--mode", pred.mode, "execution mode")
       ->check(CLI::IsMember({"conv", "recurrent"}));
-  pred_cmd->add_option("--threads", pred.threads, "OpenMP threads (0 = default)")
-      ->check(CLI::NonNegativeNumber);
+  pred_cmd->add_option("--threads", pred.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
 
   MapArgs map;
   auto* map_cmd = app.add_subcommand("map", "Where every weight lives: tiles, devices, utilisation");
@@ -88,8 +89,8 @@ int main(int argc, char** argv) {
   sw_cmd->add_option("--limit", sw.limit, "use only the first N samples")
       ->check(CLI::NonNegativeNumber);
   sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(CLI::PositiveNumber);
-  sw_cmd->add_option("--threads", sw.threads, "OpenMP threads (0 = default)")
-      ->check(CLI::NonNegativeNumber);
+  sw_cmd->add_option("--threads", sw.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
   sw_cmd->add_option("--mode", sw.mode, "execution mode")
       ->check(CLI::IsMember({"conv", "recurrent"}));
   sw_cmd->add_option("--out", sw.out, "results CSV (rewritten atomically after each point)")
@@ -105,8 +106,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--samples", a.samples, "samples to count on")
         ->check(CLI::Range(int64_t{1}, int64_t{100000}));
     cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)");
-    cmd->add_option("--threads", a.threads, "OpenMP threads (0 = default)")
-        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--threads", a.threads, "threads, every parallel level (0 = default)")
+        ->check(CLI::Range(0, qs4d::kMaxThreads));
     cmd->add_option("--json", a.json_out, "write the figures as JSON to this file");
   };
 
@@ -132,13 +133,28 @@ int main(int argc, char** argv) {
   }
   try {
     if (*info_cmd) return run_info(info);
-    if (*eval_cmd) return run_eval(eval);
-    if (*pred_cmd) return run_predict(pred);
+    if (*eval_cmd) {
+      const qs4d::ThreadScope threads(eval.threads);  // every parallel level
+      return run_eval(eval);
+    }
+    if (*pred_cmd) {
+      const qs4d::ThreadScope threads(pred.threads);  // every parallel level
+      return run_predict(pred);
+    }
     if (*map_cmd) return run_map(map);
     if (*dev_cmd) return run_device(dev);
-    if (*sw_cmd) return run_sweep(sw);
-    if (*en_cmd) return run_energy(en);
-    if (*cmp_cmd) return run_compare(cmp);
+    if (*sw_cmd) {
+      const qs4d::ThreadScope threads(sw.threads);  // every parallel level
+      return run_sweep(sw);
+    }
+    if (*en_cmd) {
+      const qs4d::ThreadScope threads(en.threads);  // every parallel level
+      return run_energy(en);
+    }
+    if (*cmp_cmd) {
+      const qs4d::ThreadScope threads(cmp.threads);  // every parallel level
+      return run_compare(cmp);
+    }
   } catch (const std::exception& e) {
     std::cerr << "qs4dsim: error: " << e.what() << "\n";
     return 1;
