@@ -305,4 +305,51 @@ std::string format_time(double seconds);
 // Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
 void write_text_atomic(const std::string& path, const std::string& text);
 
+// ---------------------------------------------------------------------------------------------
+// Post-training quantization of single model components, evaluated in recurrent mode.
+//
+// Zhao et al., "Quantizing Small-Scale State-Space Models for Edge AI" (arXiv 2506.12480),
+// quantize one part of an S4D model at a time to find which parts are sensitive. The same study
+// here, on any checkpoint: each named component is rounded to `bits` (symmetric, uniform, codes
+// in [-(2^(b-1) - 1), 2^(b-1) - 1]) and the model runs step by step:
+//   encoder, projections, decoder: the weight matrices, one scale per tensor (max |w| / qmax);
+//   abar, bbar, c: each layer's complex tensor, one scale over real and imaginary parts; Abar is
+//     rounded to nearest with no stability fix, so a mode may land on or outside the unit circle
+//     (counted in the result: that is how post-training quantization breaks a recurrence);
+//   d: each layer's skip vector;
+//   x: the complex state after every step, one static scale per layer (the largest |Re x|,
+//     |Im x| seen on the calibration samples), as a fixed-point state register holds it;
+//   act: the inputs of encoder, projections and decoder, one static scale per product from the
+//     calibration samples.
+// Components not named stay float32; the recurrence then runs in float32 as well.
+// The component names, in the order reports list them.
+const std::vector<std::string>& ptq_components();
+
+// "abar=8,x=6" or "all=4" -> {component: bits}; throws UsageError naming the bad item.
+std::map<std::string, int> parse_component_bits(const std::string& text);
+
+struct PtqOptions {
+  std::map<std::string, int> bits;     // component -> bits (2..16)
+  int64_t batch = 64;
+  int threads = 0;
+  bool keep_logits = false;            // return every sample's logits
+};
+
+struct PtqResult {
+  int64_t n_samples = 0;
+  int64_t correct = 0;
+  double accuracy = 0;
+  int64_t unstable_modes = 0;   // quantized |Abar| >= 1
+  int64_t modes = 0;
+  std::vector<float> state_scales;       // per layer, when x is quantized
+  std::vector<float> activation_scales;  // encoder, projections..., decoder, when act is
+  RowMatrixXf logits;                    // (n, d_output), with keep_logits
+  double seconds = 0;
+};
+
+// Quantizes the named components of `model`, calibrates the static scales of x and act on
+// `calibration` (its samples, all of them), and evaluates on `data` in recurrent mode.
+PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
+                       const PtqOptions& options);
+
 }  // namespace qs4d

@@ -71,6 +71,12 @@ struct SweepArgs {
   bool resume = false;
 };
 
+struct QuantizeArgs {
+  std::string checkpoint, data, calibration, components, study, json_out, logits_out;
+  int64_t limit = 0, calibrate = 64, batch = 64;
+  int threads = 0;
+};
+
 // What energy and compare share: the chip, the table, and the inputs the actions are counted on.
 struct CostArgs {
   std::string chip, tech = "22nm_lp", data, json_out;
@@ -99,5 +105,6 @@ int run_device(const DeviceArgs& args);
 int run_map(const MapArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
+int run_quantize(const QuantizeArgs& args);
 
 }  // namespace qs4d::cli

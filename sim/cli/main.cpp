@@ -97,6 +97,31 @@ int main(int argc, char** argv) {
       ->required();
   sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
 
+  QuantizeArgs qz;
+  auto* qz_cmd = app.add_subcommand(
+      "quantize", "Post-training quantization of single components (abar, x, ...), recurrent mode");
+  qz_cmd->add_option("checkpoint", qz.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  qz_cmd->add_option("--data", qz.data, "dataset file (HDF5: /x, /y)")->required();
+  qz_cmd->add_option("--components", qz.components,
+                     "components and bits, e.g. abar=8,x=6 or all=8 (names: encoder, "
+                     "projections, decoder, abar, bbar, c, d, x, act)");
+  qz_cmd->add_option("--study", qz.study,
+                     "bit widths of the sensitivity study, e.g. 8,6,4: each component alone, "
+                     "then all");
+  qz_cmd->add_option("--calibration", qz.calibration,
+                     "dataset for the static scales of x and act (default: --data)");
+  qz_cmd->add_option("--calibrate", qz.calibrate, "calibration samples, spread evenly over the file")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  qz_cmd->add_option("--limit", qz.limit, "evaluate only the first N samples (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  qz_cmd->add_option("--batch", qz.batch, "samples per batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  qz_cmd->add_option("--threads", qz.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
+  qz_cmd->add_option("--json", qz.json_out, "write the results as JSON to this file");
+  qz_cmd->add_option("--logits", qz.logits_out,
+                     "write the logits of the --components model to this HDF5 file (/logits)");
+
   // Options of energy and compare, which differ only in their checkpoints and --data default.
   auto add_cost_options = [](CLI::App* cmd, CostArgs& a, const std::string& data_default) {
     cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
@@ -146,6 +171,10 @@ int main(int argc, char** argv) {
     if (*sw_cmd) {
       const qs4d::ThreadScope threads(sw.threads);  // every parallel level
       return run_sweep(sw);
+    }
+    if (*qz_cmd) {
+      const qs4d::ThreadScope threads(qz.threads);  // every parallel level
+      return run_quantize(qz);
     }
     if (*en_cmd) {
       const qs4d::ThreadScope threads(en.threads);  // every parallel level

@@ -1,0 +1,289 @@
+// Post-training quantization of single components (see sim.h): a LinearOverride that runs the
+// model's products with quantized weights and inputs and the SSM step by step with a quantized
+// state, and a calibration pass that finds the static scales.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+
+#include "core/threads.h"
+#include "sim/sim.h"
+
+namespace qs4d {
+namespace {
+
+using Complex = std::complex<double>;  // the model's own SSM precision (ComplexVec)
+
+int qmax_of(int bits) { return (1 << (bits - 1)) - 1; }
+
+template <typename T>
+T quantize_value(T v, T scale, int qmax) {
+  const T code = std::clamp(std::nearbyint(v / scale), -static_cast<T>(qmax), static_cast<T>(qmax));
+  return code * scale;
+}
+
+// Symmetric per-tensor quantization of n values in place (max |v| / qmax as the scale).
+template <typename T>
+void quantize_values(T* v, int64_t n, int bits) {
+  T peak = 0;
+  for (int64_t i = 0; i < n; ++i) peak = std::max(peak, std::abs(v[i]));
+  if (peak == 0) return;
+  const int qmax = qmax_of(bits);
+  const T scale = peak / static_cast<T>(qmax);
+  for (int64_t i = 0; i < n; ++i) v[i] = quantize_value(v[i], scale, qmax);
+}
+
+// One scale over the real and imaginary parts (std::complex is laid out as two values).
+void quantize_complex(ComplexVec& v, int bits) {
+  quantize_values(reinterpret_cast<double*>(v.data()), 2 * static_cast<int64_t>(v.size()), bits);
+}
+
+// Records the largest magnitude seen per slot (thread-safe; once per sample and slot).
+class PeakRecorder {
+ public:
+  explicit PeakRecorder(size_t slots) : peaks_(slots, 0.0f) {}
+  void record(size_t slot, float peak) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    peaks_[slot] = std::max(peaks_[slot], peak);
+  }
+  const std::vector<float>& peaks() const { return peaks_; }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::vector<float> peaks_;
+};
+
+class ComponentQuantizer final : public LinearOverride {
+ public:
+  ComponentQuantizer(const S4DModel& model, const std::map<std::string, int>& bits)
+      : model_(model), bits_(bits) {
+    const int64_t n_layers = model.config().n_layers;
+    enc_w_ = model.encoder_weight();
+    dec_w_ = model.decoder_weight();
+    if (int b = bits_of("encoder")) quantize_values(enc_w_.data(), enc_w_.size(), b);
+    if (int b = bits_of("decoder")) quantize_values(dec_w_.data(), dec_w_.size(), b);
+    for (const S4DLayer& layer : model.layers()) {
+      out_w_.push_back(layer.out_weight);
+      if (int b = bits_of("projections")) {
+        quantize_values(out_w_.back().data(), out_w_.back().size(), b);
+      }
+      Ssm s{layer.a_bar, layer.b_bar, layer.c, layer.d};
+      if (int b = bits_of("abar")) quantize_complex(s.a, b);
+      if (int b = bits_of("bbar")) quantize_complex(s.b, b);
+      if (int b = bits_of("c")) quantize_complex(s.c, b);
+      if (int b = bits_of("d")) quantize_values(s.d.data(), s.d.size(), b);
+      for (const Complex& a : s.a) unstable_ += std::abs(a) >= 1.0;
+      modes_ += static_cast<int64_t>(s.a.size());
+      ssm_.push_back(std::move(s));
+    }
+    own_ssm_ = bits_of("abar") || bits_of("bbar") || bits_of("c") || bits_of("d") ||
+               bits_of("x");
+    state_scale_.assign(static_cast<size_t>(n_layers), 0.0f);
+    act_scale_.assign(static_cast<size_t>(n_layers + 2), 0.0f);
+  }
+
+  // Runs the calibration samples with float x and inputs, recording their peaks, then sets the
+  // static scales of x (per layer) and act (per product).
+  void calibrate(const SequenceBatch& samples, int threads) {
+    if (!bits_of("x") && !bits_of("act")) return;
+    PeakRecorder states(state_scale_.size()), inputs(act_scale_.size());
+    states_ = &states;
+    inputs_ = &inputs;
+    DigitalEngine(model_, samples.length, ExecMode::kRecurrent).logits(samples, threads, this);
+    states_ = inputs_ = nullptr;
+    if (int b = bits_of("x")) set_scales(state_scale_, states.peaks(), b);
+    if (int b = bits_of("act")) set_scales(act_scale_, inputs.peaks(), b);
+  }
+
+  bool encoder(int64_t, const Eigen::Ref<const Eigen::MatrixXf>& u, RowMatrixXf& x) const override {
+    if (!bits_of("encoder") && !bits_of("act") && !inputs_) return false;
+    Eigen::MatrixXf in = u;
+    quantize_input(0, in.data(), in.size());
+    x.noalias() = enc_w_ * in;
+    return true;
+  }
+
+  bool projection(int64_t, int64_t layer, const RowMatrixXf& y, RowMatrixXf& g) const override {
+    if (!bits_of("projections") && !bits_of("act") && !inputs_) return false;
+    RowMatrixXf in = y;
+    quantize_input(static_cast<size_t>(1 + layer), in.data(), in.size());
+    g.noalias() = out_w_[static_cast<size_t>(layer)] * in;
+    return true;
+  }
+
+  bool decoder(int64_t, const Eigen::VectorXf& pooled, Eigen::VectorXf& logits) const override {
+    if (!bits_of("decoder") && !bits_of("act") && !inputs_) return false;
+    Eigen::VectorXf in = pooled;
+    quantize_input(act_scale_.size() - 1, in.data(), in.size());
+    logits.noalias() = dec_w_ * in;
+    return true;
+  }
+
+  // x_t = Abar x_{t-1} + Bbar u_t (then quantized), y_t = 2 Re(C x_t) + D u_t, mode by mode.
+  bool ssm(int64_t, int64_t layer, const RowMatrixXf& z, RowMatrixXf& y) const override {
+    if (!own_ssm_ && !states_) return false;
+    const Ssm& s = ssm_[static_cast<size_t>(layer)];
+    const int64_t H = z.rows(), L = z.cols(), M = static_cast<int64_t>(s.a.size()) / H;
+    const double scale = state_scale_[static_cast<size_t>(layer)];
+    const int qmax = bits_of("x") ? qmax_of(bits_of("x")) : 0;
+    double peak = 0;
+    for (int64_t h = 0; h < H; ++h) {
+      y.row(h) = s.d[h] * z.row(h);
+      for (int64_t m = 0; m < M; ++m) {
+        const size_t k = static_cast<size_t>(h * M + m);
+        // Complex arithmetic written out: std::complex's operator* carries NaN recovery
+        // (__muldc3) that costs more than the step itself.
+        const double ar = s.a[k].real(), ai = s.a[k].imag(), br = s.b[k].real(),
+                     bi = s.b[k].imag(), cr = 2 * s.c[k].real(), ci = 2 * s.c[k].imag();
+        double xr = 0, xi = 0;
+        for (int64_t t = 0; t < L; ++t) {
+          const double u = z(h, t);
+          const double nr = ar * xr - ai * xi + br * u;
+          xi = ar * xi + ai * xr + bi * u;
+          xr = nr;
+          if (qmax > 0 && !states_) {
+            xr = quantize_value(xr, scale, qmax);
+            xi = quantize_value(xi, scale, qmax);
+          }
+          peak = std::max({peak, std::abs(xr), std::abs(xi)});
+          y(h, t) += static_cast<float>(cr * xr - ci * xi);
+        }
+      }
+    }
+    if (states_) states_->record(static_cast<size_t>(layer), static_cast<float>(peak));
+    return true;
+  }
+
+  int64_t unstable_modes() const { return unstable_; }
+  int64_t modes() const { return modes_; }
+  const std::vector<float>& state_scales() const { return state_scale_; }
+  const std::vector<float>& activation_scales() const { return act_scale_; }
+
+ private:
+  struct Ssm {
+    ComplexVec a, b, c;
+    Eigen::VectorXf d;
+  };
+
+  int bits_of(const std::string& component) const {
+    const auto it = bits_.find(component);
+    return it == bits_.end() ? 0 : it->second;
+  }
+
+  static void set_scales(std::vector<float>& scales, const std::vector<float>& peaks, int bits) {
+    for (size_t i = 0; i < scales.size(); ++i) {
+      scales[i] = std::max(peaks[i], 1e-30f) / static_cast<float>(qmax_of(bits));
+    }
+  }
+
+  void quantize_input(size_t slot, float* v, int64_t n) const {
+    if (inputs_) {
+      float peak = 0;
+      for (int64_t i = 0; i < n; ++i) peak = std::max(peak, std::abs(v[i]));
+      inputs_->record(slot, peak);
+      return;
+    }
+    const int b = bits_of("act");
+    if (!b) return;
+    const int qmax = qmax_of(b);
+    for (int64_t i = 0; i < n; ++i) v[i] = quantize_value(v[i], act_scale_[slot], qmax);
+  }
+
+  const S4DModel& model_;
+  std::map<std::string, int> bits_;
+  RowMatrixXf enc_w_, dec_w_;
+  std::vector<RowMatrixXf> out_w_;
+  std::vector<Ssm> ssm_;
+  bool own_ssm_ = false;
+  int64_t unstable_ = 0, modes_ = 0;
+  std::vector<float> state_scale_, act_scale_;
+  // Set only during calibrate(): record peaks, quantize nothing.
+  const PeakRecorder* states_ = nullptr;
+  const PeakRecorder* inputs_ = nullptr;
+};
+
+}  // namespace
+
+const std::vector<std::string>& ptq_components() {
+  static const std::vector<std::string> names = {"encoder", "projections", "decoder", "abar",
+                                                 "bbar",    "c",           "d",       "x",
+                                                 "act"};
+  return names;
+}
+
+std::map<std::string, int> parse_component_bits(const std::string& text) {
+  std::map<std::string, int> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const size_t eq = item.find('=');
+    const std::string name = item.substr(0, eq);
+    int bits = 0;
+    try {
+      size_t used = 0;
+      bits = eq == std::string::npos ? 0 : std::stoi(item.substr(eq + 1), &used);
+      if (eq != std::string::npos && used != item.size() - eq - 1) bits = 0;
+    } catch (const std::exception&) {
+      bits = 0;
+    }
+    const auto& names = ptq_components();
+    const bool known = name == "all" || std::find(names.begin(), names.end(), name) != names.end();
+    if (!known || bits < 2 || bits > 16) {
+      std::string list = "all";
+      for (const auto& n : names) list += ", " + n;
+      throw UsageError("component bits \"" + item + "\": expected NAME=BITS with BITS in 2..16 "
+                       "and NAME one of " + list);
+    }
+    if (name == "all") {
+      for (const auto& n : names) out[n] = bits;
+    } else {
+      out[name] = bits;
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
+                       const PtqOptions& options) {
+  if (options.batch <= 0) throw UsageError("batch must be positive");
+  if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
+  if (model.config().d_output < data.n_classes) {
+    throw UsageError("dataset " + data.name + " has " + std::to_string(data.n_classes) +
+                     " classes, the model only " + std::to_string(model.config().d_output) +
+                     " outputs");
+  }
+  for (const auto& [name, bits] : options.bits) {
+    parse_component_bits(name + "=" + std::to_string(bits));  // validates
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ComponentQuantizer quantizer(model, options.bits);
+  quantizer.calibrate(calibration.x, options.threads);
+  const DigitalEngine engine(model, data.x.length, ExecMode::kRecurrent);
+  PtqResult r;
+  r.n_samples = data.x.n;
+  const int64_t per_sample = data.x.length * data.x.width;
+  SequenceBatch chunk{0, data.x.length, data.x.width, {}};
+  if (options.keep_logits) r.logits.resize(data.x.n, model.config().d_output);
+  for (int64_t first = 0; first < data.x.n; first += options.batch) {
+    chunk.n = std::min(options.batch, data.x.n - first);
+    chunk.values.assign(data.x.values.begin() + first * per_sample,
+                        data.x.values.begin() + (first + chunk.n) * per_sample);
+    const RowMatrixXf logits = engine.logits(chunk, options.threads, &quantizer);
+    if (options.keep_logits) r.logits.middleRows(first, chunk.n) = logits;
+    const auto pred = argmax_rows(logits);
+    for (int64_t i = 0; i < chunk.n; ++i) {
+      r.correct += pred[static_cast<size_t>(i)] == data.y[static_cast<size_t>(first + i)];
+    }
+  }
+  r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.n_samples);
+  r.unstable_modes = quantizer.unstable_modes();
+  r.modes = quantizer.modes();
+  if (options.bits.count("x")) r.state_scales = quantizer.state_scales();
+  if (options.bits.count("act")) r.activation_scales = quantizer.activation_scales();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace qs4d
