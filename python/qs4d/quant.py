@@ -51,6 +51,12 @@ class QuantConfig:
     act_bits: int = 0
     adc_bits: int = 0
     state_bits: int = 0
+    # Fixed-point digital inference as `qs4dsim quantize` defines it (Zhao et al.'s components
+    # x and activations): x quantizes the complex state after every step, act the inputs of the
+    # encoder, projections and decoder; each with one static scale per layer or product, the
+    # running max of the float values seen in training (the PTQ side calibrates it instead).
+    x: int = 0
+    act: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -214,6 +220,8 @@ class QATModel(nn.Module):
         # Running ADC ranges (in full-scale DAC units), one per product, and the state ADC's.
         self.register_buffer("adc_range", torch.zeros(model.n_layers + 2))
         self.register_buffer("state_range", torch.zeros(model.n_layers))
+        self.register_buffer("x_range", torch.zeros(model.n_layers))
+        self.register_buffer("act_range", torch.zeros(model.n_layers + 2))
 
     def _running(self, buf, i, value):
         """The ADC range of slot i: in training, the running max |value| (kept in buf, decayed
@@ -260,6 +268,53 @@ class QATModel(nn.Module):
             ys.append(out[..., -1])
         return torch.stack(ys, dim=-1)
 
+    def fixed_act(self, i, v):
+        """Input of product i (0 encoder, 1.. projections, last decoder) on the static grid."""
+        bits = self.config.act
+        if not bits:
+            return v
+        r = self._running(self.act_range, i, v)
+        levels = 2 ** (bits - 1) - 1
+        return torch.clamp(round_ste(v / r * levels), -levels, levels) * r / levels
+
+    def ssm_scan_x(self, i, z):
+        """The SSM of layer i stepped with its state x on a fixed-point grid (x bits, one static
+        scale per layer: the running max of the float state's |Re|, |Im|)."""
+        a_bar, b_bar, c, d = self.discrete_ssm(i)
+        levels = 2 ** (self.config.x - 1) - 1
+        B, H, L = z.shape
+        ar, ai = a_bar.real, a_bar.imag
+        br, bi = b_bar.real, b_bar.imag
+        cr, ci = 2 * c.real, 2 * c.imag
+        if float(self.x_range[i]) == 0:  # never seen: a float scan under no_grad sets the range
+            with torch.no_grad():
+                xr = torch.zeros(B, H, a_bar.shape[-1], device=z.device)
+                xi = torch.zeros_like(xr)
+                peak = torch.zeros((), device=z.device)
+                for t in range(L):
+                    u = z[..., t].unsqueeze(-1)
+                    xr, xi = ar * xr - ai * xi + br * u, ar * xi + ai * xr + bi * u
+                    peak = torch.maximum(peak, torch.maximum(xr.abs().max(), xi.abs().max()))
+                self.x_range[i] = peak
+        r = self.x_range[i].clamp(min=1e-12)
+        step = r / levels
+        xr = torch.zeros(B, H, a_bar.shape[-1], device=z.device)
+        xi = torch.zeros_like(xr)
+        peak = torch.zeros((), device=z.device)
+        ys = []
+        for t in range(L):
+            u = z[..., t].unsqueeze(-1)
+            nr, ni = ar * xr - ai * xi + br * u, ar * xi + ai * xr + bi * u
+            peak = torch.maximum(peak, torch.maximum(nr.detach().abs().max(),
+                                                     ni.detach().abs().max()))
+            xr = torch.clamp(round_ste(nr / step), -levels, levels) * step
+            xi = torch.clamp(round_ste(ni / step), -levels, levels) * step
+            ys.append((cr * xr - ci * xi).sum(-1) + d * z[..., t])
+        if self.training:
+            with torch.no_grad():
+                self.x_range[i] = torch.maximum(self.x_range[i] * 0.999, peak)
+        return torch.stack(ys, dim=-1)
+
     def quantizer(self, name):
         return self.quantizers[name.replace(".", "__")] if name.replace(".", "__") in \
             self.quantizers else None
@@ -301,14 +356,17 @@ class QATModel(nn.Module):
         m = self.model
         c = self.config
         w_enc = self.q("encoder.weight", m.encoder.weight)
-        x = self.product(0, x, -1, lambda v: F.linear(v, w_enc)) + m.encoder.bias
+        x = self.product(0, self.fixed_act(0, x), -1, lambda v: F.linear(v, w_enc)) + \
+            m.encoder.bias
         x = x.transpose(-1, -2)
         L = x.shape[-1]
         for i, (layer, norm, dropout) in enumerate(zip(m.s4_layers, m.norms, m.dropouts)):
             z = x
             if m.prenorm:
                 z = m._norm(norm, z)
-            if c.state_bits:
+            if c.x:
+                y = self.ssm_scan_x(i, z)
+            elif c.state_bits:
                 y = self.ssm_scan(i, z)
             else:
                 a_bar, b_bar, cc, d = self.discrete_ssm(i)
@@ -320,14 +378,17 @@ class QATModel(nn.Module):
             conv = layer.output_linear[0]
             w = self.q(_matrix_name(i), conv.weight)
             # The DAC scales each time step's vector of H channels (dim -2 of (B, H, L)).
-            y = self.product(1 + i, y, -2, lambda v: F.conv1d(v, w)) + conv.bias.unsqueeze(-1)
+            y = self.product(1 + i, self.fixed_act(1 + i, y), -2, lambda v: F.conv1d(v, w)) + \
+                conv.bias.unsqueeze(-1)
             y = F.glu(y, dim=-2)
             x = dropout(y) + x
             if not m.prenorm:
                 x = m._norm(norm, x)
         pooled = x.transpose(-1, -2).mean(dim=1)
         w_dec = self.q("decoder.weight", m.decoder.weight)
-        return self.product(m.n_layers + 1, pooled, -1, lambda v: F.linear(v, w_dec)) + m.decoder.bias
+        pooled = self.fixed_act(m.n_layers + 1, pooled)
+        return self.product(m.n_layers + 1, pooled, -1, lambda v: F.linear(v, w_dec)) + \
+            m.decoder.bias
 
     def export_tensors(self):
         """(state_dict with dequantized tensors, quant specs) for checkpoint.save."""
@@ -353,14 +414,18 @@ class QATModel(nn.Module):
                 layer = m.s4_layers[i]
                 a_bar, b_bar, _ = layer.kernel.discrete()
                 fa = self.quantizer(p + "kernel.Abar")
-                if fa is not None:
+                fb = self.quantizer(p + "kernel.Bbar")
+                if fa is not None or fb is not None:
+                    # The checkpoint format holds Abar and Bbar as a pair: one trained alone
+                    # is stored with its partner on a 16-bit grid (max scale), all but exact.
+                    fa = fa if fa is not None else FakeQuant(16, "max").to(a_bar.real.device)
+                    fb = fb if fb is not None else FakeQuant(16, "max").to(a_bar.real.device)
                     ar = torch.view_as_real(a_bar)
                     s = fa.scale(ar)
                     codes = stable_abar_codes(fa.codes(ar, s), s)
                     quant[p + "kernel.Abar"] = {"bits": fa.bits, "symmetric": True, "axis": -1,
                                                 "codes": codes.to(torch.int32).numpy(),
                                                 "scale": s.reshape(()).float().numpy()}
-                    fb = self.quantizer(p + "kernel.Bbar")
                     put(p + "kernel.Bbar", fb, torch.view_as_real(b_bar), -1)
                 for name in (p + "kernel.C", p + "D"):
                     fq = self.quantizer(name)

@@ -106,6 +106,7 @@ def quant_config(args):
                                   per_channel=args.per_channel, weight_noise=args.weight_noise,
                                   act_bits=args.act_bits, adc_bits=args.adc_bits,
                                   state_bits=args.state_bits)
+    qconfig.x, qconfig.act = args.x_bits, args.act_fixed_bits
     for name in ("encoder", "output", "decoder", "abar", "bbar", "c", "d"):
         value = getattr(args, f"{name}_bits")
         if value is not None:
@@ -146,7 +147,7 @@ def main(argv=None):
                         "(the one-cycle schedule rebuilt) if --epochs would not fit (0 = off)")
     p.add_argument("--augment-shift", type=int, default=0,
                    help="shift 28x28 training images by up to this many pixels (0 = off)")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N training samples")
+    p.add_argument("--limit", type=int, default=0, help="use only N training samples, spread evenly over the file")
     p.add_argument("--init-from", help="start from this checkpoint (format v1)")
     p.add_argument("--export-only", action="store_true",
                    help="export the best model of the saved training state without training on")
@@ -165,6 +166,10 @@ def main(argv=None):
                        ("d", "the D skip")):
         q.add_argument(f"--{name}-bits", type=int,
                        help=f"bits of {what}, overriding --bits / --ssm-bits (heterogeneous QAT)")
+    q.add_argument("--x-bits", type=int, default=0,
+                   help="fixed-point state x after every step (static scale; a Python scan)")
+    q.add_argument("--act-fixed-bits", type=int, default=0,
+                   help="fixed-point inputs of encoder, projections, decoder (static scales)")
     q.add_argument("--scale", choices=("lsq", "max"), default="lsq")
     q.add_argument("--per-channel", action="store_true")
     q.add_argument("--weight-noise", type=float, default=0.0,
@@ -178,8 +183,9 @@ def main(argv=None):
     xtr, ytr = read_dataset(args.data + "_train.h5")
     xva, yva = read_dataset(args.data + "_val.h5")
     xte, yte = read_dataset(args.data + "_test.h5")
-    if args.limit:
-        xtr, ytr = xtr[:args.limit], ytr[:args.limit]
+    if args.limit:  # spread evenly: dataset files are often sorted by class
+        keep = np.linspace(0, len(xtr) - 1, min(args.limit, len(xtr))).round().astype(int)
+        xtr, ytr = xtr[keep], ytr[keep]
     steps = (len(xtr) + args.batch - 1) // args.batch
 
     lr_ssm = min(0.001, args.lr)
@@ -193,7 +199,9 @@ def main(argv=None):
     model = model.to(device)
     base = model
     qconfig = None
-    if args.bits:
+    overrides = [getattr(args, f"{n}_bits") for n in
+                 ("encoder", "output", "decoder", "abar", "bbar", "c", "d")]
+    if args.bits or args.x_bits or args.act_fixed_bits or any(v is not None for v in overrides):
         qconfig = quant_config(args)
         model = QATModel(base, qconfig).to(device)
         with torch.no_grad():  # initialise the learned scales from the starting weights

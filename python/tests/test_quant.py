@@ -163,3 +163,34 @@ def test_converter_quantization_changes_the_output_and_trains(tmp_path):
                 "--state-bits", "6"])
     with h5py.File(out) as f:
         assert '"act_bits": 4' in f["meta"].attrs["quantization"]
+
+
+def test_fixed_point_state_and_activations_as_qs4dsim_quantize_defines_them(tmp_path):
+    torch.manual_seed(4)
+    # Layer norm: a training-mode pass (which sets the running ranges) leaves the model as it was.
+    base = S4Model(2, 5, 16, 2, 0.0, d_state=8).eval()
+    x = torch.rand(2, 40, 2)
+    float_model = QATModel(base, QuantConfig.uniform(0)).eval()
+    fine = QATModel(base, QuantConfig.uniform(0, x=16, act=16))
+    coarse = QATModel(base, QuantConfig.uniform(0, x=3))
+    for m in (fine, coarse):  # one training-mode pass sets the running ranges
+        m.train()
+        with torch.no_grad():
+            m(x)
+        m.eval()
+    with torch.no_grad():
+        ref, y16, y3 = float_model(x), fine(x), coarse(x)
+    assert (ref - y16).abs().max() < 1e-3 * ref.abs().max()
+    assert (ref - y3).abs().max() > 1e-2 * ref.abs().max()
+    assert float(fine.x_range.min()) > 0 and float(fine.act_range.min()) > 0
+    # Only Bbar trained: the exported pair keeps Abar on a 16-bit grid; x trains through the scan.
+    prefix = _tiny_dataset(tmp_path, 32, 12)
+    out = str(tmp_path / "bbar.h5")
+    train.main(["--data", prefix, "--d-model", "4", "--d-state", "4", "--n-layers", "1",
+                "--batch", "16", "--threads", "1", "--out", out, "--work-dir", str(tmp_path / "w"),
+                "--epochs", "1", "--bbar-bits", "4", "--x-bits", "8"])
+    with h5py.File(out) as f:
+        assert sorted(f["quant"]) == ["s4_layers.0.kernel.Abar", "s4_layers.0.kernel.Bbar"]
+        assert int(f["quant/s4_layers.0.kernel.Abar"].attrs["bits"]) == 16
+        assert int(f["quant/s4_layers.0.kernel.Bbar"].attrs["bits"]) == 4
+        assert '"x": 8' in f["meta"].attrs["quantization"]
