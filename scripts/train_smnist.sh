@@ -25,9 +25,12 @@ LOG_DIR=${LOG_DIR:-$WORK}
 # short exports its best epoch so far.
 TIME_BUDGET=${TIME_BUDGET:-0}
 RUN_LIMIT=${RUN_LIMIT:-0}
-data=$root/data/datasets/mnist_784
+LENGTH=${LENGTH:-784}     # 196: the same digits 2x2 pooled (mnist_196_*), a shorter sequence
+QAT=${QAT:-qat8 qathet qat2}  # which QAT runs follow the FP32 one
+data=$root/data/datasets/mnist_$LENGTH
 model=(--d-model 64 --d-state 64 --n-layers 4 --dropout 0.1)
-common=(--data "$data" --device "$DEVICE" --threads "$THREADS" --seed 0 --augment-shift 2
+shift=$((LENGTH == 784 ? 2 : 1))  # pixels: the same fraction of the image at 28 and 14 px
+common=(--data "$data" --device "$DEVICE" --threads "$THREADS" --seed 0 --augment-shift "$shift"
         --time-budget "$TIME_BUDGET"
         ${EXTRA:-})  # EXTRA: more trainer options for every run (a smoke test's --limit)
 mkdir -p "$OUT_DIR" "$WORK" "$LOG_DIR"
@@ -43,19 +46,20 @@ train() {  # name, extra args...: trains (or resumes) one run and exports its ch
   fi
 }
 
-fp32=smnist784_s4d_h64_n64_l4_fp32
+fp32=smnist${LENGTH}_s4d_h64_n64_l4_fp32
 train "$fp32" "${model[@]}" --epochs "$EPOCHS_FP32" --batch 64 --lr 0.01 >"$LOG_DIR/$fp32.log" 2>&1
 init=(--init-from "$OUT_DIR/$fp32.h5" --epochs "$EPOCHS_QAT" --batch 64 --lr 0.002 --dropout 0.1)
-runs=(
-  "smnist784_s4d_h64_n64_l4_qat8|--bits 8"
+declare -A qat_options=(
+  [qat8]="--bits 8"
   # Heterogeneous precision (Zhao et al.: Abar is the sensitive component): Abar and the encoder
   # at 8 bits, D at 8, the bulk (projections, Bbar, C, decoder) at 4.
-  "smnist784_s4d_h64_n64_l4_qathet|--bits 4 --abar-bits 8 --encoder-bits 8 --d-bits 8"
-  "smnist784_s4d_h64_n64_l4_qat2|--bits 2 --ssm-bits 8"
+  [qathet]="--bits 4 --abar-bits 8 --encoder-bits 8 --d-bits 8"
+  [qat2]="--bits 2 --ssm-bits 8"
 )
 pids=()
-for run in "${runs[@]}"; do
-  name=${run%%|*}; read -r -a extra <<<"${run#*|}"
+for kind in $QAT; do
+  name=smnist${LENGTH}_s4d_h64_n64_l4_$kind
+  read -r -a extra <<<"${qat_options[$kind]}"
   if [ "$PARALLEL" = 1 ]; then
     train "$name" "${init[@]}" "${extra[@]}" >"$LOG_DIR/$name.log" 2>&1 & pids+=($!)
   else

