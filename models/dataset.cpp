@@ -108,6 +108,32 @@ RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
   return Eigen::Map<const RowMatrixXf>(v.data(), info.shape[0], info.shape[1]);
 }
 
+RowMatrixXd read_matrix_f64(const std::string& path, const std::string& dataset) {
+  h5::Reader r(path);
+  const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
+  const h5::DatasetInfo info = r.info(name);
+  if (info.shape.size() != 2) {
+    r.fail(ErrorKind::kWrongRank, name,
+           "rank " + std::to_string(info.shape.size()) + ", expected rank 2 (rows, cols)");
+  }
+  if (info.numel() > kMaxTensorElements) {
+    r.fail(ErrorKind::kAbsurdSize, name, "shape " + h5::shape_text(info.shape) +
+                                             " is too large; refusing to allocate");
+  }
+  const std::vector<double> v = r.read_double(name);
+  return Eigen::Map<const RowMatrixXd>(v.data(), info.shape[0], info.shape[1]);
+}
+
+void write_matrices_f64(const std::string& path,
+                        const std::vector<std::pair<std::string, RowMatrixXd>>& matrices) {
+  h5::AtomicWriter w(path);
+  for (const auto& [dataset, m] : matrices) {
+    w.write_double(dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset,
+                   {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())}, m.data());
+  }
+  w.commit();
+}
+
 void write_matrix(const std::string& path, const std::string& dataset, const RowMatrixXf& m) {
   h5::AtomicWriter w(path);
   w.write_float(dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset,

@@ -341,6 +341,17 @@ std::vector<float> Reader::read_float(const std::string& dataset, int64_t limit_
   return out;
 }
 
+std::vector<double> Reader::read_double(const std::string& dataset) const {
+  const DatasetInfo inf = info(dataset);
+  if (inf.value_class != ValueClass::kFloat) {
+    fail(ErrorKind::kWrongType, dataset,
+         std::string("dtype is ") + class_name(inf.value_class) + ", expected float");
+  }
+  std::vector<double> out(static_cast<size_t>(elements_to_read(inf, 0)));
+  read_rows(dataset, H5T_NATIVE_DOUBLE, out.data(), 0, inf);
+  return out;
+}
+
 std::vector<int64_t> Reader::read_int(const std::string& dataset, int64_t limit_rows) const {
   const DatasetInfo inf = info(dataset);
   if (inf.value_class != ValueClass::kInteger) {
@@ -402,6 +413,12 @@ void AtomicWriter::write_float(const std::string& dataset, const std::vector<int
                                const float* data) {
   ensure_parent_groups(dataset);
   write_any(file_.get(), path_, dataset, shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
+}
+
+void AtomicWriter::write_double(const std::string& dataset, const std::vector<int64_t>& shape,
+                                const double* data) {
+  ensure_parent_groups(dataset);
+  write_any(file_.get(), path_, dataset, shape, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data);
 }
 
 void AtomicWriter::write_int(const std::string& dataset, const std::vector<int64_t>& shape,

@@ -144,6 +144,7 @@ struct QuantSpec {
 };
 
 using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ComplexVec = std::vector<std::complex<double>>;
 
 // One S4D block, in the discrete form that both execution modes and the mapper use.
@@ -219,6 +220,11 @@ Dataset load_dataset(const std::string& path, int64_t limit = 0);
 SequenceBatch read_sequences(const std::string& path, const std::string& dataset);
 // Reads a float (rows, cols) dataset (e.g. the /logits that predict writes).
 RowMatrixXf read_matrix(const std::string& path, const std::string& dataset);
+// The same in float64 (any float dtype in the file), and several float64 matrices written into
+// one new file atomically (qs4dsim circuit).
+RowMatrixXd read_matrix_f64(const std::string& path, const std::string& dataset);
+void write_matrices_f64(const std::string& path,
+                        const std::vector<std::pair<std::string, RowMatrixXd>>& matrices);
 // Writes a float32 (rows, cols) matrix as `dataset` into a new file at `path`, atomically.
 void write_matrix(const std::string& path, const std::string& dataset, const RowMatrixXf& m);
 

@@ -352,4 +352,31 @@ struct PtqResult {
 PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
                        const PtqOptions& options);
 
+// ---------------------------------------------------------------------------------------------
+// A tile as a resistive circuit (IR drop). Convention: row i is driven at its column-0 end
+// through the driver resistance; cell (i, j) joins row node (i, j) to column node (i, j);
+// neighbouring nodes along a row or a column are joined by one wire segment; column j is sensed
+// at its row R-1 end through the sense resistance into a virtual ground. The network is linear,
+// so i_out (uA, per column) = A (cols x rows) v (V, per row) with G in uS.
+struct CircuitSpec {
+  double row_wire_ohm = 0;  // per row segment
+  double col_wire_ohm = 0;  // per column segment
+  double driver_ohm = 0;    // DAC driver output resistance
+  double sense_ohm = 0;     // sense amplifier input resistance (0: ideal virtual ground)
+  double access_ohm = 0;    // 1T1R access transistor in series with each cell
+};
+enum class CircuitSolver {
+  kIdeal,       // A = G^T (no wires)
+  kFirstOrder,  // each cell alone in series with its own wire path (other cells' currents ignored)
+  kExact,       // the nodal equations of the whole network, solved exactly
+};
+const char* to_string(CircuitSolver s);
+CircuitSolver parse_circuit_solver(const std::string& text);  // "exact" | "first-order" | "ideal"
+inline constexpr int64_t kMaxCircuitCells = int64_t{1} << 20;
+// The transfer matrix of a tile with conductances g_uS (rows x cols). Exact: one sparse LDLT
+// factorisation of the nodal matrix and one solve per column, every resistance (0 included)
+// taken exactly. Throws UsageError on negative or non-finite values.
+Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
+                                CircuitSolver solver);
+
 }  // namespace qs4d

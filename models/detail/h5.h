@@ -72,6 +72,7 @@ class Reader {
   // that many leading rows (hyperslab along axis 0).
   std::vector<float> read_float(const std::string& dataset, int64_t limit_rows = 0) const;
   std::vector<int64_t> read_int(const std::string& dataset, int64_t limit_rows = 0) const;
+  std::vector<double> read_double(const std::string& dataset) const;  // any float dtype
 
   [[noreturn]] void fail(ErrorKind kind, const std::string& object,
                          const std::string& detail) const;
@@ -93,6 +94,8 @@ class AtomicWriter {
   ~AtomicWriter();
   void write_float(const std::string& dataset, const std::vector<int64_t>& shape,
                    const float* data);
+  void write_double(const std::string& dataset, const std::vector<int64_t>& shape,
+                    const double* data);
   void write_int(const std::string& dataset, const std::vector<int64_t>& shape,
                  const int64_t* data);
   void attr_string(const std::string& object, const std::string& name, const std::string& v);

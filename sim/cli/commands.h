@@ -77,6 +77,11 @@ struct QuantizeArgs {
   int threads = 0;
 };
 
+struct CircuitArgs {
+  std::string in, out, solver = "exact";
+  double row_wire_ohm = 0, col_wire_ohm = 0, driver_ohm = 0, sense_ohm = 0, access_ohm = 0;
+};
+
 // What energy and compare share: the chip, the table, and the inputs the actions are counted on.
 struct CostArgs {
   std::string chip, tech = "22nm_lp", data, json_out;
@@ -106,5 +111,6 @@ int run_map(const MapArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
 int run_quantize(const QuantizeArgs& args);
+int run_circuit(const CircuitArgs& args);
 
 }  // namespace qs4d::cli

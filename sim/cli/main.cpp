@@ -122,6 +122,27 @@ int main(int argc, char** argv) {
   qz_cmd->add_option("--logits", qz.logits_out,
                      "write the logits of the --components model to this HDF5 file (/logits)");
 
+  CircuitArgs ck;
+  auto* ck_cmd = app.add_subcommand(
+      "circuit", "One tile as a resistive network: output currents and transfer matrix");
+  ck_cmd->add_option("--in", ck.in, "HDF5 with /G (rows x cols, uS) and /v (batch x rows, V)")
+      ->required();
+  ck_cmd->add_option("--out", ck.out, "HDF5 to write /i (batch x cols, uA) and /A (cols x rows)")
+      ->required();
+  const auto ohm = CLI::Range(0.0, 1e9);
+  ck_cmd->add_option("--row-wire-ohm", ck.row_wire_ohm, "resistance per row segment")
+      ->check(ohm)->capture_default_str();
+  ck_cmd->add_option("--col-wire-ohm", ck.col_wire_ohm, "resistance per column segment")
+      ->check(ohm)->capture_default_str();
+  ck_cmd->add_option("--driver-ohm", ck.driver_ohm, "row driver resistance")
+      ->check(ohm)->capture_default_str();
+  ck_cmd->add_option("--sense-ohm", ck.sense_ohm, "sense amplifier input resistance")
+      ->check(ohm)->capture_default_str();
+  ck_cmd->add_option("--access-ohm", ck.access_ohm, "1T1R access transistor per cell")
+      ->check(ohm)->capture_default_str();
+  ck_cmd->add_option("--solver", ck.solver, "exact, first-order or ideal")
+      ->check(CLI::IsMember({"exact", "first-order", "ideal"}))->capture_default_str();
+
   // Options of energy and compare, which differ only in their checkpoints and --data default.
   auto add_cost_options = [](CLI::App* cmd, CostArgs& a, const std::string& data_default) {
     cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
@@ -176,6 +197,7 @@ int main(int argc, char** argv) {
       const qs4d::ThreadScope threads(qz.threads);  // every parallel level
       return run_quantize(qz);
     }
+    if (*ck_cmd) return run_circuit(ck);
     if (*en_cmd) {
       const qs4d::ThreadScope threads(en.threads);  // every parallel level
       return run_energy(en);

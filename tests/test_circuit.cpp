@@ -1,0 +1,67 @@
+// The tile circuit (issue #13) against hand-solved networks; the 256 x 256 comparison with an
+// independent scipy nodal solution is python/tests/test_circuit.py.
+#include <gtest/gtest.h>
+
+#include "sim/sim.h"
+
+namespace qs4d {
+namespace {
+
+TEST(Circuit, NoWiresIsTheIdealProduct) {
+  Eigen::MatrixXd g = Eigen::MatrixXd::Random(7, 5).cwiseAbs() * 50;
+  const Eigen::MatrixXd a = transfer_matrix(g, CircuitSpec{}, CircuitSolver::kExact);
+  EXPECT_EQ(a, g.transpose());
+}
+
+TEST(Circuit, OneConductingCellIsInSeriesWithItsWirePath) {
+  // Only cell (2, 3) of a 4 x 6 tile conducts: the current flows through the driver, 3 row
+  // segments, the cell, 4 - 1 - 2 = 1 column segment and the sense resistance, nowhere else.
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(4, 6);
+  g(2, 3) = 80.0;  // uS
+  const CircuitSpec s{2.0, 3.0, 50.0, 20.0, 1000.0};
+  const double path_ohm = 50.0 + 3 * 2.0 + 1 * 3.0 + 20.0 + 1000.0;
+  const double expected = 1.0 / (1.0 / 80.0 + path_ohm * 1e-6);  // uS
+  for (CircuitSolver solver : {CircuitSolver::kExact, CircuitSolver::kFirstOrder}) {
+    const Eigen::MatrixXd a = transfer_matrix(g, s, solver);
+    EXPECT_NEAR(a(3, 2), expected, 1e-12 * expected) << to_string(solver);
+    EXPECT_EQ(a.cwiseAbs().sum(), std::abs(a(3, 2))) << to_string(solver);
+  }
+}
+
+TEST(Circuit, OneRowLadderSolvedByHand) {
+  // Source -d- node a -r- node b; cell 0 from a, cell 1 from b, each through the sense s.
+  // h_k = 1 / (1/G_k + s); V_b = V_a / (1 + r h_1); V_a = v / (1 + d (h_0 + h_1 / (1 + r h_1))).
+  const double G0 = 40e-6, G1 = 90e-6, d = 300.0, r = 500.0, sense = 100.0;  // S and ohm
+  Eigen::MatrixXd g(1, 2);
+  g << G0 * 1e6, G1 * 1e6;
+  const CircuitSpec s{r, 7.0, d, sense, 0.0};  // the column wire has no segment at R = 1
+  const double h0 = 1 / (1 / G0 + sense), h1 = 1 / (1 / G1 + sense);
+  const double va = 1.0 / (1 + d * (h0 + h1 / (1 + r * h1))), vb = va / (1 + r * h1);
+  const Eigen::MatrixXd a = transfer_matrix(g, s, CircuitSolver::kExact);  // uA per V
+  EXPECT_NEAR(a(0, 0), h0 * va * 1e6, 1e-12);
+  EXPECT_NEAR(a(1, 0), h1 * vb * 1e6, 1e-12);
+  // Kirchhoff at the source: what the driver delivers is what the senses take.
+  EXPECT_NEAR((1.0 - va) / d * 1e6, a(0, 0) + a(1, 0), 1e-9);
+}
+
+TEST(Circuit, SymmetricTileGivesSymmetricOutputs) {
+  // With no row-wire resistance two columns holding the same cells see the same network: their
+  // currents are equal, whatever the column wire does to each.
+  Eigen::MatrixXd g(3, 2);
+  g << 10, 10, 20, 20, 30, 30;
+  const Eigen::MatrixXd a = transfer_matrix(g, CircuitSpec{0.0, 5.0, 0.0, 3.0, 0.0},
+                                            CircuitSolver::kExact);
+  EXPECT_NEAR((a.row(0) - a.row(1)).cwiseAbs().maxCoeff(), 0.0, 1e-12);
+}
+
+TEST(Circuit, RefusesBadValues) {
+  Eigen::MatrixXd g = Eigen::MatrixXd::Ones(2, 2);
+  EXPECT_THROW(transfer_matrix(g, CircuitSpec{-1.0, 0, 0, 0, 0}, CircuitSolver::kExact),
+               UsageError);
+  g(0, 0) = std::nan("");
+  EXPECT_THROW(transfer_matrix(g, CircuitSpec{}, CircuitSolver::kExact), UsageError);
+  EXPECT_THROW(parse_circuit_solver("spice"), UsageError);
+}
+
+}  // namespace
+}  // namespace qs4d
