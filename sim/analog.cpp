@@ -201,28 +201,36 @@ void AnalogChip::compensate_drift() {
   }
 }
 
+// The tile through its wires: the product is linear in the row voltages, so the transfer matrix
+// A (cols x rows) of the tile's network, transposed, takes the place of the conductances and
+// every product stays exact for the mean. Read noise acts on each device's conductance; its
+// current reaches the sense node attenuated by that cell's own gain A_ji / G_ij (first order in
+// the noise: a fluctuation of one cell also shifts the others' currents slightly, which is
+// neglected), so its variance is scaled by that gain squared.
+void AnalogChip::apply_ir_drop(TileState& s, const CircuitSpec& circuit, CircuitSolver solver) {
+  const Eigen::MatrixXd g = s.g_uS.cast<double>();
+  const Eigen::MatrixXd a = transfer_matrix(g, circuit, solver);
+  for (Eigen::Index r = 0; r < g.rows(); ++r) {
+    for (Eigen::Index c = 0; c < g.cols(); ++c) {
+      const double gain = g(r, c) > 0 ? a(c, r) / g(r, c) : 0.0;
+      s.read_var(r, c) = static_cast<float>(s.read_var(r, c) * gain * gain);
+    }
+  }
+  s.g_uS = a.transpose().cast<float>();
+}
+
 void AnalogChip::age(double t_s) {
   time_s_ = t_s;
   const uint64_t key = stream_seed(seed_, 0x6167'65ULL, static_cast<uint64_t>(trial_), double_bits(t_s));
-  const double r_wire = chip_->periphery.wire_resistance_ohm;
+  const CircuitSpec& circuit = chip_->periphery.circuit;
+  const bool wires = circuit.row_wire_ohm > 0 || circuit.col_wire_ohm > 0 ||
+                     circuit.driver_ohm > 0 || circuit.sense_ohm > 0 || circuit.access_ohm > 0;
   for (size_t t = 0; t < tiles_.size(); ++t) {
     TileState& s = tiles_[t];
     s.g_uS = device_.at_time(s.programmed, t_s, stream_seed(key, t));
-    if (r_wire > 0) {
-      // First-order IR drop: each cell in series with the wire from its row driver (along the
-      // row) and to its column's sense amplifier (down the column), R_path = r (col + 1 + rows -
-      // row) ohms, so G_eff = 1 / (1/G + R_path) with G in uS and R in MOhm.
-      const int64_t R = s.g_uS.rows(), C = s.g_uS.cols();
-      for (int64_t r = 0; r < R; ++r) {
-        for (int64_t c = 0; c < C; ++c) {
-          const double g = s.g_uS(r, c);
-          const double path_mohm = r_wire * 1e-6 * static_cast<double>(c + 1 + R - r);
-          s.g_uS(r, c) = g > 0 ? static_cast<float>(g / (1.0 + g * path_mohm)) : 0.0f;
-        }
-      }
-    }
     const RowMatrixXf sigma = device_.read_sigma(s.g_uS);
     s.read_var = sigma.cwiseProduct(sigma);
+    if (wires) apply_ir_drop(s, circuit, chip_->periphery.ir_drop);
     s.has_read_noise = s.read_var.maxCoeff() > 0;
   }
   adc_range_.assign(tiles_.size(), 0.0f);

@@ -27,7 +27,8 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path,
                  {"dac_bits", "adc_bits", "adc_range", "calibration_samples", "output_noise",
                   "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits",
-                  "dac_range", "signed_inputs"});
+                  "dac_range", "signed_inputs", "row_wire_ohm", "col_wire_ohm", "driver_ohm",
+                  "sense_ohm", "access_ohm", "ir_drop"});
   PeripherySpec p;
   for (const auto& [key, v] : j.items()) {
     const std::string q = path + "." + key;
@@ -71,10 +72,31 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
       p.calibration_samples = get_int(v, q);
       if (p.calibration_samples < 1) throw SpecError(q, "must be >= 1");
     }
-    if (key == "output_noise" || key == "wire_resistance_ohm") {
+    if (key == "output_noise") {
       const double x = get_number(v, q);
       if (!(x >= 0) || !std::isfinite(x)) throw SpecError(q, "must be finite and >= 0");
-      (key == "output_noise" ? p.output_noise : p.wire_resistance_ohm) = x;
+      p.output_noise = x;
+    }
+    if (key.size() > 4 && key.compare(key.size() - 4, 4, "_ohm") == 0) {
+      const double x = get_number(v, q);
+      if (!(x >= 0) || !(x <= 1e9)) throw SpecError(q, "must be a resistance in 0 .. 1e9 ohm");
+      CircuitSpec& c = p.circuit;
+      if (key == "wire_resistance_ohm") {  // both wires, per segment (the older single key)
+        c.row_wire_ohm = c.col_wire_ohm = x;
+      } else {
+        (key == "row_wire_ohm"   ? c.row_wire_ohm
+         : key == "col_wire_ohm" ? c.col_wire_ohm
+         : key == "driver_ohm"   ? c.driver_ohm
+         : key == "sense_ohm"    ? c.sense_ohm
+                                 : c.access_ohm) = x;
+      }
+    }
+    if (key == "ir_drop") {
+      const std::string s = get_string(v, q);
+      if (s != "exact" && s != "first-order") {
+        throw SpecError(q, "is \"" + s + "\", expected \"exact\" or \"first-order\"");
+      }
+      p.ir_drop = parse_circuit_solver(s);
     }
     if (key == "read_noise_path") {
       const std::string s = get_string(v, q);
@@ -94,7 +116,12 @@ json PeripherySpec::to_json() const {
          {"state_adc_bits", state_adc_bits},
          {"calibration_samples", calibration_samples},
          {"output_noise", output_noise},
-         {"wire_resistance_ohm", wire_resistance_ohm},
+         {"row_wire_ohm", circuit.row_wire_ohm},
+         {"col_wire_ohm", circuit.col_wire_ohm},
+         {"driver_ohm", circuit.driver_ohm},
+         {"sense_ohm", circuit.sense_ohm},
+         {"access_ohm", circuit.access_ohm},
+         {"ir_drop", to_string(ir_drop)},
          {"read_noise_path", per_cell_read_noise ? "cell" : "column"},
          {"signed_inputs", two_phase_inputs ? "two_phase" : "polarity"}};
   if (dac_range > 0) {

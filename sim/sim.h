@@ -43,6 +43,32 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
 // Index of the largest logit in each row (first one on ties).
 std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
 
+// A tile as a resistive circuit (IR drop). Convention: row i is driven at its column-0 end
+// through the driver resistance; cell (i, j) joins row node (i, j) to column node (i, j);
+// neighbouring nodes along a row or a column are joined by one wire segment; column j is sensed
+// at its row R-1 end through the sense resistance into a virtual ground. The network is linear,
+// so i_out (uA, per column) = A (cols x rows) v (V, per row) with G in uS.
+struct CircuitSpec {
+  double row_wire_ohm = 0;  // per row segment
+  double col_wire_ohm = 0;  // per column segment
+  double driver_ohm = 0;    // DAC driver output resistance
+  double sense_ohm = 0;     // sense amplifier input resistance (0: ideal virtual ground)
+  double access_ohm = 0;    // 1T1R access transistor in series with each cell
+};
+enum class CircuitSolver {
+  kIdeal,       // A = G^T (no wires)
+  kFirstOrder,  // each cell alone in series with its own wire path (other cells' currents ignored)
+  kExact,       // the nodal equations of the whole network, solved exactly
+};
+const char* to_string(CircuitSolver s);
+CircuitSolver parse_circuit_solver(const std::string& text);  // "exact" | "first-order" | "ideal"
+inline constexpr int64_t kMaxCircuitCells = int64_t{1} << 20;
+// The transfer matrix of a tile with conductances g_uS (rows x cols). Exact: one sparse LDLT
+// factorisation of the nodal matrix and one solve per column, every resistance (0 included)
+// taken exactly. Throws UsageError on negative or non-finite values.
+Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
+                                CircuitSolver solver);
+
 // The converters and wires around each crossbar tile.
 struct PeripherySpec {
   int dac_bits = 0;             // input DAC bits (signed), 0 = ideal
@@ -53,7 +79,8 @@ struct PeripherySpec {
   double adc_range_fraction = 1.0;  // fixed: fraction of the tile's full-scale current
   int64_t calibration_samples = 16;
   double output_noise = 0.0;    // Gaussian noise after the column, relative to the ADC range
-  double wire_resistance_ohm = 0.0;  // per cell segment, first-order IR drop
+  CircuitSpec circuit;          // wires, driver, sense and access resistances (IR drop)
+  CircuitSolver ir_drop = CircuitSolver::kExact;  // how a tile with resistances is solved
   int state_dac_bits = 0;       // analog recurrence: bits of the state fed back, 0 = ideal
   int state_adc_bits = 0;       // analog recurrence: bits of the state read out, 0 = ideal
   bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
@@ -189,6 +216,7 @@ class AnalogChip {
   };
   void fill_blocks();
   void compensate_drift();
+  static void apply_ir_drop(TileState& s, const CircuitSpec& circuit, CircuitSolver solver);
   // The product into per-thread scratch (before the output scales); mvm* read it out.
   void product(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
                int adc_bits) const;
@@ -351,32 +379,5 @@ struct PtqResult {
 // `calibration` (its samples, all of them), and evaluates on `data` in recurrent mode.
 PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
                        const PtqOptions& options);
-
-// ---------------------------------------------------------------------------------------------
-// A tile as a resistive circuit (IR drop). Convention: row i is driven at its column-0 end
-// through the driver resistance; cell (i, j) joins row node (i, j) to column node (i, j);
-// neighbouring nodes along a row or a column are joined by one wire segment; column j is sensed
-// at its row R-1 end through the sense resistance into a virtual ground. The network is linear,
-// so i_out (uA, per column) = A (cols x rows) v (V, per row) with G in uS.
-struct CircuitSpec {
-  double row_wire_ohm = 0;  // per row segment
-  double col_wire_ohm = 0;  // per column segment
-  double driver_ohm = 0;    // DAC driver output resistance
-  double sense_ohm = 0;     // sense amplifier input resistance (0: ideal virtual ground)
-  double access_ohm = 0;    // 1T1R access transistor in series with each cell
-};
-enum class CircuitSolver {
-  kIdeal,       // A = G^T (no wires)
-  kFirstOrder,  // each cell alone in series with its own wire path (other cells' currents ignored)
-  kExact,       // the nodal equations of the whole network, solved exactly
-};
-const char* to_string(CircuitSolver s);
-CircuitSolver parse_circuit_solver(const std::string& text);  // "exact" | "first-order" | "ideal"
-inline constexpr int64_t kMaxCircuitCells = int64_t{1} << 20;
-// The transfer matrix of a tile with conductances g_uS (rows x cols). Exact: one sparse LDLT
-// factorisation of the nodal matrix and one solve per column, every resistance (0 included)
-// taken exactly. Throws UsageError on negative or non-finite values.
-Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
-                                CircuitSolver solver);
 
 }  // namespace qs4d
