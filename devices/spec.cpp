@@ -181,7 +181,7 @@ DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
       for (const auto& [k, x] : v.items()) {
         const std::string q = p + "." + k;
         if (k == "enabled") d.write_verify.enabled = get_bool(x, q);
-        if (k == "max_iterations") d.write_verify.max_iterations = static_cast<int>(get_int(x, q));
+        if (k == "max_iterations") d.write_verify.max_iterations = get_small_int(x, q);
         if (k == "tolerance") d.write_verify.tolerance = non_negative(x, q);
         if (k == "tolerance_kind") {
           const std::string t = get_string(x, q);

@@ -51,15 +51,15 @@ MappingSpec MappingSpec::from_json(const json& j, const std::string& path) {
     if (key == "tile_cols") s.tile_cols = get_int(v, p);
     if (key == "encoding") s.encoding = get_enum(v, p, kEncodings);
     if (key == "offset_reference") s.offset_reference = get_enum(v, p, kReferences);
-    if (key == "bits_per_device") s.bits_per_device = static_cast<int>(get_int(v, p));
+    if (key == "bits_per_device") s.bits_per_device = get_small_int(v, p);
     if (key == "quantization") s.quantization = get_enum(v, p, kSources);
-    if (key == "weight_bits") s.weight_bits = static_cast<int>(get_int(v, p));
+    if (key == "weight_bits") s.weight_bits = get_small_int(v, p);
     if (key == "granularity") s.granularity = get_enum(v, p, kGranularities);
     if (key == "map_recurrence") {
       if (!v.is_boolean()) throw SpecError(p, "expected true or false, got " + v.dump());
       s.map_recurrence = v.get<bool>();
     }
-    if (key == "recurrence_bits") s.recurrence_bits = static_cast<int>(get_int(v, p));
+    if (key == "recurrence_bits") s.recurrence_bits = get_small_int(v, p);
   }
   s.validate(path);
   return s;

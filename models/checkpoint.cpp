@@ -307,7 +307,17 @@ class CheckpointReader {
                     "shape " + h5::shape_text(zinfo.shape) + ", expected the shape of scale");
           }
           const auto zp = r_.read_int(g + "/zero_point");
-          for (size_t i = 0; i < zp.size(); ++i) q.zero_point[i] = static_cast<int32_t>(zp[i]);
+          for (size_t i = 0; i < zp.size(); ++i) {
+            // A zero point outside the code range is no asymmetric quantizer; checking before
+            // narrowing keeps 2^63-1 or INT32_MIN from wrapping into an accepted value.
+            if (zp[i] < qmin || zp[i] > qmax) {
+              r_.fail(ErrorKind::kBadValue, g + "/zero_point",
+                      "element " + std::to_string(i) + " is " + std::to_string(zp[i]) +
+                          ", expected " + std::to_string(qmin) + ".." + std::to_string(qmax) +
+                          " for " + std::to_string(bits) + "-bit asymmetric codes");
+            }
+            q.zero_point[i] = static_cast<int32_t>(zp[i]);
+          }
         }
       }
       q.codes.resize(codes.size());

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <unistd.h>
@@ -86,8 +87,15 @@ void Handle::reset() {
 }
 
 int64_t DatasetInfo::numel() const {
+  // Saturates instead of overflowing: a claimed shape of (2^32, 2^32) reads as "too large"
+  // wherever a size is checked, never as a wrapped small number.
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > std::numeric_limits<int64_t>::max() / d)) {
+      return std::numeric_limits<int64_t>::max();
+    }
+    n *= d;
+  }
   return n;
 }
 

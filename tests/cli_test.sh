@@ -22,7 +22,7 @@ fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zer
 }
 
 m=$fixtures/models
-for verb in info eval predict map device sweep energy compare; do
+for verb in info eval predict map device sweep energy compare quantize circuit; do
   check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
 done
 check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
@@ -30,6 +30,14 @@ check "info quant" bash -c "'$bin' info $m/quantized.h5 | grep -q '4 bit symmetr
 fails_with "missing file" "no such file" "$bin" info "$tmp/none.h5"
 fails_with "broken file" "expected an even number" "$bin" info "$fixtures/broken/odd_d_state.h5"
 fails_with "unknown verb" "" "$bin" frobnicate
+fails_with "negative seed" "not a non-negative whole number" "$bin" device rram_generic --seed -1
+fails_with "negative limit" "not a non-negative whole number" "$bin" eval "$m/layer_pre_din1.h5" \
+  --data x.h5 --limit -5
+fails_with "narrowed bits" "far outside" "$bin" map "$m/quantized.h5" --chip ideal \
+  --set mapping.weight_bits=4294967300
+fails_with "thread cap" "threads" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5 --threads 10000
+fails_with "unknown component" "NAME one of" "$bin" quantize "$m/layer_pre_din1.h5" --data \
+  "$fixtures/datasets/fashion_mnist_196_test.h5" --components state=8 --limit 2
 fails_with "bad mode" "mode" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5 --mode fft
 fails_with "wrong width" "d_input = 1" "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din3_io.h5" \
   --input-dataset /x --out "$tmp/p.h5"

@@ -51,6 +51,16 @@ inline int64_t get_int(const json& j, const std::string& path) {
   return j.get<int64_t>();
 }
 
+// An integer that must fit an int: checked in 64 bits before it is narrowed, so 2^32 + 4 is an
+// error rather than 4. The validate() step checks the value's own range afterwards.
+inline int get_small_int(const json& j, const std::string& path) {
+  const int64_t v = get_int(j, path);
+  if (v < -(int64_t{1} << 30) || v > (int64_t{1} << 30)) {
+    throw SpecError(path, "is " + std::to_string(v) + ", far outside any valid range");
+  }
+  return static_cast<int>(v);
+}
+
 template <typename E>
 inline E get_enum(const json& j, const std::string& path,
            const std::vector<std::pair<std::string, E>>& names) {

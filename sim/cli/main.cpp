@@ -6,6 +6,20 @@
 #include "models/model.h"
 #include "sim/cli/commands.h"
 
+namespace {
+
+// Non-negative whole numbers (seeds, limits), with a short message: CLI11's NonNegativeNumber
+// prints its bound as a 300-digit double, and an unsigned option would take "-1" as 2^64 - 1.
+const CLI::Validator kNonNegativeInteger(
+    [](std::string& text) -> std::string {
+      const bool digits = !text.empty() &&
+                          text.find_first_not_of("0123456789") == std::string::npos;
+      return digits ? "" : "\"" + text + "\" is not a non-negative whole number";
+    },
+    "INT>=0");
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace qs4d::cli;
   CLI::App app{"QS4D-Sim: quantized S4D models on simulated memristor crossbars"};
@@ -24,7 +38,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--mode", eval.mode, "execution mode")
       ->check(CLI::IsMember({"conv", "recurrent"}));
   eval_cmd->add_option("--limit", eval.limit, "evaluate only the first N samples (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeInteger);
   eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(CLI::PositiveNumber);
   eval_cmd->add_option("--threads", eval.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
@@ -34,11 +48,12 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--trials", eval.trials, "independently programmed chips")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
-  eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)");
+  eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)")
+      ->check(kNonNegativeInteger);
   eval_cmd->add_option("--tech", eval.tech, "technology table for the energy figures (data/energy)");
   eval_cmd->add_option("--energy-samples", eval.energy_samples,
                        "samples to count actions on for the energy figures (0 = none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeInteger);
 
   PredictArgs pred;
   auto* pred_cmd = app.add_subcommand("predict", "Logits for a float32 (B, L, d_input) dataset");
@@ -69,7 +84,8 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--times", dev.times, "times after programming, e.g. 1s,1h,1d,1y");
   dev_cmd->add_option("--devices", dev.devices, "devices per level")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 26));
-  dev_cmd->add_option("--seed", dev.seed, "master random seed");
+  dev_cmd->add_option("--seed", dev.seed, "master random seed")
+      ->check(kNonNegativeInteger);
   dev_cmd->add_option("--sigmas", dev.sigmas, "separation that makes two levels distinguishable")
       ->check(CLI::PositiveNumber);
   dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
@@ -85,9 +101,10 @@ int main(int argc, char** argv) {
   sw_cmd->add_option("--trials", sw.trials, "chips per point")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   sw_cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
-  sw_cmd->add_option("--seed", sw.seed, "master random seed");
+  sw_cmd->add_option("--seed", sw.seed, "master random seed")
+      ->check(kNonNegativeInteger);
   sw_cmd->add_option("--limit", sw.limit, "use only the first N samples")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeInteger);
   sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(CLI::PositiveNumber);
   sw_cmd->add_option("--threads", sw.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
@@ -113,7 +130,7 @@ int main(int argc, char** argv) {
   qz_cmd->add_option("--calibrate", qz.calibrate, "calibration samples, spread evenly over the file")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   qz_cmd->add_option("--limit", qz.limit, "evaluate only the first N samples (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeInteger);
   qz_cmd->add_option("--batch", qz.batch, "samples per batch")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   qz_cmd->add_option("--threads", qz.threads, "threads, every parallel level (0 = default)")
@@ -151,7 +168,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--data", a.data, "inputs to count on (default: " + data_default + ")");
     cmd->add_option("--samples", a.samples, "samples to count on")
         ->check(CLI::Range(int64_t{1}, int64_t{100000}));
-    cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)");
+    cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)")
+      ->check(kNonNegativeInteger);
     cmd->add_option("--threads", a.threads, "threads, every parallel level (0 = default)")
         ->check(CLI::Range(0, qs4d::kMaxThreads));
     cmd->add_option("--json", a.json_out, "write the figures as JSON to this file");
