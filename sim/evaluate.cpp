@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -67,25 +68,30 @@ std::vector<double> parse_times(const std::string& text) {
     }
     const std::string unit = item.substr(used);
     const double scale = unit.empty() || unit == "s" ? 1.0
-                         : unit == "m"               ? 60.0
+                         : unit == "m"               ? 60.0  // minutes
                          : unit == "h"               ? 3600.0
                          : unit == "d"               ? 86400.0
+                         : unit == "w"               ? 7 * 86400.0
+                         : unit == "mo"              ? 365.25 / 12 * 86400.0
                          : unit == "y"               ? 365.25 * 86400.0
                                                      : -1.0;
     if (scale < 0 || !(value >= 0) || !std::isfinite(value)) {
-      throw UsageError("time \"" + item + "\": expected a non-negative number with unit s, m, h, "
-                       "d or y");
+      throw UsageError("time \"" + item + "\": expected a non-negative number with unit s, m "
+                       "(minutes), h, d, w, mo (365.25/12 days) or y (365.25 days)");
     }
     out.push_back(value * scale);
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  std::sort(out.begin(), out.end());  // reports list times in order, each once
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
 std::string format_time(double seconds) {
   const std::pair<double, const char*> units[] = {
-      {365.25 * 86400.0, "y"}, {86400.0, "d"}, {3600.0, "h"}, {60.0, "m"}};
+      {365.25 * 86400.0, "y"}, {365.25 / 12 * 86400.0, "mo"}, {7 * 86400.0, "w"},
+      {86400.0, "d"}, {3600.0, "h"}, {60.0, "m"}};
   for (const auto& [scale, name] : units) {
     const double v = seconds / scale;
     if (v >= 1 && std::abs(v - std::round(v)) < 1e-9) {
