@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   using namespace qs4d::cli;
   CLI::App app{"QS4D-Sim: quantized S4D models on simulated memristor crossbars"};
   app.require_subcommand(1);
+  // Every option's default in its --help line (subcommands inherit this, issue #19).
+  app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", "qs4dsim 0.1.0");
 
   InfoArgs info;
