@@ -249,7 +249,9 @@ void AnalogChip::end_calibration() {
   calibrating_ = false;
   clips_ = conversions_ = 0;  // counters describe the evaluation, not the calibration
   for (float& r : adc_range_) {
-    if (!(r > 0)) r = 1.0f;  // a tile that saw no signal
+    // Headroom above the largest value the calibration saw: unseen inputs exceed it, and a
+    // clipped state of a recurrence does not recover (RESULTS section 7).
+    r = r > 0 ? r * static_cast<float>(chip_->periphery.adc_headroom) : 1.0f;  // 1: no signal
   }
 }
 

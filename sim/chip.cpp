@@ -28,7 +28,7 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
                  {"dac_bits", "adc_bits", "adc_range", "calibration_samples", "output_noise",
                   "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits",
                   "dac_range", "signed_inputs", "row_wire_ohm", "col_wire_ohm", "driver_ohm",
-                  "sense_ohm", "access_ohm", "ir_drop"});
+                  "sense_ohm", "access_ohm", "ir_drop", "adc_headroom"});
   PeripherySpec p;
   for (const auto& [key, v] : j.items()) {
     const std::string q = path + "." + key;
@@ -71,6 +71,11 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
     if (key == "calibration_samples") {
       p.calibration_samples = get_int(v, q);
       if (p.calibration_samples < 1) throw SpecError(q, "must be >= 1");
+    }
+    if (key == "adc_headroom") {
+      const double x = get_number(v, q);
+      if (!(x >= 1) || !(x <= 1000)) throw SpecError(q, "must be in 1 .. 1000 (a factor)");
+      p.adc_headroom = x;
     }
     if (key == "output_noise") {
       const double x = get_number(v, q);
@@ -115,6 +120,7 @@ json PeripherySpec::to_json() const {
          {"state_dac_bits", state_dac_bits},
          {"state_adc_bits", state_adc_bits},
          {"calibration_samples", calibration_samples},
+         {"adc_headroom", adc_headroom},
          {"output_noise", output_noise},
          {"row_wire_ohm", circuit.row_wire_ohm},
          {"col_wire_ohm", circuit.col_wire_ohm},

@@ -78,6 +78,7 @@ struct PeripherySpec {
   bool adc_calibrated = true;   // range per tile from a calibration pass, else a fixed fraction
   double adc_range_fraction = 1.0;  // fixed: fraction of the tile's full-scale current
   int64_t calibration_samples = 16;
+  double adc_headroom = 1.0;    // calibrated range = headroom x the largest value seen
   double output_noise = 0.0;    // Gaussian noise after the column, relative to the ADC range
   CircuitSpec circuit;          // wires, driver, sense and access resistances (IR drop)
   CircuitSolver ir_drop = CircuitSolver::kExact;  // how a tile with resistances is solved
