@@ -273,5 +273,19 @@ TEST(Times, UnitsSortedAndFormatted) {
   EXPECT_THROW(parse_times("3fortnights"), UsageError);
 }
 
+TEST(ChipSpec, CircuitAndHeadroomKeys) {
+  const ChipSpec c = load_chip("imssa_64", {"periphery.wire_resistance_ohm=2",
+                                            "periphery.sense_ohm=5", "periphery.adc_headroom=4",
+                                            "periphery.ir_drop=\"first-order\""});
+  EXPECT_EQ(c.periphery.circuit.row_wire_ohm, 2.0);
+  EXPECT_EQ(c.periphery.circuit.col_wire_ohm, 2.0);
+  EXPECT_EQ(c.periphery.circuit.sense_ohm, 5.0);
+  EXPECT_EQ(c.periphery.adc_headroom, 4.0);
+  EXPECT_EQ(c.periphery.ir_drop, CircuitSolver::kFirstOrder);
+  EXPECT_THROW(load_chip("imssa_64", {"periphery.adc_headroom=0.5"}), std::exception);
+  EXPECT_THROW(load_chip("imssa_64", {"periphery.row_wire_ohm=-1"}), std::exception);
+  EXPECT_THROW(load_chip("imssa_64", {"periphery.ir_drop=\"spice\""}), std::exception);
+}
+
 }  // namespace
 }  // namespace qs4d
