@@ -1,6 +1,7 @@
 // Dataset files (format in model.h) and plain sequence tensors from any HDF5 file.
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 
 #include "models/detail/h5.h"
 #include "models/model.h"
@@ -92,7 +93,13 @@ Dataset load_dataset(const std::string& path, int64_t limit) {
   return ds;
 }
 
-RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
+namespace {
+
+// Reads a rank-2 float dataset of any float dtype as T (float or double), refusing other ranks
+// and absurd sizes before allocating.
+template <typename T>
+Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> read_matrix_as(
+    const std::string& path, const std::string& dataset) {
   h5::Reader r(path);
   const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
   const h5::DatasetInfo info = r.info(name);
@@ -104,24 +111,24 @@ RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
     r.fail(ErrorKind::kAbsurdSize, name, "shape " + h5::shape_text(info.shape) +
                                              " is too large; refusing to allocate");
   }
-  const std::vector<float> v = r.read_float(name);
-  return Eigen::Map<const RowMatrixXf>(v.data(), info.shape[0], info.shape[1]);
+  std::vector<T> v;
+  if constexpr (std::is_same_v<T, float>) {
+    v = r.read_float(name);
+  } else {
+    v = r.read_double(name);
+  }
+  return Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      v.data(), info.shape[0], info.shape[1]);
+}
+
+}  // namespace
+
+RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
+  return read_matrix_as<float>(path, dataset);
 }
 
 RowMatrixXd read_matrix_f64(const std::string& path, const std::string& dataset) {
-  h5::Reader r(path);
-  const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
-  const h5::DatasetInfo info = r.info(name);
-  if (info.shape.size() != 2) {
-    r.fail(ErrorKind::kWrongRank, name,
-           "rank " + std::to_string(info.shape.size()) + ", expected rank 2 (rows, cols)");
-  }
-  if (info.numel() > kMaxTensorElements) {
-    r.fail(ErrorKind::kAbsurdSize, name, "shape " + h5::shape_text(info.shape) +
-                                             " is too large; refusing to allocate");
-  }
-  const std::vector<double> v = r.read_double(name);
-  return Eigen::Map<const RowMatrixXd>(v.data(), info.shape[0], info.shape[1]);
+  return read_matrix_as<double>(path, dataset);
 }
 
 void write_matrices_f64(const std::string& path,
