@@ -30,6 +30,8 @@ check "info quant" bash -c "'$bin' info $m/quantized.h5 | grep -q '4 bit symmetr
 fails_with "missing file" "no such file" "$bin" info "$tmp/none.h5"
 fails_with "broken file" "expected an even number" "$bin" info "$fixtures/broken/odd_d_state.h5"
 fails_with "unknown verb" "" "$bin" frobnicate
+fails_with "unknown preset lists presets" "presets in .*neurram_256, pcm_512" "$bin" map \
+  "$m/quantized.h5" --chip pcm512
 fails_with "negative seed" "not a non-negative whole number" "$bin" device rram_generic --seed -1
 fails_with "negative limit" "not a non-negative whole number" "$bin" eval "$m/layer_pre_din1.h5" \
   --data x.h5 --limit -5

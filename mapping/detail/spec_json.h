@@ -2,6 +2,8 @@
 // Shared by the mapping, device and chip specs.
 #pragma once
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -22,10 +24,29 @@ inline std::string preset_path(const std::string& name_or_path, const std::strin
   return is_path ? name_or_path : folder + "/" + name_or_path + ".json";
 }
 
-// Parses a JSON file; `what` ("device \"x\"") names it when the file is missing.
+// The preset names (files NAME.json) in a folder, sorted, comma-separated.
+inline std::string preset_names(const std::string& folder) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
+    if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Parses a JSON file; `what` ("device \"x\"") names it when the file is missing, with the
+// presets its folder holds.
 inline json read_json_file(const std::string& path, const std::string& what) {
   std::ifstream in(path);
-  if (!in) throw UsageError(what + ": no such preset or file (" + path + ")");
+  if (!in) {
+    const std::string folder = std::filesystem::path(path).parent_path().string();
+    const std::string names = preset_names(folder.empty() ? "." : folder);
+    throw UsageError(what + ": no such preset or file (" + path + ")" +
+                     (names.empty() ? "" : "; presets in " + folder + ": " + names));
+  }
   try {
     return json::parse(in);
   } catch (const json::parse_error& e) {
