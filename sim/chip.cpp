@@ -208,7 +208,18 @@ ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::strin
   try {
     return ChipSpec::from_json(j);
   } catch (const SpecError& e) {
-    throw SpecError(path + ": " + e.key_path(),
+    // Blame the override that set the failing key, if one did, not the preset file (issue #19).
+    std::string where = path;
+    for (const auto& o : overrides) {
+      const std::string key = o.substr(0, o.find('='));
+      const std::string& bad = e.key_path();
+      const auto under = [](const std::string& a, const std::string& b) {  // a at or below b
+        return a == b || a.compare(0, b.size() + 1, b + ".") == 0;
+      };
+      const bool same_branch = under(bad, key) || under(key, bad);
+      if (same_branch) where = "--set " + o;
+    }
+    throw SpecError(where + ": " + e.key_path(),
                     std::string(e.what()).substr(e.key_path().size() + 2));
   }
 }

@@ -32,6 +32,8 @@ fails_with "broken file" "expected an even number" "$bin" info "$fixtures/broken
 fails_with "unknown verb" "" "$bin" frobnicate
 fails_with "unknown preset lists presets" "presets in .*neurram_256, pcm_512" "$bin" map \
   "$m/quantized.h5" --chip pcm512
+fails_with "override blamed" "^qs4dsim: error: --set periphery.adc_bits=1: periphery.adc_bits" \
+  "$bin" map "$m/quantized.h5" --chip imssa_64 --set periphery.adc_bits=1
 fails_with "negative seed" "not a non-negative whole number" "$bin" device rram_generic --seed -1
 fails_with "negative limit" "not a non-negative whole number" "$bin" eval "$m/layer_pre_din1.h5" \
   --data x.h5 --limit -5
