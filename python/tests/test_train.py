@@ -104,3 +104,17 @@ def test_time_budget_shortens_the_schedule_and_resumes(tmp_path):
     train.main(args)  # resumes with the shortened schedule: nothing left to train
     with h5py.File(tmp_path / "m.h5") as f:
         assert f["meta"].attrs["epochs_trained"] == 1
+
+
+def test_shipped_checkpoints_carry_no_absolute_paths():
+    import glob
+    import json
+    folder = os.path.join(train.REPO_ROOT, "data", "checkpoints")
+    for path in glob.glob(os.path.join(folder, "*.h5")):
+        with h5py.File(path) as f:
+            if "meta" not in f or "training_config" not in f["meta"].attrs:
+                continue
+            raw = f["meta"].attrs["training_config"]
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        for key in train.PATH_ARGS:
+            assert not str(config.get(key) or "").startswith("/"), (path, key)
