@@ -87,6 +87,9 @@ struct QuantizedMatrix {
   RowMatrixXf dequantized() const;
 };
 
+// Max-based symmetric quantization of w, one scale per output row (per column of the crossbar)
+// or one for the whole matrix; a zero row or matrix gets scale 1 and zero codes.
+QuantizedMatrix post_training(const Eigen::MatrixXd& w, int bits, Granularity granularity);
 // The logical matrices of `model` as the spec asks for them (quantized; no devices involved).
 std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const MappingSpec& spec);
 // The real (2M+1) x (2M+1) recurrence block of one channel, unquantized: rows are outputs

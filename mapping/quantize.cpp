@@ -20,9 +20,6 @@ RowMatrixXf QuantizedMatrix::dequantized() const {
   return (scale.asDiagonal() * codes.cast<double>()).cast<float>();
 }
 
-namespace {
-
-// Max-based symmetric quantization, one scale per output row or one for the whole matrix.
 QuantizedMatrix post_training(const Eigen::MatrixXd& w, int bits, Granularity granularity) {
   QuantizedMatrix q;
   q.bits = bits;
@@ -43,6 +40,8 @@ QuantizedMatrix post_training(const Eigen::MatrixXd& w, int bits, Granularity gr
   }
   return q;
 }
+
+namespace {
 
 // The checkpoint's own codes for a 2-D view (outputs, inputs) of tensor `name`.
 QuantizedMatrix from_checkpoint(const QuantSpec& spec, const std::string& name, int64_t rows,

@@ -223,14 +223,12 @@ void AnalogChip::age(double t_s) {
   time_s_ = t_s;
   const uint64_t key = stream_seed(seed_, 0x6167'65ULL, static_cast<uint64_t>(trial_), double_bits(t_s));
   const CircuitSpec& circuit = chip_->periphery.circuit;
-  const bool wires = circuit.row_wire_ohm > 0 || circuit.col_wire_ohm > 0 ||
-                     circuit.driver_ohm > 0 || circuit.sense_ohm > 0 || circuit.access_ohm > 0;
   for (size_t t = 0; t < tiles_.size(); ++t) {
     TileState& s = tiles_[t];
     s.g_uS = device_.at_time(s.programmed, t_s, stream_seed(key, t));
     const RowMatrixXf sigma = device_.read_sigma(s.g_uS);
     s.read_var = sigma.cwiseProduct(sigma);
-    if (wires) apply_ir_drop(s, circuit, chip_->periphery.ir_drop);
+    if (circuit.any()) apply_ir_drop(s, circuit, chip_->periphery.ir_drop);
     s.has_read_noise = s.read_var.maxCoeff() > 0;
   }
   adc_range_.assign(tiles_.size(), 0.0f);

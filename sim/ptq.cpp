@@ -6,7 +6,6 @@
 #include <cmath>
 #include <mutex>
 
-#include "core/threads.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -22,15 +21,19 @@ T quantize_value(T v, T scale, int qmax) {
   return code * scale;
 }
 
-// Symmetric per-tensor quantization of n values in place (max |v| / qmax as the scale).
-template <typename T>
-void quantize_values(T* v, int64_t n, int bits) {
-  T peak = 0;
-  for (int64_t i = 0; i < n; ++i) peak = std::max(peak, std::abs(v[i]));
-  if (peak == 0) return;
-  const int qmax = qmax_of(bits);
-  const T scale = peak / static_cast<T>(qmax);
-  for (int64_t i = 0; i < n; ++i) v[i] = quantize_value(v[i], scale, qmax);
+// One whole tensor of n values, in place, by the mapper's post-training rule (symmetric, one
+// max-based scale).
+void quantize_values(double* v, int64_t n, int bits) {
+  Eigen::Map<Eigen::MatrixXd> m(v, 1, n);
+  const QuantizedMatrix q = post_training(m, bits, Granularity::kPerTensor);
+  m = q.scale[0] * q.codes.cast<double>();
+}
+
+void quantize_values(float* v, int64_t n, int bits) {
+  Eigen::Map<Eigen::VectorXf> m(v, n);
+  Eigen::VectorXd d = m.cast<double>();
+  quantize_values(d.data(), n, bits);
+  m = d.cast<float>();
 }
 
 // One scale over the real and imaginary parts (std::complex is laid out as two values).

@@ -54,6 +54,10 @@ struct CircuitSpec {
   double driver_ohm = 0;    // DAC driver output resistance
   double sense_ohm = 0;     // sense amplifier input resistance (0: ideal virtual ground)
   double access_ohm = 0;    // 1T1R access transistor in series with each cell
+  bool any() const {        // some resistance: the tile is not the ideal product
+    return row_wire_ohm > 0 || col_wire_ohm > 0 || driver_ohm > 0 || sense_ohm > 0 ||
+           access_ohm > 0;
+  }
 };
 enum class CircuitSolver {
   kIdeal,       // A = G^T (no wires)
