@@ -277,43 +277,43 @@ class QATModel(nn.Module):
         levels = 2 ** (bits - 1) - 1
         return torch.clamp(round_ste(v / r * levels), -levels, levels) * r / levels
 
-    def ssm_scan_x(self, i, z):
-        """The SSM of layer i stepped with its state x on a fixed-point grid (x bits, one static
-        scale per layer: the running max of the float state's |Re|, |Im|)."""
-        a_bar, b_bar, c, d = self.discrete_ssm(i)
-        levels = 2 ** (self.config.x - 1) - 1
+    @staticmethod
+    def _state_scan(a_bar, b_bar, c, d, z, step=None, levels=0):
+        """x_t = Abar x_{t-1} + Bbar u_t, rounded to multiples of `step` (clamped to +-levels)
+        when a step is given, y_t = 2 Re(C x_t) + D u_t. Returns y (B, H, L) and the largest
+        |Re x|, |Im x| before rounding."""
         B, H, L = z.shape
-        ar, ai = a_bar.real, a_bar.imag
-        br, bi = b_bar.real, b_bar.imag
+        ar, ai, br, bi = a_bar.real, a_bar.imag, b_bar.real, b_bar.imag
         cr, ci = 2 * c.real, 2 * c.imag
-        if float(self.x_range[i]) == 0:  # never seen: a float scan under no_grad sets the range
-            with torch.no_grad():
-                xr = torch.zeros(B, H, a_bar.shape[-1], device=z.device)
-                xi = torch.zeros_like(xr)
-                peak = torch.zeros((), device=z.device)
-                for t in range(L):
-                    u = z[..., t].unsqueeze(-1)
-                    xr, xi = ar * xr - ai * xi + br * u, ar * xi + ai * xr + bi * u
-                    peak = torch.maximum(peak, torch.maximum(xr.abs().max(), xi.abs().max()))
-                self.x_range[i] = peak
-        r = self.x_range[i].clamp(min=1e-12)
-        step = r / levels
         xr = torch.zeros(B, H, a_bar.shape[-1], device=z.device)
         xi = torch.zeros_like(xr)
         peak = torch.zeros((), device=z.device)
         ys = []
         for t in range(L):
             u = z[..., t].unsqueeze(-1)
-            nr, ni = ar * xr - ai * xi + br * u, ar * xi + ai * xr + bi * u
-            peak = torch.maximum(peak, torch.maximum(nr.detach().abs().max(),
-                                                     ni.detach().abs().max()))
-            xr = torch.clamp(round_ste(nr / step), -levels, levels) * step
-            xi = torch.clamp(round_ste(ni / step), -levels, levels) * step
+            xr, xi = ar * xr - ai * xi + br * u, ar * xi + ai * xr + bi * u
+            peak = torch.maximum(peak, torch.maximum(xr.detach().abs().max(),
+                                                     xi.detach().abs().max()))
+            if step is not None:
+                xr = torch.clamp(round_ste(xr / step), -levels, levels) * step
+                xi = torch.clamp(round_ste(xi / step), -levels, levels) * step
             ys.append((cr * xr - ci * xi).sum(-1) + d * z[..., t])
+        return torch.stack(ys, dim=-1), peak
+
+    def ssm_scan_x(self, i, z):
+        """The SSM of layer i stepped with its state x on a fixed-point grid (x bits, one static
+        scale per layer: the running max of the float state's |Re|, |Im|)."""
+        a_bar, b_bar, c, d = self.discrete_ssm(i)
+        levels = 2 ** (self.config.x - 1) - 1
+        if float(self.x_range[i]) == 0:  # never seen: a float scan under no_grad sets the range
+            with torch.no_grad():
+                self.x_range[i] = self._state_scan(a_bar, b_bar, c, d, z)[1]
+        step = self.x_range[i].clamp(min=1e-12) / levels
+        y, peak = self._state_scan(a_bar, b_bar, c, d, z, step, levels)
         if self.training:
             with torch.no_grad():
                 self.x_range[i] = torch.maximum(self.x_range[i] * 0.999, peak)
-        return torch.stack(ys, dim=-1)
+        return y
 
     def quantizer(self, name):
         return self.quantizers[name.replace(".", "__")] if name.replace(".", "__") in \
