@@ -338,37 +338,30 @@ int64_t elements_to_read(const DatasetInfo& inf, int64_t limit_rows) {
 }
 }  // namespace
 
-std::vector<float> Reader::read_float(const std::string& dataset, int64_t limit_rows) const {
+template <typename T>
+std::vector<T> Reader::read_values(const std::string& dataset, hid_t mem_type, ValueClass want,
+                                   const char* expected, int64_t limit_rows) const {
   const DatasetInfo inf = info(dataset);
-  if (inf.value_class != ValueClass::kFloat) {
+  if (inf.value_class != want) {
     fail(ErrorKind::kWrongType, dataset,
-         std::string("dtype is ") + class_name(inf.value_class) + ", expected float32");
+         std::string("dtype is ") + class_name(inf.value_class) + ", expected " + expected);
   }
-  std::vector<float> out(static_cast<size_t>(elements_to_read(inf, limit_rows)));
-  read_rows(dataset, H5T_NATIVE_FLOAT, out.data(), limit_rows, inf);
+  std::vector<T> out(static_cast<size_t>(elements_to_read(inf, limit_rows)));
+  read_rows(dataset, mem_type, out.data(), limit_rows, inf);
   return out;
+}
+
+std::vector<float> Reader::read_float(const std::string& dataset, int64_t limit_rows) const {
+  return read_values<float>(dataset, H5T_NATIVE_FLOAT, ValueClass::kFloat, "float32", limit_rows);
 }
 
 std::vector<double> Reader::read_double(const std::string& dataset) const {
-  const DatasetInfo inf = info(dataset);
-  if (inf.value_class != ValueClass::kFloat) {
-    fail(ErrorKind::kWrongType, dataset,
-         std::string("dtype is ") + class_name(inf.value_class) + ", expected float");
-  }
-  std::vector<double> out(static_cast<size_t>(elements_to_read(inf, 0)));
-  read_rows(dataset, H5T_NATIVE_DOUBLE, out.data(), 0, inf);
-  return out;
+  return read_values<double>(dataset, H5T_NATIVE_DOUBLE, ValueClass::kFloat, "float", 0);
 }
 
 std::vector<int64_t> Reader::read_int(const std::string& dataset, int64_t limit_rows) const {
-  const DatasetInfo inf = info(dataset);
-  if (inf.value_class != ValueClass::kInteger) {
-    fail(ErrorKind::kWrongType, dataset,
-         std::string("dtype is ") + class_name(inf.value_class) + ", expected integer");
-  }
-  std::vector<int64_t> out(static_cast<size_t>(elements_to_read(inf, limit_rows)));
-  read_rows(dataset, H5T_NATIVE_INT64, out.data(), limit_rows, inf);
-  return out;
+  return read_values<int64_t>(dataset, H5T_NATIVE_INT64, ValueClass::kInteger, "integer",
+                              limit_rows);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -80,6 +80,10 @@ class Reader {
  private:
   Handle open_dataset(const std::string& dataset) const;
   Handle open_attr(const std::string& object, const std::string& name) const;
+  // read_float, read_double and read_int: one typed read with its dtype check.
+  template <typename T>
+  std::vector<T> read_values(const std::string& dataset, hid_t mem_type, ValueClass want,
+                             const char* expected, int64_t limit_rows) const;
   void read_rows(const std::string& dataset, hid_t mem_type, void* out, int64_t limit_rows,
                  const DatasetInfo& info) const;
   std::string path_;
