@@ -7,22 +7,6 @@
 namespace qs4d {
 namespace {
 
-void scale_counts(ActionCounts& c, double f) {
-  for (auto& [k, v] : c.dac_conversions) v *= f;
-  c.row_activations *= f;
-  c.cell_reads *= f;
-  for (auto& [k, v] : c.g_v2_uS) v *= f;
-  for (auto& [k, v] : c.adc_conversions) v *= f;
-  c.digital_adds *= f;
-  c.digital_muls *= f;
-  c.digital_macs *= f;
-  c.nonlinear *= f;
-  c.shift_adds *= f;
-  c.buffer_read_bits *= f;
-  c.buffer_write_bits *= f;
-  for (auto& [m, a] : c.matrices) a.vectors *= f;
-}
-
 bool is_crossbar_weight(const std::string& name) {
   return name == "encoder.weight" || name == "decoder.weight" ||
          name.find("output_linear.0.weight") != std::string::npos;
@@ -60,6 +44,12 @@ ModelComplexity complexity(const S4DModel& model, int64_t length, const MappedMo
   }
   macs += H * c.d_output;
   bit_macs += H * c.d_output * bits_of("decoder.weight");
+  out.matrices.push_back({"encoder.weight", static_cast<double>(c.d_input), H, L, bits_of("encoder.weight")});
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string name = "s4_layers." + std::to_string(i) + ".output_linear.0.weight";
+    out.matrices.push_back({name, H, 2 * H, L, bits_of(name)});
+  }
+  out.matrices.push_back({"decoder.weight", H, static_cast<double>(c.d_output), 1, bits_of("decoder.weight")});
   out.macs_per_inference = macs;
   out.mac_weight_bits = macs > 0 ? bit_macs / macs : 32.0;
   out.length = length;
@@ -74,17 +64,32 @@ void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chi
   const ModelConfig& c = model.config();
   const auto L = static_cast<double>(length), H = static_cast<double>(c.d_model);
   const auto M = static_cast<double>(c.modes()), a = static_cast<double>(activation_bits);
-  if (!chip.analog_encoder) k.digital_macs += L * c.d_input * H;
+  // A matrix the chip leaves digital: its MACs, each input vector read and each output written.
+  auto digital_matrix = [&](double vectors, double inputs, double outputs) {
+    k.digital_macs += vectors * inputs * outputs;
+    k.buffer_read_bits += vectors * inputs * a;
+    k.buffer_write_bits += vectors * outputs * a;
+  };
+  if (!chip.analog_encoder) digital_matrix(L, static_cast<double>(c.d_input), H);
   k.digital_adds += L * H;  // encoder bias
   for (int64_t i = 0; i < c.n_layers; ++i) {
     if (!chip.analog_recurrence) {
       // x = Abar x + Bbar u (complex), y = 2 Re(C x) + D u: 8 real MACs per mode and step, one
-      // for the skip; the mode parameters (Abar, Bbar, C: six words) come from the buffer.
+      // for the skip. Every step reads the six words of mode parameters (Abar, Bbar, C) and the
+      // two of the state, and writes the state; the dataflow decides where they live.
       k.digital_macs += L * H * (8 * M + 1);
-      k.buffer_read_bits += L * H * 6 * M * a;
+      OperandTraffic& params = k.operands["ssm_parameters"];
+      params.footprint_bits = H * 6 * M * a;
+      params.units += 1;  // one recurrence unit per layer
+      params.read_bits += L * H * 6 * M * a;
+      OperandTraffic& state = k.operands["ssm_state"];
+      state.footprint_bits = H * 2 * M * a;
+      state.units += 1;
+      state.read_bits += L * H * 2 * M * a;
+      state.write_bits += L * H * 2 * M * a;
     }
     k.nonlinear += H * L;                                      // GELU
-    if (!chip.analog_projections) k.digital_macs += L * H * 2 * H;
+    if (!chip.analog_projections) digital_matrix(L, H, 2 * H);
     k.digital_adds += 2 * H * L;                               // projection bias
     k.nonlinear += H * L;                                      // GLU sigmoid
     k.digital_muls += H * L;                                   // GLU gate
@@ -103,7 +108,7 @@ void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chi
   }
   k.digital_adds += H * L;  // mean pool
   k.digital_muls += H;
-  if (!chip.analog_decoder) k.digital_macs += H * c.d_output;
+  if (!chip.analog_decoder) digital_matrix(1, H, static_cast<double>(c.d_output));
   k.digital_adds += c.d_output;  // decoder bias
 }
 
@@ -135,7 +140,7 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
   run(n, base);
   analog.count_actions(nullptr);
   const double programming = counts.programming_pulses;
-  scale_counts(counts, 1.0 / static_cast<double>(n));
+  counts.scale(1.0 / static_cast<double>(n));
   counts.programming_pulses = programming;  // once per chip, not per inference
   counts.samples = 1;
   add_digital_glue(model, data.x.length, chip, o.activation_bits, counts);
@@ -160,10 +165,12 @@ EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const C
                              const TechTable& tech, const CountOptions& options) {
   const MappedModel map = map_model(model, chip.mapping, chip.device.window());
   CountOptions o = options;
-  o.activation_bits = tech.buffer.activation_bits;
+  o.activation_bits = tech.memory.activation_bits;
   const ActionCounts counts = count_inference(model, data, chip, map, o);
   const ActionCounts digital = all_digital_counts(model, data.x.length, o.activation_bits);
-  return price(counts, digital, complexity(model, data.x.length, map), map, chip, tech);
+  EnergyReport report = price(counts, digital, complexity(model, data.x.length, map), map, chip, tech);
+  report.sensitivity = energy_sensitivity(report, digital, map, chip, tech);
+  return report;
 }
 
 }  // namespace qs4d

@@ -15,19 +15,25 @@
 //           (NeuroSim's SarADC::GetColumnPower); model "linear": base + per_bit bits;
 //           both plus energy_pJ_per_input_bit m (integrating neurons that work once per input bit)
 //   digital adds, multiplies, MACs, nonlinear functions, shift-adds at the table's per-op energy
-//   buffer  bits read and written at the table's per-bit energy
+//   memory  every operand the digital side moves, at the level the chip's dataflow puts it
+//           (memory.cpp): bits x the level's energy per bit, SRAM levels priced by capacity
+//           from published points of SRAM energy against size (log-log interpolation)
 // Latency: the model's matrix products run one after another, each vector taking, per phase,
 // DAC + read + ADC time with a tile's conversions shared among its ADCs (tiles of one product in
 // parallel); the digital glue adds ops / digital.ops_per_ns. Area: cells, one DAC per row, one
 // ADC per columns_per_adc columns, a digital unit per tile, plus the shared digital unit.
-// Digital baseline: the same model's MACs at INT8 or FP32, every weight fetched for every use
-// from SRAM, the share beyond its capacity from DRAM, plus the same digital glue; and
-// once more at the checkpoint's own stored precision (what QAT saves on a digital accelerator).
+// Digital baseline: a weight-stationary accelerator running the same model's MACs at INT8 or
+// FP32 and once more at the checkpoint's own stored precision (what QAT saves on a digital
+// accelerator): each weight fetched once per batch from the global buffer when it fits (DRAM
+// for the share that does not) into its processing element's register and reused across the L
+// steps of the sequence; inputs re-read once per column pass of its PE array and partial sums
+// spilled once per row pass; the same digital glue and the same SSM dataflow as the chip.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -59,17 +65,26 @@ struct TechTable {
     double add_pJ = 0, mul_pJ = 0, mac_pJ = 0, nonlinear_pJ = 0, shift_add_pJ = 0;
     double ops_per_ns = 1, area_mm2_per_tile = 0, area_mm2_shared = 0;
   } digital;
-  struct Buffer {
-    double read_pJ_per_bit = 0, write_pJ_per_bit = 0;
-    int activation_bits = 8;
-  } buffer;
   struct Programming {
     double pulse_pJ = 0, pulse_ns = 0;
   } programming;
   struct Baseline {
-    double mac_int8_pJ = 0, mac_fp32_pJ = 0, sram_read_pJ_per_bit = 0, dram_read_pJ_per_bit = 0;
-    double sram_capacity_bytes = 0, macs_per_ns = 1, sram_area_um2_per_bit = 0, mac_area_mm2 = 0;
+    double mac_int8_pJ = 0, mac_fp32_pJ = 0, macs_per_ns = 1, mac_area_mm2 = 0;
+    int64_t pe_rows = 1, pe_cols = 1;  // the weight-stationary PE array
   } baseline;
+  // The memory hierarchy: registers and DRAM at a fixed energy per bit, the local storage of a
+  // unit and the global buffer as SRAMs priced by their capacity.
+  struct Memory {
+    int activation_bits = 8;
+    std::vector<double> sram_capacity_bytes, sram_pJ_per_bit;  // published points, ascending
+    struct Level {
+      double capacity_bytes = 0, bits_per_access = 64, pJ_per_bit = 0, area_um2_per_bit = 0;
+    } reg, local, global_buffer, dram;
+    // Energy per bit of an SRAM of this capacity: log-log interpolation between the published
+    // points; below the smallest, the smallest point's figure (an upper bound); above the
+    // largest, the last segment's slope. Outside the points *note says so.
+    double sram_energy_pJ_per_bit(double capacity_bytes, std::string* note = nullptr) const;
+  } memory;
   std::map<std::string, std::string> citations;  // per section
 
   // Strict: every section, key and citation required; unknown keys are errors naming their path.
@@ -94,6 +109,12 @@ struct ModelComplexity {
   double mac_weight_bits = 32;    // bits of the weight a MAC uses, averaged over the MACs
   int64_t length = 0;
   int64_t devices_used = 0, devices_allocated = 0, tiles = 0;
+  // Each weight matrix (encoder, projections, decoder): inputs, outputs, vectors per inference.
+  struct Matrix {
+    std::string name;
+    double inputs = 0, outputs = 0, vectors = 0, weight_bits = 32;
+  };
+  std::vector<Matrix> matrices;
 };
 ModelComplexity complexity(const S4DModel& model, int64_t length, const MappedModel& map);
 
@@ -112,18 +133,34 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
 void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chip,
                       int activation_bits, ActionCounts& counts);
 
+// Bits one operand moves at one level of the hierarchy per inference, and their energy.
+struct MemoryLine {
+  std::string operand, level;
+  double accesses = 0, bits = 0, pJ = 0;
+  std::string note;
+};
+
 struct DigitalBaseline {
-  std::string precision;  // "int8" or "fp32"
+  std::string precision;  // "int8", "fp32" or "checkpoint"
+  std::string dataflow;   // in words, for the report
   bool weights_in_sram = true;
-  double dram_fraction = 0;  // share of weight fetches from DRAM (the part beyond the SRAM)
+  double dram_fraction = 0;  // share of the weights beyond the global buffer (fetched from DRAM)
+  double weight_fetches_per_inference = 0;  // from their home level, per weight: 1 / batch
   double energy_pJ = 0, latency_ns = 0, area_mm2 = 0;
   nlohmann::json breakdown_pJ;
+  std::vector<MemoryLine> memory;
+};
+
+// How the headline ratio moves with one assumption.
+struct SensitivityRow {
+  std::string assumption, value;
+  double analog_pJ = 0, int8_pJ = 0, fp32_pJ = 0;
 };
 
 struct EnergyReport {
   std::string tech;
   double energy_pJ = 0;                 // per inference
-  std::map<std::string, double> breakdown_pJ;  // dac, array, adc, digital, buffer
+  std::map<std::string, double> breakdown_pJ;  // dac, array, adc, digital, buffer (= memory)
   double latency_ns = 0;
   double area_mm2 = 0;
   std::map<std::string, double> area_breakdown_mm2;
@@ -133,6 +170,10 @@ struct EnergyReport {
   DigitalBaseline native;               // weights at their stored bits (FP32 MACs above 8 bits)
   ModelComplexity model;
   ActionCounts counts;                  // per inference, as priced
+  std::vector<MemoryLine> memory;       // every joule of the memory share, by operand and level
+  std::vector<MemoryLine> memory_if_streamed;  // the SSM parameters fetched at every step instead
+  nlohmann::json assumptions;           // what the figures assume, and any range flags
+  std::vector<SensitivityRow> sensitivity;  // filled by energy_sensitivity()
   nlohmann::json to_json() const;       // the keys of `qs4dsim energy --json`
 };
 
@@ -140,8 +181,23 @@ struct EnergyReport {
 // what the digital baseline is priced from.
 ActionCounts all_digital_counts(const S4DModel& model, int64_t length, int activation_bits);
 
-// Energy of counts by component: dac, array, adc, digital, buffer (pJ).
+// Energy of the digital glue of counts (adds, multiplies, nonlinear functions, shift-adds).
+double glue_energy_pJ(const ActionCounts& counts, const TechTable& tech);
+// Energy of the converters, array and digital work of counts: dac, array, adc, digital (pJ).
 std::map<std::string, double> energy_breakdown_pJ(const ActionCounts& counts, const TechTable& tech);
+
+// The memory traffic of counts, placed by the dataflow and priced by the hierarchy (memory.cpp).
+// `activation_bits` scales the activation and SSM words (the table's width is what counts hold).
+std::vector<MemoryLine> memory_lines(const ActionCounts& counts, const DataflowSpec& dataflow,
+                                     const TechTable& tech, double activation_bits);
+// The local storage of one recurrence unit: what it holds (the SSM state, and the parameters
+// when the dataflow keeps them), up to the table's capacity. `scale`: word width / table's.
+double local_storage_bytes(const ActionCounts& counts, const DataflowSpec& dataflow, const TechTable& tech,
+                           double scale);
+// The digital baseline at one precision (weights and MACs of `weight_bits`).
+DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelComplexity& model,
+                                 const DataflowSpec& dataflow, const TechTable& tech,
+                                 const std::string& precision, double weight_bits);
 
 // Prices per-inference counts of the chip and of the all-digital run.
 EnergyReport price(const ActionCounts& per_inference, const ActionCounts& all_digital,
@@ -151,5 +207,11 @@ EnergyReport price(const ActionCounts& per_inference, const ActionCounts& all_di
 // Everything for one checkpoint on one chip: counts on `data`, priced by `tech`.
 EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                              const TechTable& tech, const CountOptions& options);
+
+// The report priced again with one assumption changed at a time: local storage and global
+// buffer capacity, batch, where activations and SSM parameters live. Counts are reused.
+std::vector<SensitivityRow> energy_sensitivity(const EnergyReport& report, const ActionCounts& all_digital,
+                                               const MappedModel& map, const ChipSpec& chip,
+                                               const TechTable& tech);
 
 }  // namespace qs4d

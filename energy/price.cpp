@@ -13,50 +13,69 @@ double digital_ops(const ActionCounts& c) {
   return c.digital_adds + c.digital_muls + c.digital_macs + c.nonlinear + c.shift_adds;
 }
 
-double glue_energy_pJ(const ActionCounts& c, const TechTable& t) {
-  return c.digital_adds * t.digital.add_pJ + c.digital_muls * t.digital.mul_pJ +
-         c.nonlinear * t.digital.nonlinear_pJ + c.shift_adds * t.digital.shift_add_pJ;
+
+json memory_json(const std::vector<MemoryLine>& lines) {
+  json out = json::array();
+  for (const MemoryLine& l : lines) {
+    out.push_back(json{{"operand", l.operand}, {"level", l.level}, {"accesses", l.accesses},
+                       {"bits", l.bits}, {"pJ", l.pJ}, {"note", l.note}});
+  }
+  return out;
 }
 
-// `weight_bits` per stored weight; MACs at INT8 cost up to 8 bits, at FP32 cost above.
-DigitalBaseline baseline(const ActionCounts& all_digital, const ModelComplexity& model,
-                         const TechTable& t, const std::string& precision, double weight_bits) {
-  DigitalBaseline b;
-  b.precision = precision;
-  const double weight_bytes = static_cast<double>(model.parameters) * weight_bits / 8.0;
-  b.weights_in_sram = weight_bytes <= t.baseline.sram_capacity_bytes;
-  // The SRAM holds what fits; the share of weights beyond its capacity streams from DRAM.
-  b.dram_fraction = b.weights_in_sram ? 0.0 : 1.0 - t.baseline.sram_capacity_bytes / weight_bytes;
-  const double fetch = (1 - b.dram_fraction) * t.baseline.sram_read_pJ_per_bit +
-                       b.dram_fraction * t.baseline.dram_read_pJ_per_bit;
-  // Every MAC fetches its weight (or SSM parameter): nothing stays in the datapath between uses.
-  const double macs = all_digital.digital_macs;
-  const double mac_pJ = macs * (weight_bits > 8 ? t.baseline.mac_fp32_pJ : t.baseline.mac_int8_pJ);
-  const double fetch_pJ = macs * weight_bits * fetch;
-  const double glue_pJ = glue_energy_pJ(all_digital, t);
-  const double buffer_pJ = all_digital.buffer_read_bits * t.buffer.read_pJ_per_bit +
-                           all_digital.buffer_write_bits * t.buffer.write_pJ_per_bit;
-  b.energy_pJ = mac_pJ + fetch_pJ + glue_pJ + buffer_pJ;
-  b.breakdown_pJ = json{{"mac", mac_pJ}, {"weight_fetch", fetch_pJ},
-                        {"digital", glue_pJ}, {"buffer", buffer_pJ}};
-  b.latency_ns = macs / t.baseline.macs_per_ns + (digital_ops(all_digital) - macs) / t.digital.ops_per_ns;
-  const double sram_bits = std::min(weight_bytes, t.baseline.sram_capacity_bytes) * 8.0;
-  b.area_mm2 = t.baseline.mac_area_mm2 + sram_bits * t.baseline.sram_area_um2_per_bit * 1e-6 +
-               t.digital.area_mm2_shared;
-  return b;
+double total_pJ(const std::vector<MemoryLine>& lines) {
+  double sum = 0;
+  for (const MemoryLine& l : lines) sum += l.pJ;
+  return sum;
 }
 
 json baseline_json(const DigitalBaseline& b) {
   return json{{"precision", b.precision},
+              {"dataflow", b.dataflow},
               {"weights_in", b.weights_in_sram ? "sram" : "sram+dram"},
               {"weight_fraction_from_dram", b.dram_fraction},
+              {"weight_fetches_per_inference", b.weight_fetches_per_inference},
+              {"memory", memory_json(b.memory)},
               {"energy_pJ_per_inference", b.energy_pJ},
               {"latency_ns_per_inference", b.latency_ns},
               {"area_mm2", b.area_mm2},
               {"breakdown_pJ", b.breakdown_pJ}};
 }
 
+// What the figures assume: the dataflow, each level's capacity and energy per bit, and any use
+// of the SRAM energy points outside the range they cover.
+json assumptions(const DataflowSpec& d, const TechTable& t) {
+  json levels = json::object(), flags = json::array();
+  auto sram = [&](const char* name, const TechTable::Memory::Level& l) {
+    std::string note;
+    t.memory.sram_energy_pJ_per_bit(l.capacity_bytes, &note);
+    levels[name] = json{{"capacity_bytes", l.capacity_bytes}, {"pJ_per_bit", l.pJ_per_bit},
+                        {"bits_per_access", l.bits_per_access}, {"source", t.citations.at(std::string("memory.") + name)}};
+    if (!note.empty()) flags.push_back(std::string(name) + ": " + note);
+  };
+  levels["register"] = json{{"pJ_per_bit", t.memory.reg.pJ_per_bit}, {"source", t.citations.at("memory.register")}};
+  sram("local", t.memory.local);
+  sram("global_buffer", t.memory.global_buffer);
+  levels["dram"] = json{{"pJ_per_bit", t.memory.dram.pJ_per_bit}, {"source", t.citations.at("memory.dram")}};
+  return json{{"dataflow", d.to_json()},
+              {"crossbar_weights", "stationary in the cells, programmed once per chip (not per inference)"},
+              {"local_storage", "one per digital recurrence unit (one unit per layer); the SSM state first, "
+                                "then as many mode parameters as fit"},
+              {"activation_bits", t.memory.activation_bits},
+              {"activation_buffers", d.activations_local
+                                         ? "local buffers next to each unit, priced as SRAMs of the local capacity"
+                                         : "the global buffer"},
+              {"write_energy", "equal to the read energy per bit at every level"},
+              {"memory_levels", levels},
+              {"range_flags", flags}};
+}
+
 }  // namespace
+
+double glue_energy_pJ(const ActionCounts& c, const TechTable& t) {
+  return c.digital_adds * t.digital.add_pJ + c.digital_muls * t.digital.mul_pJ +
+         c.nonlinear * t.digital.nonlinear_pJ + c.shift_adds * t.digital.shift_add_pJ;
+}
 
 std::map<std::string, double> energy_breakdown_pJ(const ActionCounts& c, const TechTable& t) {
   double dac = 0, array = 0, adc = 0;
@@ -71,10 +90,10 @@ std::map<std::string, double> energy_breakdown_pJ(const ActionCounts& c, const T
   for (const auto& [key, n] : c.adc_conversions) {
     adc += n * t.adc_energy_pJ(key.bits, key.input_bits, std::pow(10.0, key.r_col_log10_x20 / 20.0));
   }
-  // MACs the chip leaves digital are priced at the digital MAC energy, their weights local.
+  // MACs the chip leaves digital are priced at the digital MAC energy; what they read is priced
+  // with the memory lines.
   const double digital = glue_energy_pJ(c, t) + c.digital_macs * t.digital.mac_pJ;
-  const double buffer = c.buffer_read_bits * t.buffer.read_pJ_per_bit + c.buffer_write_bits * t.buffer.write_pJ_per_bit;
-  return {{"dac", dac}, {"array", array}, {"adc", adc}, {"digital", digital}, {"buffer", buffer}};
+  return {{"dac", dac}, {"array", array}, {"adc", adc}, {"digital", digital}};
 }
 
 EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const ModelComplexity& model,
@@ -84,6 +103,15 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
   r.model = model;
   r.counts = c;
   r.breakdown_pJ = energy_breakdown_pJ(c, t);
+  r.memory = memory_lines(c, chip.dataflow, t, t.memory.activation_bits);
+  r.breakdown_pJ["buffer"] = total_pJ(r.memory);
+  if (c.operands.count("ssm_parameters") && chip.dataflow.ssm_parameters_local) {
+    DataflowSpec streamed = chip.dataflow;
+    streamed.ssm_parameters_local = false;
+    for (const MemoryLine& l : memory_lines(c, streamed, t, t.memory.activation_bits)) {
+      if (l.operand == "ssm_parameters") r.memory_if_streamed.push_back(l);
+    }
+  }
   for (const auto& [k, v] : r.breakdown_pJ) r.energy_pJ += v;
   r.tops_per_w = r.energy_pJ > 0 ? 2.0 * model.macs_per_inference / r.energy_pJ : 0;
 
@@ -117,7 +145,10 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
   const auto tiles = static_cast<double>(map.tiles.size());
   const auto rows = static_cast<double>(chip.mapping.tile_rows), cols = static_cast<double>(chip.mapping.tile_cols);
   const int adc_bits = chip.periphery.adc_bits > 0 ? chip.periphery.adc_bits : 8;
+  const double units = c.operands.count("ssm_parameters") ? c.operands.at("ssm_parameters").units : 0;
   r.area_breakdown_mm2 = {
+      {"memory", (t.memory.global_buffer.capacity_bytes * t.memory.global_buffer.area_um2_per_bit +
+                  units * local_storage_bytes(c, chip.dataflow, t, 1.0) * t.memory.local.area_um2_per_bit) * 8e-6},
       {"cells", tiles * rows * cols * t.array.cell_area_um2 * 1e-6},
       {"dac", tiles * rows * t.dac.area_um2_per_row * 1e-6},
       {"adc", tiles * static_cast<double>(adcs_per_tile) * (t.adc.area_um2_base + t.adc.area_um2_per_bit * adc_bits) * 1e-6},
@@ -126,9 +157,10 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
 
   r.programming_energy_pJ = c.programming_pulses * t.programming.pulse_pJ;
   r.programming_time_ns = c.programming_pulses * t.programming.pulse_ns;
-  r.int8 = baseline(all_digital, model, t, "int8", 8.0);
-  r.fp32 = baseline(all_digital, model, t, "fp32", 32.0);
-  r.native = baseline(all_digital, model, t, "checkpoint", model.mac_weight_bits);
+  r.int8 = digital_baseline(all_digital, model, chip.dataflow, t, "int8", 8.0);
+  r.fp32 = digital_baseline(all_digital, model, chip.dataflow, t, "fp32", 32.0);
+  r.native = digital_baseline(all_digital, model, chip.dataflow, t, "checkpoint", model.mac_weight_bits);
+  r.assumptions = assumptions(chip.dataflow, t);
   return r;
 }
 
@@ -136,13 +168,26 @@ json EnergyReport::to_json() const {
   double adc_conv = 0, dac_conv = 0;
   for (const auto& [k, v] : counts.adc_conversions) adc_conv += v;
   for (const auto& [k, v] : counts.dac_conversions) dac_conv += v;
+  json per_inference{{"dac_conversions", dac_conv}, {"adc_conversions", adc_conv}};
+  ActionCounts::each_scalar(counts, [&](const char* name, const double& v) { per_inference[name] = v; });
+  json sensitivity_rows = json::array();
+  for (const SensitivityRow& s : sensitivity) {
+    sensitivity_rows.push_back(json{{"assumption", s.assumption}, {"value", s.value}, {"analog_pJ", s.analog_pJ},
+                                    {"int8_pJ", s.int8_pJ}, {"fp32_pJ", s.fp32_pJ},
+                                    {"int8_over_analog", s.analog_pJ > 0 ? s.int8_pJ / s.analog_pJ : 0.0},
+                                    {"fp32_over_analog", s.analog_pJ > 0 ? s.fp32_pJ / s.analog_pJ : 0.0}});
+  }
   json j{{"tech", tech},
+         {"counts_per_inference", per_inference},
          {"energy_pJ_per_inference", energy_pJ},
          {"breakdown_pJ", breakdown_pJ},
          {"tops_per_w", tops_per_w},
          {"latency_ns_per_inference", latency_ns},
          {"area_mm2", area_mm2},
          {"area_breakdown_mm2", area_breakdown_mm2},
+         {"memory", memory_json(memory)},
+         {"memory_if_ssm_parameters_streamed", memory_json(memory_if_streamed)},
+         {"assumptions", assumptions},
          {"digital_baseline", baseline_json(int8)},
          {"digital_baseline_fp32", baseline_json(fp32)},
          {"digital_baseline_checkpoint_precision", baseline_json(native)},
@@ -152,17 +197,6 @@ json EnergyReport::to_json() const {
          {"programming", {{"pulses", counts.programming_pulses},
                           {"energy_pJ", programming_energy_pJ},
                           {"time_ns", programming_time_ns}}},
-         {"counts_per_inference", {{"dac_conversions", dac_conv},
-                                   {"row_activations", counts.row_activations},
-                                   {"cell_reads", counts.cell_reads},
-                                   {"adc_conversions", adc_conv},
-                                   {"digital_adds", counts.digital_adds},
-                                   {"digital_muls", counts.digital_muls},
-                                   {"digital_macs", counts.digital_macs},
-                                   {"nonlinear", counts.nonlinear},
-                                   {"shift_adds", counts.shift_adds},
-                                   {"buffer_read_bits", counts.buffer_read_bits},
-                                   {"buffer_write_bits", counts.buffer_write_bits}}},
          {"complexity", {{"parameters", model.parameters},
                          {"weight_bytes", model.weight_bytes},
                          {"weight_bits_mean", model.weight_bits_mean},
@@ -172,7 +206,47 @@ json EnergyReport::to_json() const {
                          {"devices_used", model.devices_used},
                          {"devices_allocated", model.devices_allocated},
                          {"tiles", model.tiles}}}};
+  if (!sensitivity.empty()) j["sensitivity"] = sensitivity_rows;
   return j;
+}
+
+std::vector<SensitivityRow> energy_sensitivity(const EnergyReport& r, const ActionCounts& all_digital,
+                                               const MappedModel& map, const ChipSpec& chip, const TechTable& tech) {
+  std::vector<SensitivityRow> rows;
+  auto add = [&](const std::string& assumption, const std::string& value, const ChipSpec& c, const TechTable& t) {
+    const EnergyReport p = price(r.counts, all_digital, r.model, map, c, t);
+    rows.push_back(SensitivityRow{assumption, value, p.energy_pJ, p.int8.energy_pJ, p.fp32.energy_pJ});
+  };
+  auto kib = [](double bytes) { return std::to_string(static_cast<int64_t>(bytes / 1024)) + " KiB"; };
+  add("as reported", "", chip, tech);
+  for (double bytes : {1024.0, 4096.0, 16384.0, 65536.0}) {
+    TechTable t = tech;
+    t.memory.local.capacity_bytes = bytes;
+    t.memory.local.pJ_per_bit = t.memory.sram_energy_pJ_per_bit(bytes);
+    add("local storage per unit", kib(bytes), chip, t);
+  }
+  for (double bytes : {65536.0, 262144.0, 1048576.0}) {
+    TechTable t = tech;
+    t.memory.global_buffer.capacity_bytes = bytes;
+    t.memory.global_buffer.pJ_per_bit = t.memory.sram_energy_pJ_per_bit(bytes);
+    add("global buffer", kib(bytes), chip, t);
+  }
+  for (int64_t batch : {1, 8, 64}) {
+    ChipSpec c = chip;
+    c.dataflow.batch = batch;
+    add("batch", std::to_string(batch), c, tech);
+  }
+  for (bool local : {true, false}) {
+    ChipSpec c = chip;
+    c.dataflow.activations_local = local;
+    add("activations", local ? "local" : "global_buffer", c, tech);
+  }
+  for (bool local : {true, false}) {
+    ChipSpec c = chip;
+    c.dataflow.ssm_parameters_local = local;
+    add("ssm_parameters", local ? "local" : "streamed", c, tech);
+  }
+  return rows;
 }
 
 }  // namespace qs4d

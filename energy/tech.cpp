@@ -33,13 +33,107 @@ void read_section(const json& j, const std::string& path, const std::string& sec
   if (citations[section].empty()) throw SpecError(p + ".citation", "is empty");
 }
 
+int64_t whole_number(double x, double lo, double hi, const std::string& path) {
+  if (!(x >= lo && x <= hi) || x != std::floor(x)) {
+    throw SpecError(path, "expected a whole number " + std::to_string(static_cast<int64_t>(lo)) + ".." +
+                              std::to_string(static_cast<int64_t>(hi)) + ", got " + std::to_string(x));
+  }
+  return static_cast<int64_t>(x);
+}
+
+// memory: {activation_bits, sram_energy: {capacity_bytes: [..], pJ_per_bit: [..], citation},
+// register, local, global_buffer, dram: {...numbers, citation}}.
+void read_memory(const json& j, const std::string& path, TechTable::Memory& m,
+                 std::map<std::string, std::string>& citations) {
+  const std::string p = path + ".memory";
+  if (!j.contains("memory") || !j.at("memory").is_object()) throw SpecError(p, "missing section");
+  const json& s = j.at("memory");
+  reject_unknown(s, p, {"activation_bits", "sram_energy", "register", "local", "global_buffer", "dram"});
+  if (!s.contains("activation_bits")) throw SpecError(p + ".activation_bits", "missing");
+  m.activation_bits = static_cast<int>(whole_number(get_number(s.at("activation_bits"), p + ".activation_bits"),
+                                                    1, 64, p + ".activation_bits"));
+  {
+    const std::string q = p + ".sram_energy";
+    if (!s.contains("sram_energy") || !s.at("sram_energy").is_object()) throw SpecError(q, "missing section");
+    const json& e = s.at("sram_energy");
+    reject_unknown(e, q, {"capacity_bytes", "pJ_per_bit", "citation"});
+    auto numbers = [&](const char* key) {
+      if (!e.contains(key) || !e.at(key).is_array()) throw SpecError(q + "." + key, "missing: a list of numbers");
+      std::vector<double> out;
+      for (const json& x : e.at(key)) {
+        const double v = get_number(x, q + "." + key + "[]");
+        if (!(v > 0) || !std::isfinite(v)) throw SpecError(q + "." + key, "entries must be finite and > 0");
+        out.push_back(v);
+      }
+      return out;
+    };
+    m.sram_capacity_bytes = numbers("capacity_bytes");
+    m.sram_pJ_per_bit = numbers("pJ_per_bit");
+    if (m.sram_capacity_bytes.size() < 2 || m.sram_capacity_bytes.size() > 64 ||
+        m.sram_capacity_bytes.size() != m.sram_pJ_per_bit.size()) {
+      throw SpecError(q, "capacity_bytes and pJ_per_bit must be lists of the same length, 2..64");
+    }
+    for (size_t i = 1; i < m.sram_capacity_bytes.size(); ++i) {
+      if (!(m.sram_capacity_bytes[i] > m.sram_capacity_bytes[i - 1])) {
+        throw SpecError(q + ".capacity_bytes", "must be strictly ascending");
+      }
+    }
+    if (!e.contains("citation")) throw SpecError(q + ".citation", "missing: every entry needs its source");
+    citations["memory.sram_energy"] = get_string(e.at("citation"), q + ".citation");
+  }
+  std::map<std::string, std::string> level_citations;
+  // SRAM levels: capacity and area, energy from sram_energy. Registers (inside each PE, their
+  // area in the MAC's) and DRAM (off chip): a fixed energy per bit.
+  auto level = [&](const char* name, TechTable::Memory::Level& l, bool sram) {
+    std::vector<std::pair<std::string, double*>> keys = {{"bits_per_access", &l.bits_per_access}};
+    if (sram) {
+      keys.insert(keys.end(), {{"capacity_bytes", &l.capacity_bytes}, {"area_um2_per_bit", &l.area_um2_per_bit}});
+    } else {
+      keys.push_back({"pJ_per_bit", &l.pJ_per_bit});
+    }
+    read_section(s, p, name, keys, {}, level_citations);
+    citations[std::string("memory.") + name] = level_citations.at(name);
+    whole_number(l.bits_per_access, 1, 4096, p + "." + name + ".bits_per_access");
+    if (sram && !(l.capacity_bytes >= 1 && l.capacity_bytes <= 1e12)) {
+      throw SpecError(p + "." + name + ".capacity_bytes", "must be 1 .. 1e12 bytes");
+    }
+  };
+  level("register", m.reg, false);
+  level("local", m.local, true);
+  level("global_buffer", m.global_buffer, true);
+  level("dram", m.dram, false);
+  m.local.pJ_per_bit = m.sram_energy_pJ_per_bit(m.local.capacity_bytes);
+  m.global_buffer.pJ_per_bit = m.sram_energy_pJ_per_bit(m.global_buffer.capacity_bytes);
+}
+
 }  // namespace
+
+double TechTable::Memory::sram_energy_pJ_per_bit(double capacity_bytes, std::string* note) const {
+  const auto& c = sram_capacity_bytes;
+  const auto& e = sram_pJ_per_bit;
+  if (c.empty()) return 0;
+  if (capacity_bytes <= c.front()) {
+    if (note && capacity_bytes < c.front()) {
+      *note = "below the smallest published SRAM (" + std::to_string(static_cast<int64_t>(c.front())) +
+              " B): its energy per bit used, an upper bound";
+    }
+    return e.front();
+  }
+  size_t i = 1;
+  while (i + 1 < c.size() && capacity_bytes > c[i]) ++i;
+  if (note && capacity_bytes > c.back()) {
+    *note = "above the largest published SRAM (" + std::to_string(static_cast<int64_t>(c.back())) +
+            " B): extrapolated along the last segment";
+  }
+  const double slope = std::log(e[i] / e[i - 1]) / std::log(c[i] / c[i - 1]);
+  return e[i - 1] * std::pow(capacity_bytes / c[i - 1], slope);
+}
 
 TechTable TechTable::from_json(const json& j, const std::string& source) {
   const std::string path = source;
   TechTable t;
   reject_unknown(j, path, {"name", "description", "feature_nm", "dac", "array", "adc", "digital",
-                           "buffer", "programming", "baseline"});
+                           "memory", "programming", "baseline"});
   for (const char* k : {"name", "description", "feature_nm"}) {
     if (!j.contains(k)) throw SpecError(path + "." + k, "missing");
   }
@@ -98,27 +192,18 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
                 {"area_mm2_shared", &t.digital.area_mm2_shared}},
                {}, c);
   if (!(t.digital.ops_per_ns > 0)) throw SpecError(path + ".digital.ops_per_ns", "must be > 0");
-  double activation_bits = 8;
-  read_section(j, path, "buffer",
-               {{"read_pJ_per_bit", &t.buffer.read_pJ_per_bit}, {"write_pJ_per_bit", &t.buffer.write_pJ_per_bit},
-                {"activation_bits", &activation_bits}},
-               {}, c);
-  if (activation_bits < 1 || activation_bits > 64 || activation_bits != std::floor(activation_bits)) {
-    throw SpecError(path + ".buffer.activation_bits", "expected a whole number 1..64");
-  }
-  t.buffer.activation_bits = static_cast<int>(activation_bits);
   read_section(j, path, "programming",
                {{"pulse_pJ", &t.programming.pulse_pJ}, {"pulse_ns", &t.programming.pulse_ns}}, {}, c);
+  double pe_rows = 1, pe_cols = 1;
   read_section(j, path, "baseline",
                {{"mac_int8_pJ", &t.baseline.mac_int8_pJ}, {"mac_fp32_pJ", &t.baseline.mac_fp32_pJ},
-                {"sram_read_pJ_per_bit", &t.baseline.sram_read_pJ_per_bit},
-                {"dram_read_pJ_per_bit", &t.baseline.dram_read_pJ_per_bit},
-                {"sram_capacity_bytes", &t.baseline.sram_capacity_bytes},
-                {"macs_per_ns", &t.baseline.macs_per_ns},
-                {"sram_area_um2_per_bit", &t.baseline.sram_area_um2_per_bit},
-                {"mac_area_mm2", &t.baseline.mac_area_mm2}},
+                {"macs_per_ns", &t.baseline.macs_per_ns}, {"mac_area_mm2", &t.baseline.mac_area_mm2},
+                {"pe_rows", &pe_rows}, {"pe_cols", &pe_cols}},
                {}, c);
   if (!(t.baseline.macs_per_ns > 0)) throw SpecError(path + ".baseline.macs_per_ns", "must be > 0");
+  t.baseline.pe_rows = whole_number(pe_rows, 1, 65536, path + ".baseline.pe_rows");
+  t.baseline.pe_cols = whole_number(pe_cols, 1, 65536, path + ".baseline.pe_cols");
+  read_memory(j, path, t.memory, c);
   return t;
 }
 

@@ -143,10 +143,35 @@ json PeripherySpec::to_json() const {
   return j;
 }
 
+DataflowSpec DataflowSpec::from_json(const json& j, const std::string& path) {
+  reject_unknown(j, path, {"ssm_parameters", "activations", "batch"});
+  DataflowSpec d;
+  for (const auto& [key, v] : j.items()) {
+    const std::string q = path + "." + key;
+    if (key == "ssm_parameters") {
+      d.ssm_parameters_local = get_enum<bool>(v, q, {{"local", true}, {"streamed", false}});
+    }
+    if (key == "activations") {
+      d.activations_local = get_enum<bool>(v, q, {{"local", true}, {"global_buffer", false}});
+    }
+    if (key == "batch") {
+      d.batch = get_int(v, q);
+      if (d.batch < 1 || d.batch > 1'000'000) throw SpecError(q, "must be 1 .. 1000000, got " + v.dump());
+    }
+  }
+  return d;
+}
+
+json DataflowSpec::to_json() const {
+  return json{{"ssm_parameters", ssm_parameters_local ? "local" : "streamed"},
+              {"activations", activations_local ? "local" : "global_buffer"},
+              {"batch", batch}};
+}
+
 ChipSpec ChipSpec::from_json(const json& j) {
   reject_unknown(j, "chip",
                  {"name", "description", "device", "mapping", "periphery", "analog_layers",
-                  "recurrence", "drift_compensation"});
+                  "recurrence", "drift_compensation", "dataflow"});
   ChipSpec c;
   c.mapping = MappingSpec{};
   for (const auto& [key, v] : j.items()) {
@@ -155,6 +180,7 @@ ChipSpec ChipSpec::from_json(const json& j) {
     if (key == "device") c.device = DeviceSpec::from_json(v, "device");
     if (key == "mapping") c.mapping = MappingSpec::from_json(v, "mapping");
     if (key == "periphery") c.periphery = PeripherySpec::from_json(v, "periphery");
+    if (key == "dataflow") c.dataflow = DataflowSpec::from_json(v, "dataflow");
     if (key == "analog_layers") {
       if (!v.is_array()) throw SpecError(key, "expected a list of \"encoder\", \"output\", \"decoder\"");
       c.analog_encoder = c.analog_projections = c.analog_decoder = false;
@@ -186,6 +212,7 @@ ChipSpec ChipSpec::from_json(const json& j) {
   c.resolved["device"] = c.device.to_json();
   c.resolved["mapping"] = c.mapping.to_json();
   c.resolved["periphery"] = c.periphery.to_json();
+  c.resolved["dataflow"] = c.dataflow.to_json();
   json layers = json::array();
   if (c.analog_encoder) layers.push_back("encoder");
   if (c.analog_projections) layers.push_back("output");

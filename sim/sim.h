@@ -95,6 +95,21 @@ struct PeripherySpec {
 
 enum class DriftCompensation { kNone, kGlobal, kPerColumn };
 
+// Where the digital side keeps what it reuses, and how often it moves (priced by energy/ with
+// the technology table's memory hierarchy). The crossbar weights are stationary in the cells.
+struct DataflowSpec {
+  // The SSM mode parameters (Abar, Bbar, C) of a digital recurrence: held in the recurrence
+  // unit's local storage for the sequence when they fit (fetched once per batch from the global
+  // buffer), or streamed from the global buffer at every step.
+  bool ssm_parameters_local = true;
+  // Activations and states between stages: in local buffers next to the units (a pipelined,
+  // step-by-step design) or in the global buffer (a layer-by-layer design).
+  bool activations_local = true;
+  int64_t batch = 1;  // inferences that share one fetch of what is stationary
+  static DataflowSpec from_json(const nlohmann::json& j, const std::string& path);
+  nlohmann::json to_json() const;
+};
+
 // A chip: devices, how weights are mapped onto them, the periphery, and which products are
 // analog. Parsed strictly from JSON (unknown keys are errors naming their dotted path); presets
 // live in data/chips/<name>.json. "device" is a device preset name or a full device object.
@@ -104,6 +119,7 @@ struct ChipSpec {
   DeviceSpec device;
   MappingSpec mapping;
   PeripherySpec periphery;
+  DataflowSpec dataflow;
   bool analog_encoder = true, analog_projections = true, analog_decoder = true;
   bool analog_recurrence = false;  // IMSSA style: the per-channel blocks on crossbars
   DriftCompensation drift_compensation = DriftCompensation::kNone;
@@ -130,6 +146,12 @@ struct MatrixActivity {
   int dac_bits = 0, adc_bits = 0;
   std::map<int64_t, double> conversions_per_tile;  // ADC conversions of one vector, per tile
 };
+// A digital operand that a stationary dataflow may keep in a unit's local storage: its footprint
+// in one unit, how many units hold one, and the bits all units read and write per inference.
+struct OperandTraffic {
+  double footprint_bits = 0, units = 0;
+  double read_bits = 0, write_bits = 0;
+};
 struct ActionCounts {
   int64_t samples = 0;                     // inferences counted
   std::map<int, double> dac_conversions;   // by DAC bits: one per driven row per read
@@ -141,9 +163,29 @@ struct ActionCounts {
   // Digital work: scaling into and out of the converters, shift-and-add of slices and
   // partial sums across row tiles, and (from energy/) the model's digital glue.
   double digital_adds = 0, digital_muls = 0, digital_macs = 0, nonlinear = 0, shift_adds = 0;
+  // Activations (and the recurrence's u_t, y_t) read and written between stages.
   double buffer_read_bits = 0, buffer_write_bits = 0;
+  // The digital recurrence's operands ("ssm_parameters", "ssm_state"), from energy/.
+  std::map<std::string, OperandTraffic> operands;
   double programming_pulses = 0;           // one-time: write-verify iterations of every device
   std::map<int64_t, MatrixActivity> matrices;  // by matrix index
+
+  // Every per-inference scalar counter, named once: add(), scaling and reports visit this list
+  // (programming_pulses is per chip, not per inference, and stays out of it).
+  template <class Self, class F>
+  static void each_scalar(Self& self, F&& f) {
+    f("row_activations", self.row_activations);
+    f("cell_reads", self.cell_reads);
+    f("digital_adds", self.digital_adds);
+    f("digital_muls", self.digital_muls);
+    f("digital_macs", self.digital_macs);
+    f("nonlinear", self.nonlinear);
+    f("shift_adds", self.shift_adds);
+    f("buffer_read_bits", self.buffer_read_bits);
+    f("buffer_write_bits", self.buffer_write_bits);
+  }
+  // Every per-inference count, keyed ones included, times f (sums over samples to means).
+  void scale(double f);
   void add(const ActionCounts& other);
 };
 

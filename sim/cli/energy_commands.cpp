@@ -31,23 +31,47 @@ CountOptions count_options(int64_t samples, uint64_t seed, int threads) {
   return o;
 }
 
+void print_memory(const std::vector<MemoryLine>& lines, const char* indent) {
+  for (const MemoryLine& l : lines) {
+    std::printf("%s%-15s %-13s %10.4g bits %11.4g pJ  %s\n", indent, l.operand.c_str(), l.level.c_str(),
+                l.bits, l.pJ, l.note.c_str());
+  }
+}
+
 void print_report(const EnergyReport& r) {
   std::printf("energy      %.4g pJ per inference (%.4g nJ), %.3g TOPS/W\n", r.energy_pJ,
               r.energy_pJ / 1e3, r.tops_per_w);
   for (const char* k : {"dac", "array", "adc", "digital", "buffer"}) {
     const double v = r.breakdown_pJ.at(k);
-    std::printf("  %-9s %12.4g pJ  %5.1f%%\n", k, v, r.energy_pJ > 0 ? 100 * v / r.energy_pJ : 0.0);
+    std::printf("  %-9s %12.4g pJ  %5.1f%%\n", k == std::string("buffer") ? "memory" : k, v,
+                r.energy_pJ > 0 ? 100 * v / r.energy_pJ : 0.0);
   }
+  std::printf("memory      by operand and level (dataflow: %s)\n", r.assumptions["dataflow"].dump().c_str());
+  print_memory(r.memory, "  ");
+  if (!r.memory_if_streamed.empty()) {
+    std::printf("  if the SSM parameters were streamed at every step instead:\n");
+    print_memory(r.memory_if_streamed, "  ");
+  }
+  for (const auto& flag : r.assumptions["range_flags"]) std::printf("  note: %s\n", flag.get<std::string>().c_str());
   std::printf("latency     %.4g us per inference\n", r.latency_ns / 1e3);
-  std::printf("area        %.4g mm^2 (cells %.3g, DAC %.3g, ADC %.3g, digital %.3g)\n", r.area_mm2,
+  std::printf("area        %.4g mm^2 (cells %.3g, DAC %.3g, ADC %.3g, digital %.3g, memory %.3g)\n", r.area_mm2,
               r.area_breakdown_mm2.at("cells"), r.area_breakdown_mm2.at("dac"),
-              r.area_breakdown_mm2.at("adc"), r.area_breakdown_mm2.at("digital"));
+              r.area_breakdown_mm2.at("adc"), r.area_breakdown_mm2.at("digital"),
+              r.area_breakdown_mm2.at("memory"));
   std::printf("programming %.4g pulses, %.4g uJ once per chip\n", r.counts.programming_pulses,
               r.programming_energy_pJ / 1e6);
+  std::printf("digital baselines: %s\n", r.int8.dataflow.c_str());
   for (const DigitalBaseline* b : {&r.int8, &r.fp32, &r.native}) {
     std::printf("digital %-10s %.4g pJ (weights from %s), %.4g us, %.4g mm^2: analog uses %.3gx less energy\n",
                 b->precision.c_str(), b->energy_pJ, b->weights_in_sram ? "SRAM" : "SRAM+DRAM",
                 b->latency_ns / 1e3, b->area_mm2, r.energy_pJ > 0 ? b->energy_pJ / r.energy_pJ : 0.0);
+  }
+  if (!r.sensitivity.empty()) {
+    std::printf("sensitivity of the ratios (digital / analog energy), one assumption changed at a time:\n");
+    for (const SensitivityRow& s : r.sensitivity) {
+      std::printf("  %-24s %-14s analog %10.4g pJ  int8 %6.3gx  fp32 %6.3gx\n", s.assumption.c_str(),
+                  s.value.c_str(), s.analog_pJ, s.int8_pJ / s.analog_pJ, s.fp32_pJ / s.analog_pJ);
+    }
   }
 }
 
