@@ -168,8 +168,8 @@ EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const C
   o.activation_bits = tech.memory.activation_bits;
   const ActionCounts counts = count_inference(model, data, chip, map, o);
   const ActionCounts digital = all_digital_counts(model, data.x.length, o.activation_bits);
-  EnergyReport report = price(counts, digital, complexity(model, data.x.length, map), map, chip, tech);
-  report.sensitivity = energy_sensitivity(report, digital, map, chip, tech);
+  EnergyReport report = price(counts, digital, complexity(model, data.x.length, map), chip, tech);
+  report.sensitivity = energy_sensitivity(report, digital, chip, tech);
   return report;
 }
 

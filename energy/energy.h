@@ -200,9 +200,10 @@ DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelCom
                                  const std::string& precision, double weight_bits);
 
 // Prices per-inference counts of the chip and of the all-digital run.
+// Converter bits and tile geometry come from the counts (the periphery's own record), the
+// dataflow from the chip: pricing never reads converter bits from the chip spec.
 EnergyReport price(const ActionCounts& per_inference, const ActionCounts& all_digital,
-                   const ModelComplexity& model, const MappedModel& map, const ChipSpec& chip,
-                   const TechTable& tech);
+                   const ModelComplexity& model, const ChipSpec& chip, const TechTable& tech);
 
 // Everything for one checkpoint on one chip: counts on `data`, priced by `tech`.
 EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
@@ -211,7 +212,6 @@ EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const C
 // The report priced again with one assumption changed at a time: local storage and global
 // buffer capacity, batch, where activations and SSM parameters live. Counts are reused.
 std::vector<SensitivityRow> energy_sensitivity(const EnergyReport& report, const ActionCounts& all_digital,
-                                               const MappedModel& map, const ChipSpec& chip,
-                                               const TechTable& tech);
+                                               const ChipSpec& chip, const TechTable& tech);
 
 }  // namespace qs4d

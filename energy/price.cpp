@@ -97,7 +97,7 @@ std::map<std::string, double> energy_breakdown_pJ(const ActionCounts& c, const T
 }
 
 EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const ModelComplexity& model,
-                   const MappedModel& map, const ChipSpec& chip, const TechTable& t) {
+                   const ChipSpec& chip, const TechTable& t) {
   EnergyReport r;
   r.tech = t.name;
   r.model = model;
@@ -117,8 +117,10 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
 
   // Latency: products one after another; within a group (one matrix, or one layer's recurrence
   // blocks) tiles work in parallel and each tile's conversions share its ADCs.
-  const int64_t adcs_per_tile = std::max<int64_t>(
-      1, (chip.mapping.tile_cols + t.adc.columns_per_adc - 1) / t.adc.columns_per_adc);
+  auto adcs_of = [&](int64_t tile) {
+    const auto cols = static_cast<double>(c.converters.at(static_cast<size_t>(tile)).cols);
+    return std::max(1.0, std::ceil(cols / static_cast<double>(t.adc.columns_per_adc)));
+  };
   std::map<std::string, std::pair<double, double>> groups;  // group -> (vectors, time per vector)
   std::map<std::string, std::map<int64_t, double>> group_tile_conversions;
   std::map<std::string, std::pair<int, int>> group_bits;
@@ -133,7 +135,7 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
     const auto [dac_bits, adc_bits] = group_bits[name];
     double worst = 0;
     for (const auto& [tile, n] : group_tile_conversions[name]) {
-      worst = std::max(worst, std::ceil(n / static_cast<double>(adcs_per_tile)));
+      worst = std::max(worst, std::ceil(n / adcs_of(tile)));
     }
     const double t_read = t.array.t_read_ns_base + t.array.t_read_ns_per_bit * magnitude_bits(dac_bits);
     g.second = t.dac.latency_ns + t_read + worst * t.adc_latency_ns(adc_bits, dac_bits);
@@ -141,19 +143,30 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
   }
   r.latency_ns = analog_ns + digital_ops(c) / t.digital.ops_per_ns;
 
-  // Area of every tile the mapping allocated.
-  const auto tiles = static_cast<double>(map.tiles.size());
-  const auto rows = static_cast<double>(chip.mapping.tile_rows), cols = static_cast<double>(chip.mapping.tile_cols);
-  const int adc_bits = chip.periphery.adc_bits > 0 ? chip.periphery.adc_bits : 8;
+  // Area of every tile the mapping allocated, each converter sized by its own bits (ideal
+  // converters priced as 8 bits), as the periphery built them.
+  double cells = 0, dacs = 0, adcs = 0, recurrence_adcs = 0;
+  for (const TileConverters& k : c.converters) {
+    const auto rows = static_cast<double>(k.rows), cols = static_cast<double>(k.cols);
+    const double n_adc = std::ceil(cols / static_cast<double>(t.adc.columns_per_adc));
+    const double adc = n_adc * (t.adc.area_um2_base + t.adc.area_um2_per_bit * (k.adc_bits > 0 ? k.adc_bits : 8)) * 1e-6;
+    cells += rows * cols * t.array.cell_area_um2 * 1e-6;
+    dacs += rows * t.dac.area_um2_per_row * 1e-6;
+    adcs += adc;
+    if (k.role == "recurrence") recurrence_adcs += adc;
+  }
   const double units = c.operands.count("ssm_parameters") ? c.operands.at("ssm_parameters").units : 0;
   r.area_breakdown_mm2 = {
       {"memory", (t.memory.global_buffer.capacity_bytes * t.memory.global_buffer.area_um2_per_bit +
                   units * local_storage_bytes(c, chip.dataflow, t, 1.0) * t.memory.local.area_um2_per_bit) * 8e-6},
-      {"cells", tiles * rows * cols * t.array.cell_area_um2 * 1e-6},
-      {"dac", tiles * rows * t.dac.area_um2_per_row * 1e-6},
-      {"adc", tiles * static_cast<double>(adcs_per_tile) * (t.adc.area_um2_base + t.adc.area_um2_per_bit * adc_bits) * 1e-6},
-      {"digital", tiles * t.digital.area_mm2_per_tile + t.digital.area_mm2_shared}};
-  for (const auto& [k, v] : r.area_breakdown_mm2) r.area_mm2 += v;
+      {"cells", cells},
+      {"dac", dacs},
+      {"adc", adcs},
+      {"adc_recurrence", recurrence_adcs},  // the part of "adc" on recurrence tiles (not added twice)
+      {"digital", static_cast<double>(c.converters.size()) * t.digital.area_mm2_per_tile + t.digital.area_mm2_shared}};
+  for (const auto& [k, v] : r.area_breakdown_mm2) {
+    if (k != "adc_recurrence") r.area_mm2 += v;
+  }
 
   r.programming_energy_pJ = c.programming_pulses * t.programming.pulse_pJ;
   r.programming_time_ns = c.programming_pulses * t.programming.pulse_ns;
@@ -211,10 +224,10 @@ json EnergyReport::to_json() const {
 }
 
 std::vector<SensitivityRow> energy_sensitivity(const EnergyReport& r, const ActionCounts& all_digital,
-                                               const MappedModel& map, const ChipSpec& chip, const TechTable& tech) {
+                                               const ChipSpec& chip, const TechTable& tech) {
   std::vector<SensitivityRow> rows;
   auto add = [&](const std::string& assumption, const std::string& value, const ChipSpec& c, const TechTable& t) {
-    const EnergyReport p = price(r.counts, all_digital, r.model, map, c, t);
+    const EnergyReport p = price(r.counts, all_digital, r.model, c, t);
     rows.push_back(SensitivityRow{assumption, value, p.energy_pJ, p.int8.energy_pJ, p.fp32.energy_pJ});
   };
   auto kib = [](double bytes) { return std::to_string(static_cast<int64_t>(bytes / 1024)) + " KiB"; };

@@ -255,6 +255,7 @@ void AnalogChip::end_calibration() {
 
 void ActionCounts::add(const ActionCounts& o) {
   samples += o.samples;
+  if (converters.empty()) converters = o.converters;
   for (const auto& [k, v] : o.dac_conversions) dac_conversions[k] += v;
   for (const auto& [k, v] : o.g_v2_uS) g_v2_uS[k] += v;
   for (const auto& [k, v] : o.adc_conversions) adc_conversions[k] += v;
@@ -291,6 +292,28 @@ void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {
   counts_ = counts;
   activation_bits_ = activation_bits;
   if (!counts) return;
+  // Each tile's converters, at the bits of the matrices placed on it (the widest, if several).
+  counts->converters.assign(tiles_.size(), TileConverters{});
+  std::vector<bool> placed(tiles_.size(), false);
+  for (size_t m = 0; m < map_->matrices.size(); ++m) {
+    const MatrixKind kind = map_->matrices[m].kind;
+    const auto bits = chip_->periphery.converter_bits(kind);
+    for (const int64_t t : map_->encodings[m].tiles) {
+      TileConverters& c = counts->converters[static_cast<size_t>(t)];
+      const auto wider = [&](int mine, int theirs) {
+        return !placed[static_cast<size_t>(t)] ? theirs : (mine == 0 || theirs == 0 ? 0 : std::max(mine, theirs));
+      };
+      c.tile = t;
+      c.rows = map_->spec.tile_rows;
+      c.cols = map_->spec.tile_cols;
+      c.dac_bits = wider(c.dac_bits, bits.dac);
+      c.adc_bits = wider(c.adc_bits, bits.adc);
+      if (!placed[static_cast<size_t>(t)] || kind == MatrixKind::kRecurrence) {
+        c.role = kind == MatrixKind::kRecurrence ? "recurrence" : "matrix";
+      }
+      placed[static_cast<size_t>(t)] = true;
+    }
+  }
   for (size_t t = 0; t < tiles_.size(); ++t) {
     const RowMatrixXi16& pulses = tiles_[t].programmed.pulses;
     // Without write-verify every used device takes one programming pulse.
@@ -322,7 +345,8 @@ void AnalogChip::record(int64_t m, const Block& blk, int64_t batch, const RowMat
 
 RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
   Engine gen(stream);
-  return mvm(m, x, gen, chip_->periphery.dac_bits, chip_->periphery.adc_bits);
+  const auto bits = chip_->periphery.converter_bits(map_->matrices[static_cast<size_t>(m)].kind);
+  return mvm(m, x, gen, bits.dac, bits.adc);
 }
 
 namespace {
@@ -347,7 +371,8 @@ void AnalogChip::mvm_into(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_
 
 RowMatrixXf AnalogChip::mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
   Engine gen(stream);
-  product(m, x, gen, chip_->periphery.dac_bits, chip_->periphery.adc_bits);
+  const auto bits = chip_->periphery.converter_bits(map_->matrices[static_cast<size_t>(m)].kind);
+  product(m, x, gen, bits.dac, bits.adc);
   // acc is column-major (batch, outputs): its memory is the row-major (outputs, batch) matrix.
   const Eigen::Map<const RowMatrixXf> acc_t(t_acc.data(), t_acc.cols(), t_acc.rows());
   return scale_f_[static_cast<size_t>(m)].asDiagonal() * acc_t * t_x_scale.asDiagonal();
@@ -568,7 +593,7 @@ bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatr
   const int64_t H = z.rows(), L = z.cols();
   const int64_t n = chip_->map().matrices[static_cast<size_t>(blocks[0])].inputs();  // 2M + 1
   Engine gen(stream(sample, (1 << 21) + layer));
-  const PeripherySpec& p = spec_->periphery;
+  const auto bits = spec_->periphery.converter_bits(MatrixKind::kRecurrence);
   RowMatrixXf in = RowMatrixXf::Zero(1, n), out(1, n);
   RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
   y.resize(H, L);
@@ -576,8 +601,7 @@ bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatr
     for (int64_t h = 0; h < H; ++h) {
       in.leftCols(n - 1) = state.row(h);
       in(0, n - 1) = z(h, t);
-      chip_->mvm_into(blocks[static_cast<size_t>(h)], in, gen, p.state_dac_bits, p.state_adc_bits,
-                      out);
+      chip_->mvm_into(blocks[static_cast<size_t>(h)], in, gen, bits.dac, bits.adc, out);
       state.row(h) = out.leftCols(n - 1);
       y(h, t) = out(0, n - 1);
     }

@@ -89,6 +89,15 @@ struct PeripherySpec {
   int state_dac_bits = 0;       // analog recurrence: bits of the state fed back, 0 = ideal
   int state_adc_bits = 0;       // analog recurrence: bits of the state read out, 0 = ideal
   bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
+  // The converters a product of this kind runs through: the recurrence's state loop has its own
+  // DAC and ADC, every other product the input DAC and output ADC. The one place that decides.
+  struct ConverterBits {
+    int dac = 0, adc = 0;
+  };
+  ConverterBits converter_bits(MatrixKind kind) const {
+    return kind == MatrixKind::kRecurrence ? ConverterBits{state_dac_bits, state_adc_bits}
+                                           : ConverterBits{dac_bits, adc_bits};
+  }
   static PeripherySpec from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
 };
@@ -152,8 +161,16 @@ struct OperandTraffic {
   double footprint_bits = 0, units = 0;
   double read_bits = 0, write_bits = 0;
 };
+// The converters built on one tile (the area inputs of energy/): a DAC per row and ADCs for
+// its columns, at the bits of the products that run on it.
+struct TileConverters {
+  int64_t tile = 0, rows = 0, cols = 0;
+  int dac_bits = 0, adc_bits = 0;  // 0: ideal (priced as 8 bits)
+  std::string role;                // "recurrence" or "matrix"
+};
 struct ActionCounts {
   int64_t samples = 0;                     // inferences counted
+  std::vector<TileConverters> converters;  // every tile of the chip, once (not per inference)
   std::map<int, double> dac_conversions;   // by DAC bits: one per driven row per read
   double row_activations = 0;
   double cell_reads = 0;

@@ -283,5 +283,53 @@ TEST(Energy, BatchAmortisesOnlyTheStationaryFetches) {
   EXPECT_THROW(load_chip("pcm_512", {"dataflow.ssm_parameters=cache"}), SpecError);
 }
 
+// ADC energy of the conversions made at `bits`, as the table prices them.
+double adc_pJ_at(const ActionCounts& c, const TechTable& t, int bits) {
+  double pJ = 0;
+  for (const auto& [key, n] : c.adc_conversions) {
+    if (key.bits == bits) pJ += n * t.adc_energy_pJ(key.bits, key.input_bits, std::pow(10.0, key.r_col_log10_x20 / 20.0));
+  }
+  return pJ;
+}
+
+// Issue #12's proof: on imssa_64, the recurrence's state ADC and the matrices' output ADC are
+// two converters, each priced and sized by its own bits.
+TEST(Energy, EachConverterIsPricedAndSizedByItsOwnBits) {
+  const S4DModel model = S4DModel::load(data_dir() + "/checkpoints/fmnist196_s4d_h8_n6_l4_imssa_qat2.h5");
+  const Dataset data = random_dataset(2, 196, model.config().d_input);
+  const TechTable t = load_tech("22nm_lp");
+  CountOptions o;
+  o.samples = 2;
+  auto run = [&](const std::vector<std::string>& sets) {
+    return estimate_energy(model, data, load_chip("imssa_64", sets), t, o);
+  };
+  const EnergyReport base = run({});  // state converters 10 bits, matrix converters 8 bits
+  const EnergyReport state4 = run({"periphery.state_adc_bits=4"});
+  const EnergyReport matrix4 = run({"periphery.adc_bits=4"});
+  auto matrix_adc_area = [](const EnergyReport& r) {
+    return r.area_breakdown_mm2.at("adc") - r.area_breakdown_mm2.at("adc_recurrence");
+  };
+  ASSERT_GT(base.area_breakdown_mm2.at("adc_recurrence"), 0);
+  // The state ADC at 4 bits: the recurrence tiles' ADC area and energy fall, nothing else moves.
+  EXPECT_LT(state4.area_breakdown_mm2.at("adc_recurrence"), base.area_breakdown_mm2.at("adc_recurrence"));
+  EXPECT_DOUBLE_EQ(matrix_adc_area(state4), matrix_adc_area(base));
+  EXPECT_DOUBLE_EQ(adc_pJ_at(state4.counts, t, 10), 0.0);
+  EXPECT_GT(adc_pJ_at(state4.counts, t, 4), 0.0);
+  EXPECT_LT(adc_pJ_at(state4.counts, t, 4), adc_pJ_at(base.counts, t, 10));
+  EXPECT_DOUBLE_EQ(adc_pJ_at(state4.counts, t, 8), adc_pJ_at(base.counts, t, 8));
+  for (const char* k : {"cells", "dac", "digital", "memory"}) {
+    EXPECT_DOUBLE_EQ(state4.area_breakdown_mm2.at(k), base.area_breakdown_mm2.at(k)) << k;
+  }
+  EXPECT_DOUBLE_EQ(state4.breakdown_pJ.at("dac"), base.breakdown_pJ.at("dac"));
+  // The matrices' ADC at 4 bits leaves the recurrence tiles' converters alone.
+  EXPECT_DOUBLE_EQ(matrix4.area_breakdown_mm2.at("adc_recurrence"), base.area_breakdown_mm2.at("adc_recurrence"));
+  EXPECT_LT(matrix_adc_area(matrix4), matrix_adc_area(base));
+  EXPECT_DOUBLE_EQ(adc_pJ_at(matrix4.counts, t, 10), adc_pJ_at(base.counts, t, 10));
+  EXPECT_DOUBLE_EQ(adc_pJ_at(matrix4.counts, t, 8), 0.0);
+  for (const TileConverters& k : matrix4.counts.converters) {
+    EXPECT_EQ(k.adc_bits, k.role == "recurrence" ? 10 : 4) << "tile " << k.tile;
+  }
+}
+
 }  // namespace
 }  // namespace qs4d
