@@ -94,7 +94,8 @@ DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelCom
   DigitalBaseline b;
   b.precision = precision;
   const bool checkpoint = precision == "checkpoint";
-  const double a = precision == "fp32" ? 32.0 : t.memory.activation_bits;
+  // FP32 runs (and a float checkpoint at its own precision) move 32-bit activations.
+  const double a = precision == "fp32" || weight_bits > 8 ? 32.0 : t.memory.activation_bits;
   const auto batch = static_cast<double>(d.batch);
   const auto& m = t.memory;
   b.memory = memory_lines(all_digital, d, t, a);

@@ -115,6 +115,10 @@ if want complexity; then
     > $out/complexity.txt
   [ -f $imssa ] && $bin energy $imssa --chip imssa_64 --tech 22nm_lp --seed $seed \
     --json $out/complexity_imssa_chip.json > /dev/null
+  # The headline ratio's sensitivity to the accounting's assumptions (local storage, global
+  # buffer, batch, dataflow), for the 4-bit H = 64 model on neurram_256.
+  $bin energy $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 --chip neurram_256 --tech 22nm_lp --seed $seed \
+    --json $out/energy_h64_qat4_neurram.json > $out/energy_h64_qat4_neurram.txt
 fi
 
 # 6. Pruning: accuracy against the number of state modes and channels kept (no fine-tuning),
