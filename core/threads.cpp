@@ -1,4 +1,4 @@
-#include "core/threads.h"
+#include "core/core.h"
 
 #include <omp.h>
 

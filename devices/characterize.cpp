@@ -21,12 +21,12 @@ Characterization characterize(const DeviceModel& model, int64_t levels,
                                                       static_cast<double>(k) /
                                                       static_cast<double>(levels - 1));
     const RowMatrixXf targets = RowMatrixXf::Constant(rows, cols, static_cast<float>(target));
-    const ProgrammedArray p = model.program(targets, stream_seed(seed, 1, static_cast<uint64_t>(k)));
+    const ProgrammedArray p = model.program(targets, stream_seed(seed, stream_key::kCharacterizeProgram, static_cast<uint64_t>(k)));
     const double n = static_cast<double>(p.g_uS.size());
     const double stuck = static_cast<double>((p.stuck.array() != 0).count()) / n;
     const double pulses = p.pulses.cast<double>().sum() / n;
     for (size_t ti = 0; ti < times_s.size(); ++ti) {
-      const RowMatrixXf g = model.at_time(p, times_s[ti], stream_seed(seed, 2, static_cast<uint64_t>(k), ti));
+      const RowMatrixXf g = model.at_time(p, times_s[ti], stream_seed(seed, stream_key::kCharacterizeRead, static_cast<uint64_t>(k), ti));
       // Stuck devices are reported as a fraction and left out of the level's mean and spread.
       double sum = 0, sum2 = 0, m = 0;
       for (Eigen::Index i = 0; i < g.size(); ++i) {

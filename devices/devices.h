@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "mapping/mapping.h"
 #include "models/model.h"
 
 namespace qs4d {
@@ -114,8 +113,6 @@ struct DeviceSpec {
 DeviceSpec load_device(const std::string& name_or_path, const std::vector<std::string>& overrides,
                        const std::string& data_dir);
 
-// 64-bit seed of an independent stream for (master seed, keys...): splitmix64 over the keys.
-uint64_t stream_seed(uint64_t master, uint64_t a, uint64_t b = 0, uint64_t c = 0);
 
 enum class StuckState : uint8_t { kNone = 0, kAtMin = 1, kAtMax = 2 };
 

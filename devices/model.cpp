@@ -17,40 +17,13 @@ constexpr int64_t kBlockRows = 16;
 
 // Stream purposes: each kind of randomness has its own stream, so enabling one effect (stuck
 // devices, say) leaves the draws of every other effect unchanged.
-enum Purpose : uint64_t {
-  kProgram = 1,
-  kWindow = 2,
-  kStuck = 3,
-  kDriftExponent = 4,
-  kAgeing = 5,
-  kRead = 6,
-};
 
 using Engine = boost::random::mt19937_64;
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t time_key(double t) {
-  uint64_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  return bits;
-}
 
 int64_t blocks_of(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
 
 }  // namespace
 
-uint64_t stream_seed(uint64_t master, uint64_t a, uint64_t b, uint64_t c) {
-  uint64_t h = splitmix64(master);
-  h = splitmix64(h ^ a);
-  h = splitmix64(h ^ b);
-  return splitmix64(h ^ c);
-}
 
 DeviceModel::DeviceModel(DeviceSpec spec) : spec_(std::move(spec)) {}
 
@@ -83,10 +56,10 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
 
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks_of(R); ++b) {
-    Engine prog(stream_seed(seed, static_cast<uint64_t>(b), kProgram));
-    Engine win(stream_seed(seed, static_cast<uint64_t>(b), kWindow));
-    Engine stk(stream_seed(seed, static_cast<uint64_t>(b), kStuck));
-    Engine nug(stream_seed(seed, static_cast<uint64_t>(b), kDriftExponent));
+    Engine prog(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kProgram));
+    Engine win(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kWindow));
+    Engine stk(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kStuck));
+    Engine nug(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kDriftExponent));
     boost::random::normal_distribution<double> normal;
     boost::random::uniform_01<double> uniform;
     for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
@@ -175,7 +148,7 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
 
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks_of(R); ++b) {
-    Engine gen(stream_seed(seed, static_cast<uint64_t>(b), kAgeing, time_key(t)));
+    Engine gen(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kAgeing, double_bits(t)));
     boost::random::normal_distribution<double> normal;
     for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
       for (int64_t c = 0; c < C; ++c) {
@@ -235,7 +208,7 @@ RowMatrixXf DeviceModel::read(const RowMatrixXf& g, uint64_t seed) const {
   const int64_t R = g.rows(), C = g.cols();
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks_of(R); ++b) {
-    Engine gen(stream_seed(seed, static_cast<uint64_t>(b), kRead));
+    Engine gen(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kRead));
     boost::random::normal_distribution<float> normal;
     for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
       for (int64_t c = 0; c < C; ++c) out(r, c) = g(r, c) + sigma(r, c) * normal(gen);

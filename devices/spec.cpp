@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "devices/devices.h"
-#include "mapping/detail/spec_json.h"
+#include "core/core.h"
 
 namespace qs4d {
 
@@ -30,20 +30,20 @@ const std::vector<std::pair<std::string, AccumulatedNoiseSpec::Kind>> kAccKinds 
     {"log10", AccumulatedNoiseSpec::Kind::kLog10}};
 
 std::string kind_of(const json& j, const std::string& path) {
-  if (!j.is_object()) throw SpecError(path, "expected an object, got " + j.dump());
+  if (!j.is_object()) throw SpecError(path, "expected an object, got " + describe(j));
   if (!j.contains("kind")) throw SpecError(path + ".kind", "missing");
   return get_string(j["kind"], path + ".kind");
 }
 
 double non_negative(const json& j, const std::string& path) {
   const double v = get_number(j, path);
-  if (!std::isfinite(v) || v < 0) throw SpecError(path, "must be finite and >= 0, got " + j.dump());
+  if (!std::isfinite(v) || v < 0) throw SpecError(path, "must be finite and >= 0, got " + describe(j));
   return v;
 }
 
 double fraction(const json& j, const std::string& path) {
   const double v = non_negative(j, path);
-  if (v > 1) throw SpecError(path, "must be a fraction in [0, 1], got " + j.dump());
+  if (v > 1) throw SpecError(path, "must be a fraction in [0, 1], got " + describe(j));
   return v;
 }
 

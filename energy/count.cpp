@@ -119,7 +119,7 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
   const DigitalEngine engine(model, data.x.length, ExecMode::kConv);
   AnalogChip analog(map, chip, o.seed, 0);
   AnalogOps ops(analog, model, chip);
-  const uint64_t base = stream_seed(o.seed, 0, 0, 0x656e6572ULL);
+  const uint64_t base = stream_seed(o.seed, 0, 0, stream_key::kEnergyCount);
   const int64_t per = data.x.length * data.x.width;
   auto run = [&](int64_t count, uint64_t stream) {
     SequenceBatch chunk{0, data.x.length, data.x.width, {}};
@@ -132,7 +132,7 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
   };
   if (chip.periphery.adc_calibrated) {
     analog.begin_calibration();
-    run(std::min(n, chip.periphery.calibration_samples), base ^ 0xca11ULL);
+    run(std::min(n, chip.periphery.calibration_samples), base ^ stream_key::kCalibration);
     analog.end_calibration();
   }
   ActionCounts counts;

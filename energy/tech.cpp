@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "energy/energy.h"
-#include "mapping/detail/spec_json.h"
+#include "core/core.h"
 
 namespace qs4d {
 namespace {
@@ -25,7 +25,7 @@ void read_section(const json& j, const std::string& path, const std::string& sec
     if (!s.contains(k)) throw SpecError(p + "." + k, "missing");
     *ptr = get_number(s.at(k), p + "." + k);
     if (!std::isfinite(*ptr) || *ptr < 0) {
-      throw SpecError(p + "." + k, "expected a finite non-negative number, got " + s.at(k).dump());
+      throw SpecError(p + "." + k, "expected a finite non-negative number, got " + describe(s.at(k)));
     }
   }
   if (!s.contains("citation")) throw SpecError(p + ".citation", "missing: every entry needs its source");
@@ -141,7 +141,7 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
   t.description = get_string(j.at("description"), path + ".description");
   t.feature_nm = get_number(j.at("feature_nm"), path + ".feature_nm");
   if (!(t.feature_nm > 0 && t.feature_nm < 1000)) {
-    throw SpecError(path + ".feature_nm", "expected 0 < nm < 1000, got " + j.at("feature_nm").dump());
+    throw SpecError(path + ".feature_nm", "expected 0 < nm < 1000, got " + describe(j.at("feature_nm")));
   }
   auto& c = t.citations;
   read_section(j, path, "dac",
@@ -180,7 +180,7 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
     }
     read_section(j, path, "adc", numbers, {"model"}, c);
     if (columns_per_adc < 1 || columns_per_adc != std::floor(columns_per_adc) || columns_per_adc > 4096) {
-      throw SpecError(p + ".columns_per_adc", "expected a whole number 1..4096, got " + a.at("columns_per_adc").dump());
+      throw SpecError(p + ".columns_per_adc", "expected a whole number 1..4096, got " + describe(a.at("columns_per_adc")));
     }
     t.adc.columns_per_adc = static_cast<int64_t>(columns_per_adc);
     if (t.adc.neurosim_sar && !(t.adc.clock_GHz > 0)) throw SpecError(p + ".clock_GHz", "must be > 0");

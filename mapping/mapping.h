@@ -34,14 +34,6 @@
 
 namespace qs4d {
 
-// The part of a device description the mapper needs.
-struct ConductanceWindow {
-  double g_min_uS = 0.0;
-  double g_max_uS = 25.0;
-  int64_t levels = 0;  // programmable levels across the window; 0 = continuous
-  void validate(const std::string& path = "device") const;
-};
-
 enum class Encoding { kDifferential, kOffset };
 enum class OffsetReference { kColumn, kDigital };
 enum class QuantSource { kAuto, kCheckpoint, kPostTraining };

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "mapping/detail/spec_json.h"
+#include "core/core.h"
 #include "mapping/mapping.h"
 
 namespace qs4d {
@@ -25,20 +25,6 @@ const std::vector<std::pair<std::string, Granularity>> kGranularities = {
 
 }  // namespace
 
-void ConductanceWindow::validate(const std::string& path) const {
-  if (!std::isfinite(g_min_uS) || g_min_uS < 0) {
-    throw SpecError(path + ".g_min_uS", "must be finite and >= 0, got " + std::to_string(g_min_uS));
-  }
-  if (!std::isfinite(g_max_uS) || g_max_uS <= g_min_uS) {
-    throw SpecError(path + ".g_max_uS", "must be finite and > g_min_uS, got " +
-                                            std::to_string(g_max_uS));
-  }
-  if (levels < 0 || levels == 1 || levels > (int64_t{1} << 20)) {
-    throw SpecError(path + ".levels", "must be 0 (continuous) or 2..1048576, got " +
-                                          std::to_string(levels));
-  }
-}
-
 MappingSpec MappingSpec::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path,
                  {"tile_rows", "tile_cols", "encoding", "offset_reference", "bits_per_device",
@@ -56,7 +42,7 @@ MappingSpec MappingSpec::from_json(const json& j, const std::string& path) {
     if (key == "weight_bits") s.weight_bits = get_small_int(v, p);
     if (key == "granularity") s.granularity = get_enum(v, p, kGranularities);
     if (key == "map_recurrence") {
-      if (!v.is_boolean()) throw SpecError(p, "expected true or false, got " + v.dump());
+      if (!v.is_boolean()) throw SpecError(p, "expected true or false, got " + describe(v));
       s.map_recurrence = v.get<bool>();
     }
     if (key == "recurrence_bits") s.recurrence_bits = get_small_int(v, p);

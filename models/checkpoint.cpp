@@ -8,38 +8,6 @@
 
 namespace qs4d {
 
-const char* to_string(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kUnreadable: return "unreadable";
-    case ErrorKind::kMissingObject: return "missing";
-    case ErrorKind::kUnknownTensor: return "unknown tensor";
-    case ErrorKind::kWrongRank: return "wrong rank";
-    case ErrorKind::kWrongShape: return "wrong shape";
-    case ErrorKind::kWrongType: return "wrong type";
-    case ErrorKind::kNonFinite: return "non-finite value";
-    case ErrorKind::kBadValue: return "bad value";
-    case ErrorKind::kAbsurdSize: return "absurd size";
-    case ErrorKind::kUnsupportedVersion: return "unsupported version";
-  }
-  return "error";
-}
-
-namespace {
-std::string error_text(const std::string& file, const std::string& object,
-                       const std::string& detail) {
-  std::string out = file;
-  if (!object.empty()) out += ": '" + object + "'";
-  return out + ": " + detail;
-}
-}  // namespace
-
-FormatError::FormatError(ErrorKind kind, std::string file, std::string object,
-                         const std::string& detail)
-    : std::runtime_error(error_text(file, object, detail)),
-      kind_(kind),
-      file_(std::move(file)),
-      object_(std::move(object)) {}
-
 namespace {
 
 constexpr int64_t kFormatVersion = 1;

@@ -14,7 +14,7 @@
 #include <unsupported/Eigen/FFT>
 #include <unsupported/Eigen/SpecialFunctions>
 
-#include "core/threads.h"
+#include "core/core.h"
 #include "models/model.h"
 
 namespace qs4d {

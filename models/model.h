@@ -54,55 +54,9 @@
 #include <string>
 #include <vector>
 
+#include "core/core.h"
+
 namespace qs4d {
-
-// ---------------------------------------------------------------------------------------------
-// Errors: every problem with a file from outside is a FormatError naming the file, the object
-// (dataset or attribute path) and what was found against what was expected.
-enum class ErrorKind {
-  kUnreadable,          // not an HDF5 file, truncated, I/O failure
-  kMissingObject,       // required attribute, group or dataset absent
-  kUnknownTensor,       // name in /state_dict that the model does not have
-  kWrongRank,
-  kWrongShape,
-  kWrongType,           // e.g. integer where floats are required, string where a number is
-  kNonFinite,           // NaN or infinity in a tensor
-  kBadValue,            // out-of-range attribute or code (odd d_state, bits 40, norm "group")
-  kAbsurdSize,          // a size that would need an unreasonable allocation
-  kUnsupportedVersion,
-};
-
-const char* to_string(ErrorKind kind);
-
-class FormatError : public std::runtime_error {
- public:
-  FormatError(ErrorKind kind, std::string file, std::string object, const std::string& detail);
-  ErrorKind kind() const { return kind_; }
-  const std::string& file() const { return file_; }
-  const std::string& object() const { return object_; }
-
- private:
-  ErrorKind kind_;
-  std::string file_;
-  std::string object_;
-};
-
-// A request that cannot be served with valid inputs (wrong input width, bad option value).
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-// A configuration value that is wrong: names the dotted key path and what is allowed.
-class SpecError : public std::invalid_argument {
- public:
-  SpecError(const std::string& key_path, const std::string& detail)
-      : std::invalid_argument(key_path + ": " + detail), key_path_(key_path) {}
-  const std::string& key_path() const { return key_path_; }
-
- private:
-  std::string key_path_;
-};
 
 // Upper bounds checked before any allocation: a checkpoint or dataset claiming more is refused.
 inline constexpr int64_t kMaxDim = int64_t{1} << 20;            // any single model size

@@ -15,11 +15,6 @@ namespace {
 
 using Engine = boost::random::mt19937_64;
 
-uint64_t double_bits(double t) {
-  uint64_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  return bits;
-}
 
 }  // namespace
 
@@ -28,7 +23,7 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
   tiles_.resize(map.tiles.size());
   for (size_t t = 0; t < map.tiles.size(); ++t) {
     tiles_[t].programmed = device_.program(
-        map.tiles[t].target_uS, stream_seed(seed, 0x7072'6f67ULL, static_cast<uint64_t>(trial), t));
+        map.tiles[t].target_uS, stream_seed(seed, stream_key::kProgramTiles, static_cast<uint64_t>(trial), t));
   }
   for (const QuantizedMatrix& q : map.matrices) scale_f_.push_back(q.scale.cast<float>());
   blocks_.resize(map.matrices.size());
@@ -221,7 +216,7 @@ void AnalogChip::apply_ir_drop(TileState& s, const CircuitSpec& circuit, Circuit
 
 void AnalogChip::age(double t_s) {
   time_s_ = t_s;
-  const uint64_t key = stream_seed(seed_, 0x6167'65ULL, static_cast<uint64_t>(trial_), double_bits(t_s));
+  const uint64_t key = stream_seed(seed_, stream_key::kAgeTiles, static_cast<uint64_t>(trial_), double_bits(t_s));
   const CircuitSpec& circuit = chip_->periphery.circuit;
   for (size_t t = 0; t < tiles_.size(); ++t) {
     TileState& s = tiles_[t];
@@ -251,41 +246,6 @@ void AnalogChip::end_calibration() {
     // clipped state of a recurrence does not recover (RESULTS section 7).
     r = r > 0 ? r * static_cast<float>(chip_->periphery.adc_headroom) : 1.0f;  // 1: no signal
   }
-}
-
-void ActionCounts::add(const ActionCounts& o) {
-  samples += o.samples;
-  if (converters.empty()) converters = o.converters;
-  for (const auto& [k, v] : o.dac_conversions) dac_conversions[k] += v;
-  for (const auto& [k, v] : o.g_v2_uS) g_v2_uS[k] += v;
-  for (const auto& [k, v] : o.adc_conversions) adc_conversions[k] += v;
-  std::map<std::string, double> theirs;
-  each_scalar(o, [&](const char* name, const double& v) { theirs[name] = v; });
-  each_scalar(*this, [&](const char* name, double& v) { v += theirs.at(name); });
-  for (const auto& [k, v] : o.operands) {
-    OperandTraffic& mine = operands[k];
-    mine.footprint_bits = v.footprint_bits;
-    mine.units = v.units;
-    mine.read_bits += v.read_bits;
-    mine.write_bits += v.write_bits;
-  }
-  programming_pulses += o.programming_pulses;
-  for (const auto& [m, a] : o.matrices) {
-    MatrixActivity& mine = matrices[m];
-    if (mine.name.empty()) mine = a; else mine.vectors += a.vectors;
-  }
-}
-
-void ActionCounts::scale(double f) {
-  for (auto& [k, v] : dac_conversions) v *= f;
-  for (auto& [k, v] : g_v2_uS) v *= f;
-  for (auto& [k, v] : adc_conversions) v *= f;
-  each_scalar(*this, [&](const char*, double& v) { v *= f; });
-  for (auto& [k, v] : operands) {
-    v.read_bits *= f;
-    v.write_bits *= f;
-  }
-  for (auto& [m, a] : matrices) a.vectors *= f;
 }
 
 void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {
@@ -592,7 +552,7 @@ bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatr
   const std::vector<int64_t>& blocks = recurrence_[static_cast<size_t>(layer)];
   const int64_t H = z.rows(), L = z.cols();
   const int64_t n = chip_->map().matrices[static_cast<size_t>(blocks[0])].inputs();  // 2M + 1
-  Engine gen(stream(sample, (1 << 21) + layer));
+  Engine gen(stream(sample, stream_key::recurrence_product(layer)));
   const auto bits = spec_->periphery.converter_bits(MatrixKind::kRecurrence);
   RowMatrixXf in = RowMatrixXf::Zero(1, n), out(1, n);
   RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
@@ -619,7 +579,7 @@ bool AnalogOps::encoder(int64_t sample, const Eigen::Ref<const Eigen::MatrixXf>&
   if (encoder_ < 0) return false;
   thread_local RowMatrixXf in;
   in = u.transpose();
-  x = chip_->mvm_transposed(encoder_, in, stream(sample, 0));
+  x = chip_->mvm_transposed(encoder_, in, stream(sample, stream_key::kEncoderProduct));
   return true;
 }
 
@@ -628,7 +588,7 @@ bool AnalogOps::projection(int64_t sample, int64_t layer, const RowMatrixXf& y,
   if (projections_.empty() || projections_[static_cast<size_t>(layer)] < 0) return false;
   thread_local RowMatrixXf in;
   in = y.transpose();
-  g = chip_->mvm_transposed(projections_[static_cast<size_t>(layer)], in, stream(sample, 1 + layer));
+  g = chip_->mvm_transposed(projections_[static_cast<size_t>(layer)], in, stream(sample, stream_key::projection_product(layer)));
   return true;
 }
 
@@ -636,7 +596,7 @@ bool AnalogOps::decoder(int64_t sample, const Eigen::VectorXf& pooled,
                         Eigen::VectorXf& logits) const {
   if (decoder_ < 0) return false;
   const RowMatrixXf in = pooled.transpose();
-  logits = chip_->mvm(decoder_, in, stream(sample, 1 << 20)).row(0).transpose();
+  logits = chip_->mvm(decoder_, in, stream(sample, stream_key::kDecoderProduct)).row(0).transpose();
   return true;
 }
 

@@ -155,14 +155,14 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     AnalogOps ops(analog, model, chip);
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       analog.age(o.times_s[ti]);
-      const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, 0x6576616cULL);
+      const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, stream_key::kEvaluate);
       if (chip.periphery.adc_calibrated &&
           (chip.periphery.adc_bits > 0 ||
            (chip.analog_recurrence && chip.periphery.state_adc_bits > 0))) {
         // Calibration on the first samples, with noise streams of their own.
         analog.begin_calibration();
         predict(engine, data, 0, std::min(n, chip.periphery.calibration_samples), o.batch,
-                o.threads, &ops, [&](int64_t off) { ops.set_stream(base ^ 0xca11ULL, off); });
+                o.threads, &ops, [&](int64_t off) { ops.set_stream(base ^ stream_key::kCalibration, off); });
         analog.end_calibration();
       }
       const auto t0 = std::chrono::steady_clock::now();

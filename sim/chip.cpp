@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "mapping/detail/spec_json.h"
+#include "core/core.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -35,7 +35,7 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
     if (key == "dac_bits" || key == "adc_bits" || key == "state_dac_bits" ||
         key == "state_adc_bits") {
       const int64_t b = get_int(v, q);
-      if (b < 0 || b == 1 || b > 24) throw SpecError(q, "must be 0 (ideal) or 2..24, got " + v.dump());
+      if (b < 0 || b == 1 || b > 24) throw SpecError(q, "must be 0 (ideal) or 2..24, got " + describe(v));
       (key == "dac_bits"         ? p.dac_bits
        : key == "adc_bits"       ? p.adc_bits
        : key == "state_dac_bits" ? p.state_dac_bits
@@ -49,7 +49,7 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
         p.adc_range_fraction = v.get<double>();
       } else {
         throw SpecError(q, "expected \"calibrated\" or a fraction of full scale in (0, 1], got " +
-                               v.dump());
+                               describe(v));
       }
     }
     if (key == "dac_range") {
@@ -58,7 +58,7 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
       } else if (v.is_number() && v.get<double>() > 0 && std::isfinite(v.get<double>())) {
         p.dac_range = v.get<double>();
       } else {
-        throw SpecError(q, "expected \"dynamic\" or a positive full-scale input, got " + v.dump());
+        throw SpecError(q, "expected \"dynamic\" or a positive full-scale input, got " + describe(v));
       }
     }
     if (key == "signed_inputs") {
@@ -156,7 +156,7 @@ DataflowSpec DataflowSpec::from_json(const json& j, const std::string& path) {
     }
     if (key == "batch") {
       d.batch = get_int(v, q);
-      if (d.batch < 1 || d.batch > 1'000'000) throw SpecError(q, "must be 1 .. 1000000, got " + v.dump());
+      if (d.batch < 1 || d.batch > 1'000'000) throw SpecError(q, "must be 1 .. 1000000, got " + describe(v));
     }
   }
   return d;

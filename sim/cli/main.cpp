@@ -2,7 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "core/threads.h"
+#include "core/core.h"
 #include "models/model.h"
 #include "sim/cli/commands.h"
 

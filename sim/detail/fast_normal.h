@@ -9,24 +9,20 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/core.h"
+
 namespace qs4d::detail {
 
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // out[0..n) ~ N(0, 1), i.i.d., determined by `key`. Pair i takes its two uniforms from the
-// splitmix64 output mix(mix(key) + (i + 1) * golden), a loop the compiler vectorises (64-bit
+// splitmix64 output mix(splitmix64(key) + (i + 1) * golden), a loop the compiler vectorises (64-bit
 // multiplies in SIMD lanes); the scratch arrays are kept per thread.
 inline void fill_normal(uint64_t key, float* out, Eigen::Index n) {
   const Eigen::Index pairs = (n + 1) / 2;
   thread_local Eigen::ArrayXf u1, u2, r, z1, z2;
   u1.resize(pairs);
   u2.resize(pairs);
-  const uint64_t base = mix64(key);
+  const uint64_t base = splitmix64(key);
   float* a = u1.data();
   float* b = u2.data();
   for (Eigen::Index i = 0; i < pairs; ++i) {

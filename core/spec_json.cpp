@@ -1,31 +1,45 @@
-// Helpers for strict JSON specs: every problem is a SpecError naming the dotted key path.
-// Shared by the mapping, device and chip specs.
-#pragma once
-
+// Strict JSON specs: parsing with a bounded depth, typed getters whose errors name the key path.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
-#include <string>
-#include <utility>
-#include <vector>
+#include <sstream>
 
-#include "models/model.h"
+#include "core/core.h"
 
 namespace qs4d::spec_json {
+namespace {
+struct TooDeep {};
+}  // namespace
 
-using nlohmann::json;
+std::string describe(const json& j) {
+  // Values come from parse_bounded, so dump() recurses at most kMaxDepth levels; long values
+  // are cut so that a message stays one line.
+  std::string s = j.dump();
+  if (s.size() > 80) s = s.substr(0, 72) + "... (" + std::to_string(s.size()) + " characters)";
+  return s;
+}
+
+json parse_bounded(const std::string& text, const std::string& what) {
+  try {
+    return json::parse(text, [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    throw UsageError(what + ": nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+}
+
 
 // Where a preset lives: NAME means FOLDER/NAME.json; anything with a '/' or ".json" is a path.
-inline std::string preset_path(const std::string& name_or_path, const std::string& folder) {
+std::string preset_path(const std::string& name_or_path, const std::string& folder) {
   const bool is_path = name_or_path.find('/') != std::string::npos ||
                        name_or_path.find(".json") != std::string::npos;
   return is_path ? name_or_path : folder + "/" + name_or_path + ".json";
 }
 
 // The preset names (files NAME.json) in a folder, sorted, comma-separated.
-inline std::string preset_names(const std::string& folder) {
+std::string preset_names(const std::string& folder) {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
@@ -39,7 +53,7 @@ inline std::string preset_names(const std::string& folder) {
 
 // Parses a JSON file; `what` ("device \"x\"") names it when the file is missing, with the
 // presets its folder holds.
-inline json read_json_file(const std::string& path, const std::string& what) {
+json read_json_file(const std::string& path, const std::string& what) {
   std::ifstream in(path);
   if (!in) {
     const std::string folder = std::filesystem::path(path).parent_path().string();
@@ -47,14 +61,16 @@ inline json read_json_file(const std::string& path, const std::string& what) {
     throw UsageError(what + ": no such preset or file (" + path + ")" +
                      (names.empty() ? "" : "; presets in " + folder + ": " + names));
   }
+  std::stringstream text;
+  text << in.rdbuf();
   try {
-    return json::parse(in);
+    return parse_bounded(text.str(), path);
   } catch (const json::parse_error& e) {
     throw UsageError(path + ": not valid JSON: " + e.what());
   }
 }
 
-inline void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known) {
+void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known) {
   if (!j.is_object()) throw SpecError(path, "expected an object, got " + std::string(j.type_name()));
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) {
@@ -65,16 +81,16 @@ inline void reject_unknown(const json& j, const std::string& path, const std::se
   }
 }
 
-inline int64_t get_int(const json& j, const std::string& path) {
+int64_t get_int(const json& j, const std::string& path) {
   if (!j.is_number_integer()) {
-    throw SpecError(path, "expected an integer, got " + j.dump());
+    throw SpecError(path, "expected an integer, got " + describe(j));
   }
   return j.get<int64_t>();
 }
 
 // An integer that must fit an int: checked in 64 bits before it is narrowed, so 2^32 + 4 is an
 // error rather than 4. The validate() step checks the value's own range afterwards.
-inline int get_small_int(const json& j, const std::string& path) {
+int get_small_int(const json& j, const std::string& path) {
   const int64_t v = get_int(j, path);
   if (v < -(int64_t{1} << 30) || v > (int64_t{1} << 30)) {
     throw SpecError(path, "is " + std::to_string(v) + ", far outside any valid range");
@@ -82,52 +98,31 @@ inline int get_small_int(const json& j, const std::string& path) {
   return static_cast<int>(v);
 }
 
-template <typename E>
-inline E get_enum(const json& j, const std::string& path,
-           const std::vector<std::pair<std::string, E>>& names) {
-  std::string allowed;
-  for (const auto& [n, v] : names) {
-    if (j.is_string() && j.get<std::string>() == n) return v;
-    allowed += (allowed.empty() ? "\"" : ", \"") + n + "\"";
-  }
-  throw SpecError(path, "is " + j.dump() + ", expected one of " + allowed);
-}
-
-
-inline double get_number(const json& j, const std::string& path) {
-  if (!j.is_number()) throw SpecError(path, "expected a number, got " + j.dump());
+double get_number(const json& j, const std::string& path) {
+  if (!j.is_number()) throw SpecError(path, "expected a number, got " + describe(j));
   return j.get<double>();
 }
 
-inline bool get_bool(const json& j, const std::string& path) {
-  if (!j.is_boolean()) throw SpecError(path, "expected true or false, got " + j.dump());
+bool get_bool(const json& j, const std::string& path) {
+  if (!j.is_boolean()) throw SpecError(path, "expected true or false, got " + describe(j));
   return j.get<bool>();
 }
 
-inline std::string get_string(const json& j, const std::string& path) {
-  if (!j.is_string()) throw SpecError(path, "expected a string, got " + j.dump());
+std::string get_string(const json& j, const std::string& path) {
+  if (!j.is_string()) throw SpecError(path, "expected a string, got " + describe(j));
   return j.get<std::string>();
 }
 
-inline std::vector<double> get_numbers(const json& j, const std::string& path) {
-  if (!j.is_array()) throw SpecError(path, "expected an array of numbers, got " + j.dump());
+std::vector<double> get_numbers(const json& j, const std::string& path) {
+  if (!j.is_array()) throw SpecError(path, "expected an array of numbers, got " + describe(j));
   std::vector<double> out;
   for (size_t i = 0; i < j.size(); ++i) out.push_back(get_number(j[i], path + "[" + std::to_string(i) + "]"));
   return out;
 }
 
-template <typename E>
-inline std::string name_of(E v, const std::vector<std::pair<std::string, E>>& names) {
-  for (const auto& [n, e] : names) {
-    if (e == v) return n;
-  }
-  return "?";
-}
-
-
 // Sets one dotted key from "a.b=value" (value parsed as JSON when it is valid JSON, else taken
 // as a string). Unknown keys are left to the strict parser that reads the result.
-inline void set_dotted(json& j, const std::string& assignment) {
+void set_dotted(json& j, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw SpecError(assignment, "expected key=value, e.g. mapping.tile_rows=128");
@@ -135,7 +130,7 @@ inline void set_dotted(json& j, const std::string& assignment) {
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   json value;
   try {
-    value = json::parse(text);
+    value = parse_bounded(text, "--set " + key);
   } catch (const json::parse_error&) {
     value = text;  // bare words such as offset or differential
   }

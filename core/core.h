@@ -1,0 +1,261 @@
+// core: what every module shares, declared once. The error types every module throws, the strict
+// JSON helpers of every spec parser, the conductance window the mapper and the devices agree on,
+// seeded random streams with named keys, the one thread count of every parallel level, and the
+// action counts that sim/ records and energy/ prices.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace qs4d {
+
+// ---------------------------------------------------------------------------------------------
+// Errors: every problem with a file from outside is a FormatError naming the file, the object
+// (dataset or attribute path) and what was found against what was expected.
+enum class ErrorKind {
+  kUnreadable,          // not an HDF5 file, truncated, I/O failure
+  kMissingObject,       // required attribute, group or dataset absent
+  kUnknownTensor,       // name in /state_dict that the model does not have
+  kWrongRank,
+  kWrongShape,
+  kWrongType,           // e.g. integer where floats are required, string where a number is
+  kNonFinite,           // NaN or infinity in a tensor
+  kBadValue,            // out-of-range attribute or code (odd d_state, bits 40, norm "group")
+  kAbsurdSize,          // a size that would need an unreasonable allocation
+  kUnsupportedVersion,
+};
+
+const char* to_string(ErrorKind kind);
+
+class FormatError : public std::runtime_error {
+ public:
+  FormatError(ErrorKind kind, std::string file, std::string object, const std::string& detail);
+  ErrorKind kind() const { return kind_; }
+  const std::string& file() const { return file_; }
+  const std::string& object() const { return object_; }
+
+ private:
+  ErrorKind kind_;
+  std::string file_;
+  std::string object_;
+};
+
+// A request that cannot be served with valid inputs (wrong input width, bad option value).
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// A configuration value that is wrong: names the dotted key path and what is allowed.
+class SpecError : public std::invalid_argument {
+ public:
+  SpecError(const std::string& key_path, const std::string& detail)
+      : std::invalid_argument(key_path + ": " + detail), key_path_(key_path) {}
+  const std::string& key_path() const { return key_path_; }
+
+ private:
+  std::string key_path_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Strict JSON specs: every problem is a SpecError naming the dotted key path.
+namespace spec_json {
+using nlohmann::json;
+
+// Deeper nesting than this is refused while parsing (no spec needs more than a few levels, and
+// a deeply nested value would exhaust the stack of anything that walks it).
+inline constexpr int kMaxDepth = 32;
+
+// A value for an error message, never walked recursively: scalars as JSON, containers by size.
+std::string describe(const json& j);
+// Parses text with the nesting bound; `what` names the source in errors.
+json parse_bounded(const std::string& text, const std::string& what);
+// Where a preset lives: NAME means FOLDER/NAME.json; anything with a '/' or ".json" is a path.
+std::string preset_path(const std::string& name_or_path, const std::string& folder);
+// The preset names (files NAME.json) in a folder, sorted, comma-separated.
+std::string preset_names(const std::string& folder);
+// Parses a JSON file; `what` ("device \"x\"") names it when the file is missing, with the
+// presets its folder holds.
+json read_json_file(const std::string& path, const std::string& what);
+void reject_unknown(const json& j, const std::string& path, const std::set<std::string>& known);
+int64_t get_int(const json& j, const std::string& path);
+// An integer that must fit an int: checked in 64 bits before it is narrowed, so 2^32 + 4 is an
+// error rather than 4. The validate() step checks the value's own range afterwards.
+int get_small_int(const json& j, const std::string& path);
+double get_number(const json& j, const std::string& path);
+bool get_bool(const json& j, const std::string& path);
+std::string get_string(const json& j, const std::string& path);
+std::vector<double> get_numbers(const json& j, const std::string& path);
+// Sets one dotted key from "a.b=value" (value parsed as JSON when it is valid JSON, else taken
+// as a string). Unknown keys are left to the strict parser that reads the result.
+void set_dotted(json& j, const std::string& assignment);
+
+template <typename E>
+E get_enum(const json& j, const std::string& path, const std::vector<std::pair<std::string, E>>& names) {
+  std::string allowed;
+  for (const auto& [n, v] : names) {
+    if (j.is_string() && j.get<std::string>() == n) return v;
+    allowed += (allowed.empty() ? "\"" : ", \"") + n + "\"";
+  }
+  throw SpecError(path, "is " + describe(j) + ", expected one of " + allowed);
+}
+
+template <typename E>
+std::string name_of(E v, const std::vector<std::pair<std::string, E>>& names) {
+  for (const auto& [n, e] : names) {
+    if (e == v) return n;
+  }
+  return "?";
+}
+}  // namespace spec_json
+
+// ---------------------------------------------------------------------------------------------
+// The part of a device description the mapper needs.
+struct ConductanceWindow {
+  double g_min_uS = 0.0;
+  double g_max_uS = 25.0;
+  int64_t levels = 0;  // programmable levels across the window; 0 = continuous
+  void validate(const std::string& path = "device") const;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Random streams. Every random draw comes from a stream whose 64-bit seed is a splitmix64 hash
+// of (master seed, keys...), so a result depends on its keys only, never on threads or order.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+uint64_t stream_seed(uint64_t master, uint64_t a, uint64_t b = 0, uint64_t c = 0);
+// The bits of a double, as a stream key (a time after programming).
+uint64_t double_bits(double x);
+
+// What a stream is for: the keys, named once. Values are fixed: changing one changes results.
+namespace stream_key {
+// Per device block (devices/): programming, window spread, stuck devices, drift exponents,
+// ageing at a time, read noise.
+inline constexpr uint64_t kProgram = 1, kWindow = 2, kStuck = 3, kDriftExponent = 4, kAgeing = 5, kRead = 6;
+// Device characterisation: programming and reading of level k.
+inline constexpr uint64_t kCharacterizeProgram = 1, kCharacterizeRead = 2;
+// A chip (sim/): programming its tiles ("prog"), ageing them ("age").
+inline constexpr uint64_t kProgramTiles = 0x7072'6f67, kAgeTiles = 0x6167'65;
+// Monte-Carlo evaluation of a chip at a time ("eval"), energy counting ("ener"), and the ADC
+// calibration pass of either (xor-ed into its base).
+inline constexpr uint64_t kEvaluate = 0x6576'616c, kEnergyCount = 0x656e'6572, kCalibration = 0xca11;
+// The per-sample product streams of the analog executor.
+inline constexpr uint64_t kEncoderProduct = 0, kDecoderProduct = uint64_t{1} << 20;
+inline constexpr uint64_t projection_product(int64_t layer) { return 1 + static_cast<uint64_t>(layer); }
+inline constexpr uint64_t recurrence_product(int64_t layer) {
+  return (uint64_t{1} << 21) + static_cast<uint64_t>(layer);
+}
+}  // namespace stream_key
+
+// ---------------------------------------------------------------------------------------------
+// One thread count for every parallel level (OpenMP teams, Eigen's products, nested regions).
+//
+// Why: a parallel region opened with num_threads(1) leaves OpenMP's default team size and
+// Eigen's own thread count untouched, and Eigen then opens a nested team of
+// omp_get_max_threads() threads inside it (issue #15: --threads 1 ran on every core, 10x slower
+// for small products). A ThreadScope sets all three for as long as it lives and restores them.
+
+// The thread count a call asking for `requested` runs on: requested when positive, else
+// OpenMP's default (OMP_NUM_THREADS or the core count), capped at kMaxThreads.
+int resolve_threads(int requested);
+
+// Upper bound on any thread count: more threads than this only cost memory (per-thread scratch).
+inline constexpr int kMaxThreads = 256;
+
+class ThreadScope {
+ public:
+  explicit ThreadScope(int requested);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+  int threads() const { return threads_; }
+
+ private:
+  int threads_;
+  int previous_omp_;
+  int previous_eigen_;
+  int previous_levels_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// What the analog executor did, summed over every product since counting began (divide by
+// `samples` for per-inference figures). Keys carry what a price table needs and nothing it
+// decides, so one count is priced by any technology table (energy/): converter bits, the input
+// bits of the product an ADC conversion belongs to, and the column resistance that conversion
+// saw (NeuroSim's SAR ADC power depends on it), in twentieths of a decade.
+struct AdcKey {
+  int bits = 0;        // ADC bits (0 = ideal converter)
+  int input_bits = 0;  // DAC bits of the product (bit-serial designs integrate once per bit)
+  int r_col_log10_x20 = 0;  // round(20 log10 R_col / ohm), R_col = 1 / sum of G over driven rows
+  auto operator<=>(const AdcKey&) const = default;
+};
+struct MatrixActivity {
+  std::string name;
+  std::string group;       // "encoder", "layer 0 projection", "layer 0 recurrence", "decoder"
+  double vectors = 0;      // input vectors applied (times phases)
+  int dac_bits = 0, adc_bits = 0;
+  std::map<int64_t, double> conversions_per_tile;  // ADC conversions of one vector, per tile
+};
+// A digital operand that a stationary dataflow may keep in a unit's local storage: its footprint
+// in one unit, how many units hold one, and the bits all units read and write per inference.
+struct OperandTraffic {
+  double footprint_bits = 0, units = 0;
+  double read_bits = 0, write_bits = 0;
+};
+// The converters built on one tile (the area inputs of energy/): a DAC per row and ADCs for
+// its columns, at the bits of the products that run on it.
+struct TileConverters {
+  int64_t tile = 0, rows = 0, cols = 0;
+  int dac_bits = 0, adc_bits = 0;  // 0: ideal (priced as 8 bits)
+  std::string role;                // "recurrence" or "matrix"
+};
+struct ActionCounts {
+  int64_t samples = 0;                     // inferences counted
+  std::vector<TileConverters> converters;  // every tile of the chip, once (not per inference)
+  std::map<int, double> dac_conversions;   // by DAC bits: one per driven row per read
+  double row_activations = 0;
+  double cell_reads = 0;
+  std::map<int, double> g_v2_uS;           // by DAC bits: sum over cells read of G (uS) v^2,
+                                           // v the drive in units of the DAC full scale
+  std::map<AdcKey, double> adc_conversions;
+  // Digital work: scaling into and out of the converters, shift-and-add of slices and
+  // partial sums across row tiles, and (from energy/) the model's digital glue.
+  double digital_adds = 0, digital_muls = 0, digital_macs = 0, nonlinear = 0, shift_adds = 0;
+  // Activations (and the recurrence's u_t, y_t) read and written between stages.
+  double buffer_read_bits = 0, buffer_write_bits = 0;
+  // The digital recurrence's operands ("ssm_parameters", "ssm_state"), from energy/.
+  std::map<std::string, OperandTraffic> operands;
+  double programming_pulses = 0;           // one-time: write-verify iterations of every device
+  std::map<int64_t, MatrixActivity> matrices;  // by matrix index
+
+  // Every per-inference scalar counter, named once: add(), scaling and reports visit this list
+  // (programming_pulses is per chip, not per inference, and stays out of it).
+  template <class Self, class F>
+  static void each_scalar(Self& self, F&& f) {
+    f("row_activations", self.row_activations);
+    f("cell_reads", self.cell_reads);
+    f("digital_adds", self.digital_adds);
+    f("digital_muls", self.digital_muls);
+    f("digital_macs", self.digital_macs);
+    f("nonlinear", self.nonlinear);
+    f("shift_adds", self.shift_adds);
+    f("buffer_read_bits", self.buffer_read_bits);
+    f("buffer_write_bits", self.buffer_write_bits);
+  }
+  // Every per-inference count, keyed ones included, times f (sums over samples to means).
+  void scale(double f);
+  void add(const ActionCounts& other);
+};
+
+}  // namespace qs4d

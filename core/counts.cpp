@@ -1,0 +1,41 @@
+// Action counts: merging and scaling, over the counters ActionCounts names once.
+#include "core/core.h"
+
+namespace qs4d {
+
+void ActionCounts::add(const ActionCounts& o) {
+  samples += o.samples;
+  if (converters.empty()) converters = o.converters;
+  for (const auto& [k, v] : o.dac_conversions) dac_conversions[k] += v;
+  for (const auto& [k, v] : o.g_v2_uS) g_v2_uS[k] += v;
+  for (const auto& [k, v] : o.adc_conversions) adc_conversions[k] += v;
+  std::map<std::string, double> theirs;
+  each_scalar(o, [&](const char* name, const double& v) { theirs[name] = v; });
+  each_scalar(*this, [&](const char* name, double& v) { v += theirs.at(name); });
+  for (const auto& [k, v] : o.operands) {
+    OperandTraffic& mine = operands[k];
+    mine.footprint_bits = v.footprint_bits;
+    mine.units = v.units;
+    mine.read_bits += v.read_bits;
+    mine.write_bits += v.write_bits;
+  }
+  programming_pulses += o.programming_pulses;
+  for (const auto& [m, a] : o.matrices) {
+    MatrixActivity& mine = matrices[m];
+    if (mine.name.empty()) mine = a; else mine.vectors += a.vectors;
+  }
+}
+
+void ActionCounts::scale(double f) {
+  for (auto& [k, v] : dac_conversions) v *= f;
+  for (auto& [k, v] : g_v2_uS) v *= f;
+  for (auto& [k, v] : adc_conversions) v *= f;
+  each_scalar(*this, [&](const char*, double& v) { v *= f; });
+  for (auto& [k, v] : operands) {
+    v.read_bits *= f;
+    v.write_bits *= f;
+  }
+  for (auto& [m, a] : matrices) a.vectors *= f;
+}
+
+}  // namespace qs4d
