@@ -450,7 +450,7 @@ void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_b
       analog += (static_cast<float>(p.output_noise) * range) * noise;
     }
     if (calibrating_) {
-      seen = analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f;
+      seen = std::max(seen, analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f);
     } else if (adc_bits > 0 && range > 0) {
       const float q = static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1);
       adc_codes = analog.array() * (q / range);
@@ -488,40 +488,203 @@ void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_b
   conversions_.fetch_add(conversions, std::memory_order_relaxed);
   if (counting) {
     std::lock_guard<std::mutex> lock(mutex_);
-    {
-      ActionCounts& c = *counts_;
-      const auto b = static_cast<double>(B);
-      const double in = static_cast<double>(q.inputs()), out = static_cast<double>(q.outputs());
-      // The recurrence's state loops from its ADCs to its DACs inside the periphery at a range
-      // set once (the simulation rescales per vector, an ideal range match); only u_t and y_t
-      // are scaled digitally and pass through the buffer. Other products read and write whole
-      // vectors and scale them.
-      const bool recurrence = q.kind == MatrixKind::kRecurrence;
-      if (recurrence) {
-        c.digital_muls += 2 * b;     // u_t into the DAC range, y_t out of the ADC range
-      } else {
-        if (p.dac_range <= 0) {
-          c.digital_adds += b * in;  // |x| max of each vector for its DAC scale
-          c.digital_muls += b * in;  // and the division into the DAC's range
-        }
-        c.digital_muls += b * out;   // one combined rescale per output (input and weight scales)
-      }
-      if (e.offset != 0) c.digital_adds += b * out;
-      c.buffer_read_bits += b * (recurrence ? 1 : in) * activation_bits_;
-      c.buffer_write_bits += b * (recurrence ? 1 : out) * activation_bits_;
-      MatrixActivity& a = c.matrices[m];
-      if (a.name.empty()) {
-        a.name = q.name;
-        a.group = q.kind == MatrixKind::kEncoder   ? "encoder"
-                  : q.kind == MatrixKind::kDecoder ? "decoder"
-                  : "layer " + std::to_string(q.layer) +
-                        (q.kind == MatrixKind::kRecurrence ? " recurrence" : " projection");
-        a.dac_bits = dac_bits;
-        a.adc_bits = adc_bits;
-      }
-      a.vectors += b * (p.two_phase_inputs ? 2 : 1);
+    count_product(*counts_, m, B, dac_bits, adc_bits);
+  }
+}
+
+// The per-product actions around the crossbar reads (caller holds the lock): digital scaling,
+// buffer traffic, the matrix's activity.
+void AnalogChip::count_product(ActionCounts& c, int64_t m, int64_t batch, int dac_bits, int adc_bits) const {
+  const QuantizedMatrix& q = map_->matrices[static_cast<size_t>(m)];
+  const MatrixEncoding& e = map_->encodings[static_cast<size_t>(m)];
+  const PeripherySpec& p = chip_->periphery;
+  const auto b = static_cast<double>(batch);
+  const double in = static_cast<double>(q.inputs()), out = static_cast<double>(q.outputs());
+  // The recurrence's state loops from its ADCs to its DACs inside the periphery at a range
+  // set once (the simulation rescales per vector, an ideal range match); only u_t and y_t
+  // are scaled digitally and pass through the buffer. Other products read and write whole
+  // vectors and scale them.
+  const bool recurrence = q.kind == MatrixKind::kRecurrence;
+  if (recurrence) {
+    c.digital_muls += 2 * b;     // u_t into the DAC range, y_t out of the ADC range
+  } else {
+    if (p.dac_range <= 0) {
+      c.digital_adds += b * in;  // |x| max of each vector for its DAC scale
+      c.digital_muls += b * in;  // and the division into the DAC's range
+    }
+    c.digital_muls += b * out;   // one combined rescale per output (input and weight scales)
+  }
+  if (e.offset != 0) c.digital_adds += b * out;
+  c.buffer_read_bits += b * (recurrence ? 1 : in) * activation_bits_;
+  c.buffer_write_bits += b * (recurrence ? 1 : out) * activation_bits_;
+  MatrixActivity& a = c.matrices[m];
+  if (a.name.empty()) {
+    a.name = q.name;
+    a.group = q.kind == MatrixKind::kEncoder   ? "encoder"
+              : q.kind == MatrixKind::kDecoder ? "decoder"
+              : "layer " + std::to_string(q.layer) +
+                    (q.kind == MatrixKind::kRecurrence ? " recurrence" : " projection");
+    a.dac_bits = dac_bits;
+    a.adc_bits = adc_bits;
+  }
+  a.vectors += b * (p.two_phase_inputs ? 2 : 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The analog recurrence, one step for every channel (issue #15): the same stages as product()
+// for a batch of one, as scalar loops over each channel's small blocks.
+namespace {
+int64_t noise_per_read(bool read_noise, bool reference, bool output_noise, int64_t n_conv) {
+  return (read_noise ? n_conv + (reference ? 1 : 0) : 0) + (output_noise ? n_conv : 0);
+}
+}  // namespace
+
+void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const RowMatrixXf& in,
+                                 uint64_t noise_key, int dac_bits, int adc_bits, RecurrencePass& pass,
+                                 RowMatrixXf& out) const {
+  const MappedModel& map = *map_;
+  const PeripherySpec& p = chip_->periphery;
+  const int64_t H = in.rows(), n = in.cols();
+  const int phases = p.two_phase_inputs ? 2 : 1;
+  const bool output_noise = p.output_noise > 0;
+  // Every draw of the step at once, consumed in the order product() would use them.
+  int64_t draws = 0;
+  for (int64_t h = 0; h < H; ++h) {
+    for (const Block& blk : blocks_[static_cast<size_t>(matrices[static_cast<size_t>(h)])]) {
+      const bool noisy = tiles_[static_cast<size_t>(blk.tile)].has_read_noise;
+      draws += phases * noise_per_read(noisy, blk.reference >= 0, output_noise,
+                                       static_cast<int64_t>(blk.conversions.size()));
     }
   }
+  pass.noise.resize(static_cast<size_t>(draws));
+  if (draws > 0) detail::fill_normal(noise_key, pass.noise.data(), draws);
+  const float* z = pass.noise.data();
+  if (pass.seen.size() != tiles_.size()) pass.seen.assign(tiles_.size(), 0.0f);
+  const float dac_levels = dac_bits > 0 ? static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1) : 0.0f;
+  const float adc_q = adc_bits > 0 ? static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1) : 0.0f;
+  pass.v.resize(static_cast<size_t>(n));
+  out.resize(H, n);
+  for (int64_t h = 0; h < H; ++h) {
+    const auto m = static_cast<size_t>(matrices[static_cast<size_t>(h)]);
+    const QuantizedMatrix& q = map.matrices[m];
+    // DAC: this channel's own scale, clipping and levels.
+    float scale = static_cast<float>(p.dac_range);
+    if (p.dac_range <= 0) {
+      scale = 0;
+      for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(in(h, i)));
+    }
+    const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+    float v_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      float x = in(h, i) * inv;
+      if (p.dac_range > 0) x = std::clamp(x, -1.0f, 1.0f);
+      if (dac_bits > 0) x = std::round(x * dac_levels) / dac_levels;
+      pass.v[static_cast<size_t>(i)] = x;
+      v_sum += x;
+    }
+    pass.acc.assign(static_cast<size_t>(q.outputs()), 0.0f);
+    for (const Block& blk : blocks_[m]) {
+      const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
+      const auto rows = static_cast<int64_t>(blk.rows.size());
+      const auto n_conv = static_cast<int64_t>(blk.conversions.size());
+      const float full_scale = static_cast<float>(static_cast<double>(map.tiles[static_cast<size_t>(blk.tile)].target_uS.rows()) *
+                                                  (map.window.g_max_uS - map.window.g_min_uS));
+      const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
+                                           : static_cast<float>(p.adc_range_fraction) * full_scale;
+      pass.drive.resize(static_cast<size_t>(rows));
+      pass.analog.resize(static_cast<size_t>(n_conv));
+      for (int phase = 0; phase < phases; ++phase) {
+        const float sign = phase == 0 ? 1.0f : -1.0f;
+        for (int64_t r = 0; r < rows; ++r) {
+          const float x = pass.v[static_cast<size_t>(blk.inputs[static_cast<size_t>(r)])];
+          pass.drive[static_cast<size_t>(r)] = !p.two_phase_inputs ? x : std::max(sign * x, 0.0f);
+        }
+        const float* d = pass.drive.data();
+        for (int64_t r = 0; r < rows; ++r) pass.g_v2 += static_cast<double>(d[r] * d[r] * blk.row_g_sum[r]);
+        // Crossbar: each conversion's mean and, column-level exact, its read noise.
+        for (int64_t c = 0; c < n_conv; ++c) {
+          const float* g = blk.g_eff.data() + c * rows;
+          const float* w = blk.var_eff.data() + c * rows;
+          float a = 0, var = 0;
+          for (int64_t r = 0; r < rows; ++r) {
+            a += d[r] * g[r];
+            var += d[r] * d[r] * w[r];
+          }
+          if (s.has_read_noise) a += std::sqrt(var) * *z++;
+          pass.analog[static_cast<size_t>(c)] = a;
+        }
+        if (blk.reference >= 0) {
+          float ref = 0, ref_var = 0;
+          for (int64_t r = 0; r < rows; ++r) {
+            ref += d[r] * blk.ref_g[r];
+            ref_var += d[r] * d[r] * blk.ref_var[r];
+          }
+          if (s.has_read_noise) ref += std::sqrt(ref_var) * *z++;
+          for (int64_t c = 0; c < n_conv; ++c) {
+            const Block::Conversion& conv = blk.conversions[static_cast<size_t>(c)];
+            pass.analog[static_cast<size_t>(c)] -= conv.factor * conv.sign_sum * ref;
+          }
+        }
+        // Output noise, then the ADC (or, while calibrating, the largest value seen).
+        const float to_code = range > 0 ? adc_q / range : 0.0f, lsb = adc_q > 0 ? range / adc_q : 0.0f;
+        for (int64_t c = 0; c < n_conv; ++c) {
+          float& a = pass.analog[static_cast<size_t>(c)];
+          if (output_noise) {
+            const float draw = *z++;
+            if (range > 0) a += static_cast<float>(p.output_noise) * range * draw;
+          }
+          if (calibrating_) {
+            pass.seen[static_cast<size_t>(blk.tile)] = std::max(pass.seen[static_cast<size_t>(blk.tile)], std::abs(a));
+          } else if (adc_bits > 0 && range > 0) {
+            const float code = a * to_code;
+            pass.clips += std::abs(code) > adc_q;
+            a = std::round(std::clamp(code, -adc_q, adc_q)) * lsb;
+          }
+          const Block::Conversion& conv = blk.conversions[static_cast<size_t>(c)];
+          pass.acc[static_cast<size_t>(conv.output)] += sign * conv.weight * a;
+        }
+        pass.conversions += n_conv;
+      }
+    }
+    const MatrixEncoding& e = map.encodings[m];
+    const Eigen::VectorXf& f = scale_f_[m];
+    for (int64_t o = 0; o < q.outputs(); ++o) {
+      float a = pass.acc[static_cast<size_t>(o)];
+      if (e.offset != 0) a -= static_cast<float>(e.offset) * v_sum;
+      out(h, o) = scale * a * f[o];
+    }
+  }
+  ++pass.steps;
+}
+
+void AnalogChip::flush_recurrence(const std::vector<int64_t>& matrices, int dac_bits, int adc_bits,
+                                  RecurrencePass& pass) const {
+  clips_.fetch_add(pass.clips, std::memory_order_relaxed);
+  conversions_.fetch_add(pass.conversions, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (calibrating_) {
+    for (size_t t = 0; t < pass.seen.size(); ++t) adc_range_[t] = std::max(adc_range_[t], pass.seen[t]);
+  }
+  if (counts_ != nullptr && !calibrating_ && pass.steps > 0) {
+    ActionCounts& c = *counts_;
+    const auto steps = static_cast<double>(pass.steps);
+    const double phases = chip_->periphery.two_phase_inputs ? 2 : 1;
+    for (const int64_t m : matrices) {
+      for (const Block& blk : blocks_[static_cast<size_t>(m)]) {
+        const auto rows = static_cast<double>(blk.rows.size()), cols = static_cast<double>(blk.cols.size());
+        const auto n_conv = static_cast<double>(blk.conversions.size());
+        c.dac_conversions[dac_bits] += phases * steps * rows;
+        c.row_activations += phases * steps * rows;
+        c.cell_reads += phases * steps * rows * cols;
+        c.adc_conversions[AdcKey{adc_bits, dac_bits, blk.r_col_log10_x20}] += phases * steps * n_conv;
+        c.shift_adds += phases * steps * n_conv;
+        c.matrices[m].conversions_per_tile[blk.tile] = n_conv;
+      }
+      count_product(c, m, pass.steps, dac_bits, adc_bits);
+    }
+    c.g_v2_uS[dac_bits] += pass.g_v2;
+  }
+  pass = RecurrencePass{};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,9 +717,22 @@ bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatr
   const int64_t n = chip_->map().matrices[static_cast<size_t>(blocks[0])].inputs();  // 2M + 1
   Engine gen(stream(sample, stream_key::recurrence_product(layer)));
   const auto bits = spec_->periphery.converter_bits(MatrixKind::kRecurrence);
+  y.resize(H, L);
+  if (chip_->recurrence_batched()) {
+    AnalogChip::RecurrencePass pass;
+    RowMatrixXf in = RowMatrixXf::Zero(H, n), out(H, n);
+    for (int64_t t = 0; t < L; ++t) {
+      in.col(n - 1) = z.col(t);
+      chip_->recurrence_step(blocks, in, gen(), bits.dac, bits.adc, pass, out);
+      in.leftCols(n - 1) = out.leftCols(n - 1);
+      y.col(t) = out.col(n - 1);
+    }
+    chip_->flush_recurrence(blocks, bits.dac, bits.adc, pass);
+    return true;
+  }
+  // The per-cell reference path: one product per channel and step.
   RowMatrixXf in = RowMatrixXf::Zero(1, n), out(1, n);
   RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
-  y.resize(H, L);
   for (int64_t t = 0; t < L; ++t) {
     for (int64_t h = 0; h < H; ++h) {
       in.leftCols(n - 1) = state.row(h);

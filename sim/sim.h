@@ -162,6 +162,24 @@ class AnalogChip {
   // The same product returned transposed, (outputs, batch), without a transposing copy.
   RowMatrixXf mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const;
 
+  // One step of a layer's analog recurrence, every channel at once: row h of `in` is channel h's
+  // input vector [x_{t-1}, u_t] for matrix matrices[h], row h of `out` its product. Each row is
+  // its own product, exactly as mvm runs it (its own DAC scale, blocks, noise, ADC), written as
+  // scalar loops over the small blocks with no allocation; the noise of the whole step comes
+  // from one counter-based draw keyed by `noise_key`. Counts and calibration ranges gather in
+  // `pass` until flush_recurrence.
+  struct RecurrencePass {
+    std::vector<float> v, drive, analog, noise, acc;
+    std::vector<float> seen;  // per tile, during calibration
+    double g_v2 = 0;          // sum over reads of drive^2 . row conductance (array energy)
+    int64_t steps = 0, clips = 0, conversions = 0;
+  };
+  bool recurrence_batched() const { return !chip_->periphery.per_cell_read_noise; }
+  void recurrence_step(const std::vector<int64_t>& matrices, const RowMatrixXf& in, uint64_t noise_key,
+                       int dac_bits, int adc_bits, RecurrencePass& pass, RowMatrixXf& out) const;
+  void flush_recurrence(const std::vector<int64_t>& matrices, int dac_bits, int adc_bits,
+                        RecurrencePass& pass) const;
+
   const MappedModel& map() const { return *map_; }
   uint64_t seed() const { return seed_; }
   int64_t trial() const { return trial_; }
@@ -231,6 +249,7 @@ class AnalogChip {
   int activation_bits_ = 8;
   void record(int64_t m, const Block& blk, int64_t batch, const RowMatrixXf& drive, int dac_bits,
               int adc_bits, int phase) const;
+  void count_product(ActionCounts& c, int64_t m, int64_t batch, int dac_bits, int adc_bits) const;
   mutable std::mutex mutex_;
 };
 

@@ -75,6 +75,92 @@ TEST(Analog, AnalogRecurrenceOnAnIdealChip) {
   EXPECT_EQ(blocks, model.config().n_layers * model.config().d_model);
 }
 
+// The batched recurrence step (every channel at once, scalar loops) is the same product as one
+// mvm per channel: same DAC, blocks, reference, offset and ADC; and its noise has the same
+// spread. Checked on the IMSSA chip's offset encoding with its reference column, and with
+// differential pairs read in two phases.
+TEST(Analog, BatchedRecurrenceStepIsOneProductPerChannel) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["models"][3]["checkpoint"]);
+  for (const bool offset : {true, false}) {
+    std::vector<std::string> sets = {"recurrence=analog", "mapping.tile_rows=32", "mapping.tile_cols=32",
+                                     "periphery.adc_range=0.25", "periphery.state_dac_bits=8",
+                                     "periphery.state_adc_bits=0"};
+    if (offset) {
+      sets.insert(sets.end(), {"mapping.encoding=offset", "mapping.offset_reference=column"});
+    } else {
+      sets.insert(sets.end(), {"mapping.encoding=differential", "periphery.signed_inputs=two_phase"});
+    }
+    const ChipSpec spec = chip(sets);
+    const MappedModel map = map_model(model, spec.mapping, spec.device.window());
+    AnalogChip analog(map, spec, 3, 0);
+    std::vector<int64_t> layer0;
+    for (size_t m = 0; m < map.matrices.size(); ++m) {
+      if (map.matrices[m].kind == MatrixKind::kRecurrence && map.matrices[m].layer == 0) {
+        layer0.push_back(static_cast<int64_t>(m));
+      }
+    }
+    const int64_t H = static_cast<int64_t>(layer0.size()), n = map.matrices[static_cast<size_t>(layer0[0])].inputs();
+    boost::random::mt19937_64 gen(11);
+    boost::random::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    RowMatrixXf in(H, n), out;
+    for (Eigen::Index i = 0; i < in.size(); ++i) in.data()[i] = u(gen);
+    AnalogChip::RecurrencePass pass;
+    analog.recurrence_step(layer0, in, 5, 8, 0, pass, out);
+    for (int64_t h = 0; h < H; ++h) {
+      const RowMatrixXf x = in.row(h);
+      RowMatrixXf y;
+      boost::random::mt19937_64 g(1);
+      analog.mvm_into(layer0[static_cast<size_t>(h)], x, g, 8, 0, y);
+      EXPECT_LT(test::max_abs_diff(out.row(h), y), 1e-5 * (1 + y.cwiseAbs().maxCoeff())) << "channel " << h;
+    }
+    // With 6-bit ADCs the two paths agree to one step of the ADC.
+    RowMatrixXf coarse;
+    analog.recurrence_step(layer0, in, 5, 8, 6, pass, coarse);
+    EXPECT_EQ(pass.steps, 2);
+    analog.flush_recurrence(layer0, 8, 6, pass);
+    EXPECT_EQ(pass.steps, 0);
+    for (int64_t h = 0; h < H; ++h) {
+      RowMatrixXf y;
+      boost::random::mt19937_64 g(1);
+      analog.mvm_into(layer0[static_cast<size_t>(h)], RowMatrixXf(in.row(h)), g, 8, 6, y);
+      const float lsb = 0.25f * static_cast<float>(map.tiles[0].target_uS.rows() * (map.window.g_max_uS - map.window.g_min_uS)) / 31.0f;
+      EXPECT_LT(test::max_abs_diff(coarse.row(h), y), 1.01 * lsb * y.cwiseAbs().maxCoeff() + 1e-3) << "channel " << h;
+    }
+  }
+  // Read noise: the spread of each output over many keys is the spread of mvm over many seeds.
+  const ChipSpec noisy = chip({"recurrence=analog", "mapping.tile_rows=32", "mapping.tile_cols=32",
+                               "periphery.adc_range=0.25"}, "imssa_64");
+  const MappedModel map = map_model(model, noisy.mapping, noisy.device.window());
+  AnalogChip analog(map, noisy, 3, 0);
+  std::vector<int64_t> layer0;
+  for (size_t m = 0; m < map.matrices.size(); ++m) {
+    if (map.matrices[m].kind == MatrixKind::kRecurrence && map.matrices[m].layer == 0) layer0.push_back(static_cast<int64_t>(m));
+  }
+  const int64_t H = static_cast<int64_t>(layer0.size()), n = map.matrices[static_cast<size_t>(layer0[0])].inputs();
+  RowMatrixXf in = RowMatrixXf::Constant(H, n, 0.5f);
+  const int draws = 4000;
+  Eigen::ArrayXd sum_b = Eigen::ArrayXd::Zero(n), sq_b = sum_b, sum_m = sum_b, sq_m = sum_b;
+  AnalogChip::RecurrencePass pass;
+  boost::random::mt19937_64 g(2);
+  for (int k = 0; k < draws; ++k) {
+    RowMatrixXf out, y;
+    analog.recurrence_step(layer0, in, static_cast<uint64_t>(k) + 100, 10, 0, pass, out);
+    analog.mvm_into(layer0[0], RowMatrixXf(in.row(0)), g, 10, 0, y);
+    const Eigen::ArrayXd a = out.row(0).transpose().cast<double>().array(), b = y.row(0).transpose().cast<double>().array();
+    sum_b += a;
+    sq_b += a * a;
+    sum_m += b;
+    sq_m += b * b;
+  }
+  const Eigen::ArrayXd sd_b = (sq_b / draws - (sum_b / draws).square()).sqrt();
+  const Eigen::ArrayXd sd_m = (sq_m / draws - (sum_m / draws).square()).sqrt();
+  for (int64_t o = 0; o < n; ++o) {
+    ASSERT_GT(sd_m[o], 0) << o;
+    EXPECT_NEAR(sd_b[o] / sd_m[o], 1.0, 0.1) << "output " << o;  // 4,000 draws: ~2% error
+  }
+}
+
 TEST(Analog, IdealMvmMatchesTheMapToFloatPrecision) {
   const auto manifest = test::manifest();
   const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
