@@ -109,6 +109,28 @@ void BM_Inference(benchmark::State& state, bool analog) {
   state.SetLabel("samples/s");
 }
 
+// The shipped IMSSA-sized checkpoint on imssa_64 (its recurrence on the crossbar, one product
+// per channel and step) against its digital pass (the same quantized blocks stepped digitally,
+// what eval --chip compares with), 64 images at L = 196, one thread: issue #15's ratio.
+void BM_ImssaPass(benchmark::State& state, bool analog) {
+  static const std::optional<qs4d::S4DModel> model = [] {
+    const std::string path = qs4d::data_dir() + "/checkpoints/fmnist196_s4d_h8_n6_l4_imssa_qat2.h5";
+    return std::optional<qs4d::S4DModel>(qs4d::S4DModel::load(path));
+  }();
+  static const qs4d::ChipSpec spec = qs4d::load_chip("imssa_64", {});
+  static const qs4d::MappedModel map = qs4d::map_model(*model, spec.mapping, spec.device.window());
+  qs4d::AnalogChip chip(map, spec, 1, 0);
+  chip.age(1.0);
+  qs4d::AnalogOps ops(chip, *model, spec);
+  const auto digital = qs4d::quantized_ops(map, spec, model->config().n_layers);
+  const qs4d::DigitalEngine engine(*model, 196, qs4d::ExecMode::kConv);
+  const qs4d::RowMatrixXf x = random(64, 196 * model->config().d_input);
+  const qs4d::SequenceBatch batch{64, 196, model->config().d_input,
+                                  std::vector<float>(x.data(), x.data() + x.size())};
+  for (auto _ : state) benchmark::DoNotOptimize(engine.logits(batch, 1, analog ? static_cast<const qs4d::LinearOverride*>(&ops) : digital.get()).data());
+  state.SetItemsProcessed(state.iterations() * 64);
+}
+
 // First argument 0: the H = 64 model's 128 x 64 projection; 1: the H = 256 model's 512 x 256
 // one. Second: 1 with 1% per-read noise (exact at the conversion: a second product for the
 // variance and one normal draw per output), 0 with programming noise, drift and converters only.
@@ -117,6 +139,8 @@ BENCHMARK(BM_AnalogProjection)->Args({0, 1})->Args({1, 1})->Args({0, 0})->Args({
 BENCHMARK(BM_EigenProjection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, digital, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, analog_pcm_512, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ImssaPass, digital_blocks, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ImssaPass, analog_imssa_64, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -539,28 +539,32 @@ int64_t noise_per_read(bool read_noise, bool reference, bool output_noise, int64
 }
 }  // namespace
 
+int64_t AnalogChip::recurrence_draws(const std::vector<int64_t>& matrices) const {
+  const PeripherySpec& p = chip_->periphery;
+  const int phases = p.two_phase_inputs ? 2 : 1;
+  int64_t draws = 0;
+  for (const int64_t m : matrices) {
+    for (const Block& blk : blocks_[static_cast<size_t>(m)]) {
+      const bool noisy = tiles_[static_cast<size_t>(blk.tile)].has_read_noise;
+      draws += phases * noise_per_read(noisy, blk.reference >= 0, p.output_noise > 0,
+                                       static_cast<int64_t>(blk.conversions.size()));
+    }
+  }
+  return draws;
+}
+
 void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const RowMatrixXf& in,
-                                 uint64_t noise_key, int dac_bits, int adc_bits, RecurrencePass& pass,
+                                 const float* noise, int dac_bits, int adc_bits, RecurrencePass& pass,
                                  RowMatrixXf& out) const {
   const MappedModel& map = *map_;
   const PeripherySpec& p = chip_->periphery;
   const int64_t H = in.rows(), n = in.cols();
   const int phases = p.two_phase_inputs ? 2 : 1;
   const bool output_noise = p.output_noise > 0;
-  // Every draw of the step at once, consumed in the order product() would use them.
-  int64_t draws = 0;
-  for (int64_t h = 0; h < H; ++h) {
-    for (const Block& blk : blocks_[static_cast<size_t>(matrices[static_cast<size_t>(h)])]) {
-      const bool noisy = tiles_[static_cast<size_t>(blk.tile)].has_read_noise;
-      draws += phases * noise_per_read(noisy, blk.reference >= 0, output_noise,
-                                       static_cast<int64_t>(blk.conversions.size()));
-    }
-  }
-  pass.noise.resize(static_cast<size_t>(draws));
-  if (draws > 0) detail::fill_normal(noise_key, pass.noise.data(), draws);
-  const float* z = pass.noise.data();
+  const float* z = noise;  // consumed in the order product() would use its draws
   if (pass.seen.size() != tiles_.size()) pass.seen.assign(tiles_.size(), 0.0f);
   const float dac_levels = dac_bits > 0 ? static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1) : 0.0f;
+  const float dac_step = dac_bits > 0 ? 1.0f / dac_levels : 0.0f;
   const float adc_q = adc_bits > 0 ? static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1) : 0.0f;
   pass.v.resize(static_cast<size_t>(n));
   out.resize(H, n);
@@ -578,7 +582,7 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
     for (int64_t i = 0; i < n; ++i) {
       float x = in(h, i) * inv;
       if (p.dac_range > 0) x = std::clamp(x, -1.0f, 1.0f);
-      if (dac_bits > 0) x = std::round(x * dac_levels) / dac_levels;
+      if (dac_bits > 0) x = std::round(x * dac_levels) * dac_step;
       pass.v[static_cast<size_t>(i)] = x;
       v_sum += x;
     }
@@ -719,11 +723,16 @@ bool AnalogOps::ssm(int64_t sample, int64_t layer, const RowMatrixXf& z, RowMatr
   const auto bits = spec_->periphery.converter_bits(MatrixKind::kRecurrence);
   y.resize(H, L);
   if (chip_->recurrence_batched()) {
+    // Every draw of the sequence at once: tiny draws per step made the generator's fixed cost
+    // a quarter of the run.
     AnalogChip::RecurrencePass pass;
+    const int64_t per_step = chip_->recurrence_draws(blocks);
+    pass.noise.resize(static_cast<size_t>(per_step * L));
+    if (per_step > 0) detail::fill_normal(gen(), pass.noise.data(), per_step * L);
     RowMatrixXf in = RowMatrixXf::Zero(H, n), out(H, n);
     for (int64_t t = 0; t < L; ++t) {
       in.col(n - 1) = z.col(t);
-      chip_->recurrence_step(blocks, in, gen(), bits.dac, bits.adc, pass, out);
+      chip_->recurrence_step(blocks, in, pass.noise.data() + t * per_step, bits.dac, bits.adc, pass, out);
       in.leftCols(n - 1) = out.leftCols(n - 1);
       y.col(t) = out.col(n - 1);
     }

@@ -31,14 +31,14 @@ class QuantizedOps : public LinearOverride {
     if (recurrence_.empty()) return false;
     const auto& blocks = recurrence_[static_cast<size_t>(layer)];
     const int64_t H = z.rows(), L = z.cols(), n = blocks.front().cols();
-    Eigen::VectorXf in = Eigen::VectorXf::Zero(n);
+    Eigen::VectorXf in = Eigen::VectorXf::Zero(n), out(n);
     RowMatrixXf state = RowMatrixXf::Zero(H, n - 1);
     y.resize(H, L);
     for (int64_t t = 0; t < L; ++t) {
       for (int64_t h = 0; h < H; ++h) {
         in.head(n - 1) = state.row(h).transpose();
         in[n - 1] = z(h, t);
-        const Eigen::VectorXf out = blocks[static_cast<size_t>(h)] * in;
+        out.noalias() = blocks[static_cast<size_t>(h)] * in;
         state.row(h) = out.head(n - 1).transpose();
         y(h, t) = out[n - 1];
       }
@@ -67,6 +67,14 @@ class QuantizedOps : public LinearOverride {
   std::vector<RowMatrixXf> projections_;
   std::vector<std::vector<RowMatrixXf>> recurrence_;  // [layer][channel]
 };
+
+}  // namespace
+
+std::unique_ptr<LinearOverride> quantized_ops(const MappedModel& map, const ChipSpec& spec, int64_t n_layers) {
+  return std::make_unique<QuantizedOps>(map, spec, n_layers);
+}
+
+namespace {
 
 // Predictions for samples [first, first + count) in batches; `before_batch(offset)` runs first.
 std::vector<int64_t> predict(const DigitalEngine& engine, const Dataset& data, int64_t first,
@@ -133,7 +141,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
 
   const MappedModel map = map_model(model, chip.mapping, chip.device.window());
   const DigitalEngine engine(model, data.x.length, o.mode);
-  const QuantizedOps quantized(map, chip, model.config().n_layers);
+  const QuantizedOps quantized(map, chip, model.config().n_layers);  // the digital pass
   const int64_t n = data.x.n;
   auto accuracy_of = [&](const std::vector<int64_t>& pred) {
     int64_t correct = 0;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -165,17 +166,18 @@ class AnalogChip {
   // One step of a layer's analog recurrence, every channel at once: row h of `in` is channel h's
   // input vector [x_{t-1}, u_t] for matrix matrices[h], row h of `out` its product. Each row is
   // its own product, exactly as mvm runs it (its own DAC scale, blocks, noise, ADC), written as
-  // scalar loops over the small blocks with no allocation; the noise of the whole step comes
-  // from one counter-based draw keyed by `noise_key`. Counts and calibration ranges gather in
-  // `pass` until flush_recurrence.
+  // scalar loops over the small blocks with no allocation. `noise` holds the step's
+  // recurrence_draws(matrices) standard normals, used in the order product() draws them.
+  // Counts and calibration ranges gather in `pass` until flush_recurrence.
   struct RecurrencePass {
-    std::vector<float> v, drive, analog, noise, acc;
+    std::vector<float> v, drive, analog, noise, acc;  // noise: the caller's draws, if it wants
     std::vector<float> seen;  // per tile, during calibration
     double g_v2 = 0;          // sum over reads of drive^2 . row conductance (array energy)
     int64_t steps = 0, clips = 0, conversions = 0;
   };
   bool recurrence_batched() const { return !chip_->periphery.per_cell_read_noise; }
-  void recurrence_step(const std::vector<int64_t>& matrices, const RowMatrixXf& in, uint64_t noise_key,
+  int64_t recurrence_draws(const std::vector<int64_t>& matrices) const;
+  void recurrence_step(const std::vector<int64_t>& matrices, const RowMatrixXf& in, const float* noise,
                        int dac_bits, int adc_bits, RecurrencePass& pass, RowMatrixXf& out) const;
   void flush_recurrence(const std::vector<int64_t>& matrices, int dac_bits, int adc_bits,
                         RecurrencePass& pass) const;
@@ -279,6 +281,10 @@ class AnalogOps : public LinearOverride {
   uint64_t stream_base_ = 0;
   int64_t sample_offset_ = 0;
 };
+
+// The chip's quantized weights applied digitally, with no noise and no converters: the digital
+// pass an ideal chip must reproduce, and the reference the analog pass's speed is measured by.
+std::unique_ptr<LinearOverride> quantized_ops(const MappedModel& map, const ChipSpec& spec, int64_t n_layers);
 
 struct AnalogEvalOptions {
   int64_t trials = 1;

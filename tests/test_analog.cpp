@@ -7,6 +7,7 @@
 #include <boost/random/mersenne_twister.hpp>
 #include <boost/random/uniform_real_distribution.hpp>
 
+#include "sim/detail/fast_normal.h"
 #include "sim/sim.h"
 #include "tests/test_util.h"
 
@@ -106,7 +107,8 @@ TEST(Analog, BatchedRecurrenceStepIsOneProductPerChannel) {
     RowMatrixXf in(H, n), out;
     for (Eigen::Index i = 0; i < in.size(); ++i) in.data()[i] = u(gen);
     AnalogChip::RecurrencePass pass;
-    analog.recurrence_step(layer0, in, 5, 8, 0, pass, out);
+    ASSERT_EQ(analog.recurrence_draws(layer0), 0);  // an ideal device: no draws
+    analog.recurrence_step(layer0, in, nullptr, 8, 0, pass, out);
     for (int64_t h = 0; h < H; ++h) {
       const RowMatrixXf x = in.row(h);
       RowMatrixXf y;
@@ -116,7 +118,7 @@ TEST(Analog, BatchedRecurrenceStepIsOneProductPerChannel) {
     }
     // With 6-bit ADCs the two paths agree to one step of the ADC.
     RowMatrixXf coarse;
-    analog.recurrence_step(layer0, in, 5, 8, 6, pass, coarse);
+    analog.recurrence_step(layer0, in, nullptr, 8, 6, pass, coarse);
     EXPECT_EQ(pass.steps, 2);
     analog.flush_recurrence(layer0, 8, 6, pass);
     EXPECT_EQ(pass.steps, 0);
@@ -143,9 +145,12 @@ TEST(Analog, BatchedRecurrenceStepIsOneProductPerChannel) {
   Eigen::ArrayXd sum_b = Eigen::ArrayXd::Zero(n), sq_b = sum_b, sum_m = sum_b, sq_m = sum_b;
   AnalogChip::RecurrencePass pass;
   boost::random::mt19937_64 g(2);
+  std::vector<float> z(static_cast<size_t>(analog.recurrence_draws(layer0)));
+  ASSERT_GT(z.size(), 0u);
   for (int k = 0; k < draws; ++k) {
     RowMatrixXf out, y;
-    analog.recurrence_step(layer0, in, static_cast<uint64_t>(k) + 100, 10, 0, pass, out);
+    detail::fill_normal(static_cast<uint64_t>(k) + 100, z.data(), static_cast<Eigen::Index>(z.size()));
+    analog.recurrence_step(layer0, in, z.data(), 10, 0, pass, out);
     analog.mvm_into(layer0[0], RowMatrixXf(in.row(0)), g, 10, 0, y);
     const Eigen::ArrayXd a = out.row(0).transpose().cast<double>().array(), b = y.row(0).transpose().cast<double>().array();
     sum_b += a;
