@@ -139,12 +139,19 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
   analog.count_actions(&counts, o.activation_bits);
   run(n, base);
   analog.count_actions(nullptr);
-  const double programming = counts.programming_pulses;
-  counts.scale(1.0 / static_cast<double>(n));
-  counts.programming_pulses = programming;  // once per chip, not per inference
-  counts.samples = 1;
-  add_digital_glue(model, data.x.length, chip, o.activation_bits, counts);
-  return counts;
+  counts.samples = n;
+  return per_inference(counts, model, data.x.length, chip, o.activation_bits);
+}
+
+ActionCounts per_inference(ActionCounts counted, const S4DModel& model, int64_t length, const ChipSpec& chip,
+                           int activation_bits) {
+  if (counted.samples < 1) throw UsageError("energy: no samples were counted");
+  const double programming = counted.programming_pulses;
+  counted.scale(1.0 / static_cast<double>(counted.samples));
+  counted.programming_pulses = programming;  // once per chip, not per inference
+  counted.samples = 1;
+  add_digital_glue(model, length, chip, activation_bits, counted);
+  return counted;
 }
 
 }  // namespace qs4d
@@ -166,9 +173,13 @@ EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const C
   const MappedModel map = map_model(model, chip.mapping, chip.device.window());
   CountOptions o = options;
   o.activation_bits = tech.memory.activation_bits;
-  const ActionCounts counts = count_inference(model, data, chip, map, o);
-  const ActionCounts digital = all_digital_counts(model, data.x.length, o.activation_bits);
-  EnergyReport report = price(counts, digital, complexity(model, data.x.length, map), chip, tech);
+  return estimate_energy(model, data.x.length, map, chip, tech, count_inference(model, data, chip, map, o));
+}
+
+EnergyReport estimate_energy(const S4DModel& model, int64_t length, const MappedModel& map, const ChipSpec& chip,
+                             const TechTable& tech, const ActionCounts& per_inference_counts) {
+  const ActionCounts digital = all_digital_counts(model, length, tech.memory.activation_bits);
+  EnergyReport report = price(per_inference_counts, digital, complexity(model, length, map), chip, tech);
   report.sensitivity = energy_sensitivity(report, digital, chip, tech);
   return report;
 }

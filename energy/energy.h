@@ -128,6 +128,10 @@ struct CountOptions {
 };
 ActionCounts count_inference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                              const MappedModel& map, const CountOptions& options);
+// Counts summed over `counted.samples` inferences (as eval --chip gathers them) made per
+// inference, with the model's digital glue added; programming pulses stay per chip.
+ActionCounts per_inference(ActionCounts counted, const S4DModel& model, int64_t length, const ChipSpec& chip,
+                           int activation_bits);
 // The digital glue of one inference (norms, activations, GLU, residuals, pooling, biases, the
 // SSM when it is digital, matrices the chip leaves digital), added to `counts`.
 void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chip,
@@ -208,6 +212,10 @@ EnergyReport price(const ActionCounts& per_inference, const ActionCounts& all_di
 // Everything for one checkpoint on one chip: counts on `data`, priced by `tech`.
 EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                              const TechTable& tech, const CountOptions& options);
+
+// The same from per-inference counts the caller gathered (eval --chip's own run).
+EnergyReport estimate_energy(const S4DModel& model, int64_t length, const MappedModel& map, const ChipSpec& chip,
+                             const TechTable& tech, const ActionCounts& per_inference_counts);
 
 // The report priced again with one assumption changed at a time: local storage and global
 // buffer capacity, batch, where activations and SSM parameters live. Counts are reused.

@@ -174,9 +174,19 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
         analog.end_calibration();
       }
       const auto t0 = std::chrono::steady_clock::now();
-      const std::vector<int64_t> pred =
-          predict(engine, data, 0, n, o.batch, o.threads, &ops,
-                  [&](int64_t off) { ops.set_stream(base, off); });
+      const auto streams = [&](int64_t off) { ops.set_stream(base, off); };
+      // The first chip at the first time counts its actions on the first samples (streams are
+      // keyed per sample, so splitting the pass changes nothing).
+      const int64_t counted = o.counts && trial == 0 && ti == 0 ? std::min(n, o.count_samples) : 0;
+      std::vector<int64_t> pred;
+      if (counted > 0) {
+        analog.count_actions(o.counts, o.activation_bits);
+        pred = predict(engine, data, 0, counted, o.batch, o.threads, &ops, streams);
+        analog.count_actions(nullptr);
+        o.counts->samples = counted;
+      }
+      const std::vector<int64_t> rest = predict(engine, data, counted, n - counted, o.batch, o.threads, &ops, streams);
+      pred.insert(pred.end(), rest.begin(), rest.end());
       result.analog_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       AnalogTimeResult& r = result.times[ti];
       r.accuracy.push_back(accuracy_of(pred));

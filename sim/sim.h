@@ -293,6 +293,11 @@ struct AnalogEvalOptions {
   int64_t batch = 64;
   int threads = 0;
   ExecMode mode = ExecMode::kConv;
+  // When set, the first chip at the first time counts its actions on the first count_samples
+  // samples it evaluates (energy/ prices them): the same run serves accuracy and energy.
+  ActionCounts* counts = nullptr;
+  int64_t count_samples = 16;
+  int activation_bits = 8;  // width of the words products read and write (the tech table's)
 };
 
 struct AnalogTimeResult {

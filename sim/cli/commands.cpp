@@ -9,6 +9,7 @@
 
 #include "models/model.h"
 #include "devices/devices.h"
+#include "energy/energy.h"
 #include "sim/sim.h"
 
 namespace qs4d::cli {
@@ -85,6 +86,14 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   o.batch = args.batch;
   o.threads = args.threads;
   o.mode = parse_exec_mode(args.mode);
+  // Energy is counted in this same run (first chip, first time, first N samples); the table is
+  // read first so that a bad --tech fails before the run.
+  ActionCounts counts;
+  if (args.energy_samples > 0) {
+    o.counts = &counts;
+    o.count_samples = args.energy_samples;
+    o.activation_bits = load_tech(args.tech).memory.activation_bits;
+  }
   const AnalogEvalResult r = evaluate_analog(model, data, chip, o);
   std::printf("checkpoint  %s\ndata        %s (%lld samples, L = %lld)\nchip        %s: %s\n",
               args.checkpoint.c_str(), args.data.c_str(), static_cast<long long>(data.x.n),
@@ -128,8 +137,7 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   j["seconds_per_analog_pass"] = per_pass;
   j["seconds_per_digital_pass"] = r.digital_seconds;
   if (args.energy_samples > 0) {
-    const nlohmann::json e = energy_for_eval(model, data, chip, args.tech, args.energy_samples,
-                                             args.seed, args.threads);
+    const nlohmann::json e = energy_for_eval(model, data.x.length, chip, args.tech, counts);
     for (const auto& [k, v] : e.items()) j[k] = v;
   }
   if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");

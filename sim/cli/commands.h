@@ -101,8 +101,9 @@ struct CompareArgs : CostArgs {
 
 int run_energy(const EnergyArgs& args);
 // Counts and prices the chip for `eval --chip`, prints the summary, returns the JSON figures.
-nlohmann::json energy_for_eval(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                               const std::string& tech, int64_t samples, uint64_t seed, int threads);
+// The energy report of eval --chip from the actions its own run counted.
+nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
+                               const std::string& tech, const ActionCounts& counted);
 int run_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);

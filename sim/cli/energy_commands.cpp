@@ -77,12 +77,18 @@ void print_report(const EnergyReport& r) {
 
 }  // namespace
 
-nlohmann::json energy_for_eval(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                               const std::string& tech, int64_t samples, uint64_t seed, int threads) {
-  const EnergyReport r =
-      estimate_energy(model, data, chip, load_tech(tech), count_options(samples, seed, threads));
+nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
+                               const std::string& tech_name, const ActionCounts& counted) {
+  const TechTable tech = load_tech(tech_name);
+  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
+  const EnergyReport r = estimate_energy(
+      model, length, map, chip, tech, per_inference(counted, model, length, chip, tech.memory.activation_bits));
+  std::printf("energy counted on the first %lld samples of trial 0 at the first time\n",
+              static_cast<long long>(counted.samples));
   print_report(r);
-  return r.to_json();
+  nlohmann::json j = r.to_json();
+  j["energy_counted_samples"] = counted.samples;
+  return j;
 }
 
 int run_energy(const EnergyArgs& args) {

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
       ->check(kNonNegativeInteger);
   eval_cmd->add_option("--tech", eval.tech, "technology table for the energy figures (data/energy)");
   eval_cmd->add_option("--energy-samples", eval.energy_samples,
-                       "samples to count actions on for the energy figures (0 = none)")
+                       "energy figures from the actions of the first N samples of the first chip at the first time (0 = none)")
       ->check(kNonNegativeInteger);
 
   PredictArgs pred;
