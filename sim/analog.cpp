@@ -309,13 +309,6 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, uint64_t stream) co
   return mvm(m, x, gen, bits.dac, bits.adc);
 }
 
-namespace {
-// The result of the last product on this thread, before the output scales: acc (batch, outputs)
-// column-major, and each input vector's DAC scale. mvm and mvm_transposed read it out.
-thread_local Eigen::VectorXf t_x_scale;
-thread_local Eigen::MatrixXf t_acc;
-}  // namespace
-
 RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits,
                             int adc_bits) const {
   RowMatrixXf y;
@@ -323,172 +316,207 @@ RowMatrixXf AnalogChip::mvm(int64_t m, const RowMatrixXf& x, Engine& gen, int da
   return y;
 }
 
+// Each calling thread keeps one scratch for its products: they can be hundreds of kB, and
+// allocating them anew for every product made page faults a top entry in the profile.
+AnalogChip::ProductScratch& AnalogChip::scratch() {
+  thread_local ProductScratch s;
+  return s;
+}
+
 void AnalogChip::mvm_into(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits, int adc_bits,
                           RowMatrixXf& y) const {
-  product(m, x, gen, dac_bits, adc_bits);
-  y.noalias() = (t_x_scale.asDiagonal() * t_acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
+  ProductScratch& s = scratch();
+  product(m, x, gen, dac_bits, adc_bits, s);
+  y.noalias() = (s.x_scale.asDiagonal() * s.acc) * scale_f_[static_cast<size_t>(m)].asDiagonal();
 }
 
 RowMatrixXf AnalogChip::mvm_transposed(int64_t m, const RowMatrixXf& x, uint64_t stream) const {
   Engine gen(stream);
   const auto bits = chip_->periphery.converter_bits(map_->matrices[static_cast<size_t>(m)].kind);
-  product(m, x, gen, bits.dac, bits.adc);
+  ProductScratch& s = scratch();
+  product(m, x, gen, bits.dac, bits.adc, s);
   // acc is column-major (batch, outputs): its memory is the row-major (outputs, batch) matrix.
-  const Eigen::Map<const RowMatrixXf> acc_t(t_acc.data(), t_acc.cols(), t_acc.rows());
-  return scale_f_[static_cast<size_t>(m)].asDiagonal() * acc_t * t_x_scale.asDiagonal();
+  const Eigen::Map<const RowMatrixXf> acc_t(s.acc.data(), s.acc.cols(), s.acc.rows());
+  return scale_f_[static_cast<size_t>(m)].asDiagonal() * acc_t * s.x_scale.asDiagonal();
 }
 
-void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits,
-                         int adc_bits) const {
-  const MappedModel& map = *map_;
-  const QuantizedMatrix& q = map.matrices.at(static_cast<size_t>(m));
-  const MatrixEncoding& e = map.encodings[static_cast<size_t>(m)];
+// One product: DAC, then per block and read phase the crossbar read, the ADC and the digital
+// accumulation, then the offset and the counts. Results stay in `s` (acc before the output
+// scales, x_scale); mvm_into and mvm_transposed read them out.
+void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_bits, int adc_bits,
+                         ProductScratch& s) const {
+  const QuantizedMatrix& q = map_->matrices.at(static_cast<size_t>(m));
+  const MatrixEncoding& e = map_->encodings[static_cast<size_t>(m)];
   const PeripherySpec& p = chip_->periphery;
   const int64_t B = x.rows();
-  boost::random::normal_distribution<float> normal;
-
-  // DAC: each input vector scaled by its own absolute maximum (dynamic range), or by a fixed
-  // full-scale value with clipping; the scale is restored digitally afterwards.
-  // Per-thread scratch throughout: the analog recurrence calls this millions of times with one
-  // short vector, where allocation dominated the profile.
-  thread_local Eigen::VectorXf inv, reference, ref_sd;
-  Eigen::VectorXf& x_scale = t_x_scale;
-  thread_local Eigen::ArrayXXf adc_codes;
-  x_scale.resize(B);
-  for (int64_t b = 0; b < B; ++b) {
-    x_scale[b] = p.dac_range > 0 ? static_cast<float>(p.dac_range) : x.row(b).cwiseAbs().maxCoeff();
-  }
-  inv = (x_scale.array() > 0).select(x_scale.cwiseInverse(), 0.0f);
-  // Scratch reused per thread (large products otherwise pay page faults on every call).
-  thread_local RowMatrixXf v;
-  Eigen::MatrixXf& acc = t_acc;
-  v.noalias() = inv.asDiagonal() * x;
-  if (p.dac_range > 0) v = v.cwiseMax(-1.0f).cwiseMin(1.0f);
-  if (dac_bits > 0) {
-    const float levels = static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1);
-    v = ((v.array() * levels).round() / levels).matrix();
-  }
-  acc.setZero(B, q.outputs());
-  int64_t clips = 0, conversions = 0;
+  dac(x, dac_bits, s);
+  s.acc.setZero(B, q.outputs());
+  s.clips = s.conversions = 0;
   const bool counting = counts_ != nullptr && !calibrating_;
   for (const Block& blk : blocks_[static_cast<size_t>(m)]) {
-    const Tile& tile = map.tiles[static_cast<size_t>(blk.tile)];
-    const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
-    const auto rows = static_cast<int64_t>(blk.rows.size());
-    const auto cols = static_cast<int64_t>(blk.cols.size());
-    // Scratch kept per thread: these can be hundreds of kB, and allocating them anew for every
-    // product made the kernel's page-fault handler a top entry in the profile.
-    thread_local RowMatrixXf signed_drive, drive;
-    thread_local Eigen::MatrixXf current, var, noise, analog;
-    // The block's rows take inputs blk.inputs; usually one contiguous run, copied row by row.
-    const int64_t first = blk.inputs.empty() ? 0 : blk.inputs.front();
-    if (!blk.inputs.empty() && blk.inputs.back() - first == rows - 1 &&
-        std::adjacent_find(blk.inputs.begin(), blk.inputs.end(),
-                           [](int64_t a, int64_t b) { return b != a + 1; }) == blk.inputs.end()) {
-      signed_drive = v.middleCols(first, rows);
-    } else {
-      signed_drive.resize(B, rows);
-      for (int64_t r = 0; r < rows; ++r) signed_drive.col(r) = v.col(blk.inputs[static_cast<size_t>(r)]);
-    }
+    gather_inputs(blk, s);
     float seen = 0;
-    // One read of the block with `drive` on its rows: crossbar, subtraction, ADC, into acc.
-    auto read = [&](float phase_sign) {
-    const float full_scale = static_cast<float>(static_cast<double>(tile.target_uS.rows()) *
-                                                (map.window.g_max_uS - map.window.g_min_uS));
-    const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
-                                          : static_cast<float>(p.adc_range_fraction) * full_scale;
-    const auto n_conv = static_cast<Eigen::Index>(blk.conversions.size());
-    if (p.per_cell_read_noise && s.has_read_noise) {
-      // Reference path: every cell read with its own noise draw, vector by vector, then the
-      // differential subtraction column by column.
-      current.resize(B, cols);
-      RowMatrixXf g_read(rows, cols);
-      for (int64_t b = 0; b < B; ++b) {
-        for (Eigen::Index i = 0; i < g_read.size(); ++i) {
-          g_read.data()[i] = blk.g_uS.data()[i] + std::sqrt(blk.read_var.data()[i]) * normal(gen);
-        }
-        current.row(b) = drive.row(b) * g_read;
+    const int phases = p.two_phase_inputs ? 2 : 1;
+    for (int phase = 0; phase < phases; ++phase) {
+      // Two-phase: positive and negative inputs as two reads of non-negative pulses, subtracted
+      // digitally; else signed pulses (polarity) in one read.
+      const float sign = phase == 0 ? 1.0f : -1.0f;
+      if (p.two_phase_inputs) {
+        s.drive = (sign * s.signed_drive).cwiseMax(0.0f);
+      } else {
+        s.drive = s.signed_drive;
       }
-      Eigen::VectorXf reference = static_cast<float>(map.window.g_min_uS) * drive.rowwise().sum();
-      if (blk.reference >= 0) reference = current.col(blk.reference);
-      analog.resize(B, n_conv);
-      for (Eigen::Index g = 0; g < n_conv; ++g) {
-        const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
-        auto col = analog.col(g);
-        col = (-conv.sign_sum) * reference;
-        for (int64_t k = conv.begin; k < conv.end; ++k) col += blk.signs[static_cast<size_t>(k)] * current.col(k);
-        col *= conv.factor;
-      }
-    } else {
-      // Exact at the conversion: sum_i N(0, s_ij^2) v_i over the rows and the signed columns
-      // of one conversion is N(0, sum_i v_i^2 sum_k f_k^2 s_ik^2), one draw per conversion.
-      analog.noalias() = drive * blk.g_eff;
-      if (s.has_read_noise) {
-        var.noalias() = drive.cwiseProduct(drive) * blk.var_eff;
-        noise.resize(B, n_conv);
-        detail::fill_normal(gen(), noise.data(), noise.size());
-        analog.array() += var.array().sqrt() * noise.array();
-      }
-      if (blk.reference >= 0) {
-        reference.noalias() = drive * blk.ref_g;
-        if (s.has_read_noise) {
-          ref_sd.noalias() = drive.cwiseProduct(drive) * blk.ref_var;
-          ref_sd = ref_sd.cwiseSqrt();
-          noise.resize(B, 1);
-          detail::fill_normal(gen(), noise.data(), noise.size());
-          reference.array() += ref_sd.array() * noise.col(0).array();
-        }
-        for (Eigen::Index g = 0; g < n_conv; ++g) {
-          const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
-          analog.col(g) -= (conv.factor * conv.sign_sum) * reference;
-        }
-      }
-    }
-    if (p.output_noise > 0 && range > 0) {
-      noise.resize(B, n_conv);
-      detail::fill_normal(gen(), noise.data(), noise.size());
-      analog += (static_cast<float>(p.output_noise) * range) * noise;
-    }
-    if (calibrating_) {
-      seen = std::max(seen, analog.size() ? analog.cwiseAbs().maxCoeff() : 0.0f);
-    } else if (adc_bits > 0 && range > 0) {
-      const float q = static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1);
-      adc_codes = analog.array() * (q / range);
-      clips += (adc_codes.abs() > q).count();
-      analog = (adc_codes.max(-q).min(q).round() * (range / q)).matrix();
-    }
-    conversions += analog.size();
-    for (Eigen::Index g = 0; g < n_conv; ++g) {
-      const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
-      acc.col(conv.output) += (phase_sign * conv.weight) * analog.col(g);
-    }
-    };
-    if (p.two_phase_inputs) {
-      // Positive and negative inputs in two reads of non-negative pulses, subtracted digitally.
-      drive = signed_drive.cwiseMax(0.0f);
-      read(1.0f);
-      if (counting) record(m, blk, B, drive, dac_bits, adc_bits, 0);
-      drive = (-signed_drive).cwiseMax(0.0f);
-      read(-1.0f);
-      if (counting) record(m, blk, B, drive, dac_bits, adc_bits, 1);
-    } else {
-      drive = signed_drive;  // signed pulses (polarity) in one read
-      read(1.0f);
-      if (counting) record(m, blk, B, drive, dac_bits, adc_bits, 0);
+      read_block(blk, gen, s);
+      seen = std::max(seen, convert(blk, adc_bits, s));
+      accumulate(blk, sign, s);
+      if (counting) record(m, blk, B, s.drive, dac_bits, adc_bits, phase);
     }
     if (calibrating_) {
       std::lock_guard<std::mutex> lock(mutex_);
       adc_range_[static_cast<size_t>(blk.tile)] = std::max(adc_range_[static_cast<size_t>(blk.tile)], seen);
     }
   }
-  if (e.offset != 0) acc.colwise() -= static_cast<float>(e.offset) * v.rowwise().sum();
-  // Relaxed atomics: the analog recurrence makes millions of tiny products from every thread,
-  // and a lock per product made them queue.
-  clips_.fetch_add(clips, std::memory_order_relaxed);
-  conversions_.fetch_add(conversions, std::memory_order_relaxed);
+  if (e.offset != 0) s.acc.colwise() -= static_cast<float>(e.offset) * s.v.rowwise().sum();
+  // Relaxed atomics: products come from every thread, and a lock per product made them queue.
+  clips_.fetch_add(s.clips, std::memory_order_relaxed);
+  conversions_.fetch_add(s.conversions, std::memory_order_relaxed);
   if (counting) {
     std::lock_guard<std::mutex> lock(mutex_);
     count_product(*counts_, m, B, dac_bits, adc_bits);
+  }
+}
+
+// DAC: each input vector scaled by its own absolute maximum (dynamic range), or by a fixed
+// full-scale value with clipping, and rounded to the DAC's levels; the scale is restored
+// digitally afterwards.
+void AnalogChip::dac(const RowMatrixXf& x, int dac_bits, ProductScratch& s) const {
+  const PeripherySpec& p = chip_->periphery;
+  const int64_t B = x.rows();
+  s.x_scale.resize(B);
+  for (int64_t b = 0; b < B; ++b) {
+    s.x_scale[b] = p.dac_range > 0 ? static_cast<float>(p.dac_range) : x.row(b).cwiseAbs().maxCoeff();
+  }
+  s.inv = (s.x_scale.array() > 0).select(s.x_scale.cwiseInverse(), 0.0f);
+  s.v.noalias() = s.inv.asDiagonal() * x;
+  if (p.dac_range > 0) s.v = s.v.cwiseMax(-1.0f).cwiseMin(1.0f);
+  if (dac_bits > 0) {
+    const float levels = static_cast<float>((int64_t{1} << (dac_bits - 1)) - 1);
+    s.v = ((s.v.array() * levels).round() / levels).matrix();
+  }
+}
+
+// The DAC outputs a block's rows take: usually one contiguous run of inputs.
+void AnalogChip::gather_inputs(const Block& blk, ProductScratch& s) const {
+  const auto rows = static_cast<int64_t>(blk.rows.size());
+  const int64_t first = blk.inputs.empty() ? 0 : blk.inputs.front();
+  const bool contiguous = !blk.inputs.empty() && blk.inputs.back() - first == rows - 1 &&
+                          std::adjacent_find(blk.inputs.begin(), blk.inputs.end(),
+                                             [](int64_t a, int64_t b) { return b != a + 1; }) == blk.inputs.end();
+  if (contiguous) {
+    s.signed_drive = s.v.middleCols(first, rows);
+  } else {
+    s.signed_drive.resize(s.v.rows(), rows);
+    for (int64_t r = 0; r < rows; ++r) s.signed_drive.col(r) = s.v.col(blk.inputs[static_cast<size_t>(r)]);
+  }
+}
+
+float AnalogChip::adc_range(const Block& blk) const {
+  const PeripherySpec& p = chip_->periphery;
+  if (p.adc_calibrated) return adc_range_[static_cast<size_t>(blk.tile)];
+  const float full_scale = static_cast<float>(static_cast<double>(map_->tiles[static_cast<size_t>(blk.tile)].target_uS.rows()) *
+                                              (map_->window.g_max_uS - map_->window.g_min_uS));
+  return static_cast<float>(p.adc_range_fraction) * full_scale;
+}
+
+// One read of the block with s.drive on its rows: every conversion's column current after the
+// differential (or reference) subtraction, with read noise and output noise, into s.analog.
+void AnalogChip::read_block(const Block& blk, Engine& gen, ProductScratch& s) const {
+  const PeripherySpec& p = chip_->periphery;
+  const TileState& tile = tiles_[static_cast<size_t>(blk.tile)];
+  const int64_t B = s.drive.rows();
+  const auto n_conv = static_cast<Eigen::Index>(blk.conversions.size());
+  if (p.per_cell_read_noise && tile.has_read_noise) {
+    read_block_per_cell(blk, gen, s);
+  } else {
+    // Exact at the conversion: sum_i N(0, s_ij^2) v_i over the rows and the signed columns
+    // of one conversion is N(0, sum_i v_i^2 sum_k f_k^2 s_ik^2), one draw per conversion.
+    s.analog.noalias() = s.drive * blk.g_eff;
+    if (tile.has_read_noise) {
+      s.var.noalias() = s.drive.cwiseProduct(s.drive) * blk.var_eff;
+      s.noise.resize(B, n_conv);
+      detail::fill_normal(gen(), s.noise.data(), s.noise.size());
+      s.analog.array() += s.var.array().sqrt() * s.noise.array();
+    }
+    if (blk.reference >= 0) {
+      s.reference.noalias() = s.drive * blk.ref_g;
+      if (tile.has_read_noise) {
+        s.ref_sd.noalias() = s.drive.cwiseProduct(s.drive) * blk.ref_var;
+        s.ref_sd = s.ref_sd.cwiseSqrt();
+        s.noise.resize(B, 1);
+        detail::fill_normal(gen(), s.noise.data(), s.noise.size());
+        s.reference.array() += s.ref_sd.array() * s.noise.col(0).array();
+      }
+      for (Eigen::Index g = 0; g < n_conv; ++g) {
+        const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+        s.analog.col(g) -= (conv.factor * conv.sign_sum) * s.reference;
+      }
+    }
+  }
+  const float range = adc_range(blk);
+  if (p.output_noise > 0 && range > 0) {
+    s.noise.resize(B, n_conv);
+    detail::fill_normal(gen(), s.noise.data(), s.noise.size());
+    s.analog += (static_cast<float>(p.output_noise) * range) * s.noise;
+  }
+}
+
+// The reference path: every cell read with its own noise draw, vector by vector, then the
+// differential subtraction column by column.
+void AnalogChip::read_block_per_cell(const Block& blk, Engine& gen, ProductScratch& s) const {
+  boost::random::normal_distribution<float> normal;
+  const int64_t B = s.drive.rows();
+  const auto rows = static_cast<int64_t>(blk.rows.size()), cols = static_cast<int64_t>(blk.cols.size());
+  const auto n_conv = static_cast<Eigen::Index>(blk.conversions.size());
+  s.current.resize(B, cols);
+  RowMatrixXf g_read(rows, cols);
+  for (int64_t b = 0; b < B; ++b) {
+    for (Eigen::Index i = 0; i < g_read.size(); ++i) {
+      g_read.data()[i] = blk.g_uS.data()[i] + std::sqrt(blk.read_var.data()[i]) * normal(gen);
+    }
+    s.current.row(b) = s.drive.row(b) * g_read;
+  }
+  Eigen::VectorXf reference = static_cast<float>(map_->window.g_min_uS) * s.drive.rowwise().sum();
+  if (blk.reference >= 0) reference = s.current.col(blk.reference);
+  s.analog.resize(B, n_conv);
+  for (Eigen::Index g = 0; g < n_conv; ++g) {
+    const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+    auto col = s.analog.col(g);
+    col = (-conv.sign_sum) * reference;
+    for (int64_t k = conv.begin; k < conv.end; ++k) col += blk.signs[static_cast<size_t>(k)] * s.current.col(k);
+    col *= conv.factor;
+  }
+}
+
+// ADC: s.analog quantized in place to the block's range, clips counted; during calibration the
+// values pass unquantized and the largest is returned.
+float AnalogChip::convert(const Block& blk, int adc_bits, ProductScratch& s) const {
+  s.conversions += s.analog.size();
+  if (calibrating_) return s.analog.size() ? s.analog.cwiseAbs().maxCoeff() : 0.0f;
+  const float range = adc_range(blk);
+  if (adc_bits > 0 && range > 0) {
+    const float q = static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1);
+    s.adc_codes = s.analog.array() * (q / range);
+    s.clips += (s.adc_codes.abs() > q).count();
+    s.analog = (s.adc_codes.max(-q).min(q).round() * (range / q)).matrix();
+  }
+  return 0.0f;
+}
+
+// Digital recombination: each conversion shifted by its slice significance into its output.
+void AnalogChip::accumulate(const Block& blk, float sign, ProductScratch& s) const {
+  for (Eigen::Index g = 0; g < static_cast<Eigen::Index>(blk.conversions.size()); ++g) {
+    const Block::Conversion& conv = blk.conversions[static_cast<size_t>(g)];
+    s.acc.col(conv.output) += (sign * conv.weight) * s.analog.col(g);
   }
 }
 
@@ -591,10 +619,7 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
       const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
       const auto rows = static_cast<int64_t>(blk.rows.size());
       const auto n_conv = static_cast<int64_t>(blk.conversions.size());
-      const float full_scale = static_cast<float>(static_cast<double>(map.tiles[static_cast<size_t>(blk.tile)].target_uS.rows()) *
-                                                  (map.window.g_max_uS - map.window.g_min_uS));
-      const float range = p.adc_calibrated ? adc_range_[static_cast<size_t>(blk.tile)]
-                                           : static_cast<float>(p.adc_range_fraction) * full_scale;
+      const float range = adc_range(blk);
       pass.drive.resize(static_cast<size_t>(rows));
       pass.analog.resize(static_cast<size_t>(n_conv));
       for (int phase = 0; phase < phases; ++phase) {

@@ -232,9 +232,26 @@ class AnalogChip {
   void fill_blocks();
   void compensate_drift();
   static void apply_ir_drop(TileState& s, const CircuitSpec& circuit, CircuitSolver solver);
-  // The product into per-thread scratch (before the output scales); mvm* read it out.
+  // Everything one product writes; each calling thread owns one (scratch()).
+  struct ProductScratch {
+    Eigen::VectorXf x_scale, inv, reference, ref_sd;  // x_scale: each input vector's DAC scale
+    RowMatrixXf v, signed_drive, drive;               // DAC outputs; one block's rows
+    Eigen::MatrixXf acc;                              // (batch, outputs) before output scales
+    Eigen::MatrixXf current, var, noise, analog;      // one read of one block
+    Eigen::ArrayXXf adc_codes;
+    int64_t clips = 0, conversions = 0;
+  };
+  static ProductScratch& scratch();
+  // The stages of a product, in order (analog.cpp).
   void product(int64_t m, const RowMatrixXf& x, boost::random::mt19937_64& gen, int dac_bits,
-               int adc_bits) const;
+               int adc_bits, ProductScratch& s) const;
+  void dac(const RowMatrixXf& x, int dac_bits, ProductScratch& s) const;
+  void gather_inputs(const Block& blk, ProductScratch& s) const;
+  float adc_range(const Block& blk) const;
+  void read_block(const Block& blk, boost::random::mt19937_64& gen, ProductScratch& s) const;
+  void read_block_per_cell(const Block& blk, boost::random::mt19937_64& gen, ProductScratch& s) const;
+  float convert(const Block& blk, int adc_bits, ProductScratch& s) const;
+  void accumulate(const Block& blk, float sign, ProductScratch& s) const;
   const MappedModel* map_;
   const ChipSpec* chip_;
   DeviceModel device_;
