@@ -126,6 +126,14 @@ struct ConductanceWindow {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Times after programming. "1s,1h,1d,1y" -> seconds, sorted, each once. Units s, m (minutes),
+// h, d, w, mo (365.25 / 12 days), y (365.25 days); a bare number is seconds. Throws UsageError
+// naming the bad entry.
+std::vector<double> parse_times(const std::string& text);
+// Seconds as the shortest of those units that gives a whole number ("3600" -> "1h").
+std::string format_time(double seconds);
+
+// ---------------------------------------------------------------------------------------------
 // Random streams. Every random draw comes from a stream whose 64-bit seed is a splitmix64 hash
 // of (master seed, keys...), so a result depends on its keys only, never on threads or order.
 inline uint64_t splitmix64(uint64_t x) {

@@ -11,6 +11,7 @@ Characterization characterize(const DeviceModel& model, int64_t levels,
   if (levels < 2 || levels > 4096) throw UsageError("levels must be 2..4096");
   if (devices < 2 || devices > (int64_t{1} << 26)) throw UsageError("devices must be 2..2^26");
   if (times_s.empty()) throw UsageError("give at least one time");
+  for (double t : times_s) model.spec().check_time(t);  // before any work
   const DeviceSpec& s = model.spec();
   const int64_t cols = std::min<int64_t>(devices, 1024);
   const int64_t rows = (devices + cols - 1) / cols;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -103,6 +104,17 @@ struct DeviceSpec {
   AccumulatedNoiseSpec accumulated;
   SigmaModel read;
   StuckSpec stuck;
+  // The times after programming its source covers (s); any other time is an extrapolation,
+  // refused unless `extrapolate` is set (and then marked in reports). Without a stated range,
+  // every time is allowed.
+  double time_min_s = 0.0, time_max_s = std::numeric_limits<double>::infinity();
+  bool extrapolate = false;
+
+  // Whether t lies outside the source's range.
+  bool extrapolated(double t_s) const { return t_s < time_min_s || t_s > time_max_s; }
+  // Throws a UsageError naming the device and its range when t is outside it and extrapolation
+  // was not asked for.
+  void check_time(double t_s) const;
 
   static DeviceSpec from_json(const nlohmann::json& j, const std::string& path = "device");
   nlohmann::json to_json() const;

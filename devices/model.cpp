@@ -117,6 +117,7 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
   if (!(t >= 0) || !std::isfinite(t)) {
     throw UsageError("time after programming must be finite and >= 0, got " + std::to_string(t));
   }
+  s.check_time(t);
   const int64_t R = state.g_uS.rows(), C = state.g_uS.cols();
   RowMatrixXf out(R, C);
   const DriftSpec& d = s.drift;

@@ -157,12 +157,21 @@ LogClip LogClip::from_json(const json& j, const std::string& path) {
 
 json LogClip::to_json() const { return json{{"a", a}, {"b", b}, {"min", lo}, {"max", hi}}; }
 
+void DeviceSpec::check_time(double t_s) const {
+  if (extrapolate || !extrapolated(t_s)) return;
+  const std::string last = std::isinf(time_max_s) ? std::string("no upper bound") : format_time(time_max_s);
+  throw UsageError("device " + (name.empty() ? std::string("(unnamed)") : name) + ": " + format_time(t_s) +
+                   " after programming is outside the times its source covers (" + format_time(time_min_s) +
+                   " to " + last + "); pass --extrapolate (or set device.extrapolate=true) to run it anyway, "
+                   "and reports will mark it extrapolated");
+}
+
 // ---------------------------------------------------------------------------------------------
 DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path,
                  {"name", "citation", "description", "g_min_uS", "g_max_uS", "levels",
                   "window_dtod", "clip_to_window", "programming", "write_verify", "drift",
-                  "accumulated_noise", "read_noise", "stuck"});
+                  "accumulated_noise", "read_noise", "stuck", "time_range_s", "extrapolate"});
   DeviceSpec d;
   for (const auto& [key, v] : j.items()) {
     const std::string p = path + "." + key;
@@ -174,6 +183,16 @@ DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
     if (key == "levels") d.levels = get_int(v, p);
     if (key == "window_dtod") d.window_dtod = non_negative(v, p);
     if (key == "clip_to_window") d.clip_to_window = get_bool(v, p);
+    if (key == "extrapolate") d.extrapolate = get_bool(v, p);
+    if (key == "time_range_s") {
+      // [first, last] in seconds; a last of null means the source states no upper bound.
+      if (!v.is_array() || v.size() != 2) throw SpecError(p, "expected [first, last] in seconds, got " + describe(v));
+      d.time_min_s = get_number(v[0], p + "[0]");
+      d.time_max_s = v[1].is_null() ? std::numeric_limits<double>::infinity() : get_number(v[1], p + "[1]");
+      if (!(d.time_min_s >= 0) || !(d.time_max_s >= d.time_min_s)) {
+        throw SpecError(p, "expected 0 <= first <= last, got " + describe(v));
+      }
+    }
     if (key == "programming") d.programming = SigmaModel::from_json(v, p);
     if (key == "read_noise") d.read = SigmaModel::from_json(v, p);
     if (key == "write_verify") {
@@ -282,6 +301,8 @@ json DeviceSpec::to_json() const {
          {"programming", programming.to_json()}, {"read_noise", read.to_json()},
          {"stuck", {{"at_min", stuck.at_min}, {"at_max", stuck.at_max}}}};
   if (!description.empty()) j["description"] = description;
+  j["time_range_s"] = json::array({time_min_s, std::isinf(time_max_s) ? json(nullptr) : json(time_max_s)});
+  j["extrapolate"] = extrapolate;
   j["write_verify"] = {{"enabled", write_verify.enabled},
                        {"max_iterations", write_verify.max_iterations},
                        {"tolerance", write_verify.tolerance},

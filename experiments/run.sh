@@ -89,7 +89,7 @@ fi
 if want ageing; then
   for chip in pcm_512 neurram_256; do
     sweep ageing_$chip $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 $chip "${common[@]}" \
-      --times 1s,1h,1d,7d,30d,1y,10y --grid drift_compensation=none,global
+      --times 1s,1h,1d,7d,30d,1y,10y --extrapolate --grid drift_compensation=none,global
   done
 fi
 

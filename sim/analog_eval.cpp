@@ -134,6 +134,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
                                  const AnalogEvalOptions& o) {
   if (o.trials < 1 || o.trials > 100000) throw UsageError("trials must be 1..100000");
   if (o.times_s.empty()) throw UsageError("give at least one time after programming");
+  for (double t : o.times_s) chip.device.check_time(t);  // before any work
   const auto start = std::chrono::steady_clock::now();
   AnalogEvalResult result;
   DigitalEvalOptions d{o.mode, o.batch, o.threads};

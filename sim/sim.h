@@ -366,11 +366,6 @@ std::string data_dir();
 // "a.b=value" (value parsed as JSON when it is valid JSON, else taken as a string).
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides);
 
-// "1s,1h,1d,1y" -> seconds, sorted, each once. Units s, m (minutes), h, d, w, mo (365.25 / 12
-// days), y (365.25 days); a bare number is seconds. Throws UsageError naming the bad entry.
-std::vector<double> parse_times(const std::string& text);
-// Seconds as the shortest of those units that gives a whole number ("3600" -> "1h").
-std::string format_time(double seconds);
 
 // Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
 void write_text_atomic(const std::string& path, const std::string& text);

@@ -122,18 +122,34 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
   SweepSummary summary;
   summary.points = points;
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t p = 0; p < points; ++p) {
-    std::vector<std::string> values, overrides = o.overrides;
+  // A point's grid values (last axis fastest), its resume key and its overrides.
+  auto point = [&](int64_t p, std::vector<std::string>& values, std::string& key, std::vector<std::string>& overrides) {
+    values.clear();
+    key.clear();
+    overrides = o.overrides;
     int64_t rest = p;
-    for (auto a = axes.rbegin(); a != axes.rend(); ++a) {  // last axis varies fastest
+    for (auto a = axes.rbegin(); a != axes.rend(); ++a) {
       values.insert(values.begin(), a->values[static_cast<size_t>(rest % static_cast<int64_t>(a->values.size()))]);
       rest /= static_cast<int64_t>(a->values.size());
     }
-    std::string key;
     for (size_t a = 0; a < axes.size(); ++a) {
       key += values[a] + "\x1f";
       overrides.push_back(axes[a].key + "=" + values[a]);
     }
+  };
+  // Every point's chip is built and its times checked before any work: a bad grid value fails
+  // at once, not after hours.
+  for (int64_t p = 0; p < points; ++p) {
+    std::vector<std::string> values, overrides;
+    std::string key;
+    point(p, values, key, overrides);
+    const ChipSpec chip = load_chip(chip_name, overrides);
+    for (double t : o.eval.times_s) chip.device.check_time(t);
+  }
+  for (int64_t p = 0; p < points; ++p) {
+    std::vector<std::string> values, overrides;
+    std::string key;
+    point(p, values, key, overrides);
     if (done.count(key)) {
       ++summary.skipped;
       continue;

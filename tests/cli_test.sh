@@ -137,7 +137,7 @@ fails_with "energy no data" "pass --data" "$bin" energy "$m/quantized.h5" --chip
 
 # sweep: interrupted (last point removed) and resumed gives the same file.
 sweep() { "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
-  --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --trials 2 \
+  --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --extrapolate --trials 2 \
   --out "$tmp/sweep.csv" "$@"; }
 check "sweep" sweep
 cp "$tmp/sweep.csv" "$tmp/full.csv"
@@ -146,6 +146,13 @@ check "sweep resume" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' 
 check "sweep resumed equals full" cmp "$tmp/sweep.csv" "$tmp/full.csv"
 check "sweep rows" bash -c "[ \$(wc -l < $tmp/full.csv) -eq 9 ]"
 fails_with "sweep exists" "--resume" sweep
+fails_with "device beyond its source's range" "outside the times its source covers (0s to 2d)" \
+  "$bin" device rram_wan2022 --times 1y --devices 10
+check "device extrapolated on request" bash -c "'$bin' device rram_wan2022 --times 1y --devices 10 --extrapolate | grep -q 'extrapolated'"
+fails_with "sweep beyond the device's range fails before any point" "outside the times its source covers" \
+  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 --grid periphery.adc_bits=4,8 \
+  --times 1s,1y --out "$tmp/never.csv"
+check "no point written" bash -c "[ ! -f '$tmp/never.csv' ]"
 fails_with "sweep bad grid" "expected key=v1" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
   --chip ideal --grid periphery.adc_bits --out "$tmp/other.csv"
 

@@ -230,7 +230,7 @@ TEST(Analog, SameSeedSameAccuracyForAnyThreadCount) {
   const auto& c = manifest["models"][2];
   const S4DModel model = S4DModel::load(c["checkpoint"]);
   const Dataset data = fixture_dataset(c, 5);
-  const ChipSpec spec = chip({"mapping.tile_rows=8", "mapping.tile_cols=8"}, "pcm_512");
+  const ChipSpec spec = chip({"mapping.tile_rows=8", "mapping.tile_cols=8", "device.extrapolate=true"}, "pcm_512");
   AnalogEvalOptions o;
   o.trials = 3;
   o.times_s = {1.0, 3.156e7};
@@ -257,6 +257,7 @@ TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {
   auto with = [&](const char* comp) {
     auto o = drift_only;
     o.push_back(std::string("drift_compensation=") + comp);
+    o.push_back("device.extrapolate=true");  // a year, beyond the PCM source's day
     return chip(o, "pcm_512");
   };
   const ChipSpec none = with("none"), global = with("global");
@@ -306,6 +307,7 @@ TEST(Analog, PerColumnDriftCompensationFollowsEachColumn) {
   auto error_with = [&](const char* comp) {
     auto o = base;
     o.push_back(std::string("drift_compensation=") + comp);
+    o.push_back("device.extrapolate=true");
     const ChipSpec spec = chip(o, "pcm_512");
     const MappedModel map = map_model(model, spec.mapping, spec.device.window());
     AnalogChip analog(map, spec, 1, 0);

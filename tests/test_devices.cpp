@@ -194,7 +194,8 @@ double drift_moment(double mu, double s, double ln_tau, double k) {
 }
 
 TEST(Devices, PcmDriftAndOneOverFMatchAihwkit) {
-  const DeviceModel model(preset("pcm_aihwkit", {"programming.scale=0"}));
+  // The formula is checked beyond the day its source validates it over: extrapolation on.
+  const DeviceModel model(preset("pcm_aihwkit", {"programming.scale=0", "extrapolate=true"}));
   for (double x : {0.2, 0.4, 0.6, 0.8, 1.0}) {
     const double g = 25.0 * x;
     const ProgrammedArray p = model.program(constant(g), 11);
@@ -214,7 +215,8 @@ TEST(Devices, PcmDriftAndOneOverFMatchAihwkit) {
 }
 
 TEST(Devices, WanRelaxationSpreadGrowsAsPublished) {
-  const DeviceModel model(preset("rram_wan2022"));
+  // Checked up to a year (the 2-day spread held), so extrapolation is on.
+  const DeviceModel model(preset("rram_wan2022", {"extrapolate=true"}));
   auto poly = [](const std::vector<double>& c, double x) {
     double s = 0, p = 1;
     for (double v : c) {
@@ -296,6 +298,34 @@ TEST(Devices, SameSeedSameStateForAnyThreadCount) {
   EXPECT_EQ(a.stuck, b.stuck);
   EXPECT_EQ(a_t, b_t);
   EXPECT_NE(model.program(targets, 44).g_uS, a.g_uS);
+}
+
+// Issue #14: asking a preset beyond the times its source covers is an error naming the range,
+// unless extrapolation is asked for; every preset states its range in its citation.
+TEST(Devices, TimesBeyondTheSourceAreRefusedUnlessExtrapolated) {
+  const DeviceModel wan(preset("rram_wan2022"));
+  const ProgrammedArray p = wan.program(constant(20.0), 3);
+  EXPECT_NO_THROW(wan.at_time(p, 172800.0, 1));
+  try {
+    wan.at_time(p, 365.25 * 86400, 1);
+    FAIL() << "a year was accepted";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("rram_wan2022"), std::string::npos) << m;
+    EXPECT_NE(m.find("0s to 2d"), std::string::npos) << m;
+    EXPECT_NE(m.find("--extrapolate"), std::string::npos) << m;
+  }
+  const DeviceSpec s = preset("rram_wan2022", {"extrapolate=true"});
+  EXPECT_TRUE(s.extrapolated(365.25 * 86400));
+  EXPECT_NO_THROW(DeviceModel(s).at_time(p, 365.25 * 86400, 1));
+  EXPECT_THROW(preset("pcm_joshi").check_time(1.0), UsageError);  // a fit of programming only
+  EXPECT_NO_THROW(preset("ideal").check_time(1e12));
+  for (const char* name : {"ideal", "pcm_aihwkit", "rram_wan2022", "rram_cmo_hfox", "pcm_joshi",
+                           "rram_milo", "rram_generic", "rram_multilevel"}) {
+    EXPECT_NE(preset(name).citation.find("Time range"), std::string::npos) << name;
+  }
+  EXPECT_NE(preset("rram_generic").citation.find("Assumed"), std::string::npos);
+  EXPECT_NE(preset("rram_multilevel").citation.find("Assumed"), std::string::npos);
 }
 
 TEST(Devices, SpecIsStrictAndPresetsCarryCitations) {

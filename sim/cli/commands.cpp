@@ -77,8 +77,15 @@ int run_info(const InfoArgs& args) {
 
 namespace {
 
+// The overrides a verb passes on, with device.extrapolate when --extrapolate was given.
+std::vector<std::string> with_extrapolation(std::vector<std::string> overrides, bool extrapolate,
+                                            const std::string& prefix) {
+  if (extrapolate) overrides.push_back(prefix + "extrapolate=true");
+  return overrides;
+}
+
 int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& data) {
-  const ChipSpec chip = load_chip(args.chip, args.overrides);
+  const ChipSpec chip = load_chip(args.chip, with_extrapolation(args.overrides, args.extrapolate, "device."));
   AnalogEvalOptions o;
   o.trials = args.trials;
   o.times_s = parse_times(args.times);
@@ -119,8 +126,10 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
     const double clip_rate = t.adc_conversions ? static_cast<double>(t.adc_clips) /
                                                      static_cast<double>(t.adc_conversions)
                                                : 0.0;
-    std::printf("%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%\n", format_time(t.time_s).c_str(),
-                t.mean(), t.std(), t.min(), t.max(), t.mean_agreement(), 100 * clip_rate);
+    const bool extrapolated = chip.device.extrapolated(t.time_s);
+    std::printf("%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%%s\n", format_time(t.time_s).c_str(),
+                t.mean(), t.std(), t.min(), t.max(), t.mean_agreement(), 100 * clip_rate,
+                extrapolated ? "  extrapolated: beyond the device source's range" : "");
     j["results"].push_back({{"time_s", t.time_s},
                             {"analog_accuracy_mean", t.mean()},
                             {"analog_accuracy_std", t.std()},
@@ -128,7 +137,8 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
                             {"analog_accuracy_max", t.max()},
                             {"agreement_with_digital", t.mean_agreement()},
                             {"analog_accuracy_per_trial", t.accuracy},
-                            {"adc_clip_fraction", clip_rate}});
+                            {"adc_clip_fraction", clip_rate},
+                            {"extrapolated", extrapolated}});
   }
   const double per_pass = r.analog_seconds / static_cast<double>(args.trials * r.times.size());
   std::printf("\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
@@ -252,7 +262,7 @@ int run_map(const MapArgs& args) {
 }
 
 int run_device(const DeviceArgs& args) {
-  const DeviceModel model(load_device(args.device, args.overrides, data_dir()));
+  const DeviceModel model(load_device(args.device, with_extrapolation(args.overrides, args.extrapolate, ""), data_dir()));
   const DeviceSpec& spec = model.spec();
   const int64_t levels = args.levels ? args.levels : (spec.levels ? spec.levels : 8);
   const std::vector<double> times = parse_times(args.times);
@@ -262,7 +272,9 @@ int run_device(const DeviceArgs& args) {
               spec.levels ? (std::to_string(spec.levels) + " levels").c_str() : "continuous",
               static_cast<long long>(args.devices), static_cast<unsigned long long>(args.seed));
   std::printf("%10s", "target uS");
-  for (double t : times) std::printf(" %20s", ("t=" + format_time(t) + " mean/std").c_str());
+  for (double t : times) {
+    std::printf(" %20s", ("t=" + format_time(t) + (spec.extrapolated(t) ? "*" : "") + " mean/std").c_str());
+  }
   std::printf(" %8s %7s\n", "stuck", "pulses");
   std::string csv = "target_uS,time_s,mean_uS,std_uS,stuck_fraction,mean_pulses\n";
   for (int64_t k = 0; k < levels; ++k) {
@@ -277,6 +289,12 @@ int run_device(const DeviceArgs& args) {
       csv += line;
     }
     std::printf(" %7.3f%% %7.2f\n", 100 * first.stuck_fraction, first.mean_pulses);
+  }
+  for (double t : times) {
+    if (spec.extrapolated(t)) {
+      std::printf("* extrapolated: %s is outside the times the device's source covers\n", format_time(t).c_str());
+      break;
+    }
   }
   std::printf("\ndistinguishable levels (neighbours more than %g sigma apart):", c.sigmas);
   for (size_t ti = 0; ti < times.size(); ++ti) {
@@ -293,7 +311,7 @@ int run_sweep(const SweepArgs& args) {
   const Dataset data = load_dataset(args.data, args.limit);
   SweepOptions o;
   o.grids = args.grids;
-  o.overrides = args.overrides;
+  o.overrides = with_extrapolation(args.overrides, args.extrapolate, "device.");
   o.eval.trials = args.trials;
   o.eval.times_s = parse_times(args.times);
   o.eval.seed = args.seed;

@@ -33,6 +33,7 @@ struct EvalArgs {
   std::string json_out;
   std::string tech = "22nm_lp";  // energy figures of `eval --chip`
   int64_t energy_samples = 16;
+  bool extrapolate = false;  // allow times outside the device source's range
 };
 
 struct PredictArgs {
@@ -60,6 +61,7 @@ struct DeviceArgs {
   uint64_t seed = 1;
   double sigmas = 3.0;
   std::string csv_out;
+  bool extrapolate = false;  // allow times outside the device source's range
 };
 
 struct SweepArgs {
@@ -69,6 +71,7 @@ struct SweepArgs {
   int threads = 0;
   uint64_t seed = 1;
   bool resume = false;
+  bool extrapolate = false;  // allow times outside the device source's range
 };
 
 struct QuantizeArgs {

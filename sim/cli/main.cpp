@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--set", eval.overrides, "override a chip key: --set periphery.adc_bits=6");
   eval_cmd->add_option("--trials", eval.trials, "independently programmed chips")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  eval_cmd->add_flag("--extrapolate", eval.extrapolate,
+                     "allow times after programming outside the device source's range (marked)");
   eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
   eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)")
       ->check(kNonNegativeInteger);
@@ -90,6 +92,8 @@ int main(int argc, char** argv) {
       ->check(kNonNegativeInteger);
   dev_cmd->add_option("--sigmas", dev.sigmas, "separation that makes two levels distinguishable")
       ->check(CLI::PositiveNumber);
+  dev_cmd->add_flag("--extrapolate", dev.extrapolate,
+                    "allow times after programming outside the device source's range (marked)");
   dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
 
   SweepArgs sw;
@@ -102,6 +106,8 @@ int main(int argc, char** argv) {
   sw_cmd->add_option("--set", sw.overrides, "fixed chip overrides for every point");
   sw_cmd->add_option("--trials", sw.trials, "chips per point")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  sw_cmd->add_flag("--extrapolate", sw.extrapolate,
+                   "allow times after programming outside the device source's range (marked)");
   sw_cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
   sw_cmd->add_option("--seed", sw.seed, "master random seed")
       ->check(kNonNegativeInteger);
