@@ -137,6 +137,9 @@ struct ProgrammedArray {
   RowMatrixXf nu;           // drift exponent (power-law drift only, else empty)
   RowMatrixXu8 stuck;       // StuckState per device
   RowMatrixXi16 pulses;     // programming pulses used (write-verify iterations)
+  RowMatrixXu8 unverified;  // 1 where write-verify ended outside its tolerance of the target
+                            // (stuck, out of the device's window, or out of pulses); all 0
+                            // without write-verify, which cannot tell
   RowMatrixXf g_min_uS, g_max_uS;  // per-device window (only when window_dtod > 0, else empty)
 };
 

@@ -42,6 +42,7 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
   out.target_uS.resize(R, C);
   out.g_uS.resize(R, C);
   out.stuck = RowMatrixXu8::Zero(R, C);
+  out.unverified = RowMatrixXu8::Zero(R, C);
   out.pulses.resize(R, C);
   const bool dtod = s.window_dtod > 0;
   const bool power_law = s.drift.kind == DriftSpec::Kind::kPowerLaw;
@@ -65,11 +66,15 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
     for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
       for (int64_t c = 0; c < C; ++c) {
         double lo = s.g_min_uS, hi = s.g_max_uS;
-        double target = snap(targets(r, c));
+        const double absolute = snap(targets(r, c));
+        double target = absolute;
         if (dtod) {
           lo *= std::max(0.0, 1.0 + s.window_dtod * normal(win));
           hi = std::max(lo * 1.0001 + 1e-9, hi * (1.0 + s.window_dtod * normal(win)));
-          target = lo + (target - s.g_min_uS) / window * (hi - lo);
+          // Closed-loop programming verifies against the absolute target, which this device can
+          // reach only inside its own window; open-loop pulses land at the same place in the
+          // device's own window instead.
+          target = wv.enabled ? std::clamp(target, lo, hi) : lo + (target - s.g_min_uS) / window * (hi - lo);
           out.g_min_uS(r, c) = static_cast<float>(lo);
           out.g_max_uS(r, c) = static_cast<float>(hi);
         }
@@ -98,6 +103,11 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
         g = std::max(g, 0.0);
         if (s.clip_to_window) g = std::clamp(g, lo, hi);
         out.g_uS(r, c) = static_cast<float>(g);
+        // Write-verify knows which cells it could not bring within tolerance of the absolute
+        // target (stuck devices, a window that cannot reach it, the pulse budget spent), judged
+        // on the state it leaves; the chip can act on them.
+        const double tol = wv.relative ? wv.tolerance * std::abs(absolute) : wv.tolerance;
+        out.unverified(r, c) = static_cast<uint8_t>(wv.enabled && !(std::abs(out.g_uS(r, c) - absolute) <= tol));
         out.stuck(r, c) = static_cast<uint8_t>(st);
         out.pulses(r, c) = static_cast<int16_t>(std::min(iterations, 32767));
         if (power_law) {
