@@ -4,8 +4,11 @@
 #include <boost/random/mersenne_twister.hpp>
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <tuple>
 
 #include "sim/detail/fast_normal.h"
 #include "sim/sim.h"
@@ -21,9 +24,12 @@ using Engine = boost::random::mt19937_64;
 AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial)
     : map_(&map), chip_(&chip), device_(chip.device), seed_(seed), trial_(trial) {
   tiles_.resize(map.tiles.size());
+  unverified_.assign(map.tiles.size(), 0);
   for (size_t t = 0; t < map.tiles.size(); ++t) {
-    tiles_[t].programmed = device_.program(
-        map.tiles[t].target_uS, stream_seed(seed, stream_key::kProgramTiles, static_cast<uint64_t>(trial), t));
+    const uint64_t key = stream_seed(seed, stream_key::kProgramTiles, static_cast<uint64_t>(trial), t);
+    tiles_[t].programmed = device_.program(map.tiles[t].target_uS, key);
+    if (chip.repair_partner) repair_partners(t, key);
+    unverified_[t] = unverified_in_use(t);
   }
   for (const QuantizedMatrix& q : map.matrices) scale_f_.push_back(q.scale.cast<float>());
   blocks_.resize(map.matrices.size());
@@ -82,6 +88,77 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
     }
   }
   age(0.0);
+}
+
+// Failed cells that take part in a product: a driven row of a matrix and a column of the same
+// matrix or the tile's reference column (a failed cell elsewhere carries no current).
+int64_t AnalogChip::unverified_in_use(size_t t) const {
+  const Tile& tile = map_->tiles[t];
+  const ProgrammedArray& p = tiles_[t].programmed;
+  int64_t n = 0;
+  for (int64_t r = 0; r < p.unverified.rows(); ++r) {
+    const int32_t m = tile.rows[static_cast<size_t>(r)].matrix;
+    if (m < 0) continue;
+    for (int64_t c = 0; c < p.unverified.cols(); ++c) {
+      const int32_t col = tile.cols[static_cast<size_t>(c)].matrix;
+      n += p.unverified(r, c) && (col == m || col == kReferenceColumn);
+    }
+  }
+  return n;
+}
+
+int64_t AnalogChip::unverified_cells() const {
+  int64_t n = 0;
+  for (int64_t u : unverified_) n += u;
+  return n;
+}
+
+// Partner repair on differential pairs: for every cell write-verify reports as failed whose
+// partner (the other device of its pair: same matrix, output and slice, opposite sign) did
+// verify, the partner is re-programmed to g_failed - sign (T+ - T-), so that the pair's
+// difference is the target again; clamped to the window where the failed cell sits too far
+// off. Only partners are re-programmed; their pulses count as programming pulses.
+void AnalogChip::repair_partners(size_t t, uint64_t seed) {
+  const Tile& tile = map_->tiles[t];
+  ProgrammedArray& p = tiles_[t].programmed;
+  if (p.unverified.size() == 0 || p.unverified.cast<int64_t>().sum() == 0) return;
+  std::map<std::tuple<int32_t, int32_t, int32_t, int8_t>, int64_t> column_of;
+  for (size_t c = 0; c < tile.cols.size(); ++c) {
+    const ColumnRole& r = tile.cols[c];
+    if (r.matrix >= 0) column_of[{r.matrix, r.output, r.significance, r.sign}] = static_cast<int64_t>(c);
+  }
+  RowMatrixXf targets = tile.target_uS;
+  std::vector<std::pair<int64_t, int64_t>> partners;
+  std::vector<bool> reachable;  // the partner's window holds the compensating conductance
+  const float lo = static_cast<float>(map_->window.g_min_uS), hi = static_cast<float>(map_->window.g_max_uS);
+  for (int64_t r = 0; r < p.g_uS.rows(); ++r) {
+    for (int64_t c = 0; c < p.g_uS.cols(); ++c) {
+      const ColumnRole& role = tile.cols[static_cast<size_t>(c)];
+      if (!p.unverified(r, c) || role.matrix < 0 || tile.rows[static_cast<size_t>(r)].matrix != role.matrix) continue;
+      const auto it = column_of.find({role.matrix, role.output, role.significance, static_cast<int8_t>(-role.sign)});
+      if (it == column_of.end() || p.unverified(r, it->second)) continue;  // no partner, or it failed too
+      const float sign = role.sign;
+      const float difference = sign * (tile.target_uS(r, c) - tile.target_uS(r, it->second));
+      const float wanted = p.g_uS(r, c) - sign * difference;
+      targets(r, it->second) = std::clamp(wanted, lo, hi);
+      partners.emplace_back(r, it->second);
+      reachable.push_back(wanted >= lo && wanted <= hi);
+    }
+  }
+  if (partners.empty()) return;
+  // The same stream as the first programming, so that every device keeps its stuck state and
+  // window; only the partners' new states are taken from it.
+  const ProgrammedArray again = device_.program(targets, seed);
+  for (size_t k = 0; k < partners.size(); ++k) {
+    const auto [r, c] = partners[k];
+    const bool fixed = reachable[k] && !again.unverified(r, c);
+    p.g_uS(r, c) = again.g_uS(r, c);
+    if (p.nu.size()) p.nu(r, c) = again.nu(r, c);
+    if (p.pulses.size()) repair_pulses_ += again.pulses(r, c);
+    p.unverified(r, c) = again.unverified(r, c);
+    p.target_uS(r, c) = again.target_uS(r, c);
+    repaired_ += fixed;
+  }
 }
 
 void AnalogChip::fill_blocks() {
@@ -280,6 +357,7 @@ void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {
     counts->programming_pulses += pulses.size() ? static_cast<double>(pulses.cast<int64_t>().sum())
                                                 : static_cast<double>(map_->tiles[t].devices_used);
   }
+  counts->programming_pulses += repair_pulses_;
 }
 
 void AnalogChip::record(int64_t m, const Block& blk, int64_t batch, const RowMatrixXf& drive,

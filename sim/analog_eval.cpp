@@ -162,6 +162,9 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   for (int64_t trial = 0; trial < o.trials; ++trial) {
     AnalogChip analog(map, chip, o.seed, trial);
     AnalogOps ops(analog, model, chip);
+    result.unverified_cells.push_back(analog.unverified_cells());
+    result.repaired_cells.push_back(analog.repaired_cells());
+    if (trial == 0) result.unverified_per_tile = analog.unverified_per_tile();
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       analog.age(o.times_s[ti]);
       const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, stream_key::kEvaluate);

@@ -171,7 +171,7 @@ json DataflowSpec::to_json() const {
 ChipSpec ChipSpec::from_json(const json& j) {
   reject_unknown(j, "chip",
                  {"name", "description", "device", "mapping", "periphery", "analog_layers",
-                  "recurrence", "drift_compensation", "dataflow"});
+                  "recurrence", "drift_compensation", "dataflow", "repair"});
   ChipSpec c;
   c.mapping = MappingSpec{};
   for (const auto& [key, v] : j.items()) {
@@ -205,9 +205,17 @@ ChipSpec ChipSpec::from_json(const json& j) {
       c.analog_recurrence = s == "analog";
     }
     if (key == "drift_compensation") c.drift_compensation = get_enum(v, key, kCompensation);
+    if (key == "repair") c.repair_partner = get_enum<bool>(v, key, {{"none", false}, {"partner", true}});
   }
   if (!j.contains("device")) throw SpecError("device", "missing (a preset name or an object)");
   if (c.analog_recurrence) c.mapping.map_recurrence = true;  // the blocks must be on tiles
+  if (c.repair_partner && c.mapping.encoding != Encoding::kDifferential) {
+    throw SpecError("repair", "\"partner\" needs mapping.encoding=differential (a cell's partner is the other "
+                              "device of its pair)");
+  }
+  if (c.repair_partner && !c.device.write_verify.enabled) {
+    throw SpecError("repair", "\"partner\" needs device.write_verify.enabled (write-verify finds the failed cells)");
+  }
   c.resolved = j;
   c.resolved["device"] = c.device.to_json();
   c.resolved["mapping"] = c.mapping.to_json();
@@ -220,6 +228,7 @@ ChipSpec ChipSpec::from_json(const json& j) {
   c.resolved["analog_layers"] = layers;
   c.resolved["recurrence"] = c.analog_recurrence ? "analog" : "digital";
   c.resolved["drift_compensation"] = name_of(c.drift_compensation, kCompensation);
+  c.resolved["repair"] = c.repair_partner ? "partner" : "none";
   return c;
 }
 

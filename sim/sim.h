@@ -133,6 +133,9 @@ struct ChipSpec {
   bool analog_encoder = true, analog_projections = true, analog_decoder = true;
   bool analog_recurrence = false;  // IMSSA style: the per-channel blocks on crossbars
   DriftCompensation drift_compensation = DriftCompensation::kNone;
+  // What the chip does with the cells write-verify reports as failed: nothing, or (differential
+  // encoding) re-program each one's partner so that the pair's difference is the target again.
+  bool repair_partner = false;
   nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
 
   static ChipSpec from_json(const nlohmann::json& j);
@@ -187,6 +190,11 @@ class AnalogChip {
   int64_t trial() const { return trial_; }
   double time_s() const { return time_s_; }
   int64_t adc_clips() const { return clips_.load(); }
+  // Cells write-verify left outside tolerance, per tile (after any repair), and the cells a
+  // repair brought back (their pair's difference within tolerance again).
+  const std::vector<int64_t>& unverified_per_tile() const { return unverified_; }
+  int64_t unverified_cells() const;
+  int64_t repaired_cells() const { return repaired_; }
   int64_t adc_conversions() const { return conversions_.load(); }
   // Every product from now on adds its actions to *counts (nullptr stops counting); products
   // made during ADC calibration are not counted. `activation_bits` is the width of the words the
@@ -231,6 +239,8 @@ class AnalogChip {
   };
   void fill_blocks();
   void compensate_drift();
+  void repair_partners(size_t tile, uint64_t seed);
+  int64_t unverified_in_use(size_t tile) const;
   static void apply_ir_drop(TileState& s, const CircuitSpec& circuit, CircuitSolver solver);
   // Everything one product writes; each calling thread owns one (scratch()).
   struct ProductScratch {
@@ -262,6 +272,9 @@ class AnalogChip {
   std::vector<std::vector<Block>> blocks_;         // per matrix
   std::vector<Eigen::VectorXf> scale_f_;           // per matrix: its row scales in float
   mutable std::vector<float> adc_range_;
+  std::vector<int64_t> unverified_;
+  int64_t repaired_ = 0;
+  double repair_pulses_ = 0;
   bool calibrating_ = false;
   mutable std::atomic<int64_t> clips_{0}, conversions_{0};
   ActionCounts* counts_ = nullptr;
@@ -336,6 +349,8 @@ struct AnalogEvalResult {
   double seconds = 0;
   double digital_seconds = 0;  // one pass of the quantized digital model over the data
   double analog_seconds = 0;   // all analog passes (trials x times), calibration excluded
+  std::vector<int64_t> unverified_cells, repaired_cells;  // per trial (write-verify failures)
+  std::vector<int64_t> unverified_per_tile;               // trial 0, per tile
 };
 
 // Digital accuracy, then for each trial a freshly programmed chip evaluated at every time.

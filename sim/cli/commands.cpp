@@ -143,6 +143,29 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   const double per_pass = r.analog_seconds / static_cast<double>(args.trials * r.times.size());
   std::printf("\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
               per_pass, r.digital_seconds, r.digital_seconds > 0 ? per_pass / r.digital_seconds : 0.0);
+  {
+    int64_t worst = 0, tiles_hit = 0;
+    for (int64_t u : r.unverified_per_tile) {
+      worst = std::max(worst, u);
+      tiles_hit += u > 0;
+    }
+    double failed = 0, repaired = 0;
+    for (size_t i = 0; i < r.unverified_cells.size(); ++i) {
+      failed += static_cast<double>(r.unverified_cells[i]);
+      repaired += static_cast<double>(r.repaired_cells[i]);
+    }
+    const double trials = static_cast<double>(std::max<size_t>(1, r.unverified_cells.size()));
+    if (chip.device.write_verify.enabled) {
+      std::printf("write-verify: %.1f cells per chip left outside tolerance (%s repair: %.1f brought back); "
+                  "chip 0: %lld of %zu tiles hit, at most %lld cells in one\n",
+                  failed / trials, chip.repair_partner ? "partner" : "no", repaired / trials,
+                  static_cast<long long>(tiles_hit), r.unverified_per_tile.size(), static_cast<long long>(worst));
+    }
+    j["write_verify"] = {{"unverified_cells_per_trial", r.unverified_cells},
+                         {"repaired_cells_per_trial", r.repaired_cells},
+                         {"unverified_cells_per_tile_trial0", r.unverified_per_tile},
+                         {"repair", chip.repair_partner ? "partner" : "none"}};
+  }
   j["seconds"] = r.seconds;
   j["seconds_per_analog_pass"] = per_pass;
   j["seconds_per_digital_pass"] = r.digital_seconds;
