@@ -149,19 +149,25 @@ def faults(out, summary):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     s = summary.setdefault("faults", {})
     for end, color in (("min", "C0"), ("max", "C3")):
-        name = f"faults_stuck_{end}.csv"
-        if not have(out, name):
-            continue
-        rows = read_csv(os.path.join(out, name))
+        what = "off (g_min)" if end == "min" else "on (g_max)"
         key = f"device.stuck.at_{end}"
-        for rec, style in (("digital", "--"), ("analog", "-")):
-            sel = [r for r in rows if r["recurrence"] == rec]
-            what = "off (g_min)" if end == "min" else "on (g_max)"
-            s[f"stuck_{end}_{rec}"] = sweep_line(ax, sel, key, f"stuck {what}, recurrence {rec}",
-                                                 "o" + style, color, x_scale=100)
-        s["digital"] = float(rows[0]["digital_accuracy"])
+        name = f"faults_stuck_{end}.csv"
+        if have(out, name):
+            rows = read_csv(os.path.join(out, name))
+            for rec, style in (("digital", ":"), ("analog", "-")):
+                sel = [r for r in rows if r["recurrence"] == rec]
+                s[f"stuck_{end}_{rec}"] = sweep_line(ax, sel, key, f"{what}, offset, recurrence {rec}",
+                                                     "o" + style, color, x_scale=100)
+            s["digital"] = float(rows[0]["digital_accuracy"])
+        name = f"faults_differential_stuck_{end}.csv"
+        if have(out, name):
+            rows = read_csv(os.path.join(out, name))
+            for repair, style in (("none", "--"), ("partner", "-.")):
+                sel = [r for r in rows if r["repair"] == repair]
+                s[f"stuck_{end}_differential_{repair}"] = sweep_line(
+                    ax, sel, key, f"{what}, differential, repair {repair}", "s" + style, color, x_scale=100)
     finish(ax, fig, out, "faults.png", "stuck devices (% of all devices)",
-           "Stuck devices, IMSSA-sized ternary model on imssa_64", 7)
+           "Stuck devices, IMSSA-sized ternary model on imssa_64", 6)
 
 
 def complexity(out, summary):

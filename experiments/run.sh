@@ -93,15 +93,22 @@ if want ageing; then
   done
 fi
 
-# 4. Faults: accuracy against the fraction of devices stuck off (at g_min) or on (at g_max), with
-# the recurrence digital and on the crossbar, IMSSA-sized ternary model on the 64 x 64 chip (its
-# other noise sources as the preset has them).
+# 4. Faults: accuracy against the fraction of devices stuck off (at g_min) or on (at g_max),
+# IMSSA-sized ternary model on the 64 x 64 chip (its other noise sources as the preset has them).
+# First the preset as it was (offset encoding, recurrence digital and on the crossbar); then,
+# with the recurrence on the crossbar, the encoding (offset, differential) and the repair of the
+# cells write-verify reports as failed (none; partner: re-program the pair's other device) as
+# axes. Partner repair needs differential pairs, so offset runs without it.
 if want faults && [ -f $imssa ]; then
+  fractions=0,0.001,0.002,0.005,0.01,0.02,0.05,0.1
   for end in min max; do
     other=$([ $end = min ] && echo max || echo min)
     sweep faults_stuck_$end $imssa imssa_64 --data $data --limit $fault_limit --trials $fault_trials \
       --seed $seed --times 1s --set device.stuck.at_$other=0 \
-      --grid device.stuck.at_$end=0,0.001,0.002,0.005,0.01,0.02,0.05,0.1 --grid recurrence=digital,analog
+      --grid device.stuck.at_$end=$fractions --grid recurrence=digital,analog
+    sweep faults_differential_stuck_$end $imssa imssa_64 --data $data --limit $fault_limit \
+      --trials $fault_trials --seed $seed --times 1s --set device.stuck.at_$other=0 \
+      --set mapping.encoding=differential --grid device.stuck.at_$end=$fractions --grid repair=none,partner
   done
 fi
 
