@@ -210,41 +210,49 @@ void AnalogChip::fill_blocks() {
   if (chip_->drift_compensation != DriftCompensation::kNone && time_s_ > 0) compensate_drift();
 }
 
-// Drift compensation as aihwkit's GlobalDriftCompensation does it: a reference read of the
-// array with every input at full scale, right after programming and now, through the
-// differential (or reference-column) subtraction, so unused cells and cells that drift alike in
-// a pair cancel. Global: one factor per tile, sum |then| / sum |now| over its conversions. Per
-// column: one factor per conversion, then / now, where that conversion's read-out is large
-// enough to be a stable reference (else the tile's factor).
+// Drift compensation (see DriftCompensation): each read-out's reference value right after
+// programming ("then", the programmed conductances) and now (after drift, relaxation and IR
+// drop), through the differential or reference-column subtraction, so unused cells and cells
+// that drift alike in a pair cancel. One-hot modes sum |read-out| over the rows read one at a
+// time; all-ones modes take the signed read-out of all rows at once. A factor comes from a
+// ratio only where the reference is stable (now and then both well away from zero, same sign);
+// else 1 (tile) or the tile's factor (read-out): never a division by a cancelled sum.
 void AnalogChip::compensate_drift() {
+  const DriftCompensation mode = chip_->drift_compensation;
+  const bool one_hot = mode == DriftCompensation::kGlobal || mode == DriftCompensation::kPerColumn;
+  const bool per_column = mode == DriftCompensation::kPerColumn || mode == DriftCompensation::kPerColumnOnes;
   const double g_min = map_->window.g_min_uS;
   struct Readout { Block* block; std::vector<double> then, now; };
   std::vector<std::vector<Readout>> per_tile(tiles_.size());
   for (auto& per_matrix : blocks_) {
     for (Block& b : per_matrix) {
       const RowMatrixXf& programmed = tiles_[static_cast<size_t>(b.tile)].programmed.g_uS;
-      auto column_then = [&](int64_t k) {
-        double sum = 0;
-        for (int64_t r : b.rows) sum += programmed(r, b.cols[static_cast<size_t>(k)]);
-        return sum;
-      };
       Readout ro{&b, {}, {}};
-      const double rows = static_cast<double>(b.rows.size());
-      const double ref_then = b.reference >= 0 ? column_then(b.reference) : rows * g_min;
-      const double ref_now = b.reference >= 0 ? static_cast<double>(b.ref_g.sum()) : 0.0;
-      for (size_t g = 0; g < b.conversions.size(); ++g) {
-        const Block::Conversion& conv = b.conversions[g];
-        double then = -conv.sign_sum * ref_then;
-        for (int64_t k = conv.begin; k < conv.end; ++k) then += b.signs[static_cast<size_t>(k)] * column_then(k);
-        // g_eff already holds the digital g_min reference when there is no reference column.
-        const double now = static_cast<double>(b.g_eff.col(static_cast<Eigen::Index>(g)).sum()) -
-                           conv.sign_sum * ref_now;
+      for (const Block::Conversion& conv : b.conversions) {
+        double then = 0, now = 0;
+        for (size_t i = 0; i < b.rows.size(); ++i) {
+          const int64_t r = b.rows[i];
+          const auto row = static_cast<Eigen::Index>(i);
+          double v_then = -conv.sign_sum * (b.reference >= 0 ? programmed(r, b.cols[static_cast<size_t>(b.reference)]) : g_min);
+          double v_now = -conv.sign_sum * (b.reference >= 0 ? b.g_uS(row, b.reference) : g_min);
+          for (int64_t k = conv.begin; k < conv.end; ++k) {
+            v_then += b.signs[static_cast<size_t>(k)] * programmed(r, b.cols[static_cast<size_t>(k)]);
+            v_now += b.signs[static_cast<size_t>(k)] * b.g_uS(row, static_cast<Eigen::Index>(k));
+          }
+          then += one_hot ? std::abs(v_then) : v_then;
+          now += one_hot ? std::abs(v_now) : v_now;
+        }
         ro.then.push_back(then);
         ro.now.push_back(now);
       }
       per_tile[static_cast<size_t>(b.tile)].push_back(std::move(ro));
     }
   }
+  // A ratio then / now, or `fallback` where the reference read-out is not stable.
+  const auto ratio = [](double then, double now, double scale, double fallback) {
+    const bool stable = std::abs(then) > 1e-3 * scale && std::abs(now) > 1e-3 * scale && then * now > 0;
+    return stable ? then / now : fallback;
+  };
   for (auto& readouts : per_tile) {
     double sum_then = 0, sum_now = 0;
     size_t n = 0;
@@ -255,16 +263,14 @@ void AnalogChip::compensate_drift() {
         ++n;
       }
     }
-    const double global = sum_now > 0 ? sum_then / sum_now : 1.0;
     const double mean_then = n ? sum_then / static_cast<double>(n) : 0.0;
+    const double tile_factor = ratio(sum_then, sum_now, sum_then, 1.0);
     for (Readout& ro : readouts) {
       Block& b = *ro.block;
       for (size_t g = 0; g < ro.then.size(); ++g) {
-        double f = global;
-        if (chip_->drift_compensation == DriftCompensation::kPerColumn &&
-            std::abs(ro.then[g]) > 0.1 * mean_then && ro.now[g] * ro.then[g] > 0) {
-          f = ro.then[g] / ro.now[g];
-        }
+        // All-ones read-outs below a tenth of the tile's mean are too close to cancelling.
+        const double scale = one_hot ? std::abs(ro.then[g]) : 100 * mean_then;
+        const double f = per_column ? ratio(ro.then[g], ro.now[g], scale, tile_factor) : tile_factor;
         b.conversions[g].factor = static_cast<float>(f);
         b.g_eff.col(static_cast<Eigen::Index>(g)) *= static_cast<float>(f);
         b.var_eff.col(static_cast<Eigen::Index>(g)) *= static_cast<float>(f * f);

@@ -20,7 +20,9 @@ namespace {
 const std::vector<std::pair<std::string, DriftCompensation>> kCompensation = {
     {"none", DriftCompensation::kNone},
     {"global", DriftCompensation::kGlobal},
-    {"per_column", DriftCompensation::kPerColumn}};
+    {"per_column", DriftCompensation::kPerColumn},
+    {"global_ones", DriftCompensation::kGlobalOnes},
+    {"per_column_ones", DriftCompensation::kPerColumnOnes}};
 }  // namespace
 
 PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {

@@ -103,7 +103,14 @@ struct PeripherySpec {
   nlohmann::json to_json() const;
 };
 
-enum class DriftCompensation { kNone, kGlobal, kPerColumn };
+// Drift compensation: a reference read of every tile right after programming and at the time of
+// use, one factor per tile (global) or per read-out (per column). "global" and "per_column" read
+// as aihwkit's GlobalDriftCompensation and PerColumnDriftCompensation do: one-hot inputs (each
+// row alone) and the mean absolute read-out, which cannot cancel. "global_ones" and
+// "per_column_ones" read with all inputs on at once and take each read-out's signed sum (the
+// project's earlier method, kept for comparison): a read-out whose weights sum to about zero
+// gives no stable factor, so it falls back to 1 (global) or to the tile's factor (per column).
+enum class DriftCompensation { kNone, kGlobal, kPerColumn, kGlobalOnes, kPerColumnOnes };
 
 // Where the digital side keeps what it reuses, and how often it moves (priced by energy/ with
 // the technology table's memory hierarchy). The crossbar weights are stationary in the cells.

@@ -316,6 +316,76 @@ TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {
   EXPECT_LT(test::max_abs_diff(a.mvm(1, x, 1), ideal * static_cast<float>(shrink)),
             1e-4 * ideal.cwiseAbs().maxCoeff());
   EXPECT_LT(test::max_abs_diff(b.mvm(1, x, 1), ideal), 1e-4 * ideal.cwiseAbs().maxCoeff());
+  // Every mode undoes a uniform drift.
+  for (const char* mode : {"per_column", "global_ones", "per_column_ones"}) {
+    const ChipSpec spec = with(mode);
+    AnalogChip c(map, spec, 1, 0);
+    c.age(t);
+    EXPECT_LT(test::max_abs_diff(c.mvm(1, x, 1), ideal), 1e-4 * ideal.cwiseAbs().maxCoeff()) << mode;
+  }
+}
+
+// Weights whose differential read-outs sum to zero over the rows (half the rows +a, half -a):
+// an all-ones reference read cancels, aihwkit's one-hot read does not. Under a uniform drift the
+// one-hot modes compensate exactly; the all-ones modes fall back to no factor rather than divide
+// by a cancelled sum; with exponents that vary from device to device every output stays finite.
+TEST(Analog, DriftCompensationNeverDividesByACancelledReadout) {
+  const auto manifest = test::manifest();
+  const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
+  const std::vector<std::string> drift_only = {
+      "device.programming.scale=0", "device.accumulated_noise={\"kind\":\"none\"}",
+      "device.drift.nu_mean={\"a\":0,\"b\":0.06,\"min\":0.06,\"max\":0.06}",
+      "periphery.dac_bits=0", "periphery.adc_bits=0", "device.g_min_uS=0", "device.extrapolate=true",
+      "mapping.encoding=differential"};
+  auto with = [&](const char* comp, double nu_std = 0.0) {
+    auto o = drift_only;
+    o.push_back(std::string("drift_compensation=") + comp);
+    o.push_back("device.drift.nu_std={\"a\":0,\"b\":" + std::to_string(nu_std) + ",\"min\":0,\"max\":1}");
+    return chip(o, "pcm_512");
+  };
+  const ChipSpec none = with("none");
+  MappedModel map = map_model(model, none.mapping, none.device.window());
+  for (const int64_t t : map.encodings[1].tiles) {
+    Tile& tile = map.tiles[static_cast<size_t>(t)];
+    int64_t k = 0;
+    for (size_t r = 0; r < tile.rows.size(); ++r) {
+      if (tile.rows[r].matrix != 1) continue;
+      for (size_t c = 0; c < tile.cols.size(); ++c) {
+        if (tile.cols[c].matrix != 1) continue;
+        tile.target_uS(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = (k % 2 == 0) == (tile.cols[c].sign > 0) ? 20.0f : 0.0f;
+      }
+      ++k;
+    }
+  }
+  RowMatrixXf x(1, map.matrices[1].inputs());
+  for (Eigen::Index i = 0; i < x.cols(); ++i) x(0, i) = i % 3 == 0 ? 1.0f : 0.3f;  // does not cancel
+  AnalogChip fresh(map, none, 1, 0);
+  const RowMatrixXf then = fresh.mvm(1, x, 1);
+  const double scale = then.cwiseAbs().maxCoeff();
+  ASSERT_GT(scale, 0);
+  const double t = 3.156e7;
+  AnalogChip drifted(map, none, 1, 0);
+  drifted.age(t);
+  const double uncompensated = test::max_abs_diff(drifted.mvm(1, x, 1), then) / scale;
+  EXPECT_GT(uncompensated, 0.3);
+  for (const char* mode : {"global", "per_column", "global_ones", "per_column_ones"}) {
+    const ChipSpec spec = with(mode);
+    AnalogChip c(map, spec, 1, 0);
+    c.age(t);
+    const RowMatrixXf y = c.mvm(1, x, 1);
+    ASSERT_TRUE(y.allFinite()) << mode;
+    const double err = test::max_abs_diff(y, then) / scale;
+    if (std::string(mode).find("ones") == std::string::npos) {
+      EXPECT_LT(err, 1e-3) << mode;  // one-hot: compensated
+    } else {
+      EXPECT_NEAR(err, uncompensated, 1e-3) << mode;  // all-ones: no factor (1), not a wild one
+    }
+    const ChipSpec varied = with(mode, 0.004);
+    AnalogChip v(map, varied, 1, 0);
+    v.age(t);
+    EXPECT_TRUE(v.mvm(1, x, 1).allFinite()) << mode;
+    EXPECT_LT(v.mvm(1, x, 1).cwiseAbs().maxCoeff(), 10 * scale) << mode;
+  }
 }
 
 TEST(Analog, IrDropAttenuatesMoreWithMoreWireResistance) {
