@@ -134,6 +134,8 @@ using RowMatrixXi16 = Eigen::Matrix<int16_t, Eigen::Dynamic, Eigen::Dynamic, Eig
 struct ProgrammedArray {
   RowMatrixXf target_uS;    // after snapping to levels and mapping into the device's window
   RowMatrixXf g_uS;         // conductance at the end of programming
+  RowMatrixXf g_raw_uS;     // the same before the window clamps (log relaxation starts here, as
+                            // its source clamps only once, at the time of use)
   RowMatrixXf nu;           // drift exponent (power-law drift only, else empty)
   RowMatrixXu8 stuck;       // StuckState per device
   RowMatrixXi16 pulses;     // programming pulses used (write-verify iterations)

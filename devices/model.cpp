@@ -43,6 +43,7 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
   out.g_uS.resize(R, C);
   out.stuck = RowMatrixXu8::Zero(R, C);
   out.unverified = RowMatrixXu8::Zero(R, C);
+  out.g_raw_uS.resize(R, C);
   out.pulses.resize(R, C);
   const bool dtod = s.window_dtod > 0;
   const bool power_law = s.drift.kind == DriftSpec::Kind::kPowerLaw;
@@ -100,6 +101,7 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
           g = st == StuckState::kAtMin ? lo : hi;
           iterations = wv.enabled ? wv.max_iterations : 1;  // verify never converges
         }
+        out.g_raw_uS(r, c) = static_cast<float>(g);
         g = std::max(g, 0.0);
         if (s.clip_to_window) g = std::clamp(g, lo, hi);
         out.g_uS(r, c) = static_cast<float>(g);
@@ -156,6 +158,8 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
     one_over_f = std::sqrt(std::max(0.0, std::log((tt + a.t_read_s) / (2 * a.t_read_s))));
   }
   const bool dtod = state.g_min_uS.size() > 0;
+  const bool one_over_f_at_zero = a.kind == AccumulatedNoiseSpec::Kind::kPcm1f && a.add_t0 &&
+                                  d.kind == DriftSpec::Kind::kPowerLaw;
 
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks_of(R); ++b) {
@@ -166,7 +170,9 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
         double g = state.g_uS(r, c);
         const double lo = dtod ? state.g_min_uS(r, c) : s.g_min_uS;
         const double hi = dtod ? state.g_max_uS(r, c) : s.g_max_uS;
-        if (state.stuck(r, c) != static_cast<uint8_t>(StuckState::kNone) || t == 0) {
+        // Right after programming the state is the programmed one, except for PCM's 1/f term,
+        // which aihwkit applies from t0 on (its t is t_inference + t0) and so do we.
+        if (state.stuck(r, c) != static_cast<uint8_t>(StuckState::kNone) || (t == 0 && !one_over_f_at_zero)) {
           out(r, c) = static_cast<float>(g);
           continue;
         }
@@ -176,15 +182,17 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
           case DriftSpec::Kind::kNone: break;
           case DriftSpec::Kind::kPowerLaw: g *= std::exp(-state.nu(r, c) * ln_tau); break;
           case DriftSpec::Kind::kRelaxationTable: {
+            // The source's state at t: the target spread by the fitted sigma at t (aihwkit's
+            // ReRamWan2022NoiseModel ignores the programmed state), clamped once, below.
             const double s0 = d.sigma_at[k0](target, s.g_max_uS);
             const double s1 = d.sigma_at[k1](target, s.g_max_uS);
             const double sigma_t = s0 + w1 * (s1 - s0);
-            const double sigma_p = s.programming(target, s.g_max_uS);
-            const double extra = std::sqrt(std::max(0.0, sigma_t * sigma_t - sigma_p * sigma_p));
-            g += d.scale * extra * normal(gen);
+            g = target + d.scale * sigma_t * normal(gen);
             break;
           }
           case DriftSpec::Kind::kLogRelaxation:
+            // From the programmed state before its clamps: the source clamps once, at use.
+            g = state.g_raw_uS.size() ? state.g_raw_uS(r, c) : g;
             g += d.scale * (d.mean_per_ln_s * ln_t +
                             (d.std_per_ln_s * ln_t + d.std_uS) * normal(gen));
             break;
