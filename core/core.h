@@ -134,6 +134,14 @@ std::vector<double> parse_times(const std::string& text);
 std::string format_time(double seconds);
 
 // ---------------------------------------------------------------------------------------------
+// A file's identity for result files: "fnv1a64:<16 hex digits>:<bytes>" of its content, so a
+// resumed run can tell that a checkpoint or dataset changed under the same path.
+std::string file_fingerprint(const std::string& path);
+// The same over bytes in memory (a loaded dataset's values: independent of HDF5's metadata).
+std::string bytes_fingerprint(const void* data, size_t size);
+inline constexpr const char* kProgramVersion = "qs4dsim 0.1.0";
+
+// ---------------------------------------------------------------------------------------------
 // Random streams. Every random draw comes from a stream whose 64-bit seed is a splitmix64 hash
 // of (master seed, keys...), so a result depends on its keys only, never on threads or order.
 inline uint64_t splitmix64(uint64_t x) {

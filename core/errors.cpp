@@ -1,6 +1,9 @@
 // Error types, the conductance window's checks and the stream seeds.
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
 #include "core/core.h"
 
@@ -57,6 +60,42 @@ uint64_t stream_seed(uint64_t master, uint64_t a, uint64_t b, uint64_t c) {
   h = splitmix64(h ^ a);
   h = splitmix64(h ^ b);
   return splitmix64(h ^ c);
+}
+
+namespace {
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL, kFnvPrime = 0x100000001b3ULL;  // FNV-1a, 64 bits
+uint64_t fnv1a(uint64_t h, const unsigned char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= kFnvPrime;
+  }
+  return h;
+}
+std::string fingerprint_text(uint64_t h, uint64_t bytes) {
+  char out[64];
+  std::snprintf(out, sizeof out, "fnv1a64:%016llx:%llu", static_cast<unsigned long long>(h),
+                static_cast<unsigned long long>(bytes));
+  return out;
+}
+}  // namespace
+
+std::string bytes_fingerprint(const void* data, size_t size) {
+  return fingerprint_text(fnv1a(kFnvOffset, static_cast<const unsigned char*>(data), size), size);
+}
+
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot open to fingerprint it");
+  uint64_t h = kFnvOffset;
+  uint64_t bytes = 0;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    h = fnv1a(h, reinterpret_cast<const unsigned char*>(buf.data()), n);
+    bytes += n;
+  }
+  return fingerprint_text(h, bytes);
 }
 
 uint64_t double_bits(double x) {

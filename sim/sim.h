@@ -375,6 +375,9 @@ struct SweepOptions {
   std::string out_csv;
   bool resume = false;
   bool progress = true;            // a progress bar with time remaining on stderr
+  // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
+  // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
+  nlohmann::json identity;
 };
 struct SweepSummary {
   int64_t points = 0, skipped = 0, evaluated = 0;

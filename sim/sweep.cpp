@@ -95,6 +95,33 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
   std::string header_line;
   for (size_t i = 0; i < header.size(); ++i) header_line += (i ? "," : "") + csv_field(header[i]);
 
+  // The run's identity beside the CSV: a resume must be the same run.
+  const std::string sidecar = o.out_csv + ".run.json";
+  if (!o.identity.is_null()) {
+    if (std::filesystem::exists(o.out_csv) && o.resume) {
+      if (!std::filesystem::exists(sidecar)) {
+        // A CSV from before run identities: this run adopts it, and says so.
+        std::fprintf(stderr, "warning: %s has no %s (made before run identities were recorded); assuming this "
+                     "run made it and recording this run's identity\n", o.out_csv.c_str(), sidecar.c_str());
+        write_text_atomic(sidecar, o.identity.dump(2) + "\n");
+      }
+      const nlohmann::json before = spec_json::read_json_file(sidecar, "run identity");
+      std::string differs;
+      for (const auto& [key, value] : o.identity.items()) {
+        if (!before.contains(key) || before.at(key) != value) differs += (differs.empty() ? "" : ", ") + key;
+      }
+      for (const auto& [key, value] : before.items()) {
+        if (!o.identity.contains(key)) differs += (differs.empty() ? "" : ", ") + key;
+      }
+      if (!differs.empty()) {
+        throw UsageError(o.out_csv + " was made by another run (differs in: " + differs + "; see " + sidecar +
+                         "); resume with the same arguments, or choose another --out");
+      }
+    } else if (!std::filesystem::exists(o.out_csv)) {
+      write_text_atomic(sidecar, o.identity.dump(2) + "\n");
+    }
+  }
+
   // Rows already written, by point key (the grid values joined), kept in file order.
   std::vector<std::string> lines;
   std::map<std::string, bool> done;

@@ -145,6 +145,9 @@ head -n 7 "$tmp/full.csv" > "$tmp/sweep.csv"
 check "sweep resume" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' sweep --resume 2>&1 | grep -q '1 evaluated, 3 already done'"
 check "sweep resumed equals full" cmp "$tmp/sweep.csv" "$tmp/full.csv"
 check "sweep rows" bash -c "[ \$(wc -l < $tmp/full.csv) -eq 9 ]"
+check "sweep records its run" bash -c "grep -q checkpoint_fingerprint '$tmp/sweep.csv.run.json'"
+fails_with "sweep resume of another run" "made by another run (differs in: chip, overrides" sweep --resume \
+  --set periphery.dac_bits=6
 fails_with "sweep exists" "--resume" sweep
 fails_with "device beyond its source's range" "outside the times its source covers (0s to 2d)" \
   "$bin" device rram_wan2022 --times 1y --devices 10

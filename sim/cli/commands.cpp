@@ -75,6 +75,26 @@ int run_info(const InfoArgs& args) {
   return 0;
 }
 
+// What made a result: program, inputs with fingerprints (the dataset's by its values, so HDF5
+// metadata does not count), chip, overrides, seed. Written into every result file.
+nlohmann::json run_identity(const std::string& checkpoint, const std::string& data_path, const Dataset& data,
+                            int64_t limit, const ChipSpec& chip, const std::vector<std::string>& overrides,
+                            uint64_t seed) {
+  const std::string x = bytes_fingerprint(data.x.values.data(), data.x.values.size() * sizeof(float));
+  const std::string y = bytes_fingerprint(data.y.data(), data.y.size() * sizeof(data.y[0]));
+  return nlohmann::json{{"program", kProgramVersion},
+                        {"checkpoint", checkpoint},
+                        {"checkpoint_fingerprint", file_fingerprint(checkpoint)},
+                        {"data", data_path},
+                        {"data_fingerprint", x + "/" + y},
+                        {"limit", limit},
+                        {"samples", data.x.n},
+                        {"chip", chip.resolved},
+                        {"overrides", overrides},
+                        {"seed", seed}};
+}
+
+
 namespace {
 
 // The overrides a verb passes on, with device.extrapolate when --extrapolate was given.
@@ -112,6 +132,10 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   std::printf("%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
               "agreement", "adc clips");
   nlohmann::json j;
+  j["run"] = run_identity(args.checkpoint, args.data, data, args.limit, chip,
+                          with_extrapolation(args.overrides, args.extrapolate, "device."), args.seed);
+  j["run"]["trials"] = args.trials;
+  j["run"]["times_s"] = o.times_s;
   j["checkpoint"] = args.checkpoint;
   j["data"] = args.data;
   j["n_samples"] = data.x.n;
@@ -342,6 +366,12 @@ int run_sweep(const SweepArgs& args) {
   o.eval.threads = args.threads;
   o.eval.mode = parse_exec_mode(args.mode);
   o.out_csv = args.out;
+  o.identity = run_identity(args.checkpoint, args.data, data, args.limit,
+                            load_chip(args.chip, o.overrides), o.overrides, args.seed);
+  o.identity["grids"] = args.grids;
+  o.identity["trials"] = args.trials;
+  o.identity["times_s"] = o.eval.times_s;
+  o.identity["mode"] = args.mode;
   o.resume = args.resume;
   const SweepSummary s = run_sweep(model, data, args.chip, o);
   std::printf("sweep: %lld points, %lld evaluated, %lld already done; results in %s (seed %llu)\n",

@@ -104,6 +104,12 @@ struct CompareArgs : CostArgs {
 
 int run_energy(const EnergyArgs& args);
 // Counts and prices the chip for `eval --chip`, prints the summary, returns the JSON figures.
+// What made a result file (program, checkpoint and dataset with fingerprints, limit, chip,
+// overrides, seed); verbs add their own keys (trials, times, grids).
+nlohmann::json run_identity(const std::string& checkpoint, const std::string& data_path, const Dataset& data,
+                            int64_t limit, const ChipSpec& chip, const std::vector<std::string>& overrides,
+                            uint64_t seed);
+
 // The energy report of eval --chip from the actions its own run counted.
 nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
                                const std::string& tech, const ActionCounts& counted);

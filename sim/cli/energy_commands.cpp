@@ -107,6 +107,9 @@ int run_energy(const EnergyArgs& args) {
   print_report(r);
   if (!args.json_out.empty()) {
     nlohmann::json j = r.to_json();
+    j["run"] = run_identity(args.checkpoint, data_path, data, 0, chip, args.overrides, args.seed);
+    j["run"]["energy_samples"] = std::min(args.samples, data.x.n);
+    j["run"]["tech"] = tech.name;
     j["checkpoint"] = args.checkpoint;
     j["chip"] = chip.resolved;
     j["data"] = data_path;

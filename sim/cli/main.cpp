@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   // Every option's default in its --help line (subcommands inherit this, issue #19).
   app.option_defaults()->always_capture_default();
-  app.set_version_flag("--version", "qs4dsim 0.1.0");
+  app.set_version_flag("--version", qs4d::kProgramVersion);
 
   InfoArgs info;
   auto* info_cmd = app.add_subcommand("info", "Architecture, parameters, quantization and weight "
