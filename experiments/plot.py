@@ -166,7 +166,8 @@ def faults(out, summary):
                 sel = [r for r in rows if r["repair"] == repair]
                 s[f"stuck_{end}_differential_{repair}"] = sweep_line(
                     ax, sel, key, f"{what}, differential, repair {repair}", "s" + style, color, x_scale=100)
-    finish(ax, fig, out, "faults.png", "stuck devices (% of all devices)",
+    ax.set_xscale("symlog", linthresh=0.1)  # 0, then 0.1% to 10% on a log scale
+    finish(ax, fig, out, "faults.png", "stuck devices (% of all devices, logarithmic above 0.1%)",
            "Stuck devices, IMSSA-sized ternary model on imssa_64", 6)
 
 
