@@ -1,5 +1,6 @@
 // Monte-Carlo evaluation over chips (trials) and times after programming.
 #include <chrono>
+#include <exception>
 #include <cmath>
 #include <functional>
 
@@ -159,12 +160,21 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
 
   result.times.resize(o.times_s.size());
   for (size_t ti = 0; ti < o.times_s.size(); ++ti) result.times[ti].time_s = o.times_s[ti];
-  for (int64_t trial = 0; trial < o.trials; ++trial) {
+  // One chip: programmed, then at every time calibrated and evaluated. `threads` runs inside it.
+  struct TrialOutcome {
+    int64_t unverified = 0, repaired = 0;
+    std::vector<int64_t> per_tile;
+    std::vector<double> accuracy, agreement;
+    std::vector<int64_t> clips, conversions;
+    double seconds = 0;
+  };
+  auto run_trial = [&](int64_t trial, int threads) {
+    TrialOutcome out;
     AnalogChip analog(map, chip, o.seed, trial);
     AnalogOps ops(analog, model, chip);
-    result.unverified_cells.push_back(analog.unverified_cells());
-    result.repaired_cells.push_back(analog.repaired_cells());
-    if (trial == 0) result.unverified_per_tile = analog.unverified_per_tile();
+    out.unverified = analog.unverified_cells();
+    out.repaired = analog.repaired_cells();
+    out.per_tile = analog.unverified_per_tile();
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       analog.age(o.times_s[ti]);
       const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, stream_key::kEvaluate);
@@ -174,7 +184,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
         // Calibration on the first samples, with noise streams of their own.
         analog.begin_calibration();
         predict(engine, data, 0, std::min(n, chip.periphery.calibration_samples), o.batch,
-                o.threads, &ops, [&](int64_t off) { ops.set_stream(base ^ stream_key::kCalibration, off); });
+                threads, &ops, [&](int64_t off) { ops.set_stream(base ^ stream_key::kCalibration, off); });
         analog.end_calibration();
       }
       const auto t0 = std::chrono::steady_clock::now();
@@ -185,18 +195,55 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
       std::vector<int64_t> pred;
       if (counted > 0) {
         analog.count_actions(o.counts, o.activation_bits);
-        pred = predict(engine, data, 0, counted, o.batch, o.threads, &ops, streams);
+        pred = predict(engine, data, 0, counted, o.batch, threads, &ops, streams);
         analog.count_actions(nullptr);
         o.counts->samples = counted;
       }
-      const std::vector<int64_t> rest = predict(engine, data, counted, n - counted, o.batch, o.threads, &ops, streams);
+      const std::vector<int64_t> rest = predict(engine, data, counted, n - counted, o.batch, threads, &ops, streams);
       pred.insert(pred.end(), rest.begin(), rest.end());
-      result.analog_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      out.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      out.accuracy.push_back(accuracy_of(pred));
+      out.agreement.push_back(fraction_equal(pred, digital));
+      out.clips.push_back(analog.adc_clips());
+      out.conversions.push_back(analog.adc_conversions());
+    }
+    return out;
+  };
+  // With several chips and threads, the chips run side by side, one thread each (programming,
+  // calibration and every product scale that way); else the threads share each chip's samples.
+  // Each chip's streams are its own, so the numbers are the same either way.
+  const int threads = resolve_threads(o.threads);
+  std::vector<TrialOutcome> outcomes(static_cast<size_t>(o.trials));
+  if (o.trials > 1 && threads > 1) {
+    const ThreadScope scope(static_cast<int>(std::min<int64_t>(threads, o.trials)));
+    result.chips_side_by_side = scope.threads();
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(o.trials));
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t trial = 0; trial < o.trials; ++trial) {
+      try {
+        outcomes[static_cast<size_t>(trial)] = run_trial(trial, 1);
+      } catch (...) {
+        errors[static_cast<size_t>(trial)] = std::current_exception();
+      }
+    }
+    for (const auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+  } else {
+    for (int64_t trial = 0; trial < o.trials; ++trial) outcomes[static_cast<size_t>(trial)] = run_trial(trial, o.threads);
+  }
+  for (size_t trial = 0; trial < outcomes.size(); ++trial) {
+    const TrialOutcome& t = outcomes[trial];
+    result.unverified_cells.push_back(t.unverified);
+    result.repaired_cells.push_back(t.repaired);
+    if (trial == 0) result.unverified_per_tile = t.per_tile;
+    result.analog_seconds += t.seconds;
+    for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       AnalogTimeResult& r = result.times[ti];
-      r.accuracy.push_back(accuracy_of(pred));
-      r.agreement.push_back(fraction_equal(pred, digital));
-      r.adc_clips += analog.adc_clips();
-      r.adc_conversions += analog.adc_conversions();
+      r.accuracy.push_back(t.accuracy[ti]);
+      r.agreement.push_back(t.agreement[ti]);
+      r.adc_clips += t.clips[ti];
+      r.adc_conversions += t.conversions[ti];
     }
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -356,6 +356,7 @@ struct AnalogEvalResult {
   double seconds = 0;
   double digital_seconds = 0;  // one pass of the quantized digital model over the data
   double analog_seconds = 0;   // all analog passes (trials x times), calibration excluded
+  int chips_side_by_side = 1;  // chips run concurrently, one thread each (else 1: threads per chip)
   std::vector<int64_t> unverified_cells, repaired_cells;  // per trial (write-verify failures)
   std::vector<int64_t> unverified_per_tile;               // trial 0, per tile
 };

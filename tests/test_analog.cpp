@@ -282,11 +282,19 @@ TEST(Analog, SameSeedSameAccuracyForAnyThreadCount) {
   o.threads = 1;
   const AnalogEvalResult one = evaluate_analog(model, data, spec, o);
   o.threads = 2;
-  const AnalogEvalResult two = evaluate_analog(model, data, spec, o);
+  const AnalogEvalResult two = evaluate_analog(model, data, spec, o);  // chips side by side
+  EXPECT_EQ(one.chips_side_by_side, 1);
+  EXPECT_EQ(two.chips_side_by_side, 2);
+  o.trials = 1;  // one chip: the threads share its samples
+  const AnalogEvalResult single = evaluate_analog(model, data, spec, o);
+  EXPECT_EQ(single.chips_side_by_side, 1);
   for (size_t t = 0; t < one.times.size(); ++t) {
     EXPECT_EQ(one.times[t].accuracy, two.times[t].accuracy);
     EXPECT_EQ(one.times[t].agreement, two.times[t].agreement);
+    EXPECT_EQ(one.times[t].adc_clips, two.times[t].adc_clips);
+    EXPECT_EQ(single.times[t].accuracy[0], one.times[t].accuracy[0]);
   }
+  EXPECT_EQ(one.unverified_cells, two.unverified_cells);
 }
 
 TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {

@@ -165,8 +165,13 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
                             {"extrapolated", extrapolated}});
   }
   const double per_pass = r.analog_seconds / static_cast<double>(args.trials * r.times.size());
-  std::printf("\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
-              per_pass, r.digital_seconds, r.digital_seconds > 0 ? per_pass / r.digital_seconds : 0.0);
+  if (r.chips_side_by_side > 1) {
+    std::printf("\n%.1f s; %d chips side by side, one thread each: one analog pass %.2f s on its thread\n\n",
+                r.seconds, r.chips_side_by_side, per_pass);
+  } else {
+    std::printf("\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
+                per_pass, r.digital_seconds, r.digital_seconds > 0 ? per_pass / r.digital_seconds : 0.0);
+  }
   {
     int64_t worst = 0, tiles_hit = 0;
     for (int64_t u : r.unverified_per_tile) {
@@ -193,6 +198,7 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   j["seconds"] = r.seconds;
   j["seconds_per_analog_pass"] = per_pass;
   j["seconds_per_digital_pass"] = r.digital_seconds;
+  j["chips_side_by_side"] = r.chips_side_by_side;
   if (args.energy_samples > 0) {
     const nlohmann::json e = energy_for_eval(model, data.x.length, chip, args.tech, counts);
     for (const auto& [k, v] : e.items()) j[k] = v;
