@@ -82,6 +82,10 @@ if want robustness; then
   [ -f $noisy ] && sweep robustness_qat4noise $noisy neurram_256 "${common[@]}" --times 0 --grid $scales
   sweep robustness_ptq2 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
     --set mapping.quantization=post_training --set mapping.weight_bits=2
+  # The codes behind the 4-bit difference, and a control: post-training with one scale per tensor.
+  $py experiments/codes.py --out $out > /dev/null
+  sweep robustness_ptq4_per_tensor $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
+    --set mapping.quantization=post_training --set mapping.weight_bits=4 --set mapping.granularity=per_tensor
 fi
 
 # 3. Ageing: 1 s to 10 years after programming on the PCM and RRAM chips, with and without
