@@ -1,7 +1,7 @@
 // devices: memristor arrays as physics. Knows nothing of S4D, tiles or weights.
 //
 // A device is described by a strict `DeviceSpec` (JSON; presets with their citations live in
-// data/devices/) and simulated at the three moments DESIGN.md names:
+// data/devices/) and simulated at three moments (docs/model.md):
 //   program(targets, seed)  once: snapping to levels, device-to-device window spread, programming
 //                           noise with optional write-verify, stuck devices, drift exponents;
 //   at_time(state, t, seed) deterministically for a time t after programming: drift or

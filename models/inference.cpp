@@ -1,4 +1,4 @@
-// Digital reference inference of the S4D model (DESIGN.md, "Model math"), in float32.
+// Digital reference inference of the S4D model (docs/model.md), in float32.
 //
 // Layout: one sample at a time, activations as (H, L) row-major matrices, so that each channel's
 // sequence is contiguous for the FFT and the 1x1 convolutions are plain matrix products. OpenMP

@@ -2,7 +2,7 @@
 // the dataset files.
 //
 // This module knows nothing of devices or tiles. It turns an HDF5 checkpoint into a validated
-// `S4DModel` and runs it exactly as DESIGN.md writes the math, in two execution modes (FFT
+// `S4DModel` and runs it exactly as docs/model.md writes the math, in two execution modes (FFT
 // convolution and step-by-step recurrence). Every later stage (mapping, devices, sim) starts from
 // the `S4DModel` built here and reuses `DigitalEngine` for whatever it keeps digital.
 //

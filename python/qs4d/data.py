@@ -1,6 +1,6 @@
 """Datasets: Fashion-MNIST from Debian's dataset-fashion-mnist as sequential HDF5 files.
 
-Dataset format (DESIGN.md): /x (N, L, d_input) float32, /y (N,) int64, attributes name, n_classes,
+Dataset format (docs/formats.md): /x (N, L, d_input) float32, /y (N,) int64, attributes name, n_classes,
 source. Images become pixel-by-pixel sequences in row-major order, values in [0, 1]: L = 784, or
 L = 196 after 2x2 average pooling.
 

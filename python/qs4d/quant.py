@@ -1,6 +1,6 @@
 """Quantization-aware training of the S4D model: fake quantizers and the quantized forward.
 
-What is quantized is what a crossbar holds (DESIGN.md): the encoder, each layer's output
+What is quantized is what a crossbar holds (docs/formats.md): the encoder, each layer's output
 projection (the 1x1 conv before the GLU), the decoder, and the SSM in its discrete form, Abar,
 Bbar, C and D. Biases and norms stay digital and float. Quantizers are symmetric and uniform,
 codes in [-(2^(b-1) - 1), 2^(b-1) - 1] (b = 2 is ternary), with straight-through gradients; the
