@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -140,6 +141,25 @@ std::string file_fingerprint(const std::string& path);
 // The same over bytes in memory (a loaded dataset's values: independent of HDF5's metadata).
 std::string bytes_fingerprint(const void* data, size_t size);
 inline constexpr const char* kProgramVersion = "qs4dsim 0.1.0";
+
+// ---------------------------------------------------------------------------------------------
+// A progress bar with the time remaining on stderr: "[####....] 3/12 <unit>, 40 s elapsed, ~2 m
+// left". Thread-safe; silent when disabled.
+class ProgressBar {
+ public:
+  ProgressBar(int64_t total, std::string unit, bool enabled);
+  void advance(int64_t by = 1);  // after each unit finishes
+  // Units counted as done without work (a resumed sweep): they do not enter the rate.
+  void skip(int64_t by);
+
+ private:
+  void draw();
+  int64_t total_, done_ = 0, skipped_ = 0;
+  std::string unit_;
+  bool enabled_;
+  double start_;
+  std::mutex mutex_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Random streams. Every random draw comes from a stream whose 64-bit seed is a splitmix64 hash

@@ -160,6 +160,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
 
   result.times.resize(o.times_s.size());
   for (size_t ti = 0; ti < o.times_s.size(); ++ti) result.times[ti].time_s = o.times_s[ti];
+  ProgressBar progress(o.trials * static_cast<int64_t>(o.times_s.size()), "chip passes (chips x times)", o.progress);
   // One chip: programmed, then at every time calibrated and evaluated. `threads` runs inside it.
   struct TrialOutcome {
     int64_t unverified = 0, repaired = 0;
@@ -206,6 +207,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
       out.agreement.push_back(fraction_equal(pred, digital));
       out.clips.push_back(analog.adc_clips());
       out.conversions.push_back(analog.adc_conversions());
+      progress.advance();
     }
     return out;
   };

@@ -335,6 +335,7 @@ struct AnalogEvalOptions {
   ActionCounts* counts = nullptr;
   int64_t count_samples = 16;
   int activation_bits = 8;  // width of the words products read and write (the tech table's)
+  bool progress = false;    // a progress bar over chips x times on stderr
 };
 
 struct AnalogTimeResult {

@@ -148,7 +148,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
 
   SweepSummary summary;
   summary.points = points;
-  const auto start = std::chrono::steady_clock::now();
+  ProgressBar progress(points, "points", o.progress && points > static_cast<int64_t>(done.size()));
   // A point's grid values (last axis fastest), its resume key and its overrides.
   auto point = [&](int64_t p, std::vector<std::string>& values, std::string& key, std::vector<std::string>& overrides) {
     values.clear();
@@ -179,6 +179,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     point(p, values, key, overrides);
     if (done.count(key)) {
       ++summary.skipped;
+      progress.skip(1);
       continue;
     }
     const ChipSpec chip = load_chip(chip_name, overrides);
@@ -201,20 +202,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     for (const auto& l : lines) text += l + "\n";
     write_text_atomic(o.out_csv, text);
     ++summary.evaluated;
-    if (o.progress) {
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const int64_t finished = summary.evaluated + summary.skipped;
-      const double left = elapsed / static_cast<double>(summary.evaluated) *
-                          static_cast<double>(points - finished);
-      const int width = 30;
-      const int filled = static_cast<int>(width * finished / points);
-      std::fprintf(stderr, "\r[%s%s] %lld/%lld points, %.0f s elapsed, ~%.0f s left  ",
-                   std::string(static_cast<size_t>(filled), '#').c_str(),
-                   std::string(static_cast<size_t>(width - filled), '.').c_str(),
-                   static_cast<long long>(finished), static_cast<long long>(points), elapsed, left);
-      if (finished == points) std::fprintf(stderr, "\n");
-    }
+    progress.advance();
   }
   if (summary.evaluated == 0 && o.progress) {
     std::fprintf(stderr, "all %lld points already in %s\n", static_cast<long long>(points),

@@ -3,6 +3,9 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <cstring>
+#include <csignal>
+#include <unistd.h>
 #include <iostream>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -113,6 +116,7 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   o.batch = args.batch;
   o.threads = args.threads;
   o.mode = parse_exec_mode(args.mode);
+  o.progress = isatty(STDERR_FILENO) != 0;
   // Energy is counted in this same run (first chip, first time, first N samples); the table is
   // read first so that a bad --tech fails before the run.
   ActionCounts counts;
@@ -359,7 +363,22 @@ int run_device(const DeviceArgs& args) {
   return 0;
 }
 
+namespace {
+// Ctrl-C during a sweep: every finished point is already in the CSV (written atomically), so say
+// how to finish. Only async-signal-safe calls here.
+char g_resume_hint[512];
+void on_interrupt(int) {
+  const ssize_t n = write(STDERR_FILENO, g_resume_hint, std::strlen(g_resume_hint));
+  (void)n;
+  _exit(130);
+}
+}  // namespace
+
 int run_sweep(const SweepArgs& args) {
+  std::snprintf(g_resume_hint, sizeof g_resume_hint,
+                "\ninterrupted: the finished points are in %s; run the same command with --resume to finish\n",
+                args.out.c_str());
+  std::signal(SIGINT, on_interrupt);
   const S4DModel model = S4DModel::load(args.checkpoint);
   const Dataset data = load_dataset(args.data, args.limit);
   SweepOptions o;

@@ -1,4 +1,5 @@
 // qs4dsim: command-line front end. Parses arguments, calls the library, prints.
+#include <cstdio>
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -21,6 +22,7 @@ const CLI::Validator kNonNegativeInteger(
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // piped output arrives line by line
   using namespace qs4d::cli;
   CLI::App app{"QS4D-Sim: quantized S4D models on simulated memristor crossbars"};
   app.require_subcommand(1);
