@@ -19,7 +19,10 @@ checkpoint.save(S4Model(d_input=1, d_output=10, d_model=256, n_layers=1, d_state
                 sys.argv[2])
 PY
 QS4D_BENCH_CHECKPOINT=$model build/bench/bench_digital
-QS4D_BENCH_CHECKPOINT=$model QS4D_BENCH_WIDE_CHECKPOINT=$wide build/bench/bench_analog
-build/bench/bench_devices
+QS4D_BENCH_CHECKPOINT=$model QS4D_BENCH_WIDE_CHECKPOINT=$wide build/bench/bench_analog \
+  --benchmark_out=build/bench/analog.json --benchmark_out_format=json
+build/bench/bench_devices --benchmark_out=build/bench/devices.json --benchmark_out_format=json
+# Every ratio of issue #15 in one table (both benchmarks of a ratio ran in the same process).
+/usr/bin/python3 bench/ratios.py build/bench/analog.json build/bench/devices.json
 /usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --checkpoint "$model" \
   --threads 2 --samples 512

@@ -1,0 +1,36 @@
+"""The speed ratios of issue #15 from Google Benchmark JSON files, as one table: each ratio is
+two benchmarks of the same process run (a reference and what it is measured against).
+
+    /usr/bin/python3 bench/ratios.py analog.json devices.json
+"""
+import json
+import sys
+
+# (label, numerator benchmark, denominator benchmark, what the ratio means)
+RATIOS = [
+    ("analog projection H=64, 1% read noise / Eigen", "BM_AnalogProjection/0/1/real_time", "BM_EigenProjection/0/real_time", "time"),
+    ("analog projection H=64, no read noise / Eigen", "BM_AnalogProjection/0/0/real_time", "BM_EigenProjection/0/real_time", "time"),
+    ("analog projection H=256, 1% read noise / Eigen", "BM_AnalogProjection/1/1/real_time", "BM_EigenProjection/1/real_time", "time"),
+    ("analog projection H=256, no read noise / Eigen", "BM_AnalogProjection/1/0/real_time", "BM_EigenProjection/1/real_time", "time"),
+    ("inference on pcm_512 / digital", "BM_Inference/analog_pcm_512/real_time", "BM_Inference/digital/real_time", "time"),
+    ("imssa_64 analog pass / the same blocks digital (target 2)", "BM_ImssaPass/analog_imssa_64/real_time", "BM_ImssaPass/digital_blocks/real_time", "time"),
+]
+
+
+def main():
+    times = {}
+    for path in sys.argv[1:]:
+        with open(path) as f:
+            for b in json.load(f)["benchmarks"]:
+                if b.get("run_type", "iteration") == "iteration" and "error_occurred" not in b:
+                    times[b["name"]] = b["real_time"]
+    print(f"{'ratio':64s} {'value':>8s}")
+    for label, num, den, _ in RATIOS:
+        if num in times and den in times:
+            print(f"{label:64s} {times[num] / times[den]:8.2f}")
+        else:
+            print(f"{label:64s} {'n/a':>8s}")
+
+
+if __name__ == "__main__":
+    main()
