@@ -9,9 +9,10 @@ void ActionCounts::add(const ActionCounts& o) {
   for (const auto& [k, v] : o.dac_conversions) dac_conversions[k] += v;
   for (const auto& [k, v] : o.g_v2_uS) g_v2_uS[k] += v;
   for (const auto& [k, v] : o.adc_conversions) adc_conversions[k] += v;
-  std::map<std::string, double> theirs;
-  each_scalar(o, [&](const char* name, const double& v) { theirs[name] = v; });
-  each_scalar(*this, [&](const char* name, double& v) { v += theirs.at(name); });
+  std::vector<double> theirs;  // both walks visit the counters in the same order
+  each_scalar(o, [&](const char*, const double& v) { theirs.push_back(v); });
+  size_t i = 0;
+  each_scalar(*this, [&](const char*, double& v) { v += theirs[i++]; });
   for (const auto& [k, v] : o.operands) {
     OperandTraffic& mine = operands[k];
     mine.footprint_bits = v.footprint_bits;

@@ -198,6 +198,8 @@ std::vector<MemoryLine> memory_lines(const ActionCounts& counts, const DataflowS
 // when the dataflow keeps them), up to the table's capacity. `scale`: word width / table's.
 double local_storage_bytes(const ActionCounts& counts, const DataflowSpec& dataflow, const TechTable& tech,
                            double scale);
+// Area of the global buffer and of every recurrence unit's local storage (mm^2).
+double memory_area_mm2(const ActionCounts& counts, const DataflowSpec& dataflow, const TechTable& tech, double scale);
 // The digital baseline at one precision (weights and MACs of `weight_bits`).
 DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelComplexity& model,
                                  const DataflowSpec& dataflow, const TechTable& tech,

@@ -77,6 +77,13 @@ double local_storage_bytes(const ActionCounts& c, const DataflowSpec& d, const T
   return std::min(need, t.memory.local.capacity_bytes);
 }
 
+double memory_area_mm2(const ActionCounts& c, const DataflowSpec& d, const TechTable& t, double scale) {
+  const auto it = c.operands.find("ssm_parameters");
+  const double units = it == c.operands.end() ? 0.0 : it->second.units;
+  return (t.memory.global_buffer.capacity_bytes * t.memory.global_buffer.area_um2_per_bit +
+          units * local_storage_bytes(c, d, t, scale) * t.memory.local.area_um2_per_bit) * 8e-6;
+}
+
 std::vector<MemoryLine> memory_lines(const ActionCounts& c, const DataflowSpec& d, const TechTable& t,
                                      double activation_bits) {
   const double scale = activation_bits / t.memory.activation_bits;
@@ -151,10 +158,8 @@ DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelCom
   const double ops = all_digital.digital_adds + all_digital.digital_muls + macs + all_digital.nonlinear +
                      all_digital.shift_adds;
   b.latency_ns = macs / t.baseline.macs_per_ns + (ops - macs) / t.digital.ops_per_ns;
-  const double units = all_digital.operands.count("ssm_parameters") ? all_digital.operands.at("ssm_parameters").units : 0;
   b.area_mm2 = t.baseline.mac_area_mm2 + t.digital.area_mm2_shared +
-               (sram_bits * m.global_buffer.area_um2_per_bit +
-                units * local_storage_bytes(all_digital, d, t, a / m.activation_bits) * 8 * m.local.area_um2_per_bit) * 1e-6;
+               memory_area_mm2(all_digital, d, t, a / m.activation_bits);
   return b;
 }
 

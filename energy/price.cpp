@@ -155,10 +155,8 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
     adcs += adc;
     if (k.role == "recurrence") recurrence_adcs += adc;
   }
-  const double units = c.operands.count("ssm_parameters") ? c.operands.at("ssm_parameters").units : 0;
   r.area_breakdown_mm2 = {
-      {"memory", (t.memory.global_buffer.capacity_bytes * t.memory.global_buffer.area_um2_per_bit +
-                  units * local_storage_bytes(c, chip.dataflow, t, 1.0) * t.memory.local.area_um2_per_bit) * 8e-6},
+      {"memory", memory_area_mm2(c, chip.dataflow, t, 1.0)},
       {"cells", cells},
       {"dac", dacs},
       {"adc", adcs},

@@ -179,10 +179,7 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
                                      {"latency_ns_per_bit", &t.adc.latency_ns_per_bit}});
     }
     read_section(j, path, "adc", numbers, {"model"}, c);
-    if (columns_per_adc < 1 || columns_per_adc != std::floor(columns_per_adc) || columns_per_adc > 4096) {
-      throw SpecError(p + ".columns_per_adc", "expected a whole number 1..4096, got " + describe(a.at("columns_per_adc")));
-    }
-    t.adc.columns_per_adc = static_cast<int64_t>(columns_per_adc);
+    t.adc.columns_per_adc = whole_number(columns_per_adc, 1, 4096, p + ".columns_per_adc");
     if (t.adc.neurosim_sar && !(t.adc.clock_GHz > 0)) throw SpecError(p + ".clock_GHz", "must be > 0");
   }
   read_section(j, path, "digital",
