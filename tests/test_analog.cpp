@@ -297,21 +297,21 @@ TEST(Analog, SameSeedSameAccuracyForAnyThreadCount) {
   EXPECT_EQ(one.unverified_cells, two.unverified_cells);
 }
 
+// PCM drift only, every other source off: a drift exponent of 0.06 with spread `nu_std` from
+// device to device, no programming or 1/f noise, ideal converters; a year is allowed.
+std::vector<std::string> pcm_drift_only(const char* compensation, double nu_std) {
+  return {"device.programming.scale=0", "device.accumulated_noise={\"kind\":\"none\"}",
+          "device.drift.nu_std={\"a\":0,\"b\":" + std::to_string(nu_std) + ",\"min\":0,\"max\":1}",
+          "device.drift.nu_mean={\"a\":0,\"b\":0.06,\"min\":0.06,\"max\":0.06}",
+          "periphery.dac_bits=0", "periphery.adc_bits=0", "device.g_min_uS=0", "device.extrapolate=true",
+          std::string("drift_compensation=") + compensation};
+}
+
 TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {
   const auto manifest = test::manifest();
   const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
-  // PCM drift only: same exponent for every device, no programming or 1/f noise.
-  const std::vector<std::string> drift_only = {
-      "device.programming.scale=0", "device.accumulated_noise={\"kind\":\"none\"}",
-      "device.drift.nu_std={\"a\":0,\"b\":0,\"min\":0,\"max\":0}",
-      "device.drift.nu_mean={\"a\":0,\"b\":0.06,\"min\":0.06,\"max\":0.06}",
-      "periphery.dac_bits=0", "periphery.adc_bits=0", "device.g_min_uS=0"};
-  auto with = [&](const char* comp) {
-    auto o = drift_only;
-    o.push_back(std::string("drift_compensation=") + comp);
-    o.push_back("device.extrapolate=true");  // a year, beyond the PCM source's day
-    return chip(o, "pcm_512");
-  };
+  // The same exponent for every device.
+  auto with = [&](const char* comp) { return chip(pcm_drift_only(comp, 0.0), "pcm_512"); };
   const ChipSpec none = with("none"), global = with("global");
   const MappedModel map = map_model(model, none.mapping, none.device.window());
   AnalogChip a(map, none, 1, 0), b(map, global, 1, 0);
@@ -340,15 +340,9 @@ TEST(Analog, GlobalDriftCompensationUndoesAUniformDrift) {
 TEST(Analog, DriftCompensationNeverDividesByACancelledReadout) {
   const auto manifest = test::manifest();
   const S4DModel model = S4DModel::load(manifest["quantized"]["checkpoint"]);
-  const std::vector<std::string> drift_only = {
-      "device.programming.scale=0", "device.accumulated_noise={\"kind\":\"none\"}",
-      "device.drift.nu_mean={\"a\":0,\"b\":0.06,\"min\":0.06,\"max\":0.06}",
-      "periphery.dac_bits=0", "periphery.adc_bits=0", "device.g_min_uS=0", "device.extrapolate=true",
-      "mapping.encoding=differential"};
   auto with = [&](const char* comp, double nu_std = 0.0) {
-    auto o = drift_only;
-    o.push_back(std::string("drift_compensation=") + comp);
-    o.push_back("device.drift.nu_std={\"a\":0,\"b\":" + std::to_string(nu_std) + ",\"min\":0,\"max\":1}");
+    auto o = pcm_drift_only(comp, nu_std);
+    o.push_back("mapping.encoding=differential");
     return chip(o, "pcm_512");
   };
   const ChipSpec none = with("none");
