@@ -188,6 +188,8 @@ inline constexpr uint64_t kProgramTiles = 0x7072'6f67, kAgeTiles = 0x6167'65;
 inline constexpr uint64_t kEvaluate = 0x6576'616c, kEnergyCount = 0x656e'6572, kCalibration = 0xca11;
 // The per-sample product streams of the analog executor.
 inline constexpr uint64_t kEncoderProduct = 0, kDecoderProduct = uint64_t{1} << 20;
+// The read-back of weights held on a chip (the Python module's perturb: "wts").
+inline constexpr uint64_t kWeightRead = 0x777473;
 inline constexpr uint64_t projection_product(int64_t layer) { return 1 + static_cast<uint64_t>(layer); }
 inline constexpr uint64_t recurrence_product(int64_t layer) {
   return (uint64_t{1} << 21) + static_cast<uint64_t>(layer);
@@ -292,6 +294,8 @@ struct ActionCounts {
   // Every per-inference count, keyed ones included, times f (sums over samples to means).
   void scale(double f);
   void add(const ActionCounts& other);
+  // The scalar counters with DAC and ADC conversions summed over their keys, by name.
+  nlohmann::json summary() const;
 };
 
 }  // namespace qs4d

@@ -27,6 +27,15 @@ void ActionCounts::add(const ActionCounts& o) {
   }
 }
 
+nlohmann::json ActionCounts::summary() const {
+  double adc = 0, dac = 0;
+  for (const auto& [k, v] : adc_conversions) adc += v;
+  for (const auto& [k, v] : dac_conversions) dac += v;
+  nlohmann::json j{{"dac_conversions", dac}, {"adc_conversions", adc}};
+  each_scalar(*this, [&](const char* name, const double& v) { j[name] = v; });
+  return j;
+}
+
 void ActionCounts::scale(double f) {
   for (auto& [k, v] : dac_conversions) v *= f;
   for (auto& [k, v] : g_v2_uS) v *= f;

@@ -176,11 +176,6 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
 }
 
 json EnergyReport::to_json() const {
-  double adc_conv = 0, dac_conv = 0;
-  for (const auto& [k, v] : counts.adc_conversions) adc_conv += v;
-  for (const auto& [k, v] : counts.dac_conversions) dac_conv += v;
-  json per_inference{{"dac_conversions", dac_conv}, {"adc_conversions", adc_conv}};
-  ActionCounts::each_scalar(counts, [&](const char* name, const double& v) { per_inference[name] = v; });
   json sensitivity_rows = json::array();
   for (const SensitivityRow& s : sensitivity) {
     sensitivity_rows.push_back(json{{"assumption", s.assumption}, {"value", s.value}, {"analog_pJ", s.analog_pJ},
@@ -189,7 +184,7 @@ json EnergyReport::to_json() const {
                                     {"fp32_over_analog", s.analog_pJ > 0 ? s.fp32_pJ / s.analog_pJ : 0.0}});
   }
   json j{{"tech", tech},
-         {"counts_per_inference", per_inference},
+         {"counts_per_inference", counts.summary()},
          {"energy_pJ_per_inference", energy_pJ},
          {"breakdown_pJ", breakdown_pJ},
          {"tops_per_w", tops_per_w},

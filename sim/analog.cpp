@@ -106,6 +106,24 @@ int64_t AnalogChip::unverified_in_use(size_t t) const {
   return n;
 }
 
+namespace {
+size_t checked_tile(int64_t tile, size_t tiles) {
+  if (tile < 0 || static_cast<size_t>(tile) >= tiles) {
+    throw UsageError("tile " + std::to_string(tile) + " is not on the chip (it has " + std::to_string(tiles) +
+                     " tiles)");
+  }
+  return static_cast<size_t>(tile);
+}
+}  // namespace
+
+const ProgrammedArray& AnalogChip::programmed(int64_t tile) const {
+  return tiles_[checked_tile(tile, tiles_.size())].programmed;
+}
+
+const RowMatrixXf& AnalogChip::conductances_uS(int64_t tile) const {
+  return tiles_[checked_tile(tile, tiles_.size())].g_uS;
+}
+
 int64_t AnalogChip::unverified_cells() const {
   int64_t n = 0;
   for (int64_t u : unverified_) n += u;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 
+#include "sim/detail/predict.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -77,23 +78,7 @@ std::unique_ptr<LinearOverride> quantized_ops(const MappedModel& map, const Chip
 
 namespace {
 
-// Predictions for samples [first, first + count) in batches; `before_batch(offset)` runs first.
-std::vector<int64_t> predict(const DigitalEngine& engine, const Dataset& data, int64_t first,
-                             int64_t count, int64_t batch, int threads, const LinearOverride* ops,
-                             const std::function<void(int64_t)>& before_batch) {
-  std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(count));
-  const int64_t per = data.x.length * data.x.width;
-  SequenceBatch chunk{0, data.x.length, data.x.width, {}};
-  for (int64_t s = first; s < first + count; s += batch) {
-    chunk.n = std::min(batch, first + count - s);
-    chunk.values.assign(data.x.values.begin() + s * per, data.x.values.begin() + (s + chunk.n) * per);
-    if (before_batch) before_batch(s);
-    const auto p = argmax_rows(engine.logits(chunk, threads, ops));
-    out.insert(out.end(), p.begin(), p.end());
-  }
-  return out;
-}
+using detail::predict;
 
 double fraction_equal(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   int64_t same = 0;
@@ -171,36 +156,25 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   };
   auto run_trial = [&](int64_t trial, int threads) {
     TrialOutcome out;
-    AnalogChip analog(map, chip, o.seed, trial);
-    AnalogOps ops(analog, model, chip);
+    DeployedChip deployed(model, map, chip, o.seed, trial);
+    AnalogChip& analog = deployed.analog();
     out.unverified = analog.unverified_cells();
     out.repaired = analog.repaired_cells();
     out.per_tile = analog.unverified_per_tile();
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
-      analog.age(o.times_s[ti]);
-      const uint64_t base = stream_seed(o.seed, static_cast<uint64_t>(trial), ti, stream_key::kEvaluate);
-      if (chip.periphery.adc_calibrated &&
-          (chip.periphery.adc_bits > 0 ||
-           (chip.analog_recurrence && chip.periphery.state_adc_bits > 0))) {
-        // Calibration on the first samples, with noise streams of their own.
-        analog.begin_calibration();
-        predict(engine, data, 0, std::min(n, chip.periphery.calibration_samples), o.batch,
-                threads, &ops, [&](int64_t off) { ops.set_stream(base ^ stream_key::kCalibration, off); });
-        analog.end_calibration();
-      }
+      deployed.age(o.times_s[ti], static_cast<int64_t>(ti), &engine, &data, o.batch, threads);
       const auto t0 = std::chrono::steady_clock::now();
-      const auto streams = [&](int64_t off) { ops.set_stream(base, off); };
       // The first chip at the first time counts its actions on the first samples (streams are
       // keyed per sample, so splitting the pass changes nothing).
       const int64_t counted = o.counts && trial == 0 && ti == 0 ? std::min(n, o.count_samples) : 0;
       std::vector<int64_t> pred;
       if (counted > 0) {
         analog.count_actions(o.counts, o.activation_bits);
-        pred = predict(engine, data, 0, counted, o.batch, threads, &ops, streams);
+        pred = deployed.predict(engine, data, 0, counted, o.batch, threads);
         analog.count_actions(nullptr);
         o.counts->samples = counted;
       }
-      const std::vector<int64_t> rest = predict(engine, data, counted, n - counted, o.batch, threads, &ops, streams);
+      const std::vector<int64_t> rest = deployed.predict(engine, data, counted, n - counted, o.batch, threads);
       pred.insert(pred.end(), rest.begin(), rest.end());
       out.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       out.accuracy.push_back(accuracy_of(pred));

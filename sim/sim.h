@@ -193,6 +193,10 @@ class AnalogChip {
                         RecurrencePass& pass) const;
 
   const MappedModel& map() const { return *map_; }
+  // Tile t as programmed, and its conductances at time_s() as the products read them (IR drop
+  // folded in when the chip has wire resistance). Throws UsageError for a tile that is not there.
+  const ProgrammedArray& programmed(int64_t tile) const;
+  const RowMatrixXf& conductances_uS(int64_t tile) const;
   uint64_t seed() const { return seed_; }
   int64_t trial() const { return trial_; }
   double time_s() const { return time_s_; }
@@ -322,6 +326,41 @@ class AnalogOps : public LinearOverride {
 // The chip's quantized weights applied digitally, with no noise and no converters: the digital
 // pass an ideal chip must reproduce, and the reference the analog pass's speed is measured by.
 std::unique_ptr<LinearOverride> quantized_ops(const MappedModel& map, const ChipSpec& spec, int64_t n_layers);
+
+// One chip as evaluate_analog runs each trial, for callers that drive it themselves (the Python
+// module): programmed from (seed, trial), aged to a time whose index among the run's times keys
+// its noise streams, its ADC ranges calibrated on the first samples of a calibration set when
+// the chip calibrates, then run on any inputs through an engine of their length, with streams
+// keyed by sample index. It refers to model, map and chip, which must outlive it.
+class DeployedChip {
+ public:
+  DeployedChip(const S4DModel& model, const MappedModel& map, const ChipSpec& chip, uint64_t seed,
+               int64_t trial);
+  // Whether age() needs calibration samples (calibrated ADCs with finite bits).
+  bool calibrates() const;
+  // Conductances at t_s (the range check is the device's), noise streams of time `time_index`;
+  // ADC calibration on the first calibration_samples of `calibration` when the chip calibrates
+  // (run through `engine`, of the calibration data's length; either may be null without one).
+  void age(double t_s, int64_t time_index, const DigitalEngine* engine, const Dataset* calibration,
+           int64_t batch, int threads);
+  // Logits of x, its sample i read with the streams of sample first_sample + i. Not for two
+  // callers at once (the stream base is the chip's state).
+  RowMatrixXf logits(const DigitalEngine& engine, const SequenceBatch& x, int64_t first_sample, int threads);
+  // Predicted classes of data's samples [first, first + count), in batches.
+  std::vector<int64_t> predict(const DigitalEngine& engine, const Dataset& data, int64_t first, int64_t count,
+                               int64_t batch, int threads);
+  AnalogChip& analog() { return analog_; }
+  const AnalogChip& analog() const { return analog_; }
+  bool aged() const { return time_index_ >= 0; }
+
+ private:
+  uint64_t stream_base() const;
+  const ChipSpec* chip_;
+  AnalogChip analog_;
+  AnalogOps ops_;
+  uint64_t seed_;
+  int64_t trial_, time_index_ = -1;
+};
 
 struct AnalogEvalOptions {
   int64_t trials = 1;

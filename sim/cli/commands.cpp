@@ -107,7 +107,13 @@ std::vector<std::string> with_extrapolation(std::vector<std::string> overrides, 
   return overrides;
 }
 
-int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& data) {
+// printf when `print` (the reports are built the same either way).
+template <class... A>
+void say(bool print, const char* format, A... a) {
+  if (print) std::printf(format, a...);
+}
+
+nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print) {
   const ChipSpec chip = load_chip(args.chip, with_extrapolation(args.overrides, args.extrapolate, "device."));
   AnalogEvalOptions o;
   o.trials = args.trials;
@@ -116,7 +122,7 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   o.batch = args.batch;
   o.threads = args.threads;
   o.mode = parse_exec_mode(args.mode);
-  o.progress = isatty(STDERR_FILENO) != 0;
+  o.progress = print && isatty(STDERR_FILENO) != 0;
   // Energy is counted in this same run (first chip, first time, first N samples); the table is
   // read first so that a bad --tech fails before the run.
   ActionCounts counts;
@@ -126,14 +132,14 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
     o.activation_bits = load_tech(args.tech).memory.activation_bits;
   }
   const AnalogEvalResult r = evaluate_analog(model, data, chip, o);
-  std::printf("checkpoint  %s\ndata        %s (%lld samples, L = %lld)\nchip        %s: %s\n",
+  say(print, "checkpoint  %s\ndata        %s (%lld samples, L = %lld)\nchip        %s: %s\n",
               args.checkpoint.c_str(), args.data.c_str(), static_cast<long long>(data.x.n),
               static_cast<long long>(data.x.length), chip.name.c_str(), chip.description.c_str());
-  std::printf("seed        %llu, %lld trials\n", static_cast<unsigned long long>(args.seed),
+  say(print, "seed        %llu, %lld trials\n", static_cast<unsigned long long>(args.seed),
               static_cast<long long>(args.trials));
-  std::printf("digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n\n",
+  say(print, "digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n\n",
               r.digital_float.accuracy, r.digital.accuracy);
-  std::printf("%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
+  say(print, "%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
               "agreement", "adc clips");
   nlohmann::json j;
   j["run"] = run_identity(args.checkpoint, args.data, data, args.limit, chip,
@@ -155,7 +161,7 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
                                                      static_cast<double>(t.adc_conversions)
                                                : 0.0;
     const bool extrapolated = chip.device.extrapolated(t.time_s);
-    std::printf("%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%%s\n", format_time(t.time_s).c_str(),
+    say(print, "%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%%s\n", format_time(t.time_s).c_str(),
                 t.mean(), t.std(), t.min(), t.max(), t.mean_agreement(), 100 * clip_rate,
                 extrapolated ? "  extrapolated: beyond the device source's range" : "");
     j["results"].push_back({{"time_s", t.time_s},
@@ -170,10 +176,10 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   }
   const double per_pass = r.analog_seconds / static_cast<double>(args.trials * r.times.size());
   if (r.chips_side_by_side > 1) {
-    std::printf("\n%.1f s; %d chips side by side, one thread each: one analog pass %.2f s on its thread\n\n",
+    say(print, "\n%.1f s; %d chips side by side, one thread each: one analog pass %.2f s on its thread\n\n",
                 r.seconds, r.chips_side_by_side, per_pass);
   } else {
-    std::printf("\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
+    say(print, "\n%.1f s; one analog pass %.2f s, one digital pass %.2f s (%.2fx)\n\n", r.seconds,
                 per_pass, r.digital_seconds, r.digital_seconds > 0 ? per_pass / r.digital_seconds : 0.0);
   }
   {
@@ -189,7 +195,7 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
     }
     const double trials = static_cast<double>(std::max<size_t>(1, r.unverified_cells.size()));
     if (chip.device.write_verify.enabled) {
-      std::printf("write-verify: %.1f cells per chip left outside tolerance (%s repair: %.1f brought back); "
+      say(print, "write-verify: %.1f cells per chip left outside tolerance (%s repair: %.1f brought back); "
                   "chip 0: %lld of %zu tiles hit, at most %lld cells in one\n",
                   failed / trials, chip.repair_partner ? "partner" : "no", repaired / trials,
                   static_cast<long long>(tiles_hit), r.unverified_per_tile.size(), static_cast<long long>(worst));
@@ -204,36 +210,33 @@ int run_analog_eval(const EvalArgs& args, const S4DModel& model, const Dataset& 
   j["seconds_per_digital_pass"] = r.digital_seconds;
   j["chips_side_by_side"] = r.chips_side_by_side;
   if (args.energy_samples > 0) {
-    const nlohmann::json e = energy_for_eval(model, data.x.length, chip, args.tech, counts);
+    const nlohmann::json e = energy_for_eval(model, data.x.length, chip, args.tech, counts, print);
     for (const auto& [k, v] : e.items()) j[k] = v;
   }
-  if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
-  return 0;
+  return j;
 }
 
 }  // namespace
 
-int run_eval(const EvalArgs& args) {
-  const S4DModel model = S4DModel::load(args.checkpoint);
-  const Dataset data = load_dataset(args.data, args.limit);
-  if (!args.chip.empty()) return run_analog_eval(args, model, data);
+nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print) {
+  if (!args.chip.empty()) return analog_eval_report(args, model, data, print);
   DigitalEvalOptions opt;
   opt.mode = parse_exec_mode(args.mode);
   opt.batch = args.batch;
   opt.threads = args.threads;
   const DigitalEvalResult r = evaluate_digital(model, data, opt);
+  nlohmann::json j;
   const int threads = args.threads > 0 ? args.threads : omp_get_max_threads();
-  std::printf("checkpoint  %s\n", args.checkpoint.c_str());
-  std::printf("data        %s (%s, %lld samples, L = %lld)\n", args.data.c_str(),
+  say(print, "checkpoint  %s\n", args.checkpoint.c_str());
+  say(print, "data        %s (%s, %lld samples, L = %lld)\n", args.data.c_str(),
               data.name.c_str(), static_cast<long long>(r.n_samples),
               static_cast<long long>(data.x.length));
-  std::printf("mode        %s, batch %lld, %d threads\n", to_string(opt.mode),
+  say(print, "mode        %s, batch %lld, %d threads\n", to_string(opt.mode),
               static_cast<long long>(opt.batch), threads);
-  std::printf("accuracy    %.4f (%lld / %lld)\n", r.accuracy, static_cast<long long>(r.correct),
+  say(print, "accuracy    %.4f (%lld / %lld)\n", r.accuracy, static_cast<long long>(r.correct),
               static_cast<long long>(r.n_samples));
-  std::printf("throughput  %.1f samples/s (%.2f s)\n", r.samples_per_s, r.seconds);
-  if (!args.json_out.empty()) {
-    nlohmann::json j;
+  say(print, "throughput  %.1f samples/s (%.2f s)\n", r.samples_per_s, r.seconds);
+  {
     j["checkpoint"] = args.checkpoint;
     j["data"] = args.data;
     j["dataset_name"] = data.name;
@@ -246,8 +249,15 @@ int run_eval(const EvalArgs& args) {
     j["batch"] = opt.batch;
     j["threads"] = threads;
     j["sequence_length"] = data.x.length;
-    write_text_atomic(args.json_out, j.dump(2) + "\n");
   }
+  return j;
+}
+
+int run_eval(const EvalArgs& args) {
+  const S4DModel model = S4DModel::load(args.checkpoint);
+  const Dataset data = load_dataset(args.data, args.limit);
+  const nlohmann::json j = eval_report(args, model, data, true);
+  if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
   return 0;
 }
 

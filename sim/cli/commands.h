@@ -110,9 +110,12 @@ nlohmann::json run_identity(const std::string& checkpoint, const std::string& da
                             int64_t limit, const ChipSpec& chip, const std::vector<std::string>& overrides,
                             uint64_t seed);
 
-// The energy report of eval --chip from the actions its own run counted.
+// The energy report of eval --chip from the actions its own run counted (printed when `print`).
 nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
-                               const std::string& tech, const ActionCounts& counted);
+                               const std::string& tech, const ActionCounts& counted, bool print);
+// What `eval` reports (the keys of `eval --json`), digital only or on a chip; printed when
+// `print`. The Python module's evaluate() returns the same.
+nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print);
 int run_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);

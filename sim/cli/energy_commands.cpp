@@ -78,14 +78,16 @@ void print_report(const EnergyReport& r) {
 }  // namespace
 
 nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
-                               const std::string& tech_name, const ActionCounts& counted) {
+                               const std::string& tech_name, const ActionCounts& counted, bool print) {
   const TechTable tech = load_tech(tech_name);
   const MappedModel map = map_model(model, chip.mapping, chip.device.window());
   const EnergyReport r = estimate_energy(
       model, length, map, chip, tech, per_inference(counted, model, length, chip, tech.memory.activation_bits));
-  std::printf("energy counted on the first %lld samples of trial 0 at the first time\n",
-              static_cast<long long>(counted.samples));
-  print_report(r);
+  if (print) {
+    std::printf("energy counted on the first %lld samples of trial 0 at the first time\n",
+                static_cast<long long>(counted.samples));
+    print_report(r);
+  }
   nlohmann::json j = r.to_json();
   j["energy_counted_samples"] = counted.samples;
   return j;

@@ -1,0 +1,117 @@
+#include "bindings/convert.h"
+
+#include <cmath>
+
+#include "core/core.h"
+
+namespace qs4d::py_bind {
+
+py::object to_python(const nlohmann::json& j) {
+  const py::object loads = py::module_::import("json").attr("loads");
+  return loads(j.dump());
+}
+
+std::vector<std::string> overrides_from(const py::dict& overrides) {
+  const py::object dumps = py::module_::import("json").attr("dumps");
+  std::vector<std::string> out;
+  for (const auto& [key, value] : overrides) {
+    const std::string text = py::isinstance<py::str>(value) ? value.cast<std::string>()
+                                                            : dumps(value).cast<std::string>();
+    out.push_back(py::str(key).cast<std::string>() + "=" + text);
+  }
+  return out;
+}
+
+double time_from(const py::handle& t) {
+  if (py::isinstance<py::str>(t)) {
+    const std::string text = t.cast<std::string>();
+    const std::vector<double> parsed = parse_times(text);
+    if (parsed.size() != 1) throw UsageError("time '" + text + "': expected one time such as '1h', found " +
+                                             std::to_string(parsed.size()));
+    return parsed.front();
+  }
+  const double s = t.cast<double>();
+  if (!std::isfinite(s) || s < 0) throw UsageError("time " + std::to_string(s) + " s: expected a finite time >= 0");
+  return s;
+}
+
+std::vector<double> times_from(const py::iterable& times) {
+  std::vector<double> out;
+  for (const auto& t : times) out.push_back(time_from(t));
+  if (out.empty()) throw UsageError("times: give at least one time after programming");
+  return out;
+}
+
+namespace {
+std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// A C-contiguous float32 copy of a, or a UsageError when a does not hold floats.
+py::array_t<float, py::array::c_style | py::array::forcecast> floats(const py::array& a, const char* name) {
+  if (a.dtype().kind() != 'f' && a.dtype().kind() != 'i' && a.dtype().kind() != 'u') {
+    throw UsageError(std::string(name) + ": expected a float array, found dtype " +
+                     py::str(a.dtype()).cast<std::string>());
+  }
+  return py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
+}
+
+void require_finite(const float* v, size_t n, const char* name) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) throw UsageError(std::string(name) + ": element " + std::to_string(i) +
+                                               " is not finite (" + std::to_string(v[i]) + ")");
+  }
+}
+}  // namespace
+
+SequenceBatch sequences_from(const py::array& x, const char* name) {
+  if (x.ndim() != 3) {
+    throw UsageError(std::string(name) + ": expected inputs shaped (samples, length, features), found shape " +
+                     shape_of(x));
+  }
+  const auto f = floats(x, name);
+  SequenceBatch b{f.shape(0), f.shape(1), f.shape(2), {}};
+  if (b.n == 0 || b.length == 0 || b.width == 0) throw UsageError(std::string(name) + ": empty shape " + shape_of(x));
+  b.values.assign(f.data(), f.data() + f.size());
+  require_finite(b.values.data(), b.values.size(), name);
+  return b;
+}
+
+Dataset dataset_from(const py::array& x, const py::array& y, int64_t n_classes) {
+  Dataset d;
+  d.x = sequences_from(x, "x");
+  if (y.ndim() != 1 || y.shape(0) != d.x.n) {
+    throw UsageError("y: expected labels shaped (" + std::to_string(d.x.n) + ",) to match x, found shape " +
+                     shape_of(y));
+  }
+  if (y.dtype().kind() != 'i' && y.dtype().kind() != 'u') {
+    throw UsageError("y: expected integer labels, found dtype " + py::str(y.dtype()).cast<std::string>());
+  }
+  const auto labels = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(y);
+  d.y.assign(labels.data(), labels.data() + labels.size());
+  for (size_t i = 0; i < d.y.size(); ++i) {
+    if (d.y[i] < 0 || d.y[i] >= n_classes) {
+      throw UsageError("y: label " + std::to_string(d.y[i]) + " at index " + std::to_string(i) +
+                       " is outside [0, " + std::to_string(n_classes) + ") (the checkpoint's outputs)");
+    }
+  }
+  d.n_classes = n_classes;
+  d.name = "numpy";
+  d.source = "numpy arrays";
+  return d;
+}
+
+RowMatrixXf matrix_from(const py::array& a, const char* name) {
+  if (a.ndim() != 2) throw UsageError(std::string(name) + ": expected a 2-D array, found shape " + shape_of(a));
+  const auto f = floats(a, name);
+  RowMatrixXf m(f.shape(0), f.shape(1));
+  std::copy(f.data(), f.data() + f.size(), m.data());
+  require_finite(m.data(), static_cast<size_t>(m.size()), name);
+  return m;
+}
+
+py::array_t<float> to_numpy(const RowMatrixXf& m) { return to_numpy<float>(m); }
+
+}  // namespace qs4d::py_bind

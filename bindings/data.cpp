@@ -1,0 +1,104 @@
+// Checkpoint, Chip and Dataset: what the module's runs read.
+#include "bindings/bindings.h"
+
+namespace qs4d::py_bind {
+namespace {
+
+nlohmann::json checkpoint_info(const Checkpoint& c) {
+  const S4DModel& model = *c.model;
+  const ModelConfig& k = model.config();
+  nlohmann::json j{{"path", c.path},
+                   {"d_input", k.d_input},
+                   {"d_output", k.d_output},
+                   {"d_model", k.d_model},
+                   {"d_state", k.d_state},
+                   {"n_layers", k.n_layers},
+                   {"prenorm", k.prenorm},
+                   {"norm", k.norm == NormKind::kLayer ? "layer" : "batch"},
+                   {"norm_eps", k.norm_eps},
+                   {"parameters", model.parameter_counts()},
+                   {"weight_bytes", model.weight_bytes()},
+                   {"meta", model.meta()}};
+  j["quant"] = nlohmann::json::object();
+  for (const auto& [name, q] : model.quant()) {
+    j["quant"][name] = {{"bits", q.bits}, {"symmetric", q.symmetric}, {"axis", q.axis}};
+  }
+  return j;
+}
+
+}  // namespace
+
+void register_data(py::module_& m) {
+  py::class_<Checkpoint, std::shared_ptr<Checkpoint>>(m, "Checkpoint", "A trained S4D checkpoint (HDF5, format v1)")
+      .def_static(
+          "load",
+          [](const std::string& path) {
+            auto c = std::make_shared<Checkpoint>();
+            c->path = path;
+            py::gil_scoped_release release;
+            c->model = std::make_shared<const S4DModel>(S4DModel::load(path));
+            return c;
+          },
+          py::arg("path"), "Loads and validates a checkpoint (errors as `qs4dsim info` prints them)")
+      .def_readonly("path", &Checkpoint::path)
+      .def_property_readonly("info", [](const Checkpoint& c) { return to_python(checkpoint_info(c)); },
+                             "architecture, parameter counts, quantization and /meta as a dict")
+      .def(
+          "predict",
+          [](const Checkpoint& c, const py::array& x, const std::string& mode, int threads) {
+            const SequenceBatch batch = sequences_from(x, "x");
+            RowMatrixXf logits;
+            {
+              py::gil_scoped_release release;
+              logits = DigitalEngine(*c.model, batch.length, parse_exec_mode(mode)).logits(batch, threads);
+            }
+            return to_numpy(logits);
+          },
+          py::arg("x"), py::arg("mode") = "conv", py::arg("threads") = 0,
+          "Digital logits (n, outputs) of x (n, L, d), as `qs4dsim predict` writes them")
+      .def("__repr__", [](const Checkpoint& c) { return "<qs4dsim.Checkpoint " + c.path + ">"; });
+
+  py::class_<Chip, std::shared_ptr<Chip>>(m, "Chip", "A chip: devices, mapping, periphery, dataflow")
+      .def_static(
+          "load",
+          [](const std::string& name_or_path, const py::dict& overrides) {
+            auto c = std::make_shared<Chip>();
+            c->name_or_path = name_or_path;
+            c->overrides = overrides_from(overrides);
+            c->spec = load_chip(name_or_path, c->overrides);
+            return c;
+          },
+          py::arg("name_or_path"), py::arg("overrides") = py::dict(),
+          "A preset name (data/chips) or a JSON file, with overrides such as {'periphery.adc_bits': 6}")
+      .def_property_readonly("name", [](const Chip& c) { return c.spec.name; })
+      .def_property_readonly("spec", [](const Chip& c) { return to_python(c.spec.resolved); },
+                             "the resolved spec (presets and overrides applied) as a dict")
+      .def_property_readonly("overrides", [](const Chip& c) { return c.overrides; })
+      .def("__repr__", [](const Chip& c) { return "<qs4dsim.Chip " + c.spec.name + ">"; });
+
+  py::class_<Dataset, std::shared_ptr<Dataset>>(m, "Dataset", "A dataset file: inputs (n, L, d), labels (n,)")
+      .def_static(
+          "load",
+          [](const std::string& path, int64_t limit) {
+            py::gil_scoped_release release;
+            return std::make_shared<Dataset>(load_dataset(path, limit));
+          },
+          py::arg("path"), py::arg("limit") = 0, "limit > 0 reads only the first `limit` samples")
+      .def_property_readonly("x",
+                             [](const Dataset& d) {
+                               py::array_t<float> out({d.x.n, d.x.length, d.x.width});
+                               std::copy(d.x.values.begin(), d.x.values.end(), out.mutable_data());
+                               return out;
+                             })
+      .def_property_readonly("y",
+                             [](const Dataset& d) {
+                               py::array_t<int64_t> out(static_cast<py::ssize_t>(d.y.size()));
+                               std::copy(d.y.begin(), d.y.end(), out.mutable_data());
+                               return out;
+                             })
+      .def_readonly("name", &Dataset::name)
+      .def_readonly("n_classes", &Dataset::n_classes)
+      .def("__len__", [](const Dataset& d) { return d.x.n; });
+}
+
+}  // namespace qs4d::py_bind

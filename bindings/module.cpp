@@ -1,0 +1,78 @@
+// import qs4dsim: the simulator from Python, over the same library as the command line.
+#include <cstdio>
+
+#include "bindings/bindings.h"
+#include "sim/cli/commands.h"
+
+namespace qs4d::py_bind {
+
+void register_evaluate(py::module_& m) {
+  m.def(
+      "evaluate",
+      [](const Checkpoint& checkpoint, const py::array& x, const py::array& y, const std::shared_ptr<Chip>& chip,
+         int64_t trials, const py::iterable& times, uint64_t seed, int threads, const std::string& mode,
+         int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate) {
+        cli::EvalArgs args;
+        args.checkpoint = checkpoint.path;
+        args.data = "<numpy arrays>";
+        args.trials = trials;
+        std::string joined;
+        for (double t : times_from(times)) {
+          char text[40];
+          std::snprintf(text, sizeof text, "%s%.17g", joined.empty() ? "" : ",", t);
+          joined += text;
+        }
+        args.times = joined;
+        args.seed = seed;
+        args.threads = threads;
+        args.mode = mode;
+        args.batch = batch;
+        args.energy_samples = energy_samples;
+        args.tech = tech;
+        args.extrapolate = extrapolate;
+        if (chip) {
+          args.chip = chip->name_or_path;
+          args.overrides = chip->overrides;
+        }
+        const Dataset data = dataset_from(x, y, checkpoint.model->config().d_output);
+        nlohmann::json report;
+        {
+          py::gil_scoped_release release;
+          report = cli::eval_report(args, *checkpoint.model, data, false);
+        }
+        return to_python(report);
+      },
+      py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = nullptr, py::arg("trials") = 1,
+      py::arg("times") = std::vector<std::string>{"1s"}, py::arg("seed") = 0, py::arg("threads") = 0,
+      py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
+      py::arg("tech") = "22nm_lp", py::arg("extrapolate") = false,
+      "Accuracy of the checkpoint on (x, y): digital, or on `chip` over `trials` chips at each time "
+      "after programming. Returns what `qs4dsim eval --json` writes (the same keys and numbers for "
+      "the same seed).");
+}
+
+}  // namespace qs4d::py_bind
+
+PYBIND11_MODULE(qs4dsim, m) {
+  namespace py = pybind11;
+  using namespace qs4d::py_bind;
+  m.doc() = "QS4D-Sim: quantized S4D models on simulated memristor crossbars";
+  m.attr("__version__") = qs4d::kProgramVersion;
+  // The library's errors, with the command line's messages; all are ValueErrors.
+  static py::exception<qs4d::UsageError> error(m, "Error", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const qs4d::UsageError& e) {
+      error(e.what());
+    } catch (const qs4d::SpecError& e) {
+      error(e.what());
+    } catch (const qs4d::FormatError& e) {
+      error(e.what());
+    }
+  });
+  register_data(m);
+  register_evaluate(m);
+  register_program(m);
+  register_device(m);
+}

@@ -1,0 +1,200 @@
+// program(): a checkpoint on one programmed chip, driven from Python; perturb(): any weights as a
+// chip would hold them (hardware-aware training).
+#include <map>
+#include <mutex>
+
+#include "bindings/bindings.h"
+#include "energy/energy.h"
+#include "sim/cli/commands.h"
+
+namespace qs4d::py_bind {
+namespace {
+
+// One chip with everything it refers to, at a fixed address (DeployedChip keeps pointers).
+struct ProgrammedChip {
+  std::shared_ptr<const S4DModel> model;
+  ChipSpec spec;
+  MappedModel map;
+  ExecMode mode = ExecMode::kConv;
+  std::string tech;
+  int activation_bits = 8;
+  std::unique_ptr<DeployedChip> chip;
+  std::map<int64_t, std::unique_ptr<DigitalEngine>> engines;  // by sequence length
+  ActionCounts counts;
+  int64_t counted_length = 0;
+  std::mutex mutex;  // one call at a time per chip (the chip's noise-stream base is its state)
+
+  const DigitalEngine& engine(int64_t length) {
+    auto& e = engines[length];
+    if (!e) e = std::make_unique<DigitalEngine>(*model, length, mode);
+    return *e;
+  }
+};
+
+std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const Chip& chip, uint64_t seed,
+                                        int64_t trial, const std::string& mode, const std::string& tech) {
+  auto p = std::make_shared<ProgrammedChip>();
+  p->model = checkpoint.model;
+  p->spec = chip.spec;
+  p->mode = parse_exec_mode(mode);
+  p->tech = tech;
+  p->activation_bits = load_tech(tech).memory.activation_bits;
+  py::gil_scoped_release release;
+  p->map = map_model(*p->model, p->spec.mapping, p->spec.device.window());
+  p->chip = std::make_unique<DeployedChip>(*p->model, p->map, p->spec, seed, trial);
+  return p;
+}
+
+void age(ProgrammedChip& p, const py::handle& time, const py::object& calibration, int64_t time_index,
+         int64_t batch, int threads) {
+  const double t = time_from(time);
+  Dataset cal;
+  if (!calibration.is_none()) cal.x = sequences_from(calibration.cast<py::array>(), "calibration");
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(p.mutex);
+  const bool given = !calibration.is_none();
+  p.chip->age(t, time_index, given ? &p.engine(cal.x.length) : nullptr, given ? &cal : nullptr, batch, threads);
+}
+
+py::array_t<float> forward(ProgrammedChip& p, const py::array& x, int64_t first_sample, int threads, bool count) {
+  const SequenceBatch batch = sequences_from(x, "x");
+  RowMatrixXf logits;
+  {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(p.mutex);
+    ActionCounts run;
+    if (count) p.chip->analog().count_actions(&run, p.activation_bits);
+    logits = p.chip->logits(p.engine(batch.length), batch, first_sample, threads);
+    if (count) {
+      p.chip->analog().count_actions(nullptr);
+      run.samples = batch.n;
+      if (p.counts.samples > 0) run.programming_pulses = 0;  // once per chip
+      p.counts.add(run);
+      p.counted_length = batch.length;
+    }
+  }
+  return to_numpy(logits);
+}
+
+py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
+  for (size_t m = 0; m < p.map.matrices.size(); ++m) {
+    if (p.map.matrices[m].name != matrix) continue;
+    const std::vector<int64_t>& tiles = p.map.encodings[m].tiles;
+    const int64_t rows = p.map.spec.tile_rows, cols = p.map.spec.tile_cols;
+    py::array_t<float> g({static_cast<int64_t>(tiles.size()), rows, cols});
+    py::array_t<float> target({static_cast<int64_t>(tiles.size()), rows, cols});
+    for (size_t k = 0; k < tiles.size(); ++k) {
+      const RowMatrixXf& now = p.chip->analog().conductances_uS(tiles[k]);
+      const RowMatrixXf& aim = p.chip->analog().programmed(tiles[k]).target_uS;
+      std::copy(now.data(), now.data() + now.size(), g.mutable_data() + k * rows * cols);
+      std::copy(aim.data(), aim.data() + aim.size(), target.mutable_data() + k * rows * cols);
+    }
+    py::dict out;
+    out["tiles"] = tiles;
+    out["g_uS"] = g;
+    out["target_uS"] = target;
+    out["time_s"] = p.chip->analog().time_s();
+    return out;
+  }
+  std::string names;
+  for (const QuantizedMatrix& q : p.map.matrices) names += (names.empty() ? "" : ", ") + q.name;
+  throw UsageError("matrix '" + matrix + "' is not on the chip; it holds: " + names);
+}
+
+py::object energy(ProgrammedChip& p) {
+  std::lock_guard<std::mutex> lock(p.mutex);
+  if (p.counts.samples == 0) {
+    throw UsageError("no actions counted yet: run forward(x, count=True) on some inputs first");
+  }
+  return to_python(cli::energy_for_eval(*p.model, p.counted_length, p.spec, p.tech, p.counts, false));
+}
+
+// The weights as `chip` holds them after programming and ageing to `time`: each matrix quantized
+// as the chip's mapping quantizes post-training (`bits`, else mapping.weight_bits), encoded,
+// tiled and programmed on a chip of its own, aged, then read back row by row (one-hot inputs)
+// through ideal converters, with one draw of read noise when `read_noise`.
+py::dict perturb(const Chip& chip, const py::dict& weights, uint64_t seed, const py::handle& time, int64_t trial,
+                 int bits, bool read_noise) {
+  ChipSpec spec = chip.spec;
+  spec.periphery.dac_bits = spec.periphery.adc_bits = 0;
+  spec.periphery.state_dac_bits = spec.periphery.state_adc_bits = 0;
+  spec.periphery.output_noise = 0;
+  if (!read_noise) spec.device.read = SigmaModel{};
+  const double t = time_from(time);
+  std::vector<std::string> names;
+  std::vector<QuantizedMatrix> matrices;
+  const int b = bits > 0 ? bits : spec.mapping.weight_bits;
+  for (const auto& [key, value] : weights) {
+    names.push_back(py::str(key).cast<std::string>());
+    const RowMatrixXf w = matrix_from(value.cast<py::array>(), names.back().c_str());
+    QuantizedMatrix q = post_training(w.cast<double>(), b, spec.mapping.granularity);
+    q.name = names.back();
+    q.kind = MatrixKind::kOutputProjection;
+    matrices.push_back(std::move(q));
+  }
+  std::vector<RowMatrixXf> out(matrices.size());
+  {
+    py::gil_scoped_release release;
+    const MappedModel map = map_matrices(std::move(matrices), spec.mapping, spec.device.window());
+    AnalogChip analog(map, spec, seed, trial);
+    analog.age(t);
+    for (size_t m = 0; m < out.size(); ++m) {
+      const int64_t inputs = map.matrices[m].inputs();
+      const RowMatrixXf eye = RowMatrixXf::Identity(inputs, inputs);
+      const uint64_t stream = stream_seed(seed, static_cast<uint64_t>(trial), m, stream_key::kWeightRead);
+      out[m] = analog.mvm(static_cast<int64_t>(m), eye, stream).transpose();
+    }
+  }
+  py::dict result;
+  for (size_t m = 0; m < out.size(); ++m) result[py::str(names[m])] = to_numpy(out[m]);
+  return result;
+}
+
+}  // namespace
+
+void register_program(py::module_& m) {
+  py::class_<ProgrammedChip, std::shared_ptr<ProgrammedChip>>(
+      m, "ProgrammedChip", "A checkpoint programmed on one chip (as trial `trial` of `qs4dsim eval --chip`)")
+      .def("age", &age, py::arg("time"), py::arg("calibration") = py::none(), py::arg("time_index") = 0,
+           py::arg("batch") = 64, py::arg("threads") = 0,
+           "Conductances at `time` after programming ('1h' or seconds). `time_index` keys the noise "
+           "streams as the index of the time in eval's --times; chips with calibrated ADCs calibrate on "
+           "the first samples of `calibration` (eval uses its own data's first samples).")
+      .def("forward", &forward, py::arg("x"), py::arg("first_sample") = 0, py::arg("threads") = 0,
+           py::arg("count") = false,
+           "Logits (n, outputs) of x (n, L, d); sample i reads with the noise streams of sample "
+           "first_sample + i. count=True adds this run's actions to counts() and energy().")
+      .def("conductances", &conductances, py::arg("matrix"),
+           "{'tiles', 'g_uS' (tiles, rows, cols) at the chip's time, 'target_uS', 'time_s'} of the "
+           "tiles that hold `matrix`")
+      .def_property_readonly("matrices",
+                             [](const ProgrammedChip& p) {
+                               std::vector<std::string> names;
+                               for (const QuantizedMatrix& q : p.map.matrices) names.push_back(q.name);
+                               return names;
+                             })
+      .def("counts",
+           [](ProgrammedChip& p) {
+             std::lock_guard<std::mutex> lock(p.mutex);
+             nlohmann::json j = p.counts.summary();
+             j["samples"] = p.counts.samples;
+             j["programming_pulses"] = p.counts.programming_pulses;
+             return to_python(j);
+           },
+           "the actions counted by forward(count=True) so far, summed over samples")
+      .def("energy", &energy, "what `qs4dsim energy --json` reports, from the counted actions")
+      .def_property_readonly("unverified_cells", [](const ProgrammedChip& p) { return p.chip->analog().unverified_cells(); })
+      .def_property_readonly("repaired_cells", [](const ProgrammedChip& p) { return p.chip->analog().repaired_cells(); })
+      .def_property_readonly("time_s", [](const ProgrammedChip& p) { return p.chip->analog().time_s(); });
+
+  m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 0, py::arg("trial") = 0,
+        py::arg("mode") = "conv", py::arg("tech") = "22nm_lp",
+        "Maps the checkpoint onto the chip and programs it from (seed, trial), as eval does");
+  m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = 0, py::arg("time") = 0.0,
+        py::arg("trial") = 0, py::arg("bits") = 0, py::arg("read_noise") = true,
+        "{name: W (outputs, inputs)} -> {name: the weights the chip's devices hold}: each W quantized "
+        "as the chip's mapping does (bits, else mapping.weight_bits), programmed on its tiles, aged "
+        "to `time`, read back through ideal converters (one read-noise draw when read_noise)");
+}
+
+}  // namespace qs4d::py_bind

@@ -1,0 +1,221 @@
+"""The Python module qs4dsim against the command line it shares its code with.
+
+Needs the module on the path (scripts/test.sh sets PYTHONPATH=build/bindings) and QS4D_BIN. Under
+scripts/test.sh (QS4D_REQUIRE_MODULE=1) a missing module is a failure, not a skip.
+"""
+import json
+import os
+import subprocess
+import threading
+
+import h5py
+import numpy as np
+import pytest
+
+BIN = os.environ.get("QS4D_BIN")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+CKPT = os.path.join(ROOT, "data", "checkpoints", "fmnist196_s4d_h64_n64_l4_qat4.h5")
+DATA = os.path.join(ROOT, "data", "datasets", "fashion_mnist_196_test.h5")
+
+try:
+    import qs4dsim
+except ImportError as e:  # pragma: no cover - depends on the build
+    if os.environ.get("QS4D_REQUIRE_MODULE"):
+        raise ImportError(f"qs4dsim not importable ({e}); build with QS4D_BUILD_PYTHON=ON and set "
+                          "PYTHONPATH=build/bindings") from e
+    pytest.skip("qs4dsim not built (PYTHONPATH=build/bindings)", allow_module_level=True)
+
+pytestmark = pytest.mark.skipif(not BIN, reason="set QS4D_BIN (scripts/test.sh does)")
+
+LIMIT = 120
+
+
+@pytest.fixture(scope="module")
+def ckpt():
+    return qs4dsim.Checkpoint.load(CKPT)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return qs4dsim.Dataset.load(DATA, limit=LIMIT)
+
+
+def cli_json(tmp_path, *args):
+    out = tmp_path / "out.json"
+    subprocess.run([BIN, *args, "--json", str(out)], check=True, capture_output=True)
+    return json.loads(out.read_text())
+
+
+def test_loaders(ckpt, data):
+    info = ckpt.info
+    assert info["d_model"] == 64 and info["n_layers"] == 4 and info["d_output"] == 10
+    assert data.x.shape == (LIMIT, 196, 1) and data.y.dtype == np.int64 and len(data) == LIMIT
+    chip = qs4dsim.Chip.load("pcm_512", overrides={"periphery.adc_bits": 6})
+    assert chip.spec["periphery"]["adc_bits"] == 6 and chip.name == "pcm_512"
+
+
+def test_digital_evaluate_equals_cli(tmp_path, ckpt, data):
+    cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT))
+    mine = qs4dsim.evaluate(ckpt, data.x, data.y)
+    assert set(mine) == set(cli)
+    assert mine["accuracy"] == cli["accuracy"] and mine["n_correct"] == cli["n_correct"]
+
+
+def test_analog_evaluate_equals_cli(tmp_path, ckpt, data):
+    cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT), "--chip", "pcm_512", "--trials", "2",
+                   "--times", "1s,1d", "--seed", "3")
+    chip = qs4dsim.Chip.load("pcm_512")
+    mine = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, trials=2, times=["1s", "1d"], seed=3, threads=2)
+    assert set(mine) == set(cli)
+    assert mine["results"] == cli["results"]
+    assert mine["run"]["data_fingerprint"] == cli["run"]["data_fingerprint"]
+    assert mine["energy_pJ_per_inference"] == cli["energy_pJ_per_inference"]
+    assert mine["write_verify"] == cli["write_verify"]
+
+
+def test_programmed_chip_reproduces_eval(ckpt, data):
+    chip = qs4dsim.Chip.load("pcm_512")
+    ref = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, trials=1, times=["1s", "1d"], seed=5)
+    p = qs4dsim.program(ckpt, chip, seed=5)
+    for index, time in enumerate(["1s", "1d"]):
+        p.age(time, calibration=data.x, time_index=index)
+        logits = p.forward(data.x)
+        accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y))
+        assert accuracy == ref["results"][index]["analog_accuracy_mean"]
+    # Split into two calls with the right first_sample, the logits are the same.
+    whole = p.forward(data.x)
+    parts = np.concatenate([p.forward(data.x[:50]), p.forward(data.x[50:], first_sample=50)])
+    np.testing.assert_array_equal(whole, parts)
+    g = p.conductances("encoder")
+    assert g["g_uS"].shape[1:] == (512, 512) and g["time_s"] == 86400.0
+    assert np.any(g["g_uS"] != g["target_uS"])  # drifted
+
+
+def test_counts_and_energy(ckpt, data):
+    p = qs4dsim.program(ckpt, qs4dsim.Chip.load("pcm_512"), seed=1)
+    with pytest.raises(qs4dsim.Error, match="no actions counted"):
+        p.energy()
+    p.age("1s", calibration=data.x)
+    p.forward(data.x[:8], count=True)
+    c = p.counts()
+    assert c["samples"] == 8 and c["adc_conversions"] > 0 and c["programming_pulses"] > 0
+    e = p.energy()
+    assert e["energy_pJ_per_inference"] > 0 and "breakdown_pJ" in e
+
+
+def test_forward_logits_equal_predict(tmp_path, ckpt, data):
+    x = data.x[:16]
+    inputs = tmp_path / "x.h5"
+    with h5py.File(inputs, "w") as f:
+        f["/x"] = x
+    out = tmp_path / "logits.h5"
+    subprocess.run([BIN, "predict", CKPT, str(inputs), "--input-dataset", "/x", "--out", str(out)], check=True,
+                   capture_output=True)
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(ckpt.predict(x), f["/logits"][()])
+
+
+def test_bad_input_raises(ckpt, data):
+    with pytest.raises(qs4dsim.Error, match="expected inputs shaped"):
+        qs4dsim.evaluate(ckpt, data.x[0], data.y)
+    bad = data.x.copy()
+    bad[3, 5, 0] = np.nan
+    with pytest.raises(qs4dsim.Error, match="not finite"):
+        qs4dsim.evaluate(ckpt, bad, data.y)
+    with pytest.raises(qs4dsim.Error, match="outside"):
+        qs4dsim.evaluate(ckpt, data.x, data.y + 10)
+    with pytest.raises(qs4dsim.Error, match="no_such_chip"):
+        qs4dsim.Chip.load("no_such_chip")
+    with pytest.raises(qs4dsim.Error, match="bogus"):
+        qs4dsim.Chip.load("pcm_512", overrides={"periphery.bogus": 1})
+    with pytest.raises(qs4dsim.Error, match="time"):
+        qs4dsim.evaluate(ckpt, data.x, data.y, chip=qs4dsim.Chip.load("pcm_512"), times=["soon"])
+    with pytest.raises(qs4dsim.Error):
+        qs4dsim.Checkpoint.load(DATA)  # a dataset is not a checkpoint
+    p = qs4dsim.program(ckpt, qs4dsim.Chip.load("pcm_512"))
+    with pytest.raises(qs4dsim.Error, match="not been aged"):
+        p.forward(data.x)
+    with pytest.raises(qs4dsim.Error, match="calibrat"):
+        p.age("1s")
+    with pytest.raises(qs4dsim.Error, match="holds"):
+        p.conductances("no_such_matrix")
+
+
+def test_two_threads_at_once(ckpt, data):
+    chip = qs4dsim.Chip.load("pcm_512")
+    serial = [qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, seed=s, energy_samples=0)["results"]
+              for s in (1, 2)]
+    results = [None, None]
+
+    def run(i):
+        results[i] = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, seed=i + 1, threads=1,
+                                      energy_samples=0)["results"]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == serial
+
+
+def quantize(w, bits):
+    """Max-based symmetric per-row quantization, written out here as the reference."""
+    qmax = 2 ** (bits - 1) - 1
+    scale = np.abs(w).max(axis=1) / qmax
+    return np.round(w / scale[:, None]) * scale[:, None], scale
+
+
+def test_perturb_matches_the_hand_formula():
+    """Differential pairs on an ideal device with constant programming noise sigma: each weight
+    is off by scale_j (e+ - e-) / step, std scale_j sqrt(2) sigma / step (no clamping: the window
+    starts at 10 uS, 40 sigma away)."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(64, 128)).astype(np.float32)
+    sigma, bits = 0.25, 4
+    chip = qs4dsim.Chip.load("ideal", overrides={
+        "device.g_min_uS": 10.0, "device.g_max_uS": 35.0,
+        "device.programming": {"kind": "constant", "sigma_uS": sigma},
+        "mapping.weight_bits": bits})
+    wq, scale = quantize(w.astype(np.float64), bits)
+    exact = qs4dsim.perturb(qs4dsim.Chip.load("ideal", overrides={"mapping.weight_bits": bits}), {"w": w})["w"]
+    np.testing.assert_allclose(exact, wq, rtol=1e-5, atol=1e-6)
+    step = (35.0 - 10.0) / (2 ** (bits - 1) - 1)
+    got = qs4dsim.perturb(chip, {"w": w}, seed=7)["w"]
+    z = (got - wq) / (scale[:, None] * np.sqrt(2) * sigma / step)
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05
+    again = qs4dsim.perturb(chip, {"w": w}, seed=7)["w"]
+    np.testing.assert_array_equal(got, again)
+    assert not np.array_equal(got, qs4dsim.perturb(chip, {"w": w}, seed=8)["w"])
+
+
+def test_device_program_and_read():
+    dev = qs4dsim.Device.load("rram_generic")
+    targets = np.full((200, 200), 50.0, dtype=np.float32)
+    p = dev.program(targets, seed=1)
+    assert p.g_uS.shape == (200, 200) and p.pulses.shape == (200, 200)
+    free = p.stuck == 0
+    # write-verify to 2 % of the target (50 uS snapped to the nearest of the 16 levels), where it
+    # verified
+    np.testing.assert_allclose(p.target_uS, 5.0 + 7 * 95.0 / 15, rtol=1e-6)
+    ok = free & (p.unverified == 0)
+    assert ok.mean() > 0.99
+    assert np.all(np.abs(p.g_uS[ok] - p.target_uS[ok]) <= 0.02 * p.target_uS[ok] + 1e-4)
+    later = dev.at_time(p, "1d", seed=2)
+    np.testing.assert_array_equal(later, dev.at_time(p, 86400.0, seed=2))
+    read = dev.read(p, "1d", seed=2)
+    rel = (read[free] - later[free]) / later[free]
+    assert abs(rel.std() - 0.01) < 0.001  # the preset's 1 % read noise
+    with pytest.raises(qs4dsim.Error, match="time"):
+        dev.at_time(p, "-1s")
+
+
+def test_readme_example_runs(tmp_path, monkeypatch):
+    """The README's Python session, as written (paths relative to the repository root)."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = text.split("<!-- python-example -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    code = block.replace('plt.savefig("encoder_drift.png")', f'plt.savefig(r"{tmp_path / "drift.png"}")')
+    assert code != block
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "drift.png").stat().st_size > 1000
