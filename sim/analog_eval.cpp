@@ -166,7 +166,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
       const auto t0 = std::chrono::steady_clock::now();
       // The first chip at the first time counts its actions on the first samples (streams are
       // keyed per sample, so splitting the pass changes nothing).
-      const int64_t counted = o.counts && trial == 0 && ti == 0 ? std::min(n, o.count_samples) : 0;
+      const int64_t counted = o.counts && trial == o.first_trial && ti == 0 ? std::min(n, o.count_samples) : 0;
       std::vector<int64_t> pred;
       if (counted > 0) {
         analog.count_actions(o.counts, o.activation_bits);
@@ -190,6 +190,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   // Each chip's streams are its own, so the numbers are the same either way.
   const int threads = resolve_threads(o.threads);
   std::vector<TrialOutcome> outcomes(static_cast<size_t>(o.trials));
+  if (o.first_trial < 0) throw UsageError("first trial must be >= 0");
   if (o.trials > 1 && threads > 1) {
     const ThreadScope scope(static_cast<int>(std::min<int64_t>(threads, o.trials)));
     result.chips_side_by_side = scope.threads();
@@ -197,7 +198,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t trial = 0; trial < o.trials; ++trial) {
       try {
-        outcomes[static_cast<size_t>(trial)] = run_trial(trial, 1);
+        outcomes[static_cast<size_t>(trial)] = run_trial(o.first_trial + trial, 1);
       } catch (...) {
         errors[static_cast<size_t>(trial)] = std::current_exception();
       }
@@ -206,7 +207,9 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
       if (e) std::rethrow_exception(e);
     }
   } else {
-    for (int64_t trial = 0; trial < o.trials; ++trial) outcomes[static_cast<size_t>(trial)] = run_trial(trial, o.threads);
+    for (int64_t trial = 0; trial < o.trials; ++trial) {
+      outcomes[static_cast<size_t>(trial)] = run_trial(o.first_trial + trial, o.threads);
+    }
   }
   for (size_t trial = 0; trial < outcomes.size(); ++trial) {
     const TrialOutcome& t = outcomes[trial];

@@ -364,6 +364,7 @@ class DeployedChip {
 
 struct AnalogEvalOptions {
   int64_t trials = 1;
+  int64_t first_trial = 0;  // the chips are trials [first_trial, first_trial + trials)
   std::vector<double> times_s = {0.0};
   uint64_t seed = 1;
   int64_t batch = 64;
@@ -409,6 +410,10 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
 // like `eval --chip`, one CSV row per (point, time). The CSV is rewritten atomically after every
 // point; with resume, points already in the file are skipped, so an interrupted sweep loses
 // nothing.
+// The work is units of (grid point, chip trial), handed out dynamically to the processes of an MPI
+// run (mpirun -np N; see MpiSession) and to worker threads inside each; the first process writes
+// the CSV. Each unit's noise is keyed by (seed, trial), so the CSV is the same, byte for byte, for
+// any number of processes and threads; rows are in point order, whatever order points finish in.
 struct SweepOptions {
   std::vector<std::string> grids;  // "periphery.adc_bits=4,6,8"
   std::vector<std::string> overrides;
@@ -416,6 +421,10 @@ struct SweepOptions {
   std::string out_csv;
   bool resume = false;
   bool progress = true;            // a progress bar with time remaining on stderr
+  // Print the points, the work units still to run and an estimate of core-hours from one unit
+  // timed on calibration_samples samples, then stop.
+  bool dry_run = false;
+  int64_t calibration_samples = 64;
   // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
   // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
   nlohmann::json identity;
@@ -425,6 +434,22 @@ struct SweepSummary {
 };
 SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip,
                        const SweepOptions& options);
+
+// The MPI run this process belongs to. Constructed once in main: under an MPI launcher (mpirun,
+// srun; detected from its environment) it initialises MPI, else (or in a build without MPI) the
+// process is rank 0 of 1 and nothing is initialised, so the binary runs without mpirun.
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  static int rank();  // 0 outside MPI
+  static int size();  // 1 outside MPI
+  // Ends every process of the run after an error on one (a no-op outside MPI).
+  static void abort(int status);
+  static bool built_with_mpi();
+};
 
 // The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the source tree's data/.
 std::string data_dir();

@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
+#include "sim/detail/sweep_units.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -73,18 +75,15 @@ std::string fmt(double v) {
   return buf;
 }
 
-}  // namespace
+// The CSV as found: its header line (checked against the grid), the rows of the points done, and
+// their keys. Also checks, or records, the run identity beside it.
+struct Table {
+  std::string header;
+  std::map<int64_t, std::vector<std::string>> rows;
+  std::map<std::string, bool> done;
+};
 
-SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip_name,
-                       const SweepOptions& o) {
-  if (o.grids.empty()) throw UsageError("give at least one --grid key=v1,v2,...");
-  std::vector<Axis> axes;
-  int64_t points = 1;
-  for (const auto& g : o.grids) {
-    axes.push_back(parse_axis(g));
-    points *= static_cast<int64_t>(axes.back().values.size());
-    if (points > 1000000) throw UsageError("the grid has more than 1,000,000 points");
-  }
+Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
   std::vector<std::string> header = {"point"};
   for (const auto& a : axes) header.push_back(a.key);
   for (const char* h : {"seed", "trials", "n_samples", "time_s", "digital_accuracy",
@@ -122,8 +121,8 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     }
   }
 
-  // Rows already written, by point key (the grid values joined), kept in file order.
-  std::vector<std::string> lines;
+  // Rows already written, by point (each point's rows in time order), and the points' keys.
+  std::map<int64_t, std::vector<std::string>> rows;
   std::map<std::string, bool> done;
   if (std::filesystem::exists(o.out_csv)) {
     if (!o.resume) {
@@ -142,13 +141,91 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
       std::string key;
       for (size_t a = 0; a < axes.size(); ++a) key += f.at(1 + a) + "\x1f";
       done[key] = true;
-      lines.push_back(line);
+      rows[std::stoll(f.at(0))].push_back(line);
     }
   }
+  return Table{header_line, std::move(rows), std::move(done)};
+}
 
-  SweepSummary summary;
-  summary.points = points;
-  ProgressBar progress(points, "points", o.progress && points > static_cast<int64_t>(done.size()));
+// The CSV: header, then every point's rows in point order (so the file does not depend on the
+// order points finish in, nor on how many processes ran them).
+void write_table(const std::string& path, const Table& t) {
+  std::string text = t.header + "\n";
+  for (const auto& [point, lines] : t.rows) {
+    for (const auto& l : lines) text += l + "\n";
+  }
+  write_text_atomic(path, text);
+}
+
+// One CSV row per time from the point's trials, in trial order.
+std::vector<std::string> point_rows(int64_t p, const std::vector<std::string>& values, const SweepOptions& o,
+                                    int64_t n_samples, const std::vector<detail::UnitResult>& by_trial) {
+  std::vector<std::string> out;
+  for (size_t ti = 0; ti < o.eval.times_s.size(); ++ti) {
+    AnalogTimeResult t;
+    t.time_s = o.eval.times_s[ti];
+    for (const detail::UnitResult& r : by_trial) {
+      t.accuracy.push_back(r.accuracy.at(ti));
+      t.agreement.push_back(r.agreement.at(ti));
+      t.adc_clips += r.clips.at(ti);
+      t.adc_conversions += r.conversions.at(ti);
+    }
+    std::string line = std::to_string(p);
+    for (const auto& v : values) line += "," + csv_field(v);
+    const double clip = t.adc_conversions ? static_cast<double>(t.adc_clips) /
+                                                static_cast<double>(t.adc_conversions)
+                                          : 0.0;
+    for (const std::string& f :
+         {std::to_string(o.eval.seed), std::to_string(o.eval.trials), std::to_string(n_samples),
+          fmt(t.time_s), fmt(by_trial.front().digital_accuracy), fmt(t.mean()), fmt(t.std()), fmt(t.min()),
+          fmt(t.max()), fmt(t.mean_agreement()), fmt(clip)}) {
+      line += "," + f;
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+// --dry-run: the plan, and what it will cost, from one unit timed on the first samples.
+void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const std::vector<int64_t>& todo,
+             const std::function<void(const Dataset&)>& run_first_unit) {
+  const int64_t units = static_cast<int64_t>(todo.size()) * o.eval.trials;
+  std::printf("sweep plan: %lld points (%lld done, %lld to run) x %lld trials = %lld work units of (point, "
+              "trial); %zu times each; %lld samples\n",
+              static_cast<long long>(points), static_cast<long long>(points - static_cast<int64_t>(todo.size())),
+              static_cast<long long>(todo.size()), static_cast<long long>(o.eval.trials), static_cast<long long>(units),
+              o.eval.times_s.size(), static_cast<long long>(data.x.n));
+  if (units == 0) return;
+  const int64_t n = std::min<int64_t>(data.x.n, std::max<int64_t>(1, o.calibration_samples));
+  Dataset sample = data;
+  sample.x.n = n;
+  sample.x.values.resize(static_cast<size_t>(n * data.x.length * data.x.width));
+  sample.y.resize(static_cast<size_t>(n));
+  const auto t0 = std::chrono::steady_clock::now();
+  run_first_unit(sample);  // on one thread: the estimate is in core-seconds
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double per_unit = seconds * static_cast<double>(data.x.n) / static_cast<double>(n);
+  std::printf("calibration: point %lld, trial 0 on %lld samples took %.2f s on one core: about %.1f core-s "
+              "per unit on %lld samples\n",
+              static_cast<long long>(todo.front()), static_cast<long long>(n), seconds, per_unit,
+              static_cast<long long>(data.x.n));
+  std::printf("estimate: %.3g core-hours for the %lld units (grid points can differ in cost; add rank 0's "
+              "bookkeeping, see README)\n", per_unit * static_cast<double>(units) / 3600.0,
+              static_cast<long long>(units));
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip_name,
+                       const SweepOptions& o) {
+  if (o.grids.empty()) throw UsageError("give at least one --grid key=v1,v2,...");
+  std::vector<Axis> axes;
+  int64_t points = 1;
+  for (const auto& g : o.grids) {
+    axes.push_back(parse_axis(g));
+    points *= static_cast<int64_t>(axes.back().values.size());
+    if (points > 1000000) throw UsageError("the grid has more than 1,000,000 points");
+  }
   // A point's grid values (last axis fastest), its resume key and its overrides.
   auto point = [&](int64_t p, std::vector<std::string>& values, std::string& key, std::vector<std::string>& overrides) {
     values.clear();
@@ -164,47 +241,75 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
       overrides.push_back(axes[a].key + "=" + values[a]);
     }
   };
-  // Every point's chip is built and its times checked before any work: a bad grid value fails
-  // at once, not after hours.
+  // Every point's chip is built and its times checked before any work, on every process: a bad
+  // grid value fails at once, not after hours.
+  std::vector<ChipSpec> chips;
   for (int64_t p = 0; p < points; ++p) {
     std::vector<std::string> values, overrides;
     std::string key;
     point(p, values, key, overrides);
-    const ChipSpec chip = load_chip(chip_name, overrides);
-    for (double t : o.eval.times_s) chip.device.check_time(t);
+    chips.push_back(load_chip(chip_name, overrides));
+    for (double t : o.eval.times_s) chips.back().device.check_time(t);
   }
-  for (int64_t p = 0; p < points; ++p) {
+  const bool writer = MpiSession::rank() == 0;
+  SweepSummary summary;
+  summary.points = points;
+  Table table;
+  std::vector<int64_t> todo;
+  if (writer) {
+    table = read_table(o, axes);
+    for (int64_t p = 0; p < points; ++p) {
+      std::vector<std::string> values, overrides;
+      std::string key;
+      point(p, values, key, overrides);
+      if (table.done.count(key)) {
+        ++summary.skipped;
+      } else {
+        todo.push_back(p);
+      }
+    }
+  }
+  // One chip of one point, as evaluate_analog runs trial `trial` of it.
+  auto evaluate_unit = [&](const detail::SweepUnit& unit, int threads, const Dataset& d) {
+    AnalogEvalOptions e = o.eval;
+    e.trials = 1;
+    e.first_trial = unit.trial;
+    e.threads = threads;
+    e.progress = false;
+    const AnalogEvalResult r = evaluate_analog(model, d, chips[static_cast<size_t>(unit.point)], e);
+    detail::UnitResult u;
+    u.point = unit.point;
+    u.trial = unit.trial;
+    u.digital_accuracy = r.digital.accuracy;
+    for (const AnalogTimeResult& t : r.times) {
+      u.accuracy.push_back(t.accuracy.at(0));
+      u.agreement.push_back(t.agreement.at(0));
+      u.clips.push_back(t.adc_clips);
+      u.conversions.push_back(t.adc_conversions);
+    }
+    return u;
+  };
+  if (o.dry_run) {
+    if (writer) {
+      dry_run(o, data, points, todo, [&](const Dataset& d) { evaluate_unit({todo.front(), 0}, 1, d); });
+    }
+    return summary;
+  }
+  const detail::RunUnit run = [&](const detail::SweepUnit& unit, int threads) {
+    return evaluate_unit(unit, threads, data);
+  };
+  ProgressBar progress(static_cast<int64_t>(todo.size()), "points", writer && o.progress && !todo.empty());
+  const detail::PointDone finished = [&](int64_t p, const std::vector<detail::UnitResult>& by_trial) {
     std::vector<std::string> values, overrides;
     std::string key;
     point(p, values, key, overrides);
-    if (done.count(key)) {
-      ++summary.skipped;
-      progress.skip(1);
-      continue;
-    }
-    const ChipSpec chip = load_chip(chip_name, overrides);
-    const AnalogEvalResult r = evaluate_analog(model, data, chip, o.eval);
-    for (const AnalogTimeResult& t : r.times) {
-      std::string line = std::to_string(p);
-      for (const auto& v : values) line += "," + csv_field(v);
-      const double clip = t.adc_conversions ? static_cast<double>(t.adc_clips) /
-                                                  static_cast<double>(t.adc_conversions)
-                                            : 0.0;
-      for (const std::string& f :
-           {std::to_string(o.eval.seed), std::to_string(o.eval.trials), std::to_string(data.x.n),
-            fmt(t.time_s), fmt(r.digital.accuracy), fmt(t.mean()), fmt(t.std()), fmt(t.min()),
-            fmt(t.max()), fmt(t.mean_agreement()), fmt(clip)}) {
-        line += "," + f;
-      }
-      lines.push_back(line);
-    }
-    std::string text = header_line + "\n";
-    for (const auto& l : lines) text += l + "\n";
-    write_text_atomic(o.out_csv, text);
+    table.rows[p] = point_rows(p, values, o, data.x.n, by_trial);
+    write_table(o.out_csv, table);
     ++summary.evaluated;
     progress.advance();
-  }
-  if (summary.evaluated == 0 && o.progress) {
+  };
+  detail::run_units(todo, o.eval.trials, o.eval.threads, run, finished);
+  if (writer && summary.evaluated == 0 && o.progress) {
     std::fprintf(stderr, "all %lld points already in %s\n", static_cast<long long>(points),
                  o.out_csv.c_str());
   }

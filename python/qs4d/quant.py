@@ -324,9 +324,18 @@ class QATModel(nn.Module):
             return w + torch.randn_like(w) * self.config.weight_noise * w.detach().abs().max()
         return w
 
+    def crossbar_names(self):
+        """The tensors a chip holds on crossbars (encoder, output projections, decoder)."""
+        return ["encoder.weight"] + [_matrix_name(i) for i in range(self.model.n_layers)] + \
+            ["decoder.weight"]
+
     def q(self, name, w):
         fq = self.quantizer(name)
-        return self._noisy(fq(w) if fq is not None else w)
+        w = fq(w) if fq is not None else w
+        hwa = getattr(self, "hwa", None)  # qs4d.hwa.ChipNoise, set by train --chip
+        if self.training and hwa is not None and fq is not None and name in self.crossbar_names():
+            return hwa(self.crossbar_names().index(name), name, w, fq.bits)
+        return self._noisy(w)
 
     def discrete_ssm(self, i):
         """Quantized (Abar, Bbar, C) of layer i as complex (H, M) tensors, and D."""

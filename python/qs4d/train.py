@@ -27,6 +27,7 @@ import torch.nn as nn
 from . import checkpoint
 from .data import read_dataset
 from .model import S4Model
+from .hwa import ChipNoise
 from .quant import QATModel, QuantConfig
 
 
@@ -177,6 +178,13 @@ def main(argv=None):
     q.add_argument("--per-channel", action="store_true")
     q.add_argument("--weight-noise", type=float, default=0.0,
                    help="Gaussian weight noise during training, relative to each tensor's max")
+    h = p.add_argument_group("hardware-aware training (needs the qs4dsim module: PYTHONPATH=build/bindings)")
+    h.add_argument("--chip", help="perturb every crossbar weight in training as this chip's devices do "
+                                  "(qs4d.hwa; needs --bits)")
+    h.add_argument("--hwa-noise-scale", type=float, default=1.0,
+                   help="the chip's programming noise times this factor (device.programming.scale)")
+    h.add_argument("--hwa-time", default="0s", help="age the devices to this time after programming")
+    h.add_argument("--hwa-read-noise", action="store_true", help="and draw one read of each device")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -204,9 +212,14 @@ def main(argv=None):
     qconfig = None
     overrides = [getattr(args, f"{n}_bits") for n in
                  ("encoder", "output", "decoder", "abar", "bbar", "c", "d")]
+    if args.chip and not args.bits:
+        raise SystemExit("--chip (hardware-aware training) needs --bits: the chip holds quantized weights")
     if args.bits or args.x_bits or args.act_fixed_bits or any(v is not None for v in overrides):
         qconfig = quant_config(args)
         model = QATModel(base, qconfig).to(device)
+        if args.chip:
+            model.hwa = ChipNoise(args.chip, args.hwa_noise_scale, args.hwa_time, args.hwa_read_noise,
+                                  seed=args.seed, per_tensor=not args.per_channel)
         with torch.no_grad():  # initialise the learned scales from the starting weights
             model.eval()(torch.from_numpy(xtr[:2]).to(device))
     opt = build_optimizer(model, args.lr, args.weight_decay)
@@ -247,6 +260,8 @@ def main(argv=None):
             if args.augment_shift:
                 xb = shift_images(xb, args.augment_shift, gen)
             opt.zero_grad(set_to_none=True)
+            if getattr(model, "hwa", None) is not None:
+                model.hwa.step = epoch * steps + step  # keys the chip noise of this step
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
@@ -289,6 +304,7 @@ def main(argv=None):
             "test_accuracy": test, "val_accuracy": best, "seed": args.seed,
             "train_seconds": train_seconds, "history": history, "epochs_trained": len(history),
             "quantization": json.dumps(qconfig.to_dict() if qconfig else None),
+            "hardware_aware": json.dumps(model.hwa.to_dict() if getattr(model, "hwa", None) else None),
             "training_config": json.dumps(portable_config(vars(args)))}
     if qconfig:
         sd, quant = model.export_tensors()

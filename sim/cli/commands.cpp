@@ -408,10 +408,12 @@ int run_sweep(const SweepArgs& args) {
   o.identity["times_s"] = o.eval.times_s;
   o.identity["mode"] = args.mode;
   o.resume = args.resume;
+  o.dry_run = args.dry_run;
   const SweepSummary s = run_sweep(model, data, args.chip, o);
-  std::printf("sweep: %lld points, %lld evaluated, %lld already done; results in %s (seed %llu)\n",
+  if (args.dry_run || MpiSession::rank() != 0) return 0;
+  std::printf("sweep: %lld points, %lld evaluated, %lld already done (%d processes); results in %s (seed %llu)\n",
               static_cast<long long>(s.points), static_cast<long long>(s.evaluated),
-              static_cast<long long>(s.skipped), args.out.c_str(),
+              static_cast<long long>(s.skipped), MpiSession::size(), args.out.c_str(),
               static_cast<unsigned long long>(args.seed));
   return 0;
 }

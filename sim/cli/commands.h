@@ -72,6 +72,7 @@ struct SweepArgs {
   uint64_t seed = 1;
   bool resume = false;
   bool extrapolate = false;  // allow times outside the device source's range
+  bool dry_run = false;      // print the plan and a core-hour estimate, run nothing
 };
 
 struct QuantizeArgs {

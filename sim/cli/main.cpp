@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 
 #include "core/core.h"
 #include "models/model.h"
+#include "sim/sim.h"
 #include "sim/cli/commands.h"
 
 namespace {
@@ -123,6 +125,12 @@ int main(int argc, char** argv) {
   sw_cmd->add_option("--out", sw.out, "results CSV (rewritten atomically after each point)")
       ->required();
   sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
+  sw_cmd->add_flag("--dry-run", sw.dry_run,
+                   "print the points, the work units to run and an estimate of core-hours from one unit "
+                   "timed on 64 samples, then stop");
+  sw_cmd->footer("Under MPI (mpirun -np N qs4dsim sweep ...), the (point, trial) units are shared out over "
+                 "the N processes and --threads threads in each; rank 0 writes the CSV, the same byte "
+                 "for byte for any N and thread count.");
 
   QuantizeArgs qz;
   auto* qz_cmd = app.add_subcommand(
@@ -197,6 +205,14 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("checkpoints", cmp.checkpoints, "checkpoints (HDF5, format v1)")->required();
   add_cost_options(cmp_cmd, cmp, "from each checkpoint's /meta");
 
+  // MPI first (it may take its own arguments); only under an MPI launcher.
+  std::unique_ptr<qs4d::MpiSession> mpi;
+  try {
+    mpi = std::make_unique<qs4d::MpiSession>(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::cerr << "qs4dsim: error: " << e.what() << "\n";
+    return 1;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +222,10 @@ int main(int argc, char** argv) {
     return e.get_exit_code();
   }
   try {
+    if (qs4d::MpiSession::size() > 1 && !*sw_cmd) {
+      throw qs4d::UsageError("only sweep runs under MPI (" + std::to_string(qs4d::MpiSession::size()) +
+                             " processes); run this verb without mpirun");
+    }
     if (*info_cmd) return run_info(info);
     if (*eval_cmd) {
       const qs4d::ThreadScope threads(eval.threads);  // every parallel level
@@ -236,6 +256,7 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::cerr << "qs4dsim: error: " << e.what() << "\n";
+    qs4d::MpiSession::abort(1);  // under MPI, the other processes would wait for this one
     return 1;
   }
   return 1;
