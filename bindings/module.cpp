@@ -11,7 +11,7 @@ void register_evaluate(py::module_& m) {
       "evaluate",
       [](const Checkpoint& checkpoint, const py::array& x, const py::array& y, const std::shared_ptr<Chip>& chip,
          int64_t trials, const py::iterable& times, uint64_t seed, int threads, const std::string& mode,
-         int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate) {
+         int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate, int64_t calibrate) {
         cli::EvalArgs args;
         args.checkpoint = checkpoint.path;
         args.data = "<numpy arrays>";
@@ -30,6 +30,7 @@ void register_evaluate(py::module_& m) {
         args.energy_samples = energy_samples;
         args.tech = tech;
         args.extrapolate = extrapolate;
+        args.calibrate = calibrate;
         if (chip) {
           args.chip = chip->name_or_path;
           args.overrides = chip->overrides;
@@ -45,10 +46,11 @@ void register_evaluate(py::module_& m) {
       py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = nullptr, py::arg("trials") = 1,
       py::arg("times") = std::vector<std::string>{"1s"}, py::arg("seed") = 0, py::arg("threads") = 0,
       py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
-      py::arg("tech") = "22nm_lp", py::arg("extrapolate") = false,
+      py::arg("tech") = "22nm_lp", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
       "Accuracy of the checkpoint on (x, y): digital, or on `chip` over `trials` chips at each time "
       "after programming. Returns what `qs4dsim eval --json` writes (the same keys and numbers for "
-      "the same seed).");
+      "the same seed). calibrate=N: chip-in-the-loop output calibration on the first N samples at "
+      "every time (eval --calibrate).");
 }
 
 }  // namespace qs4d::py_bind

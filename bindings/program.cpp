@@ -56,6 +56,14 @@ void age(ProgrammedChip& p, const py::handle& time, const py::object& calibratio
   p.chip->age(t, time_index, given ? &p.engine(cal.x.length) : nullptr, given ? &cal : nullptr, batch, threads);
 }
 
+void calibrate(ProgrammedChip& p, const py::array& x, int64_t samples, int64_t batch, int threads) {
+  Dataset data;
+  data.x = sequences_from(x, "x");
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.chip->calibrate_outputs(p.engine(data.x.length), data, samples > 0 ? samples : data.x.n, batch, threads);
+}
+
 py::array_t<float> forward(ProgrammedChip& p, const py::array& x, int64_t first_sample, int threads, bool count) {
   const SequenceBatch batch = sequences_from(x, "x");
   RowMatrixXf logits;
@@ -160,6 +168,10 @@ void register_program(py::module_& m) {
            "Conductances at `time` after programming ('1h' or seconds). `time_index` keys the noise "
            "streams as the index of the time in eval's --times; chips with calibrated ADCs calibrate on "
            "the first samples of `calibration` (eval uses its own data's first samples).")
+      .def("calibrate", &calibrate, py::arg("x"), py::arg("samples") = 0, py::arg("batch") = 64,
+           py::arg("threads") = 0,
+           "Chip-in-the-loop output calibration (eval --calibrate) on the first `samples` of x (0: all); "
+           "call after age(), which resets it")
       .def("forward", &forward, py::arg("x"), py::arg("first_sample") = 0, py::arg("threads") = 0,
            py::arg("count") = false,
            "Logits (n, outputs) of x (n, L, d); sample i reads with the noise streams of sample "

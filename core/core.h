@@ -186,6 +186,8 @@ inline constexpr uint64_t kProgramTiles = 0x7072'6f67, kAgeTiles = 0x6167'65;
 // Monte-Carlo evaluation of a chip at a time ("eval"), energy counting ("ener"), and the ADC
 // calibration pass of either (xor-ed into its base).
 inline constexpr uint64_t kEvaluate = 0x6576'616c, kEnergyCount = 0x656e'6572, kCalibration = 0xca11;
+// The output calibration pass of a deployed chip (xor-ed into its base as well).
+inline constexpr uint64_t kOutputFit = 0x0f17'0000;
 // The per-sample product streams of the analog executor.
 inline constexpr uint64_t kEncoderProduct = 0, kDecoderProduct = uint64_t{1} << 20;
 // The read-back of weights held on a chip (the Python module's perturb: "wts").

@@ -80,6 +80,12 @@ if want robustness; then
   sweep robustness_qat2 $ck/fmnist196_s4d_h64_n64_l4_qat2.h5 neurram_256 "${common[@]}" --times 0 --grid $scales
   noisy=$ck/fmnist196_s4d_h64_n64_l4_qat4_noise.h5  # 4-bit QAT with 5% weight noise in training
   [ -f $noisy ] && sweep robustness_qat4noise $noisy neurram_256 "${common[@]}" --times 0 --grid $scales
+  # 4-bit QAT trained against neurram_256's own devices (scripts/train_hwa.sh: qs4d.train --chip
+  # neurram_256 --hwa-noise-scale 4), and the chip-in-the-loop output calibration on 256 samples.
+  hwa=$ck/fmnist196_s4d_h64_n64_l4_qat4_hwa.h5
+  [ -f $hwa ] && sweep robustness_qat4hwa $hwa neurram_256 "${common[@]}" --times 0 --grid $scales
+  sweep robustness_qat4_calibrated $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 "${common[@]}" --times 0 \
+    --grid $scales --calibrate 256
   sweep robustness_ptq2 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
     --set mapping.quantization=post_training --set mapping.weight_bits=2
   # The codes behind the 4-bit difference, and a control: post-training with one scale per tensor.

@@ -327,6 +327,8 @@ void AnalogChip::age(double t_s) {
     s.has_read_noise = s.read_var.maxCoeff() > 0;
   }
   adc_range_.assign(tiles_.size(), 0.0f);
+  gain_.clear();  // a new time: the output calibration is stale
+  offset_.clear();
   fill_blocks();
   calibrating_ = false;
   clips_ = 0;
@@ -478,6 +480,8 @@ void AnalogChip::product(int64_t m, const RowMatrixXf& x, Engine& gen, int dac_b
     }
   }
   if (e.offset != 0) s.acc.colwise() -= static_cast<float>(e.offset) * s.v.rowwise().sum();
+  if (fitting_) fit_product(m, x, s);
+  if (!gain_.empty()) correct_outputs(m, s);
   // Relaxed atomics: products come from every thread, and a lock per product made them queue.
   clips_.fetch_add(s.clips, std::memory_order_relaxed);
   conversions_.fetch_add(s.conversions, std::memory_order_relaxed);

@@ -163,6 +163,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     out.per_tile = analog.unverified_per_tile();
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       deployed.age(o.times_s[ti], static_cast<int64_t>(ti), &engine, &data, o.batch, threads);
+      if (o.calibrate_outputs > 0) deployed.calibrate_outputs(engine, data, o.calibrate_outputs, o.batch, threads);
       const auto t0 = std::chrono::steady_clock::now();
       // The first chip at the first time counts its actions on the first samples (streams are
       // keyed per sample, so splitting the pass changes nothing).

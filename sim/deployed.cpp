@@ -58,6 +58,16 @@ void DeployedChip::age(double t_s, int64_t time_index, const DigitalEngine* engi
   analog_.end_calibration();
 }
 
+void DeployedChip::calibrate_outputs(const DigitalEngine& engine, const Dataset& data, int64_t samples,
+                                     int64_t batch, int threads) {
+  if (samples <= 0) throw UsageError("output calibration needs at least one sample, got " + std::to_string(samples));
+  const uint64_t base = stream_base() ^ stream_key::kOutputFit;
+  analog_.begin_output_fit();
+  detail::predict(engine, data, 0, std::min(data.x.n, samples), batch, threads, &ops_,
+                  [&](int64_t off) { ops_.set_stream(base, off); });
+  analog_.end_output_fit();
+}
+
 RowMatrixXf DeployedChip::logits(const DigitalEngine& engine, const SequenceBatch& x, int64_t first_sample,
                                  int threads) {
   ops_.set_stream(stream_base(), first_sample);

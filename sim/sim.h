@@ -160,6 +160,16 @@ class AnalogChip {
   // record each tile's largest analog value; the range is that maximum.
   void begin_calibration();
   void end_calibration();
+  // Chip-in-the-loop output calibration (what a deployed chip can re-estimate cheaply): between
+  // begin and end, every product (the recurrence's excepted) also computes what the ideal chip
+  // would read out, u_ideal = W_q x in the units of the ADC's digital output, and gathers, per
+  // read-out j, the least-squares fit u_ideal ~ gain_j u + offset_j over all products; from then
+  // on each read-out is corrected by its gain and offset (in the ADC's units, so an offset
+  // follows the input's DAC scale as a column's offset current would). No labels are needed:
+  // the chip knows the weights it was programmed with. age() resets the correction.
+  void begin_output_fit();
+  void end_output_fit();
+  bool output_corrected() const { return !gain_.empty(); }
   // y (batch, outputs) = matrix m applied to x (batch, inputs): DAC (per-vector scale), crossbar
   // with read noise on every product, IR drop, differential subtraction, output noise, ADC,
   // digital slice recombination, offset and rescale. Noise comes from the stream `stream`.
@@ -288,6 +298,16 @@ class AnalogChip {
   double repair_pulses_ = 0;
   bool calibrating_ = false;
   mutable std::atomic<int64_t> clips_{0}, conversions_{0};
+  // Output calibration (output_fit.cpp): per matrix, per read-out, the sums of the fit while
+  // fitting, then gain and offset.
+  struct FitSums {
+    Eigen::ArrayXd n, u, v, uu, uv;  // v: the ideal read-out
+  };
+  mutable std::vector<FitSums> fit_;
+  std::vector<Eigen::ArrayXf> gain_, offset_;
+  bool fitting_ = false;
+  void fit_product(int64_t m, const RowMatrixXf& x, const ProductScratch& s) const;
+  void correct_outputs(int64_t m, ProductScratch& s) const;
   ActionCounts* counts_ = nullptr;
   int activation_bits_ = 8;
   void record(int64_t m, const Block& blk, int64_t batch, const RowMatrixXf& drive, int dac_bits,
@@ -349,6 +369,10 @@ class DeployedChip {
   // Predicted classes of data's samples [first, first + count), in batches.
   std::vector<int64_t> predict(const DigitalEngine& engine, const Dataset& data, int64_t first, int64_t count,
                                int64_t batch, int threads);
+  // Output calibration (AnalogChip::begin_output_fit) on the first `samples` samples of `data`,
+  // with noise streams of its own; after age(), which resets it.
+  void calibrate_outputs(const DigitalEngine& engine, const Dataset& data, int64_t samples, int64_t batch,
+                         int threads);
   AnalogChip& analog() { return analog_; }
   const AnalogChip& analog() const { return analog_; }
   bool aged() const { return time_index_ >= 0; }
@@ -376,6 +400,8 @@ struct AnalogEvalOptions {
   int64_t count_samples = 16;
   int activation_bits = 8;  // width of the words products read and write (the tech table's)
   bool progress = false;    // a progress bar over chips x times on stderr
+  // Chip-in-the-loop output calibration at every time on the first N samples (0 = none).
+  int64_t calibrate_outputs = 0;
 };
 
 struct AnalogTimeResult {
@@ -422,9 +448,10 @@ struct SweepOptions {
   bool resume = false;
   bool progress = true;            // a progress bar with time remaining on stderr
   // Print the points, the work units still to run and an estimate of core-hours from one unit
-  // timed on calibration_samples samples, then stop.
+  // timed on a quarter of calibration_samples and on all of them (fixed plus per-sample cost),
+  // then stop.
   bool dry_run = false;
-  int64_t calibration_samples = 64;
+  int64_t calibration_samples = 256;
   // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
   // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
   nlohmann::json identity;

@@ -196,19 +196,27 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
               static_cast<long long>(todo.size()), static_cast<long long>(o.eval.trials), static_cast<long long>(units),
               o.eval.times_s.size(), static_cast<long long>(data.x.n));
   if (units == 0) return;
-  const int64_t n = std::min<int64_t>(data.x.n, std::max<int64_t>(1, o.calibration_samples));
-  Dataset sample = data;
-  sample.x.n = n;
-  sample.x.values.resize(static_cast<size_t>(n * data.x.length * data.x.width));
-  sample.y.resize(static_cast<size_t>(n));
-  const auto t0 = std::chrono::steady_clock::now();
-  run_first_unit(sample);  // on one thread: the estimate is in core-seconds
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double per_unit = seconds * static_cast<double>(data.x.n) / static_cast<double>(n);
-  std::printf("calibration: point %lld, trial 0 on %lld samples took %.2f s on one core: about %.1f core-s "
-              "per unit on %lld samples\n",
-              static_cast<long long>(todo.front()), static_cast<long long>(n), seconds, per_unit,
-              static_cast<long long>(data.x.n));
+  // One unit timed on n/4 and on n samples: a fixed cost (programming, calibration, the digital
+  // passes) plus a cost per sample, extrapolated to the sweep's samples.
+  const int64_t n = std::min<int64_t>(data.x.n, std::max<int64_t>(2, o.calibration_samples));
+  auto timed = [&](int64_t count) {
+    Dataset sample = data;
+    sample.x.n = count;
+    sample.x.values.resize(static_cast<size_t>(count * data.x.length * data.x.width));
+    sample.y.resize(static_cast<size_t>(count));
+    const auto t0 = std::chrono::steady_clock::now();
+    run_first_unit(sample);  // on one thread: the estimate is in core-seconds
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  timed(std::min<int64_t>(n, 8));  // warm-up: first-use costs (FFT plans, pages) are not per unit
+  const double half = timed(n / 4), full = timed(n);
+  const double per_sample = std::max(0.0, (full - half) / static_cast<double>(n - n / 4));
+  const double fixed = std::max(0.0, full - per_sample * static_cast<double>(n));
+  const double per_unit = fixed + per_sample * static_cast<double>(data.x.n);
+  std::printf("calibration: point %lld, trial 0 on one core: %.2f s on %lld samples, %.2f s on %lld: about %.2f s "
+              "fixed + %.2f ms per sample, %.1f core-s per unit on %lld samples\n",
+              static_cast<long long>(todo.front()), half, static_cast<long long>(n / 4), full,
+              static_cast<long long>(n), fixed, 1e3 * per_sample, per_unit, static_cast<long long>(data.x.n));
   std::printf("estimate: %.3g core-hours for the %lld units (grid points can differ in cost; add rank 0's "
               "bookkeeping, see README)\n", per_unit * static_cast<double>(units) / 3600.0,
               static_cast<long long>(units));

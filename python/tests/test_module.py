@@ -219,3 +219,18 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     assert code != block
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "drift.png").stat().st_size > 1000
+
+
+def test_calibrate_equals_eval_calibrate(tmp_path, ckpt, data):
+    """eval --calibrate N and ProgrammedChip.calibrate on the same N samples agree exactly, and the
+    module's evaluate(calibrate=N) equals the command line's."""
+    chip = qs4dsim.Chip.load("pcm_512")
+    cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT), "--chip", "pcm_512",
+                   "--times", "1d", "--seed", "2", "--calibrate", "64")
+    mine = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, times=["1d"], seed=2, calibrate=64)
+    assert mine["results"] == cli["results"] and mine["run"]["calibrate_outputs"] == 64
+    p = qs4dsim.program(ckpt, chip, seed=2)
+    p.age("1d", calibration=data.x)
+    p.calibrate(data.x, samples=64)
+    accuracy = float(np.mean(p.forward(data.x).argmax(1) == data.y))
+    assert accuracy == mine["results"][0]["analog_accuracy_mean"]

@@ -123,6 +123,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   o.threads = args.threads;
   o.mode = parse_exec_mode(args.mode);
   o.progress = print && isatty(STDERR_FILENO) != 0;
+  o.calibrate_outputs = args.calibrate;
   // Energy is counted in this same run (first chip, first time, first N samples); the table is
   // read first so that a bad --tech fails before the run.
   ActionCounts counts;
@@ -137,6 +138,10 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
               static_cast<long long>(data.x.length), chip.name.c_str(), chip.description.c_str());
   say(print, "seed        %llu, %lld trials\n", static_cast<unsigned long long>(args.seed),
               static_cast<long long>(args.trials));
+  if (args.calibrate > 0) {
+    say(print, "calibrated  outputs: one gain and offset per read-out, fitted at every time on the first %lld "
+               "samples (no labels)\n", static_cast<long long>(args.calibrate));
+  }
   say(print, "digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n\n",
               r.digital_float.accuracy, r.digital.accuracy);
   say(print, "%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
@@ -146,6 +151,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
                           with_extrapolation(args.overrides, args.extrapolate, "device."), args.seed);
   j["run"]["trials"] = args.trials;
   j["run"]["times_s"] = o.times_s;
+  j["run"]["calibrate_outputs"] = args.calibrate;
   j["checkpoint"] = args.checkpoint;
   j["data"] = args.data;
   j["n_samples"] = data.x.n;
@@ -400,6 +406,7 @@ int run_sweep(const SweepArgs& args) {
   o.eval.batch = args.batch;
   o.eval.threads = args.threads;
   o.eval.mode = parse_exec_mode(args.mode);
+  o.eval.calibrate_outputs = args.calibrate;
   o.out_csv = args.out;
   o.identity = run_identity(args.checkpoint, args.data, data, args.limit,
                             load_chip(args.chip, o.overrides), o.overrides, args.seed);
@@ -407,6 +414,7 @@ int run_sweep(const SweepArgs& args) {
   o.identity["trials"] = args.trials;
   o.identity["times_s"] = o.eval.times_s;
   o.identity["mode"] = args.mode;
+  if (args.calibrate > 0) o.identity["calibrate_outputs"] = args.calibrate;  // absent: older CSVs resume
   o.resume = args.resume;
   o.dry_run = args.dry_run;
   const SweepSummary s = run_sweep(model, data, args.chip, o);

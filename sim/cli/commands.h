@@ -34,6 +34,7 @@ struct EvalArgs {
   std::string tech = "22nm_lp";  // energy figures of `eval --chip`
   int64_t energy_samples = 16;
   bool extrapolate = false;  // allow times outside the device source's range
+  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N samples
 };
 
 struct PredictArgs {
@@ -73,6 +74,7 @@ struct SweepArgs {
   bool resume = false;
   bool extrapolate = false;  // allow times outside the device source's range
   bool dry_run = false;      // print the plan and a core-hour estimate, run nothing
+  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N samples
 };
 
 struct QuantizeArgs {

@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--set", eval.overrides, "override a chip key: --set periphery.adc_bits=6");
   eval_cmd->add_option("--trials", eval.trials, "independently programmed chips")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  eval_cmd->add_option("--calibrate", eval.calibrate,
+                       "chip-in-the-loop output calibration: after programming and at every time, fit one gain "
+                       "and offset per read-out on the first N samples (no labels; 0 = none)")
+      ->check(kNonNegativeInteger);
   eval_cmd->add_flag("--extrapolate", eval.extrapolate,
                      "allow times after programming outside the device source's range (marked)");
   eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
@@ -110,6 +114,9 @@ int main(int argc, char** argv) {
   sw_cmd->add_option("--set", sw.overrides, "fixed chip overrides for every point");
   sw_cmd->add_option("--trials", sw.trials, "chips per point")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  sw_cmd->add_option("--calibrate", sw.calibrate,
+                     "chip-in-the-loop output calibration on the first N samples at every time (0 = none)")
+      ->check(kNonNegativeInteger);
   sw_cmd->add_flag("--extrapolate", sw.extrapolate,
                    "allow times after programming outside the device source's range (marked)");
   sw_cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
@@ -127,7 +134,7 @@ int main(int argc, char** argv) {
   sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
   sw_cmd->add_flag("--dry-run", sw.dry_run,
                    "print the points, the work units to run and an estimate of core-hours from one unit "
-                   "timed on 64 samples, then stop");
+                   "timed on 64 and 256 samples, then stop");
   sw_cmd->footer("Under MPI (mpirun -np N qs4dsim sweep ...), the (point, trial) units are shared out over "
                  "the N processes and --threads threads in each; rank 0 writes the CSV, the same byte "
                  "for byte for any N and thread count.");
