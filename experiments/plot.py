@@ -112,7 +112,9 @@ def robustness(out, summary):
     s = summary.setdefault("robustness", {})
     for name, label, style in (("robustness_qat4", "QAT 4 bit", "o-"), ("robustness_ptq4", "FP32 + PTQ 4 bit", "s--"),
                                ("robustness_qat2", "QAT ternary", "^-"), ("robustness_ptq2", "FP32 + PTQ ternary", "v--"),
-                               ("robustness_qat4noise", "QAT 4 bit, 5% weight noise in training", "D-")):
+                               ("robustness_qat4noise", "QAT 4 bit, 5% weight noise in training", "D-"),
+                               ("robustness_qat4hwa", "QAT 4 bit, trained on neurram_256's devices (x4)", "P-"),
+                               ("robustness_qat4_calibrated", "QAT 4 bit, output calibration (256 samples)", "x:")):
         if not os.path.exists(os.path.join(out, name + ".csv")):
             print(f"plot: {name}.csv missing, skipped")
             continue

@@ -145,5 +145,17 @@ if want pruning; then
     --data $data --limit $limit --out $out/pruning.csv
 fi
 
+# 7. Chip-in-the-loop output calibration (issue #17): the 4-bit QAT model on pcm_512 at 1 s, 1 day
+# and 1 year (extrapolated: the PCM source covers a day), without and with --calibrate 256
+# (one gain and offset per read-out, fitted on 256 unlabelled samples at every time). The
+# neurram_256 noise case is robustness_qat4_calibrated above.
+if want calibration; then
+  for cal in 0 256; do
+    f=$out/calibration_pcm_512_cal$cal.json
+    [ -f $f ] || $bin eval $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 --data $data --limit $limit --chip pcm_512 \
+      --trials $trials --seed $seed --times 1s,1d,1y --extrapolate --calibrate $cal --json $f >/dev/null
+  done
+fi
+
 log "experiments done in $(( $(date +%s) - start )) s; plotting"
 $py experiments/plot.py "$out"

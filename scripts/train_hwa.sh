@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Hardware-aware 4-bit QAT on neurram_256 (issue #17): the plain 4-bit QAT recipe
-# (fmnist196_s4d_h64_n64_l4_qat4.h5: 2 epochs from the FP32 checkpoint, lr 0.002, LSQ scales per
-# tensor, SSM at 8 bits) with every crossbar weight perturbed in training as neurram_256's RRAM
-# devices perturb it, programming noise times SCALE (default 4). Resumable: run it again after an
+# (fmnist196_s4d_h64_n64_l4_qat4.h5: 2 epochs from the FP32 checkpoint, lr 0.002, LSQ scales, SSM
+# at 8 bits) with every crossbar weight perturbed in training as neurram_256's RRAM devices
+# perturb it, programming noise times SCALE (default 4).
+#   scripts/train_hwa.sh [SCALE] [--per-channel]
+# --per-channel: one LSQ scale per output (as the chip's per-column mapping), written to
+# ..._qat4_hwa_pc.h5; else one per tensor, ..._qat4_hwa.h5. Resumable: run it again after an
 # interruption. Needs the build (the qs4dsim module in build/bindings).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scale=${1:-4}
+extra=() suffix=""
+if [ "${2:-}" = "--per-channel" ]; then extra=(--per-channel); suffix="_pc"; fi
 cd "$root/python"
 PYTHONPATH="$root/build/bindings" /usr/bin/python3 -m qs4d.train \
   --data ../data/datasets/fashion_mnist_196 \
-  --out ../data/checkpoints/fmnist196_s4d_h64_n64_l4_qat4_hwa.h5 \
-  --work-dir "../runs/fmnist196_h64_qat4_hwa_x$scale" \
+  --out "../data/checkpoints/fmnist196_s4d_h64_n64_l4_qat4_hwa$suffix.h5" \
+  --work-dir "../runs/fmnist196_h64_qat4_hwa${suffix}_x$scale" \
   --init-from ../data/checkpoints/fmnist196_s4d_h64_n64_l4_fp32.h5 \
   --bits 4 --ssm-bits 8 --scale lsq --epochs 2 --batch 64 --lr 0.002 --weight-decay 0.01 \
   --dropout 0.1 --seed 0 --threads 2 \
-  --chip neurram_256 --hwa-noise-scale "$scale"
+  --chip neurram_256 --hwa-noise-scale "$scale" "${extra[@]}"
