@@ -84,6 +84,12 @@ if want robustness; then
   # neurram_256 --hwa-noise-scale 4), and the chip-in-the-loop output calibration on 256 samples.
   hwa=$ck/fmnist196_s4d_h64_n64_l4_qat4_hwa.h5
   [ -f $hwa ] && sweep robustness_qat4hwa $hwa neurram_256 "${common[@]}" --times 0 --grid $scales
+  # the same with one LSQ scale per output (scripts/train_hwa.sh 4 --per-channel)
+  hwa_pc=$ck/fmnist196_s4d_h64_n64_l4_qat4_hwa_pc.h5
+  [ -f $hwa_pc ] && sweep robustness_qat4hwa_pc $hwa_pc neurram_256 "${common[@]}" --times 0 --grid $scales
+  # its control: plain 4-bit QAT with one scale per output, no hardware-aware noise
+  qat_pc=$ck/fmnist196_s4d_h64_n64_l4_qat4_pc.h5
+  [ -f $qat_pc ] && sweep robustness_qat4_pc $qat_pc neurram_256 "${common[@]}" --times 0 --grid $scales
   sweep robustness_qat4_calibrated $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 "${common[@]}" --times 0 \
     --grid $scales --calibrate 256
   sweep robustness_ptq2 $fp32 neurram_256 "${common[@]}" --times 0 --grid $scales \
@@ -150,10 +156,16 @@ fi
 # (one gain and offset per read-out, fitted on 256 unlabelled samples at every time). The
 # neurram_256 noise case is robustness_qat4_calibrated above.
 if want calibration; then
-  for cal in 0 256; do
-    f=$out/calibration_pcm_512_cal$cal.json
-    [ -f $f ] || $bin eval $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 --data $data --limit $limit --chip pcm_512 \
-      --trials $trials --seed $seed --times 1s,1d,1y --extrapolate --calibrate $cal --json $f >/dev/null
+  # pcm_512 as shipped (global drift compensation), and without any drift compensation (_nocomp):
+  # what calibration does when nothing else corrects the drift.
+  for comp in global none; do
+    tag=$([ $comp = none ] && echo _nocomp || true)
+    for cal in 0 256; do
+      f=$out/calibration_pcm_512${tag}_cal$cal.json
+      [ -f $f ] || $bin eval $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 --data $data --limit $limit --chip pcm_512 \
+        --set drift_compensation=$comp --trials $trials --seed $seed --times 1s,1d,1y --extrapolate \
+        --calibrate $cal --json $f >/dev/null
+    done
   done
 fi
 

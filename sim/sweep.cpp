@@ -139,9 +139,18 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
       if (line.empty()) continue;
       const auto f = split_csv_line(line);
       std::string key;
+      if (f.size() < 1 + axes.size()) {
+        throw UsageError(o.out_csv + ": a row has " + std::to_string(f.size()) + " fields, expected at least " +
+                         std::to_string(1 + axes.size()) + " (line \"" + line.substr(0, 80) + "\")");
+      }
       for (size_t a = 0; a < axes.size(); ++a) key += f.at(1 + a) + "\x1f";
       done[key] = true;
-      rows[std::stoll(f.at(0))].push_back(line);
+      const std::string& first = f.at(0);
+      if (first.empty() || first.find_first_not_of("0123456789") != std::string::npos || first.size() > 12) {
+        throw UsageError(o.out_csv + ": a row's point is \"" + first + "\", expected a whole number (line \"" +
+                         line.substr(0, 80) + "\")");
+      }
+      rows[std::stoll(first)].push_back(line);
     }
   }
   return Table{header_line, std::move(rows), std::move(done)};
