@@ -1,5 +1,7 @@
 // program(): a checkpoint on one programmed chip, driven from Python; perturb(): any weights as a
 // chip would hold them (hardware-aware training).
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 
@@ -121,8 +123,34 @@ py::object energy(ProgrammedChip& p) {
 // as the chip's mapping quantizes post-training (`bits`, else mapping.weight_bits), encoded,
 // tiled and programmed on a chip of its own, aged, then read back row by row (one-hot inputs)
 // through ideal converters, with one draw of read noise when `read_noise`.
+// Codes of w with the caller's scales (one, or one per output), as the mapper takes a checkpoint's
+// /quant codes: round(w / scale), clipped to the symmetric range of `bits`.
+QuantizedMatrix with_scales(const RowMatrixXf& w, const py::handle& given, int bits, const std::string& name) {
+  const auto scale = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(given);
+  if (!scale || (scale.size() != 1 && scale.size() != w.rows())) {
+    throw UsageError("scales['" + name + "']: expected one scale or one per output (" + std::to_string(w.rows()) +
+                     ")");
+  }
+  QuantizedMatrix q;
+  q.bits = bits;
+  q.from_checkpoint = true;
+  q.codes.resize(w.rows(), w.cols());
+  q.scale.resize(w.rows());
+  const int32_t qmax = q.qmax();
+  for (Eigen::Index r = 0; r < w.rows(); ++r) {
+    const double s = scale.data()[scale.size() == 1 ? 0 : r];
+    if (!(s > 0) || !std::isfinite(s)) throw UsageError("scales['" + name + "']: a scale is not positive (" + std::to_string(s) + ")");
+    q.scale[r] = s;
+    for (Eigen::Index c = 0; c < w.cols(); ++c) {
+      const double code = std::nearbyint(static_cast<double>(w(r, c)) / s);
+      q.codes(r, c) = static_cast<int32_t>(std::clamp<double>(code, -qmax, qmax));
+    }
+  }
+  return q;
+}
+
 py::dict perturb(const Chip& chip, const py::dict& weights, uint64_t seed, const py::handle& time, int64_t trial,
-                 int bits, bool read_noise) {
+                 int bits, bool read_noise, const py::dict& scales) {
   ChipSpec spec = chip.spec;
   spec.periphery.dac_bits = spec.periphery.adc_bits = 0;
   spec.periphery.state_dac_bits = spec.periphery.state_adc_bits = 0;
@@ -135,7 +163,9 @@ py::dict perturb(const Chip& chip, const py::dict& weights, uint64_t seed, const
   for (const auto& [key, value] : weights) {
     names.push_back(py::str(key).cast<std::string>());
     const RowMatrixXf w = matrix_from(value.cast<py::array>(), names.back().c_str());
-    QuantizedMatrix q = post_training(w.cast<double>(), b, spec.mapping.granularity);
+    if (b < 2 || b > 16) throw UsageError("bits: " + std::to_string(b) + ", expected 2..16");
+    QuantizedMatrix q = scales.contains(key) ? with_scales(w, scales[key], b, names.back())
+                                             : post_training(w.cast<double>(), b, spec.mapping.granularity);
     q.name = names.back();
     q.kind = MatrixKind::kOutputProjection;
     matrices.push_back(std::move(q));
@@ -203,10 +233,11 @@ void register_program(py::module_& m) {
         py::arg("mode") = "conv", py::arg("tech") = "22nm_lp",
         "Maps the checkpoint onto the chip and programs it from (seed, trial), as eval does");
   m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = 0, py::arg("time") = 0.0,
-        py::arg("trial") = 0, py::arg("bits") = 0, py::arg("read_noise") = true,
+        py::arg("trial") = 0, py::arg("bits") = 0, py::arg("read_noise") = true, py::arg("scales") = py::dict(),
         "{name: W (outputs, inputs)} -> {name: the weights the chip's devices hold}: each W quantized "
-        "as the chip's mapping does (bits, else mapping.weight_bits), programmed on its tiles, aged "
-        "to `time`, read back through ideal converters (one read-noise draw when read_noise)");
+        "as the chip's mapping does (bits, else mapping.weight_bits; with scales={name: s}, one scale "
+        "or one per output, W's codes are round(W / s), as a QAT checkpoint's), programmed on its "
+        "tiles, aged to `time`, read back through ideal converters (one read-noise draw when read_noise)");
 }
 
 }  // namespace qs4d::py_bind

@@ -30,21 +30,21 @@ class ChipNoise:
     programming it (and ageing to `time`, and one read, when asked)."""
 
     def __init__(self, chip: str, noise_scale: float = 1.0, time: str = "0s", read_noise: bool = False,
-                 seed: int = 0, per_tensor: bool = False):
+                 seed: int = 0):
         self.qs4dsim = _module()
-        overrides = {"device.programming.scale": noise_scale}
-        if per_tensor:  # as a checkpoint with one QAT scale per tensor maps
-            overrides["mapping.granularity"] = "per_tensor"
-        self.chip = self.qs4dsim.Chip.load(chip, overrides)
+        self.chip = self.qs4dsim.Chip.load(chip, {"device.programming.scale": noise_scale})
         self.name, self.noise_scale, self.time, self.read_noise = chip, noise_scale, time, read_noise
         self.seed = seed
         self.step = 0  # the training step: with the matrix's index, it keys the draw
 
-    def __call__(self, index: int, name: str, w: torch.Tensor, bits: int) -> torch.Tensor:
+    def __call__(self, index: int, name: str, w: torch.Tensor, bits: int, scale: torch.Tensor) -> torch.Tensor:
+        """w: the fake-quantized weights; scale: their quantizer's scale (one, or one per output),
+        so the chip holds the codes inference will map (the checkpoint's /quant codes)."""
         flat = w.detach().reshape(w.shape[0], -1).cpu().float().numpy()
+        s = scale.detach().reshape(-1).cpu().double().numpy()
         seed = (self.seed << 40) + (self.step << 8) + index
         held = self.qs4dsim.perturb(self.chip, {name: flat}, seed=seed, time=self.time, bits=bits,
-                                    read_noise=self.read_noise)[name]
+                                    read_noise=self.read_noise, scales={name: s})[name]
         delta = torch.from_numpy(held).to(w.device, w.dtype).reshape(w.shape) - w.detach()
         return w + delta
 

@@ -331,10 +331,11 @@ class QATModel(nn.Module):
 
     def q(self, name, w):
         fq = self.quantizer(name)
+        w_raw = w
         w = fq(w) if fq is not None else w
         hwa = getattr(self, "hwa", None)  # qs4d.hwa.ChipNoise, set by train --chip
         if self.training and hwa is not None and fq is not None and name in self.crossbar_names():
-            return hwa(self.crossbar_names().index(name), name, w, fq.bits)
+            return hwa(self.crossbar_names().index(name), name, w, fq.bits, fq.scale(w_raw))
         return self._noisy(w)
 
     def discrete_ssm(self, i):

@@ -219,7 +219,7 @@ def main(argv=None):
         model = QATModel(base, qconfig).to(device)
         if args.chip:
             model.hwa = ChipNoise(args.chip, args.hwa_noise_scale, args.hwa_time, args.hwa_read_noise,
-                                  seed=args.seed, per_tensor=not args.per_channel)
+                                  seed=args.seed)
         with torch.no_grad():  # initialise the learned scales from the starting weights
             model.eval()(torch.from_numpy(xtr[:2]).to(device))
     opt = build_optimizer(model, args.lr, args.weight_decay)

@@ -234,3 +234,17 @@ def test_calibrate_equals_eval_calibrate(tmp_path, ckpt, data):
     p.calibrate(data.x, samples=64)
     accuracy = float(np.mean(p.forward(data.x).argmax(1) == data.y))
     assert accuracy == mine["results"][0]["analog_accuracy_mean"]
+
+
+def test_perturb_with_given_scales_holds_those_codes():
+    """With scales given (as a QAT checkpoint's), the noise-free chip holds round(W / s) * s, not a
+    re-quantization with its own max-based scales."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(16, 32)).astype(np.float32)
+    s = np.abs(w).max(axis=1) / 20  # most weights beyond the 4-bit range: clipped to +-7
+    chip = qs4dsim.Chip.load("ideal", overrides={"mapping.weight_bits": 4})
+    got = qs4dsim.perturb(chip, {"w": w}, scales={"w": s})["w"]
+    expect = np.clip(np.round(w / s[:, None]), -7, 7) * s[:, None]
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
+    with pytest.raises(qs4dsim.Error, match="one per output"):
+        qs4dsim.perturb(chip, {"w": w}, scales={"w": s[:3]})
