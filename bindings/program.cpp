@@ -33,6 +33,12 @@ struct ProgrammedChip {
   }
 };
 
+std::vector<std::string> matrix_names(const MappedModel& map) {
+  std::vector<std::string> names;
+  for (const QuantizedMatrix& q : map.matrices) names.push_back(q.name);
+  return names;
+}
+
 std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const Chip& chip, uint64_t seed,
                                         int64_t trial, const std::string& mode, const std::string& tech) {
   auto p = std::make_shared<ProgrammedChip>();
@@ -107,7 +113,7 @@ py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
     return out;
   }
   std::string names;
-  for (const QuantizedMatrix& q : p.map.matrices) names += (names.empty() ? "" : ", ") + q.name;
+  for (const std::string& n : matrix_names(p.map)) names += (names.empty() ? "" : ", ") + n;
   throw UsageError("matrix '" + matrix + "' is not on the chip; it holds: " + names);
 }
 
@@ -209,12 +215,7 @@ void register_program(py::module_& m) {
       .def("conductances", &conductances, py::arg("matrix"),
            "{'tiles', 'g_uS' (tiles, rows, cols) at the chip's time, 'target_uS', 'time_s'} of the "
            "tiles that hold `matrix`")
-      .def_property_readonly("matrices",
-                             [](const ProgrammedChip& p) {
-                               std::vector<std::string> names;
-                               for (const QuantizedMatrix& q : p.map.matrices) names.push_back(q.name);
-                               return names;
-                             })
+      .def_property_readonly("matrices", [](const ProgrammedChip& p) { return matrix_names(p.map); })
       .def("counts",
            [](ProgrammedChip& p) {
              std::lock_guard<std::mutex> lock(p.mutex);

@@ -209,10 +209,11 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
   // passes) plus a cost per sample, extrapolated to the sweep's samples.
   const int64_t n = std::min<int64_t>(data.x.n, std::max<int64_t>(2, o.calibration_samples));
   auto timed = [&](int64_t count) {
-    Dataset sample = data;
-    sample.x.n = count;
-    sample.x.values.resize(static_cast<size_t>(count * data.x.length * data.x.width));
-    sample.y.resize(static_cast<size_t>(count));
+    Dataset sample;  // the first `count` samples only (not a copy of the whole set)
+    sample.x = {count, data.x.length, data.x.width,
+                std::vector<float>(data.x.values.begin(), data.x.values.begin() + count * data.x.length * data.x.width)};
+    sample.y.assign(data.y.begin(), data.y.begin() + count);
+    sample.n_classes = data.n_classes;
     const auto t0 = std::chrono::steady_clock::now();
     run_first_unit(sample);  // on one thread: the estimate is in core-seconds
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,7 +7,6 @@
 // trials are in; rank 0 then hands it to `done`, one point at a time.
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <deque>
 #include <exception>
 #include <map>
@@ -178,8 +177,9 @@ void serve(Coordinator& c, int size, std::mutex& mpi) {
 }
 #endif
 
-// Runs `workers` threads taking units from `source` until it has none left; the first error
-// ends the run (on every rank, under MPI) after the others finish their unit.
+// Runs `workers` threads taking units from `source` until it has none left; the first error stops
+// the queue and is rethrown once the others finish their unit (under MPI, the command line then
+// ends every process: MpiSession::abort).
 void work(Source& source, Coordinator* coordinator, int workers, int threads_per_unit, const RunUnit& run) {
   std::exception_ptr error;
   std::mutex error_mutex;
@@ -197,17 +197,7 @@ void work(Source& source, Coordinator* coordinator, int workers, int threads_per
   for (int w = 1; w < workers; ++w) pool.emplace_back(loop);
   loop();
   for (auto& t : pool) t.join();
-  if (error) {
-    if (MpiSession::size() > 1) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "qs4dsim: error (rank %d): %s\n", MpiSession::rank(), e.what());
-      }
-      MpiSession::abort(1);
-    }
-    std::rethrow_exception(error);
-  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace

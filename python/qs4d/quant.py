@@ -324,18 +324,21 @@ class QATModel(nn.Module):
             return w + torch.randn_like(w) * self.config.weight_noise * w.detach().abs().max()
         return w
 
-    def crossbar_names(self):
-        """The tensors a chip holds on crossbars (encoder, output projections, decoder)."""
-        return ["encoder.weight"] + [_matrix_name(i) for i in range(self.model.n_layers)] + \
+    def crossbar_index(self, name):
+        """The position of `name` among the tensors a chip holds on crossbars (encoder, output
+        projections, decoder), or None."""
+        names = ["encoder.weight"] + [_matrix_name(i) for i in range(self.model.n_layers)] + \
             ["decoder.weight"]
+        return names.index(name) if name in names else None
 
     def q(self, name, w):
         fq = self.quantizer(name)
         w_raw = w
         w = fq(w) if fq is not None else w
         hwa = getattr(self, "hwa", None)  # qs4d.hwa.ChipNoise, set by train --chip
-        if self.training and hwa is not None and fq is not None and name in self.crossbar_names():
-            return hwa(self.crossbar_names().index(name), name, w, fq.bits, fq.scale(w_raw))
+        index = self.crossbar_index(name) if self.training and hwa is not None and fq is not None else None
+        if index is not None:
+            return hwa(index, name, w, fq.bits, fq.scale(w_raw))
         return self._noisy(w)
 
     def discrete_ssm(self, i):

@@ -262,7 +262,11 @@ int main(int argc, char** argv) {
       return run_compare(cmp);
     }
   } catch (const std::exception& e) {
-    std::cerr << "qs4dsim: error: " << e.what() << "\n";
+    if (qs4d::MpiSession::size() > 1) {
+      std::cerr << "qs4dsim: error (rank " << qs4d::MpiSession::rank() << "): " << e.what() << "\n";
+    } else {
+      std::cerr << "qs4dsim: error: " << e.what() << "\n";
+    }
     qs4d::MpiSession::abort(1);  // under MPI, the other processes would wait for this one
     return 1;
   }
