@@ -4,7 +4,9 @@
 #include <cmath>
 #include <functional>
 
+#include "sim/detail/counts_json.h"
 #include "sim/detail/predict.h"
+#include "sim/detail/sweep_units.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -80,6 +82,45 @@ namespace {
 
 using detail::predict;
 
+// What one chip measured.
+struct TrialOutcome {
+  int64_t unverified = 0, repaired = 0;
+  std::vector<int64_t> per_tile;
+  std::vector<double> accuracy, agreement;
+  std::vector<int64_t> clips, conversions;
+  double seconds = 0;
+};
+
+// A chip's outcome as an MPI work unit's result and back; `counts` travels with the chip that
+// counted them.
+detail::UnitResult to_unit(const detail::SweepUnit& unit, const TrialOutcome& t, const ActionCounts* counts) {
+  detail::UnitResult u;
+  u.point = unit.point;
+  u.trial = unit.trial;
+  u.accuracy = t.accuracy;
+  u.agreement = t.agreement;
+  u.clips = t.clips;
+  u.conversions = t.conversions;
+  u.extra = {{"unverified", t.unverified}, {"repaired", t.repaired}, {"per_tile", t.per_tile},
+             {"seconds", t.seconds}};
+  if (counts != nullptr) u.extra["counts"] = detail::counts_to_json(*counts);
+  return u;
+}
+
+TrialOutcome from_unit(const detail::UnitResult& u, ActionCounts* counts) {
+  TrialOutcome t;
+  t.accuracy = u.accuracy;
+  t.agreement = u.agreement;
+  t.clips = u.clips;
+  t.conversions = u.conversions;
+  t.unverified = u.extra.at("unverified").get<int64_t>();
+  t.repaired = u.extra.at("repaired").get<int64_t>();
+  t.per_tile = u.extra.at("per_tile").get<std::vector<int64_t>>();
+  t.seconds = u.extra.at("seconds").get<double>();
+  if (counts != nullptr && u.extra.contains("counts")) *counts = detail::counts_from_json(u.extra.at("counts"));
+  return t;
+}
+
 double fraction_equal(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   int64_t same = 0;
   for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
@@ -147,13 +188,6 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   for (size_t ti = 0; ti < o.times_s.size(); ++ti) result.times[ti].time_s = o.times_s[ti];
   ProgressBar progress(o.trials * static_cast<int64_t>(o.times_s.size()), "chip passes (chips x times)", o.progress);
   // One chip: programmed, then at every time calibrated and evaluated. `threads` runs inside it.
-  struct TrialOutcome {
-    int64_t unverified = 0, repaired = 0;
-    std::vector<int64_t> per_tile;
-    std::vector<double> accuracy, agreement;
-    std::vector<int64_t> clips, conversions;
-    double seconds = 0;
-  };
   auto run_trial = [&](int64_t trial, int threads) {
     TrialOutcome out;
     DeployedChip deployed(model, map, chip, o.seed, trial);
@@ -192,7 +226,18 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   const int threads = resolve_threads(o.threads);
   std::vector<TrialOutcome> outcomes(static_cast<size_t>(o.trials));
   if (o.first_trial < 0) throw UsageError("first trial must be >= 0");
-  if (o.trials > 1 && threads > 1) {
+  if (o.distribute && MpiSession::size() > 1) {
+    // Chips go out one at a time to whichever process asks next; rank 0 collects them all.
+    result.processes = MpiSession::size();
+    const detail::RunUnit run = [&](const detail::SweepUnit& unit, int unit_threads) {
+      return to_unit(unit, run_trial(o.first_trial + unit.trial, unit_threads), unit.trial == 0 ? o.counts : nullptr);
+    };
+    const detail::PointDone done = [&](int64_t, const std::vector<detail::UnitResult>& by_trial) {
+      for (size_t k = 0; k < by_trial.size(); ++k) outcomes[k] = from_unit(by_trial[k], k == 0 ? o.counts : nullptr);
+    };
+    detail::run_units({0}, o.trials, o.threads, run, done);
+    if (MpiSession::rank() != 0) return result;  // no trials here: rank 0 reports
+  } else if (o.trials > 1 && threads > 1) {
     const ThreadScope scope(static_cast<int>(std::min<int64_t>(threads, o.trials)));
     result.chips_side_by_side = scope.threads();
     std::vector<std::exception_ptr> errors(static_cast<size_t>(o.trials));

@@ -240,7 +240,12 @@ ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::strin
   // A device given by preset name is expanded first, so --set device.x=y reaches its keys.
   if (j.is_object() && j.contains("device") && j["device"].is_string()) {
     const std::string d = j["device"].get<std::string>();
-    j["device"] = read_json_file(preset_path(d, data_dir() + "/devices"), "device \"" + d + "\"");
+    // A relative device path is relative to the chip file, so a chip and its device travel together.
+    std::string device_path = preset_path(d, data_dir() + "/devices");
+    if (device_path == d && std::filesystem::path(d).is_relative()) {
+      device_path = (std::filesystem::path(path).parent_path() / d).lexically_normal().string();
+    }
+    j["device"] = read_json_file(device_path, "device \"" + d + "\"");
   }
   for (const auto& o : overrides) set_dotted(j, o);
   try {

@@ -402,6 +402,10 @@ struct AnalogEvalOptions {
   bool progress = false;    // a progress bar over chips x times on stderr
   // Chip-in-the-loop output calibration at every time on the first N samples (0 = none).
   int64_t calibrate_outputs = 0;
+  // Under MPI (MpiSession::size() > 1), share the chips out over every process: each must call
+  // evaluate_analog with the same arguments, and only rank 0's result holds the trials (and, with
+  // `counts`, the counted actions, whichever rank ran that chip). `eval --chip` sets it.
+  bool distribute = false;
 };
 
 struct AnalogTimeResult {
@@ -424,6 +428,7 @@ struct AnalogEvalResult {
   double digital_seconds = 0;  // one pass of the quantized digital model over the data
   double analog_seconds = 0;   // all analog passes (trials x times), calibration excluded
   int chips_side_by_side = 1;  // chips run concurrently, one thread each (else 1: threads per chip)
+  int processes = 1;           // MPI processes the chips were shared out over (distribute)
   std::vector<int64_t> unverified_cells, repaired_cells;  // per trial (write-verify failures)
   std::vector<int64_t> unverified_per_tile;               // trial 0, per tile
 };

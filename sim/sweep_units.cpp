@@ -23,9 +23,11 @@
 namespace qs4d::detail {
 
 nlohmann::json UnitResult::to_json() const {
-  return {{"point", point},       {"trial", trial},   {"digital", digital_accuracy},
-          {"accuracy", accuracy}, {"agreement", agreement}, {"clips", clips},
-          {"conversions", conversions}};
+  nlohmann::json j{{"point", point},       {"trial", trial},         {"digital", digital_accuracy},
+                   {"accuracy", accuracy}, {"agreement", agreement}, {"clips", clips},
+                   {"conversions", conversions}};
+  if (!extra.is_null()) j["extra"] = extra;
+  return j;
 }
 
 UnitResult UnitResult::from_json(const nlohmann::json& j) {
@@ -37,6 +39,7 @@ UnitResult UnitResult::from_json(const nlohmann::json& j) {
   r.agreement = j.at("agreement").get<std::vector<double>>();
   r.clips = j.at("clips").get<std::vector<int64_t>>();
   r.conversions = j.at("conversions").get<std::vector<int64_t>>();
+  if (j.contains("extra")) r.extra = j.at("extra");
   return r;
 }
 

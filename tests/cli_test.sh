@@ -159,5 +159,17 @@ check "no point written" bash -c "[ ! -f '$tmp/never.csv' ]"
 fails_with "sweep bad grid" "expected key=v1" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
   --chip ideal --grid periphery.adc_bits --out "$tmp/other.csv"
 
+# presets lists every folder with descriptions; a chip file's relative device path is relative
+# to the chip file, not to the working directory.
+check "presets" bash -c "'$bin' presets | grep -q 'rram_wan2022 .*RRAM relaxation' && '$bin' presets | grep -q '22nm_lp'"
+mkdir -p "$tmp/lab/devices"
+cp "$(dirname "$0")/../data/devices/rram_wan2022.json" "$tmp/lab/devices/mine.json"
+"$py" -c "
+import json; c = json.load(open('$(dirname "$0")/../data/chips/ideal.json'))
+c['name'] = 'mine'; c['device'] = 'devices/mine.json'
+json.dump(c, open('$tmp/lab/chip.json', 'w'))"
+check "chip's relative device path" bash -c "cd / && '$bin' map '$m/quantized.h5' --chip '$tmp/lab/chip.json' --json '$tmp/lab/map.json' >/dev/null && grep -q '\"name\": *\"rram_wan2022\"' '$tmp/lab/map.json'"
+fails_with "chip's missing device names the file" "devices/absent.json" bash -c "sed 's#devices/mine.json#devices/absent.json#' '$tmp/lab/chip.json' > '$tmp/lab/bad.json' && '$bin' map '$m/quantized.h5' --chip '$tmp/lab/bad.json'"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <algorithm>
 #include <csignal>
 #include <unistd.h>
 #include <iostream>
@@ -124,6 +126,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   o.mode = parse_exec_mode(args.mode);
   o.progress = print && isatty(STDERR_FILENO) != 0;
   o.calibrate_outputs = args.calibrate;
+  o.distribute = true;  // under mpirun, the chips are shared out over the processes
   // Energy is counted in this same run (first chip, first time, first N samples); the table is
   // read first so that a bad --tech fails before the run.
   ActionCounts counts;
@@ -133,6 +136,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
     o.activation_bits = load_tech(args.tech).memory.activation_bits;
   }
   const AnalogEvalResult r = evaluate_analog(model, data, chip, o);
+  if (MpiSession::rank() != 0) return {};  // rank 0 has every chip's result and reports
   say(print, "checkpoint  %s\ndata        %s (%lld samples, L = %lld)\nchip        %s: %s\n",
               args.checkpoint.c_str(), args.data.c_str(), static_cast<long long>(data.x.n),
               static_cast<long long>(data.x.length), chip.name.c_str(), chip.description.c_str());
@@ -181,7 +185,10 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
                             {"extrapolated", extrapolated}});
   }
   const double per_pass = r.analog_seconds / static_cast<double>(args.trials * r.times.size());
-  if (r.chips_side_by_side > 1) {
+  if (r.processes > 1) {
+    say(print, "\n%.1f s; chips shared out over %d MPI processes: one analog pass %.2f s\n\n", r.seconds,
+        r.processes, per_pass);
+  } else if (r.chips_side_by_side > 1) {
     say(print, "\n%.1f s; %d chips side by side, one thread each: one analog pass %.2f s on its thread\n\n",
                 r.seconds, r.chips_side_by_side, per_pass);
   } else {
@@ -215,6 +222,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   j["seconds_per_analog_pass"] = per_pass;
   j["seconds_per_digital_pass"] = r.digital_seconds;
   j["chips_side_by_side"] = r.chips_side_by_side;
+  j["processes"] = r.processes;
   if (args.energy_samples > 0) {
     const nlohmann::json e = energy_for_eval(model, data.x.length, chip, args.tech, counts, print);
     for (const auto& [k, v] : e.items()) j[k] = v;
@@ -262,8 +270,9 @@ nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Da
 int run_eval(const EvalArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const Dataset data = load_dataset(args.data, args.limit);
-  const nlohmann::json j = eval_report(args, model, data, true);
-  if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
+  const bool writer = MpiSession::rank() == 0;  // under MPI, rank 0 prints and writes
+  const nlohmann::json j = eval_report(args, model, data, writer);
+  if (writer && !args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
   return 0;
 }
 
@@ -331,6 +340,39 @@ int run_map(const MapArgs& args) {
   j["totals"] = {{"tiles", map.tiles.size()}, {"devices_used", used},
                  {"devices_allocated", allocated}, {"crossbar_area_cells", allocated}};
   if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
+  return 0;
+}
+
+int run_presets() {
+  const std::pair<const char*, const char*> kinds[] = {
+      {"devices", "devices (--chip files name one; qs4dsim device NAME)"},
+      {"chips", "chips (--chip NAME)"},
+      {"energy", "technology tables (--tech NAME)"}};
+  for (const auto& [folder, title] : kinds) {
+    const std::filesystem::path dir = std::filesystem::path(data_dir()) / folder;
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().extension() == ".json") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    std::printf("%s, in %s\n", title, dir.string().c_str());
+    for (const auto& f : files) {
+      std::string line;
+      try {
+        const nlohmann::json j = spec_json::read_json_file(f.string(), f.filename().string());
+        line = j.value("description", std::string("(no description)"));
+      } catch (const std::exception& e) {
+        line = std::string("(unreadable: ") + e.what() + ")";
+      }
+      // The first sentence, at most one terminal line.
+      const size_t stop = line.find(". ");
+      if (stop != std::string::npos) line = line.substr(0, stop + 1);
+      if (line.size() > 96) line = line.substr(0, 93) + "...";
+      std::printf("  %-18s %s\n", f.stem().string().c_str(), line.c_str());
+    }
+    std::printf("\n");
+  }
   return 0;
 }
 

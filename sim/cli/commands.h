@@ -123,6 +123,8 @@ int run_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
 int run_device(const DeviceArgs& args);
+// The device, chip and technology-table presets in data/ with their one-line descriptions.
+int run_presets();
 int run_map(const MapArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);

@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--energy-samples", eval.energy_samples,
                        "energy figures from the actions of the first N samples of the first chip at the first time (0 = none)")
       ->check(kNonNegativeInteger);
+  eval_cmd->footer("Under MPI (mpirun -np N qs4dsim eval ... --chip CHIP --trials K), the K chips are shared "
+                   "out over the N processes and --threads threads in each; rank 0 prints and writes --json, "
+                   "the same numbers as one process.");
 
   PredictArgs pred;
   auto* pred_cmd = app.add_subcommand("predict", "Logits for a float32 (B, L, d_input) dataset");
@@ -212,6 +215,9 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("checkpoints", cmp.checkpoints, "checkpoints (HDF5, format v1)")->required();
   add_cost_options(cmp_cmd, cmp, "from each checkpoint's /meta");
 
+  auto* presets_cmd = app.add_subcommand("presets", "The device, chip and technology-table presets with "
+                                                    "their descriptions");
+
   // MPI first (it may take its own arguments); only under an MPI launcher.
   std::unique_ptr<qs4d::MpiSession> mpi;
   try {
@@ -229,11 +235,12 @@ int main(int argc, char** argv) {
     return e.get_exit_code();
   }
   try {
-    if (qs4d::MpiSession::size() > 1 && !*sw_cmd) {
-      throw qs4d::UsageError("only sweep runs under MPI (" + std::to_string(qs4d::MpiSession::size()) +
+    if (qs4d::MpiSession::size() > 1 && !*sw_cmd && !(*eval_cmd && !eval.chip.empty())) {
+      throw qs4d::UsageError("only sweep and eval --chip run under MPI (" + std::to_string(qs4d::MpiSession::size()) +
                              " processes); run this verb without mpirun");
     }
     if (*info_cmd) return run_info(info);
+    if (*presets_cmd) return run_presets();
     if (*eval_cmd) {
       const qs4d::ThreadScope threads(eval.threads);  // every parallel level
       return run_eval(eval);

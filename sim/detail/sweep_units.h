@@ -19,6 +19,7 @@ struct UnitResult {
   double digital_accuracy = 0;
   std::vector<double> accuracy, agreement;
   std::vector<int64_t> clips, conversions;
+  nlohmann::json extra;  // what else the caller's unit measured (eval: write-verify, counts)
   nlohmann::json to_json() const;  // doubles survive the round trip exactly
   static UnitResult from_json(const nlohmann::json& j);
 };

@@ -1,0 +1,14 @@
+// ActionCounts as JSON and back, exactly (sim-internal): an MPI rank that counted the energy
+// chip's actions sends them to rank 0 (sim/analog_eval.cpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/core.h"
+
+namespace qs4d::detail {
+
+nlohmann::json counts_to_json(const ActionCounts& counts);
+ActionCounts counts_from_json(const nlohmann::json& j);
+
+}  // namespace qs4d::detail
