@@ -46,7 +46,7 @@ void register_evaluate(py::module_& m) {
       py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = nullptr, py::arg("trials") = 1,
       py::arg("times") = std::vector<std::string>{"1s"}, py::arg("seed") = 0, py::arg("threads") = 0,
       py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
-      py::arg("tech") = "22nm_lp", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
+      py::arg("tech") = "", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
       "Accuracy of the checkpoint on (x, y): digital, or on `chip` over `trials` chips at each time "
       "after programming. Returns what `qs4dsim eval --json` writes (the same keys and numbers for "
       "the same seed). calibrate=N: chip-in-the-loop output calibration on the first N samples at "

@@ -45,8 +45,8 @@ std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const Chip
   p->model = checkpoint.model;
   p->spec = chip.spec;
   p->mode = parse_exec_mode(mode);
-  p->tech = tech;
-  p->activation_bits = load_tech(tech).memory.activation_bits;
+  p->tech = cli::tech_for(chip.spec, tech);  // "": the chip's own table
+  p->activation_bits = load_tech(p->tech).memory.activation_bits;
   py::gil_scoped_release release;
   p->map = map_model(*p->model, p->spec.mapping, p->spec.device.window());
   p->chip = std::make_unique<DeployedChip>(*p->model, p->map, p->spec, seed, trial);
@@ -231,7 +231,7 @@ void register_program(py::module_& m) {
       .def_property_readonly("time_s", [](const ProgrammedChip& p) { return p.chip->analog().time_s(); });
 
   m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 0, py::arg("trial") = 0,
-        py::arg("mode") = "conv", py::arg("tech") = "22nm_lp",
+        py::arg("mode") = "conv", py::arg("tech") = "",
         "Maps the checkpoint onto the chip and programs it from (seed, trial), as eval does");
   m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = 0, py::arg("time") = 0.0,
         py::arg("trial") = 0, py::arg("bits") = 0, py::arg("read_noise") = true, py::arg("scales") = py::dict(),

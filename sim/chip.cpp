@@ -173,7 +173,7 @@ json DataflowSpec::to_json() const {
 ChipSpec ChipSpec::from_json(const json& j) {
   reject_unknown(j, "chip",
                  {"name", "description", "device", "mapping", "periphery", "analog_layers",
-                  "recurrence", "drift_compensation", "dataflow", "repair"});
+                  "recurrence", "drift_compensation", "dataflow", "repair", "technology"});
   ChipSpec c;
   c.mapping = MappingSpec{};
   for (const auto& [key, v] : j.items()) {
@@ -207,6 +207,7 @@ ChipSpec ChipSpec::from_json(const json& j) {
       c.analog_recurrence = s == "analog";
     }
     if (key == "drift_compensation") c.drift_compensation = get_enum(v, key, kCompensation);
+    if (key == "technology") c.technology = get_string(v, key);
     if (key == "repair") c.repair_partner = get_enum<bool>(v, key, {{"none", false}, {"partner", true}});
   }
   if (!j.contains("device")) throw SpecError("device", "missing (a preset name or an object)");
@@ -231,6 +232,7 @@ ChipSpec ChipSpec::from_json(const json& j) {
   c.resolved["recurrence"] = c.analog_recurrence ? "analog" : "digital";
   c.resolved["drift_compensation"] = name_of(c.drift_compensation, kCompensation);
   c.resolved["repair"] = c.repair_partner ? "partner" : "none";
+  c.resolved["technology"] = c.technology;
   return c;
 }
 

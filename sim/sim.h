@@ -143,6 +143,8 @@ struct ChipSpec {
   // What the chip does with the cells write-verify reports as failed: nothing, or (differential
   // encoding) re-program each one's partner so that the pair's difference is the target again.
   bool repair_partner = false;
+  // The technology table (data/energy) that prices this chip unless --tech names another.
+  std::string technology = "22nm_lp";
   nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
 
   static ChipSpec from_json(const nlohmann::json& j);

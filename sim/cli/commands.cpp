@@ -133,7 +133,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   if (args.energy_samples > 0) {
     o.counts = &counts;
     o.count_samples = args.energy_samples;
-    o.activation_bits = load_tech(args.tech).memory.activation_bits;
+    o.activation_bits = load_tech(tech_for(chip, args.tech)).memory.activation_bits;
   }
   const AnalogEvalResult r = evaluate_analog(model, data, chip, o);
   if (MpiSession::rank() != 0) return {};  // rank 0 has every chip's result and reports
@@ -224,7 +224,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   j["chips_side_by_side"] = r.chips_side_by_side;
   j["processes"] = r.processes;
   if (args.energy_samples > 0) {
-    const nlohmann::json e = energy_for_eval(model, data.x.length, chip, args.tech, counts, print);
+    const nlohmann::json e = energy_for_eval(model, data.x.length, chip, tech_for(chip, args.tech), counts, print);
     for (const auto& [k, v] : e.items()) j[k] = v;
   }
   return j;

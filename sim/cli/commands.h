@@ -31,7 +31,7 @@ struct EvalArgs {
   int64_t batch = 64;
   int threads = 0;
   std::string json_out;
-  std::string tech = "22nm_lp";  // energy figures of `eval --chip`
+  std::string tech;  // energy figures of `eval --chip`; empty: the chip's own table
   int64_t energy_samples = 16;
   bool extrapolate = false;  // allow times outside the device source's range
   int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N samples
@@ -90,7 +90,7 @@ struct CircuitArgs {
 
 // What energy and compare share: the chip, the table, and the inputs the actions are counted on.
 struct CostArgs {
-  std::string chip, tech = "22nm_lp", data, json_out;
+  std::string chip, tech, data, json_out;  // tech empty: the chip's own table
   std::vector<std::string> overrides;
   int64_t samples = 16;
   uint64_t seed = 1;
@@ -123,6 +123,10 @@ int run_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
 int run_device(const DeviceArgs& args);
+// The technology table a verb prices with: --tech when given, else the chip's own.
+inline std::string tech_for(const ChipSpec& chip, const std::string& tech) {
+  return tech.empty() ? chip.technology : tech;
+}
 // The device, chip and technology-table presets in data/ with their one-line descriptions.
 int run_presets();
 int run_map(const MapArgs& args);

@@ -96,7 +96,7 @@ nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const Chip
 int run_energy(const EnergyArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const ChipSpec chip = load_chip(args.chip, args.overrides);
-  const TechTable tech = load_tech(args.tech);
+  const TechTable tech = load_tech(tech_for(chip, args.tech));
   const std::string data_path = counting_data(args.data, model, args.checkpoint);
   const Dataset data = load_dataset(data_path);
   const EnergyReport r = estimate_energy(model, data, chip, tech,
@@ -125,7 +125,7 @@ int run_energy(const EnergyArgs& args) {
 
 int run_compare(const CompareArgs& args) {
   const ChipSpec chip = load_chip(args.chip, args.overrides);
-  const TechTable tech = load_tech(args.tech);
+  const TechTable tech = load_tech(tech_for(chip, args.tech));
   std::vector<EnergyReport> reports;
   std::vector<std::string> names;
   std::vector<double> accuracy;

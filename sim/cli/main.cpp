@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
   eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)")
       ->check(kNonNegativeInteger);
-  eval_cmd->add_option("--tech", eval.tech, "technology table for the energy figures (data/energy)");
+  eval_cmd->add_option("--tech", eval.tech, "technology table for the energy figures (data/energy; default: the chip's own, its \"technology\" key)");
   eval_cmd->add_option("--energy-samples", eval.energy_samples,
                        "energy figures from the actions of the first N samples of the first chip at the first time (0 = none)")
       ->check(kNonNegativeInteger);
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   // Options of energy and compare, which differ only in their checkpoints and --data default.
   auto add_cost_options = [](CLI::App* cmd, CostArgs& a, const std::string& data_default) {
     cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
-    cmd->add_option("--tech", a.tech, "technology table: data/energy/NAME.json or a file");
+    cmd->add_option("--tech", a.tech, "technology table: data/energy/NAME.json or a file (default: the chip's own, its \"technology\" key)");
     cmd->add_option("--set", a.overrides, "override a chip key: --set periphery.adc_bits=6");
     cmd->add_option("--data", a.data, "inputs to count on (default: " + data_default + ")");
     cmd->add_option("--samples", a.samples, "samples to count on")
