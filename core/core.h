@@ -183,6 +183,8 @@ inline constexpr uint64_t kProgram = 1, kWindow = 2, kStuck = 3, kDriftExponent 
 inline constexpr uint64_t kCharacterizeProgram = 1, kCharacterizeRead = 2;
 // A chip (sim/): programming its tiles ("prog"), ageing them ("age").
 inline constexpr uint64_t kProgramTiles = 0x7072'6f67, kAgeTiles = 0x6167'65;
+// A tile's spare rows and columns ("spar"), each programmed from its own stream.
+inline constexpr uint64_t kSpareLines = 0x7370'6172;
 // Monte-Carlo evaluation of a chip at a time ("eval"), energy counting ("ener"), and the ADC
 // calibration pass of either (xor-ed into its base).
 inline constexpr uint64_t kEvaluate = 0x6576'616c, kEnergyCount = 0x656e'6572, kCalibration = 0xca11;

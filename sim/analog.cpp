@@ -27,7 +27,14 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
   for (size_t t = 0; t < map.tiles.size(); ++t) {
     const uint64_t key = stream_seed(seed, stream_key::kProgramTiles, static_cast<uint64_t>(trial), t);
     tiles_[t].programmed = device_.program(map.tiles[t].target_uS, key);
+    if (chip.fault_aware_mapping) {
+      // The first programming stands in for the chip's fault test: its stuck devices are the
+      // known faults (a device's stuck state does not depend on its target).
+      tiles_[t].physical_row = rows_around_faults(t, tiles_[t].programmed);
+      if (!tiles_[t].physical_row.empty()) tiles_[t].programmed = program_tile(t, map.tiles[t].target_uS, key);
+    }
     if (chip.repair_partner) repair_partners(t, key);
+    if (chip.repair_spares) use_spares(t, key);
     unverified_[t] = unverified_in_use(t);
   }
   for (const QuantizedMatrix& q : map.matrices) scale_f_.push_back(q.scale.cast<float>());
@@ -89,23 +96,6 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
   age(0.0);
 }
 
-// Failed cells that take part in a product: a driven row of a matrix and a column of the same
-// matrix or the tile's reference column (a failed cell elsewhere carries no current).
-int64_t AnalogChip::unverified_in_use(size_t t) const {
-  const Tile& tile = map_->tiles[t];
-  const ProgrammedArray& p = tiles_[t].programmed;
-  int64_t n = 0;
-  for (int64_t r = 0; r < p.unverified.rows(); ++r) {
-    const int32_t m = tile.rows[static_cast<size_t>(r)].matrix;
-    if (m < 0) continue;
-    for (int64_t c = 0; c < p.unverified.cols(); ++c) {
-      const int32_t col = tile.cols[static_cast<size_t>(c)].matrix;
-      n += p.unverified(r, c) && (col == m || col == kReferenceColumn);
-    }
-  }
-  return n;
-}
-
 namespace {
 size_t checked_tile(int64_t tile, size_t tiles) {
   if (tile < 0 || static_cast<size_t>(tile) >= tiles) {
@@ -128,54 +118,6 @@ int64_t AnalogChip::unverified_cells() const {
   int64_t n = 0;
   for (int64_t u : unverified_) n += u;
   return n;
-}
-
-// Partner repair on differential pairs: for every cell write-verify reports as failed whose
-// partner (the other device of its pair: same matrix, output and slice, opposite sign) did
-// verify, the partner is re-programmed to g_failed - sign (T+ - T-), so that the pair's
-// difference is the target again; clamped to the window where the failed cell sits too far
-// off. Only partners are re-programmed; their pulses count as programming pulses.
-void AnalogChip::repair_partners(size_t t, uint64_t seed) {
-  const Tile& tile = map_->tiles[t];
-  ProgrammedArray& p = tiles_[t].programmed;
-  if (p.unverified.size() == 0 || p.unverified.cast<int64_t>().sum() == 0) return;
-  std::map<std::tuple<int32_t, int32_t, int32_t, int8_t>, int64_t> column_of;
-  for (size_t c = 0; c < tile.cols.size(); ++c) {
-    const ColumnRole& r = tile.cols[c];
-    if (r.matrix >= 0) column_of[{r.matrix, r.output, r.significance, r.sign}] = static_cast<int64_t>(c);
-  }
-  RowMatrixXf targets = tile.target_uS;
-  std::vector<std::pair<int64_t, int64_t>> partners;
-  std::vector<bool> reachable;  // the partner's window holds the compensating conductance
-  const float lo = static_cast<float>(map_->window.g_min_uS), hi = static_cast<float>(map_->window.g_max_uS);
-  for (int64_t r = 0; r < p.g_uS.rows(); ++r) {
-    for (int64_t c = 0; c < p.g_uS.cols(); ++c) {
-      const ColumnRole& role = tile.cols[static_cast<size_t>(c)];
-      if (!p.unverified(r, c) || role.matrix < 0 || tile.rows[static_cast<size_t>(r)].matrix != role.matrix) continue;
-      const auto it = column_of.find({role.matrix, role.output, role.significance, static_cast<int8_t>(-role.sign)});
-      if (it == column_of.end() || p.unverified(r, it->second)) continue;  // no partner, or it failed too
-      const float sign = role.sign;
-      const float difference = sign * (tile.target_uS(r, c) - tile.target_uS(r, it->second));
-      const float wanted = p.g_uS(r, c) - sign * difference;
-      targets(r, it->second) = std::clamp(wanted, lo, hi);
-      partners.emplace_back(r, it->second);
-      reachable.push_back(wanted >= lo && wanted <= hi);
-    }
-  }
-  if (partners.empty()) return;
-  // The same stream as the first programming, so that every device keeps its stuck state and
-  // window; only the partners' new states are taken from it.
-  const ProgrammedArray again = device_.program(targets, seed);
-  for (size_t k = 0; k < partners.size(); ++k) {
-    const auto [r, c] = partners[k];
-    const bool fixed = reachable[k] && !again.unverified(r, c);
-    p.g_uS(r, c) = again.g_uS(r, c);
-    if (p.nu.size()) p.nu(r, c) = again.nu(r, c);
-    if (p.pulses.size()) repair_pulses_ += again.pulses(r, c);
-    p.unverified(r, c) = again.unverified(r, c);
-    p.target_uS(r, c) = again.target_uS(r, c);
-    repaired_ += fixed;
-  }
 }
 
 void AnalogChip::fill_blocks() {
@@ -366,8 +308,8 @@ void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {
         return !placed[static_cast<size_t>(t)] ? theirs : (mine == 0 || theirs == 0 ? 0 : std::max(mine, theirs));
       };
       c.tile = t;
-      c.rows = map_->spec.tile_rows;
-      c.cols = map_->spec.tile_cols;
+      c.rows = map_->spec.tile_rows + chip_->spare_rows;  // spares are built whether used or not
+      c.cols = map_->spec.tile_cols + chip_->spare_cols;
       c.dac_bits = wider(c.dac_bits, bits.dac);
       c.adc_bits = wider(c.adc_bits, bits.adc);
       if (!placed[static_cast<size_t>(t)] || kind == MatrixKind::kRecurrence) {

@@ -84,7 +84,7 @@ using detail::predict;
 
 // What one chip measured.
 struct TrialOutcome {
-  int64_t unverified = 0, repaired = 0;
+  int64_t unverified = 0, repaired = 0, spare_lines = 0, rows_moved = 0;
   std::vector<int64_t> per_tile;
   std::vector<double> accuracy, agreement;
   std::vector<int64_t> clips, conversions;
@@ -102,7 +102,7 @@ detail::UnitResult to_unit(const detail::SweepUnit& unit, const TrialOutcome& t,
   u.clips = t.clips;
   u.conversions = t.conversions;
   u.extra = {{"unverified", t.unverified}, {"repaired", t.repaired}, {"per_tile", t.per_tile},
-             {"seconds", t.seconds}};
+             {"seconds", t.seconds}, {"spare_lines", t.spare_lines}, {"rows_moved", t.rows_moved}};
   if (counts != nullptr) u.extra["counts"] = detail::counts_to_json(*counts);
   return u;
 }
@@ -117,6 +117,8 @@ TrialOutcome from_unit(const detail::UnitResult& u, ActionCounts* counts) {
   t.repaired = u.extra.at("repaired").get<int64_t>();
   t.per_tile = u.extra.at("per_tile").get<std::vector<int64_t>>();
   t.seconds = u.extra.at("seconds").get<double>();
+  t.spare_lines = u.extra.at("spare_lines").get<int64_t>();
+  t.rows_moved = u.extra.at("rows_moved").get<int64_t>();
   if (counts != nullptr && u.extra.contains("counts")) *counts = detail::counts_from_json(u.extra.at("counts"));
   return t;
 }
@@ -194,6 +196,8 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     AnalogChip& analog = deployed.analog();
     out.unverified = analog.unverified_cells();
     out.repaired = analog.repaired_cells();
+    out.spare_lines = analog.spare_lines_used();
+    out.rows_moved = analog.rows_moved();
     out.per_tile = analog.unverified_per_tile();
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
       deployed.age(o.times_s[ti], static_cast<int64_t>(ti), &engine, &data, o.batch, threads);
@@ -261,6 +265,8 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     const TrialOutcome& t = outcomes[trial];
     result.unverified_cells.push_back(t.unverified);
     result.repaired_cells.push_back(t.repaired);
+    result.spare_lines.push_back(t.spare_lines);
+    result.rows_moved.push_back(t.rows_moved);
     if (trial == 0) result.unverified_per_tile = t.per_tile;
     result.analog_seconds += t.seconds;
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {

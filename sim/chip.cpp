@@ -173,7 +173,8 @@ json DataflowSpec::to_json() const {
 ChipSpec ChipSpec::from_json(const json& j) {
   reject_unknown(j, "chip",
                  {"name", "description", "device", "mapping", "periphery", "analog_layers",
-                  "recurrence", "drift_compensation", "dataflow", "repair", "technology"});
+                  "recurrence", "drift_compensation", "dataflow", "repair", "technology", "spares",
+                  "fault_aware_mapping"});
   ChipSpec c;
   c.mapping = MappingSpec{};
   for (const auto& [key, v] : j.items()) {
@@ -208,7 +209,20 @@ ChipSpec ChipSpec::from_json(const json& j) {
     }
     if (key == "drift_compensation") c.drift_compensation = get_enum(v, key, kCompensation);
     if (key == "technology") c.technology = get_string(v, key);
-    if (key == "repair") c.repair_partner = get_enum<bool>(v, key, {{"none", false}, {"partner", true}});
+    if (key == "repair") {
+      const int r = get_enum<int>(v, key, {{"none", 0}, {"partner", 1}, {"spares", 2}});
+      c.repair_partner = r == 1;
+      c.repair_spares = r == 2;
+    }
+    if (key == "spares") {
+      reject_unknown(v, key, {"rows", "cols"});
+      for (const auto& [k, x] : v.items()) {
+        const int64_t n = get_int(x, key + "." + k);
+        if (n < 0 || n > 4096) throw SpecError(key + "." + k, "must be 0..4096 spare lines per tile, got " + describe(x));
+        (k == "rows" ? c.spare_rows : c.spare_cols) = n;
+      }
+    }
+    if (key == "fault_aware_mapping") c.fault_aware_mapping = get_bool(v, key);
   }
   if (!j.contains("device")) throw SpecError("device", "missing (a preset name or an object)");
   if (c.analog_recurrence) c.mapping.map_recurrence = true;  // the blocks must be on tiles
@@ -216,8 +230,19 @@ ChipSpec ChipSpec::from_json(const json& j) {
     throw SpecError("repair", "\"partner\" needs mapping.encoding=differential (a cell's partner is the other "
                               "device of its pair)");
   }
-  if (c.repair_partner && !c.device.write_verify.enabled) {
-    throw SpecError("repair", "\"partner\" needs device.write_verify.enabled (write-verify finds the failed cells)");
+  if ((c.repair_partner || c.repair_spares) && !c.device.write_verify.enabled) {
+    throw SpecError("repair", std::string(c.repair_partner ? "\"partner\"" : "\"spares\"") +
+                                  " needs device.write_verify.enabled (write-verify finds the failed cells)");
+  }
+  if (c.repair_spares && c.spare_rows + c.spare_cols == 0) {
+    throw SpecError("repair", "\"spares\" needs spares.rows or spares.cols above 0 (spare lines per tile)");
+  }
+  // The circuit solve places every cell at its mapped position; a spare line (at the tile's
+  // edge) or a moved row would sit elsewhere, which it does not model.
+  if ((c.repair_spares || c.fault_aware_mapping) && c.periphery.circuit.any()) {
+    throw SpecError(c.repair_spares ? "repair" : "fault_aware_mapping",
+                    "is not modelled together with wire, driver, sense or access resistance (IR drop "
+                    "places every cell where the mapping put it); set those resistances to 0");
   }
   c.resolved = j;
   c.resolved["device"] = c.device.to_json();
@@ -231,7 +256,9 @@ ChipSpec ChipSpec::from_json(const json& j) {
   c.resolved["analog_layers"] = layers;
   c.resolved["recurrence"] = c.analog_recurrence ? "analog" : "digital";
   c.resolved["drift_compensation"] = name_of(c.drift_compensation, kCompensation);
-  c.resolved["repair"] = c.repair_partner ? "partner" : "none";
+  c.resolved["repair"] = c.repair_partner ? "partner" : c.repair_spares ? "spares" : "none";
+  c.resolved["spares"] = {{"rows", c.spare_rows}, {"cols", c.spare_cols}};
+  c.resolved["fault_aware_mapping"] = c.fault_aware_mapping;
   c.resolved["technology"] = c.technology;
   return c;
 }

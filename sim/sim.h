@@ -140,9 +140,17 @@ struct ChipSpec {
   bool analog_encoder = true, analog_projections = true, analog_decoder = true;
   bool analog_recurrence = false;  // IMSSA style: the per-channel blocks on crossbars
   DriftCompensation drift_compensation = DriftCompensation::kNone;
-  // What the chip does with the cells write-verify reports as failed: nothing, or (differential
-  // encoding) re-program each one's partner so that the pair's difference is the target again.
-  bool repair_partner = false;
+  // What the chip does with the cells write-verify reports as failed (sim/faults.cpp): nothing;
+  // "partner" (differential encoding) re-programs each one's partner so that the pair's
+  // difference is the target again; "spares" moves the tile rows and columns with the most
+  // failed cells onto the tile's spare rows and columns (spare_rows, spare_cols per tile, built
+  // on every tile and counted in its area whether used or not).
+  bool repair_partner = false, repair_spares = false;
+  int64_t spare_rows = 0, spare_cols = 0;
+  // Known faults (the stuck devices a test finds before the weights are written) steer each
+  // tile's rows: a greedy assignment puts on a row with stuck devices the weight row whose values
+  // there the stuck conductances disturb least (an unused row, when the tile has one).
+  bool fault_aware_mapping = false;
   // The technology table (data/energy) that prices this chip unless --tech names another.
   std::string technology = "22nm_lp";
   nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
@@ -218,6 +226,8 @@ class AnalogChip {
   const std::vector<int64_t>& unverified_per_tile() const { return unverified_; }
   int64_t unverified_cells() const;
   int64_t repaired_cells() const { return repaired_; }
+  int64_t spare_lines_used() const { return spare_lines_used_; }  // spare rows and columns in use
+  int64_t rows_moved() const { return rows_moved_; }  // rows fault-aware mapping placed elsewhere
   int64_t adc_conversions() const { return conversions_.load(); }
   // Every product from now on adds its actions to *counts (nullptr stops counting); products
   // made during ADC calibration are not counted. `activation_bits` is the width of the words the
@@ -226,7 +236,8 @@ class AnalogChip {
 
  private:
   struct TileState {
-    ProgrammedArray programmed;
+    ProgrammedArray programmed;  // in the mapping's row order, whatever row holds it physically
+    std::vector<int64_t> physical_row;  // mapped row -> the tile row that holds it (empty: the same)
     RowMatrixXf g_uS;       // at time_s_, after IR drop
     RowMatrixXf read_var;   // per-read variance of each cell
     bool has_read_noise = false;
@@ -262,7 +273,12 @@ class AnalogChip {
   };
   void fill_blocks();
   void compensate_drift();
+  // Fault handling (sim/faults.cpp).
+  ProgrammedArray program_tile(size_t tile, const RowMatrixXf& targets, uint64_t seed) const;
+  std::vector<int64_t> rows_around_faults(size_t tile, const ProgrammedArray& known);
   void repair_partners(size_t tile, uint64_t seed);
+  void use_spares(size_t tile, uint64_t seed);
+  bool failed_in_use(size_t tile, int64_t row, int64_t col) const;
   int64_t unverified_in_use(size_t tile) const;
   static void apply_ir_drop(TileState& s, const CircuitSpec& circuit, CircuitSolver solver);
   // Everything one product writes; each calling thread owns one (scratch()).
@@ -296,7 +312,7 @@ class AnalogChip {
   std::vector<Eigen::VectorXf> scale_f_;           // per matrix: its row scales in float
   mutable std::vector<float> adc_range_;
   std::vector<int64_t> unverified_;
-  int64_t repaired_ = 0;
+  int64_t repaired_ = 0, spare_lines_used_ = 0, rows_moved_ = 0;
   double repair_pulses_ = 0;
   bool calibrating_ = false;
   mutable std::atomic<int64_t> clips_{0}, conversions_{0};
@@ -432,6 +448,7 @@ struct AnalogEvalResult {
   int chips_side_by_side = 1;  // chips run concurrently, one thread each (else 1: threads per chip)
   int processes = 1;           // MPI processes the chips were shared out over (distribute)
   std::vector<int64_t> unverified_cells, repaired_cells;  // per trial (write-verify failures)
+  std::vector<int64_t> spare_lines, rows_moved;           // per trial (repair=spares, fault_aware_mapping)
   std::vector<int64_t> unverified_per_tile;               // trial 0, per tile
 };
 

@@ -207,16 +207,30 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
       repaired += static_cast<double>(r.repaired_cells[i]);
     }
     const double trials = static_cast<double>(std::max<size_t>(1, r.unverified_cells.size()));
+    double spares = 0, moved = 0;
+    for (size_t i = 0; i < r.spare_lines.size(); ++i) {
+      spares += static_cast<double>(r.spare_lines[i]);
+      moved += static_cast<double>(r.rows_moved[i]);
+    }
+    const std::string repair = chip.resolved.value("repair", std::string("none"));
+    char spare_text[64] = "";
+    if (chip.repair_spares) std::snprintf(spare_text, sizeof spare_text, ", %.1f spare lines used", spares / trials);
     if (chip.device.write_verify.enabled) {
-      say(print, "write-verify: %.1f cells per chip left outside tolerance (%s repair: %.1f brought back); "
+      say(print, "write-verify: %.1f cells per chip left outside tolerance (repair %s: %.1f brought back%s); "
                   "chip 0: %lld of %zu tiles hit, at most %lld cells in one\n",
-                  failed / trials, chip.repair_partner ? "partner" : "no", repaired / trials,
+                  failed / trials, repair.c_str(), repaired / trials,
+                  spare_text,
                   static_cast<long long>(tiles_hit), r.unverified_per_tile.size(), static_cast<long long>(worst));
+    }
+    if (chip.fault_aware_mapping) {
+      say(print, "fault-aware mapping: %.1f rows per chip placed away from stuck devices\n", moved / trials);
     }
     j["write_verify"] = {{"unverified_cells_per_trial", r.unverified_cells},
                          {"repaired_cells_per_trial", r.repaired_cells},
                          {"unverified_cells_per_tile_trial0", r.unverified_per_tile},
-                         {"repair", chip.repair_partner ? "partner" : "none"}};
+                         {"spare_lines_used_per_trial", r.spare_lines},
+                         {"rows_moved_per_trial", r.rows_moved},
+                         {"repair", repair}};
   }
   j["seconds"] = r.seconds;
   j["seconds_per_analog_pass"] = per_pass;
