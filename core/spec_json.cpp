@@ -141,6 +141,13 @@ void set_dotted(json& j, const std::string& assignment) {
     const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
     if (!node->is_object()) throw SpecError(key, "cannot set a key inside a non-object value");
     if (dot == std::string::npos) {
+      // A model switched to another kind drops the parameters of the old one (they would be
+      // unknown keys of the new kind), keeping its scale: --set device.drift.kind=none works.
+      if (part == "kind" && node->contains("kind") && (*node)["kind"] != value) {
+        for (auto it = node->begin(); it != node->end();) {
+          it = it.key() == "kind" || it.key() == "scale" ? std::next(it) : node->erase(it);
+        }
+      }
       (*node)[part] = value;  // unknown keys are caught by the strict parser that follows
       return;
     }

@@ -30,7 +30,10 @@ const std::vector<std::pair<std::string, AccumulatedNoiseSpec::Kind>> kAccKinds 
     {"log10", AccumulatedNoiseSpec::Kind::kLog10}};
 
 std::string kind_of(const json& j, const std::string& path) {
-  if (!j.is_object()) throw SpecError(path, "expected an object, got " + describe(j));
+  if (!j.is_object()) {
+    throw SpecError(path, "expected an object {\"kind\": ..., its parameters} (docs/formats.md), got " + describe(j) +
+                              " (kind \"none\" switches it off)");
+  }
   if (!j.contains("kind")) throw SpecError(path + ".kind", "missing");
   return get_string(j["kind"], path + ".kind");
 }
@@ -145,8 +148,17 @@ json SigmaModel::to_json() const {
 }
 
 LogClip LogClip::from_json(const json& j, const std::string& path) {
-  reject_unknown(j, path, {"a", "b", "min", "max"});
   LogClip c;
+  if (j.is_number()) {  // a constant: the same value at every conductance
+    c.a = 0;
+    c.b = c.lo = c.hi = get_number(j, path);
+    return c;
+  }
+  if (!j.is_object()) {
+    throw SpecError(path, "expected a number (a constant) or {\"a\", \"b\", \"min\", \"max\"} for "
+                          "clip(a ln(G/g_max) + b, min, max), got " + describe(j));
+  }
+  reject_unknown(j, path, {"a", "b", "min", "max"});
   for (const auto& [k, v] : j.items()) {
     const double x = get_number(v, path + "." + k);
     (k == "a" ? c.a : k == "b" ? c.b : k == "min" ? c.lo : c.hi) = x;

@@ -135,10 +135,11 @@ def ageing(out, summary):
         if not have(out, name):
             continue
         rows = read_csv(os.path.join(out, name))
-        for comp, style in (("none", "--"), ("global", "-")):
+        # Told apart by colour (chip) and marker (compensation), not by dash alone.
+        for comp, fmt in (("none", "s--"), ("global", "o-")):
             sel = [r for r in rows if r["drift_compensation"] == comp]
             s[f"{chip}_{comp}"] = sweep_line(ax, sel, "time_s", f"{chip}, drift compensation {comp}",
-                                             "o" + style, color)
+                                             fmt, color)
         s[f"{chip}_digital"] = float(rows[0]["digital_accuracy"])
         ax.axhline(100 * float(rows[0]["digital_accuracy"]), color=color, lw=0.8, alpha=0.5)
     ax.set_xscale("log")
@@ -150,29 +151,57 @@ def ageing(out, summary):
 
 
 def faults(out, summary):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    """Two panels (stuck off, stuck on): accuracy against the stuck fraction on a logarithmic axis
+    (0 drawn at 0.05%), one colour per encoding and repair, filled markers with fault-aware
+    mapping; the preset's digital-recurrence control dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
     s = summary.setdefault("faults", {})
-    for end, color in (("min", "C0"), ("max", "C3")):
-        what = "off (g_min)" if end == "min" else "on (g_max)"
+    zero_at = 0.05  # % where the fault-free point is drawn on the log axis
+
+    def line(ax, rows, key, label, color, marker, filled, style="-"):
+        rows = sorted(rows, key=lambda r: float(r[key]))
+        x = [max(100 * float(r[key]), zero_at) for r in rows]
+        y = [100 * float(r["analog_accuracy_mean"]) for r in rows]
+        e = [100 * float(r["analog_accuracy_std"]) for r in rows]
+        ax.errorbar(x, y, yerr=e, fmt=marker + style, color=color, capsize=2, label=label,
+                    markerfacecolor=color if filled else "white", markersize=5, lw=1.2)
+        return {r[key]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in rows}
+
+    for ax, end in zip(axes, ("min", "max")):
+        what = "stuck off (at g_min)" if end == "min" else "stuck on (at g_max)"
         key = f"device.stuck.at_{end}"
         name = f"faults_stuck_{end}.csv"
         if have(out, name):
             rows = read_csv(os.path.join(out, name))
             for rec, style in (("digital", ":"), ("analog", "-")):
                 sel = [r for r in rows if r["recurrence"] == rec]
-                s[f"stuck_{end}_{rec}"] = sweep_line(ax, sel, key, f"{what}, offset, recurrence {rec}",
-                                                     "o" + style, color, x_scale=100)
+                s[f"stuck_{end}_{rec}"] = line(ax, sel, key, f"preset (offset), recurrence {rec}", "k", "o",
+                                               rec == "analog", style)
             s["digital"] = float(rows[0]["digital_accuracy"])
-        name = f"faults_differential_stuck_{end}.csv"
-        if have(out, name):
+        for enc, repairs in (("offset", (("none", "C1"), ("spares", "C2"))),
+                             ("differential", (("none", "C0"), ("partner", "C3"), ("spares", "C4")))):
+            name = f"faults_{enc}_repair_stuck_{end}.csv" if enc == "offset" else f"faults_differential_stuck_{end}.csv"
+            if not have(out, name):
+                continue
             rows = read_csv(os.path.join(out, name))
-            for repair, style in (("none", "--"), ("partner", "-.")):
-                sel = [r for r in rows if r["repair"] == repair]
-                s[f"stuck_{end}_differential_{repair}"] = sweep_line(
-                    ax, sel, key, f"{what}, differential, repair {repair}", "s" + style, color, x_scale=100)
-    ax.set_xscale("symlog", linthresh=0.1)  # 0, then 0.1% to 10% on a log scale
-    finish(ax, fig, out, "faults.png", "stuck devices (% of all devices, logarithmic above 0.1%)",
-           "Stuck devices, IMSSA-sized ternary model on imssa_64", 6)
+            for repair, color in repairs:
+                for fam, marker in (("false", "s"), ("true", "D")):
+                    sel = [r for r in rows if r["repair"] == repair and r["fault_aware_mapping"] == fam]
+                    if enc == "offset" and repair == "none" and fam == "false":
+                        continue  # the preset's analog line
+                    label = f"{enc}, repair {repair}" + (", fault-aware" if fam == "true" else "")
+                    s[f"stuck_{end}_{enc}_{repair}_{'aware' if fam == 'true' else 'plain'}"] = line(
+                        ax, sel, key, label, color, marker, fam == "true", "-" if fam == "false" else "--")
+        ax.set_xscale("log")
+        ax.set_xticks([zero_at, 0.1, 0.2, 0.5, 1, 2, 5, 10])
+        ax.set_xticklabels(["0", "0.1", "0.2", "0.5", "1", "2", "5", "10"])
+        ax.set_xlabel(f"devices {what} (% of all devices, log scale)")
+        ax.set_title(what)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (%), mean and std over chips")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Stuck devices, IMSSA-sized ternary model on imssa_64 (4 spare rows and columns per tile)")
+    save(fig, out, "faults.png")
 
 
 def complexity(out, summary):
@@ -220,16 +249,18 @@ def complexity(out, summary):
     with open(os.path.join(out, "complexity.md.tmp"), "w") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(os.path.join(out, "complexity.md.tmp"), os.path.join(out, "complexity.md"))
-    # Energy per inference, log scale: analog, digital INT8, digital FP32 per checkpoint.
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    # Left: energy per inference (log scale) of the analog chip, the digital baseline at the
+    # checkpoint's own precision and digital FP32. Right: the same bars stacked by energy
+    # component, as shares of each bar (a stacked bar on a log axis would misdraw its parts).
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.6))
     names = [short(r["checkpoint"]) for r in rows]
+    kinds = (("analog", lambda r: r), ("digital own", lambda r: r["digital_baseline_checkpoint_precision"]),
+             ("digital FP32", lambda r: r["digital_baseline_fp32"]))
     xs = range(len(rows))
     w = 0.27
-    ax.bar([x - w for x in xs], [r["energy_pJ_per_inference"] / 1e3 for r in rows], w, label="analog (neurram_256, 22 nm)")
-    ax.bar(list(xs), [r["digital_baseline_checkpoint_precision"]["energy_pJ_per_inference"] / 1e3 for r in rows], w,
-           label="digital, checkpoint's own precision")
-    ax.bar([x + w for x in xs], [r["digital_baseline_fp32"]["energy_pJ_per_inference"] / 1e3 for r in rows], w,
-           label="digital FP32")
+    for k, (label, get) in enumerate(kinds):
+        ax.bar([x + (k - 1) * w for x in xs], [get(r)["energy_pJ_per_inference"] / 1e3 for r in rows], w,
+               label=label + (" (neurram_256, 22 nm)" if k == 0 else ""))
     ax.set_yscale("log")
     ax.set_xticks(list(xs))
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
@@ -237,6 +268,27 @@ def complexity(out, summary):
     ax.set_title("Energy per inference: analog vs digital (22 nm table)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
+    parts = sorted({p for r in rows for _, get in kinds for p in get(r).get("breakdown_pJ", {})})
+    colors = {p: f"C{i}" for i, p in enumerate(parts)}
+    for k, (label, get) in enumerate(kinds):
+        bottom = [0.0] * len(rows)
+        for part in parts:
+            share = []
+            for r in rows:
+                b = get(r).get("breakdown_pJ", {})
+                total = sum(b.values()) or 1.0
+                share.append(100 * b.get(part, 0.0) / total)
+            bx.bar([x + (k - 1) * w for x in xs], share, w, bottom=bottom, color=colors[part],
+                   edgecolor="white", linewidth=0.3, label=part if k == 0 else None)
+            bottom = [u + v for u, v in zip(bottom, share)]
+    for k, (label, _) in enumerate(kinds):
+        bx.text(-0.5 + 0.02, 102 + 4 * k, f"bar {k + 1} of each group: {label}", fontsize=7)
+    bx.set_ylim(0, 118)
+    bx.set_xticks(list(xs))
+    bx.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    bx.set_ylabel("share of the bar's energy (%)")
+    bx.set_title("Energy by component (buffer: memory traffic; mac, weight_fetch: digital only)")
+    bx.legend(fontsize=7, loc="lower right", ncol=2)
     save(fig, out, "complexity.png")
 
 

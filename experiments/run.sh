@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 out=${out:-experiments/results_quick}
-else limit=0 trials=5 fault_limit=2000 fault_trials=3 out=${out:-experiments/results}; fi
+else limit=0 trials=5 fault_limit=2000 fault_trials=5 out=${out:-experiments/results}; fi
 mkdir -p "$out"
 
 bin=build/sim/qs4dsim
@@ -112,19 +112,29 @@ fi
 # 4. Faults: accuracy against the fraction of devices stuck off (at g_min) or on (at g_max),
 # IMSSA-sized ternary model on the 64 x 64 chip (its other noise sources as the preset has them).
 # First the preset as it was (offset encoding, recurrence digital and on the crossbar); then,
-# with the recurrence on the crossbar, the encoding (offset, differential) and the repair of the
-# cells write-verify reports as failed (none; partner: re-program the pair's other device) as
-# axes. Partner repair needs differential pairs, so offset runs without it.
+# with the recurrence on the crossbar, what a chip can do about faults as grid axes: the
+# encoding (offset, differential), the repair of the cells write-verify reports as failed
+# (none; partner: re-program the pair's other device, differential only; spares: move the
+# lines with failed cells onto 4 spare rows and 4 spare columns per tile, 13% more cells) and
+# fault-aware mapping (each tile's rows placed away from the known stuck devices).
 if want faults && [ -f $imssa ]; then
   fractions=0,0.001,0.002,0.005,0.01,0.02,0.05,0.1
+  spares=(--set spares.rows=4 --set spares.cols=4)
   for end in min max; do
     other=$([ $end = min ] && echo max || echo min)
-    sweep faults_stuck_$end $imssa imssa_64 --data $data --limit $fault_limit --trials $fault_trials \
-      --seed $seed --times 1s --set device.stuck.at_$other=0 \
-      --grid device.stuck.at_$end=$fractions --grid recurrence=digital,analog
-    sweep faults_differential_stuck_$end $imssa imssa_64 --data $data --limit $fault_limit \
-      --trials $fault_trials --seed $seed --times 1s --set device.stuck.at_$other=0 \
-      --set mapping.encoding=differential --grid device.stuck.at_$end=$fractions --grid repair=none,partner
+    fault=(--data $data --limit $fault_limit --trials $fault_trials --seed $seed --times 1s
+           --set device.stuck.at_$other=0 --grid device.stuck.at_$end=$fractions)
+    sweep faults_stuck_$end $imssa imssa_64 "${fault[@]}" --grid recurrence=digital,analog
+    sweep faults_offset_repair_stuck_$end $imssa imssa_64 "${fault[@]}" "${spares[@]}" \
+      --grid repair=none,spares --grid fault_aware_mapping=false,true
+    sweep faults_differential_stuck_$end $imssa imssa_64 "${fault[@]}" "${spares[@]}" \
+      --set mapping.encoding=differential --grid repair=none,partner,spares --grid fault_aware_mapping=false,true
+    # Control for fault-aware mapping: its freedom comes from unused rows and from the
+    # block-diagonal recurrence (a row reads only its own block's columns). A dense matrix on
+    # full tiles has neither: the 4-bit H = 64 model's 128 x 64 projections on the same chip
+    # (every tile row used, every row read by every column), recurrence digital.
+    sweep faults_dense_control_stuck_$end $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 imssa_64 "${fault[@]}" \
+      --set recurrence=digital --grid fault_aware_mapping=false,true
   done
 fi
 

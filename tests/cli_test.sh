@@ -171,5 +171,16 @@ json.dump(c, open('$tmp/lab/chip.json', 'w'))"
 check "chip's relative device path" bash -c "cd / && '$bin' map '$m/quantized.h5' --chip '$tmp/lab/chip.json' --json '$tmp/lab/map.json' >/dev/null && grep -q '\"name\": *\"rram_wan2022\"' '$tmp/lab/map.json'"
 fails_with "chip's missing device names the file" "devices/absent.json" bash -c "sed 's#devices/mine.json#devices/absent.json#' '$tmp/lab/chip.json' > '$tmp/lab/bad.json' && '$bin' map '$m/quantized.h5' --chip '$tmp/lab/bad.json'"
 
+# Any noise model switched off from the command line (its parameters go with its old kind); a
+# constant drift exponent as a number; a value of the wrong type names the forms allowed.
+check "drift switched off" "$bin" device pcm_aihwkit --set drift.kind=none --levels 2 --devices 10 --times 1s
+check "accumulated noise off" "$bin" device pcm_aihwkit --set accumulated_noise.kind=none --levels 2 --devices 10 --times 1s
+check "constant drift exponent" bash -c "'$bin' device pcm_aihwkit --set drift.nu_mean=0.05 --set drift.nu_std=0 \
+  --levels 2 --devices 10 --times 1s,1d | grep -q '1d'"
+fails_with "drift exponent of the wrong type" "expected a number (a constant) or" "$bin" device pcm_aihwkit \
+  --set drift.nu_mean=abc --levels 2 --devices 10
+fails_with "noise model of the wrong type" 'kind \"none\" switches it off' "$bin" device pcm_aihwkit \
+  --set read_noise=3 --levels 2 --devices 10
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

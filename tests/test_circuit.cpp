@@ -2,6 +2,7 @@
 // independent scipy nodal solution is python/tests/test_circuit.py.
 #include <gtest/gtest.h>
 
+#include "sim/detail/circuit.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -52,6 +53,30 @@ TEST(Circuit, SymmetricTileGivesSymmetricOutputs) {
   const Eigen::MatrixXd a = transfer_matrix(g, CircuitSpec{0.0, 5.0, 0.0, 3.0, 0.0},
                                             CircuitSolver::kExact);
   EXPECT_NEAR((a.row(0) - a.row(1)).cwiseAbs().maxCoeff(), 0.0, 1e-12);
+}
+
+// The chain solver (both wires resistive) against the general nodal solve, two independent
+// algorithms, on random tiles with every combination of ideal or resistive driver, sense and
+// access, tall, wide, one row and one column.
+TEST(Circuit, ChainSolverEqualsTheNodalSolve) {
+  srand(5);
+  const std::pair<int, int> shapes[] = {{7, 5}, {5, 9}, {1, 6}, {6, 1}, {1, 1}, {24, 17}};
+  for (const auto& [R, C] : shapes) {
+    const Eigen::MatrixXd g = (Eigen::MatrixXd::Random(R, C).array() + 1.0) * 50.0;  // 0..100 uS
+    for (double driver : {0.0, 40.0}) {
+      for (double sense : {0.0, 15.0}) {
+        for (double access : {0.0, 2000.0}) {
+          const CircuitSpec s{2.5, 1.5, driver, sense, access};
+          const Eigen::MatrixXd cell = g.array() / (1.0 + g.array() * access * 1e-6);
+          const Eigen::MatrixXd chain = detail::chain_transfer_matrix(cell, s);
+          const Eigen::MatrixXd nodal = detail::nodal_transfer_matrix(cell, s);
+          EXPECT_LE((chain - nodal).cwiseAbs().maxCoeff(), 1e-9 * nodal.cwiseAbs().maxCoeff())
+              << R << "x" << C << " driver " << driver << " sense " << sense << " access " << access;
+          EXPECT_EQ(transfer_matrix(g, s, CircuitSolver::kExact), chain);  // what the simulator uses
+        }
+      }
+    }
+  }
 }
 
 TEST(Circuit, RefusesBadValues) {

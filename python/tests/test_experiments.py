@@ -35,6 +35,12 @@ def test_plots_and_summary_from_run_outputs(tmp_path):
     for end in ("min", "max"):
         sweep_csv(out / f"faults_stuck_{end}.csv", [f"device.stuck.at_{end}", "recurrence"],
                   [([f, r], 1, 0.7 - f) for f in (0, 0.05, 0.1) for r in ("digital", "analog")])
+        keys = [f"device.stuck.at_{end}", "repair", "fault_aware_mapping"]
+        sweep_csv(out / f"faults_offset_repair_stuck_{end}.csv", keys,
+                  [([f, r, a], 1, 0.6) for f in (0, 0.1) for r in ("none", "spares") for a in ("false", "true")])
+        sweep_csv(out / f"faults_differential_stuck_{end}.csv", keys,
+                  [([f, r, a], 1, 0.65 if r == "spares" else 0.5) for f in (0, 0.1)
+                   for r in ("none", "partner", "spares") for a in ("false", "true")])
     report = {"checkpoint": "a/fmnist196_s4d_h64_n64_l4_fp32.h5", "energy_pJ_per_inference": 1e6,
               "latency_ns_per_inference": 2e5, "analog_vs_digital_energy_ratio": 0.4,
               "digital_baseline": {"energy_pJ_per_inference": 2.5e6},
@@ -57,5 +63,7 @@ def test_plots_and_summary_from_run_outputs(tmp_path):
     assert "| qat2 |" in table.replace("h64_n64_l4_", "") and "8.0x" in table
     summary = json.load(open(out / "summary.json"))
     assert summary["faults"]["stuck_max_analog"]["0.1"][0] == 0.6
+    assert summary["faults"]["stuck_min_differential_spares_aware"]["0.1"][0] == 0.65
+    assert summary["faults"]["stuck_max_offset_spares_plain"]["0"][0] == 0.6
     assert summary["complexity"]["h64_n64_l4_qat2"]["memory_reduction"] == 8.0
     assert summary["pruning"]["fine_tuned"]["accuracy"] == 0.88

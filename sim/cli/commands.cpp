@@ -146,8 +146,17 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
     say(print, "calibrated  outputs: one gain and offset per read-out, fitted at every time on the first %lld "
                "samples (no labels)\n", static_cast<long long>(args.calibrate));
   }
-  say(print, "digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n\n",
+  say(print, "digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n",
               r.digital_float.accuracy, r.digital.accuracy);
+  // A single chip or a single time is rarely what a study wants; say so instead of printing a
+  // std of 0 without comment.
+  if (args.trials == 1) {
+    say(print, "note        one chip (--trials 1): no spread over chips; --trials K programs K chips\n");
+  }
+  if (o.times_s.size() == 1 && o.times_s[0] == 0) {
+    say(print, "note        read right after programming only; --times 1s,1h,1d,1y follows the chip as it ages\n");
+  }
+  say(print, "\n");
   say(print, "%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
               "agreement", "adc clips");
   nlohmann::json j;
