@@ -154,7 +154,7 @@ def faults(out, summary):
     """Two panels (stuck off, stuck on): accuracy against the stuck fraction on a logarithmic axis
     (0 drawn at 0.05%), one colour per encoding and repair, filled markers with fault-aware
     mapping; the preset's digital-recurrence control dotted."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), sharey=True)
     s = summary.setdefault("faults", {})
     zero_at = 0.05  # % where the fault-free point is drawn on the log axis
 
@@ -199,7 +199,7 @@ def faults(out, summary):
         ax.set_title(what)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy (%), mean and std over chips")
-    axes[1].legend(fontsize=7, loc="lower left")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("Stuck devices, IMSSA-sized ternary model on imssa_64 (4 spare rows and columns per tile)")
     save(fig, out, "faults.png")
 
@@ -287,7 +287,7 @@ def complexity(out, summary):
     bx.set_xticks(list(xs))
     bx.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     bx.set_ylabel("share of the bar's energy (%)")
-    bx.set_title("Energy by component (buffer: memory traffic; mac, weight_fetch: digital only)")
+    bx.set_title("Energy by component (buffer: memory traffic)")
     bx.legend(fontsize=7, loc="lower right", ncol=2)
     save(fig, out, "complexity.png")
 

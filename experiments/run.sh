@@ -25,8 +25,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 out=${out:-experiments/results_quick}
-else limit=0 trials=5 fault_limit=2000 fault_trials=5 out=${out:-experiments/results}; fi
+if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 ir_limit=200 ir_trials=1
+  out=${out:-experiments/results_quick}
+else limit=0 trials=5 fault_limit=2000 fault_trials=5 ir_limit=1000 ir_trials=2 out=${out:-experiments/results}; fi
 mkdir -p "$out"
 
 bin=build/sim/qs4dsim
@@ -176,6 +177,28 @@ if want calibration; then
         --set drift_compensation=$comp --trials $trials --seed $seed --times 1s,1d,1y --extrapolate \
         --calibrate $cal --json $f >/dev/null
     done
+  done
+fi
+
+# 8. IR drop (issue #13): accuracy of the 4-bit and the ternary H = 64 models on neurram_256
+# against the wire resistance per segment (rows and columns alike; ideal driver, virtual-ground
+# sense; the exact network of every tile) and the tile size, without and with chip-in-the-loop
+# output calibration (one gain and offset per read-out, fitted on 256 unlabelled samples); and
+# energy and area per tile size (22 nm table), to see where a larger tile stops paying.
+if want irdrop; then
+  for m in qat4 qat2; do
+    for t in 64 128 256 512; do
+      for cal in 0 256; do
+        sweep irdrop_${m}_t${t}_cal$cal $ck/fmnist196_s4d_h64_n64_l4_$m.h5 neurram_256 --data $data \
+          --limit $ir_limit --trials $ir_trials --seed $seed --times 1s --calibrate $cal \
+          --set mapping.tile_rows=$t --set mapping.tile_cols=$t --grid periphery.wire_resistance_ohm=0,0.5,1,2,5
+      done
+    done
+  done
+  for t in 64 128 256 512; do
+    f=$out/irdrop_energy_t$t.json
+    [ -f $f ] || $bin energy $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 --chip neurram_256 --tech 22nm_lp --seed $seed \
+      --set mapping.tile_rows=$t --set mapping.tile_cols=$t --json $f > /dev/null
   done
 fi
 
