@@ -292,6 +292,47 @@ def complexity(out, summary):
     save(fig, out, "complexity.png")
 
 
+def irdrop(out, summary):
+    """Accuracy against wire resistance per segment, one colour per tile size, solid without and
+    dashed with output calibration; one panel per model. Energy and area per tile size into the
+    summary."""
+    s = summary.setdefault("irdrop", {})
+    models = (("qat4", "4-bit QAT H=64"), ("qat2", "ternary (2-bit QAT) H=64"))
+    tiles = (64, 128, 256, 512)
+    if not any(os.path.exists(os.path.join(out, f"irdrop_{m}_t{t}_cal0.csv")) for m, _ in models for t in tiles):
+        print("plot: irdrop_*.csv missing, skipped")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    key = "periphery.wire_resistance_ohm"
+    for ax, (m, title) in zip(axes, models):
+        for k, t in enumerate(tiles):
+            for cal, style, marker in (("0", "-", "o"), ("256", "--", "s")):
+                name = f"irdrop_{m}_t{t}_cal{cal}.csv"
+                if not os.path.exists(os.path.join(out, name)):
+                    continue
+                rows = sorted(read_csv(os.path.join(out, name)), key=lambda r: float(r[key]))
+                label = f"{t} x {t}" + (", calibrated" if cal != "0" else "")
+                s[f"{m}_t{t}_cal{cal}"] = sweep_line(ax, rows, key, label, marker + style, f"C{k}")
+                s[f"{m}_digital"] = float(rows[0]["digital_accuracy"])
+        ax.axhline(100 * s.get(f"{m}_digital", 0), color="gray", ls=":", lw=1)
+        ax.set_xscale("symlog", linthresh=0.5)
+        ax.set_xticks([0, 0.5, 1, 2, 5])
+        ax.set_xticklabels(["0", "0.5", "1", "2", "5"])
+        ax.set_xlabel("wire resistance per segment (ohm, rows and columns)")
+        ax.set_title(f"{title} on neurram_256 tiles")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (%), mean and std over chips")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    save(fig, out, "irdrop.png")
+    for t in tiles:
+        f = os.path.join(out, f"irdrop_energy_t{t}.json")
+        if os.path.exists(f):
+            r = json.load(open(f))
+            s[f"energy_t{t}"] = dict(energy_pJ=r["energy_pJ_per_inference"], area_mm2=r["area_mm2"],
+                                     latency_ns=r["latency_ns_per_inference"],
+                                     tiles=r["complexity"]["tiles"])
+
+
 def pruning(out, summary):
     if not have(out, "pruning.csv"):
         return
@@ -335,7 +376,7 @@ def main(argv=None):
         return 2
     out = argv[0]
     summary = {}
-    for f in (precision, robustness, ageing, faults, complexity, pruning):
+    for f in (precision, robustness, ageing, faults, complexity, pruning, irdrop):
         f(out, summary)
     with open(os.path.join(out, "summary.json.tmp"), "w") as fh:
         json.dump(summary, fh, indent=1)

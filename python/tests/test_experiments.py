@@ -41,6 +41,11 @@ def test_plots_and_summary_from_run_outputs(tmp_path):
         sweep_csv(out / f"faults_differential_stuck_{end}.csv", keys,
                   [([f, r, a], 1, 0.65 if r == "spares" else 0.5) for f in (0, 0.1)
                    for r in ("none", "partner", "spares") for a in ("false", "true")])
+    for m in ("qat4", "qat2"):
+        for t in (64, 256):
+            for cal in (0, 256):
+                sweep_csv(out / f"irdrop_{m}_t{t}_cal{cal}.csv", ["periphery.wire_resistance_ohm"],
+                          [([w], 1, 0.9 - w / (20 if cal else 10)) for w in (0, 0.5, 1, 2, 5)])
     report = {"checkpoint": "a/fmnist196_s4d_h64_n64_l4_fp32.h5", "energy_pJ_per_inference": 1e6,
               "latency_ns_per_inference": 2e5, "analog_vs_digital_energy_ratio": 0.4,
               "digital_baseline": {"energy_pJ_per_inference": 2.5e6},
@@ -57,13 +62,14 @@ def test_plots_and_summary_from_run_outputs(tmp_path):
                 "32,32,500,0.6,0\n16,48,600,0.88,1\n")
     subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "experiments", "plot.py"), str(out)],
                    check=True, capture_output=True)
-    for png in ("precision", "robustness", "ageing", "faults", "complexity", "pruning"):
+    for png in ("precision", "robustness", "ageing", "faults", "complexity", "pruning", "irdrop"):
         assert (out / f"{png}.png").stat().st_size > 10000, png
     table = (out / "complexity.md").read_text()
     assert "| qat2 |" in table.replace("h64_n64_l4_", "") and "8.0x" in table
     summary = json.load(open(out / "summary.json"))
     assert summary["faults"]["stuck_max_analog"]["0.1"][0] == 0.6
     assert summary["faults"]["stuck_min_differential_spares_aware"]["0.1"][0] == 0.65
+    assert summary["irdrop"]["qat2_t256_cal256"]["2"][0] == 0.8
     assert summary["faults"]["stuck_max_offset_spares_plain"]["0"][0] == 0.6
     assert summary["complexity"]["h64_n64_l4_qat2"]["memory_reduction"] == 8.0
     assert summary["pruning"]["fine_tuned"]["accuracy"] == 0.88
