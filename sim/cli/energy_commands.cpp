@@ -65,6 +65,15 @@ void print_report(const EnergyReport& r) {
     std::printf("digital %-10s %.4g pJ (weights from %s), %.4g us, %.4g mm^2: analog uses %.3gx less energy\n",
                 b->precision.c_str(), b->energy_pJ, b->weights_in_sram ? "SRAM" : "SRAM+DRAM",
                 b->latency_ns / 1e3, b->area_mm2, r.energy_pJ > 0 ? b->energy_pJ / r.energy_pJ : 0.0);
+    std::string parts;  // where the baseline's energy goes, as the analog breakdown above
+    for (const auto& [k, v] : b->breakdown_pJ.items()) {
+      char part[96];
+      std::snprintf(part, sizeof part, "%s%s %.4g pJ (%.1f%%)", parts.empty() ? "" : ", ",
+                    k == "buffer" ? "memory" : k.c_str(), v.get<double>(),
+                    b->energy_pJ > 0 ? 100 * v.get<double>() / b->energy_pJ : 0.0);
+      parts += part;
+    }
+    if (!parts.empty()) std::printf("  %s\n", parts.c_str());
   }
   if (!r.sensitivity.empty()) {
     std::printf("sensitivity of the ratios (digital / analog energy), one assumption changed at a time:\n");
