@@ -116,6 +116,8 @@ def robustness(out, summary):
                                ("robustness_qat4hwa", "QAT 4 bit, trained on neurram_256's devices (x4)", "P-"),
                                ("robustness_qat4hwa_pc", "the same, one scale per output", "*-"),
                                ("robustness_qat4_pc", "QAT 4 bit, one scale per output", "h--"),
+                               ("robustness_qat4hwa_max_pc", "QAT 4 bit, max-based scale per output, hardware-aware (x4)", "d-"),
+                               ("robustness_qat4_max_pc", "QAT 4 bit, max-based scale per output", "d--"),
                                ("robustness_qat4_calibrated", "QAT 4 bit, output calibration (256 samples)", "x:")):
         if not os.path.exists(os.path.join(out, name + ".csv")):
             print(f"plot: {name}.csv missing, skipped")

@@ -88,6 +88,13 @@ if want robustness; then
   # the same with one LSQ scale per output (scripts/train_hwa.sh 4 --per-channel)
   hwa_pc=$ck/fmnist196_s4d_h64_n64_l4_qat4_hwa_pc.h5
   [ -f $hwa_pc ] && sweep robustness_qat4hwa_pc $hwa_pc neurram_256 "${common[@]}" --times 0 --grid $scales
+  # per-output scales held at max-based values, as the post-training mapping takes them, trained
+  # hardware-aware (scripts/train_hwa.sh 4 --per-channel --max-scale), and its control: the same
+  # recipe without the chip's noise (scripts/train_hwa.sh 0 --per-channel --max-scale)
+  hwa_max=$ck/fmnist196_s4d_h64_n64_l4_qat4_hwa_max_pc.h5
+  [ -f $hwa_max ] && sweep robustness_qat4hwa_max_pc $hwa_max neurram_256 "${common[@]}" --times 0 --grid $scales
+  qat_max=$ck/fmnist196_s4d_h64_n64_l4_qat4_max_pc.h5
+  [ -f $qat_max ] && sweep robustness_qat4_max_pc $qat_max neurram_256 "${common[@]}" --times 0 --grid $scales
   # its control: plain 4-bit QAT with one scale per output, no hardware-aware noise
   qat_pc=$ck/fmnist196_s4d_h64_n64_l4_qat4_pc.h5
   [ -f $qat_pc ] && sweep robustness_qat4_pc $qat_pc neurram_256 "${common[@]}" --times 0 --grid $scales

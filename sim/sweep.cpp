@@ -83,6 +83,19 @@ struct Table {
   std::map<std::string, bool> done;
 };
 
+// Two recorded values of one identity key mean the same run. A chip recorded by an earlier
+// version lacks the keys added since (each at its default): it is re-resolved by today's parser
+// before the comparison, so adding a key with a default does not orphan earlier results.
+bool same_entry(const std::string& key, const nlohmann::json& before, const nlohmann::json& now) {
+  if (before == now) return true;
+  if (key != "chip" || !before.is_object()) return false;
+  try {
+    return ChipSpec::from_json(before).resolved == now;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
   std::vector<std::string> header = {"point"};
   for (const auto& a : axes) header.push_back(a.key);
@@ -107,7 +120,9 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
       const nlohmann::json before = spec_json::read_json_file(sidecar, "run identity");
       std::string differs;
       for (const auto& [key, value] : o.identity.items()) {
-        if (!before.contains(key) || before.at(key) != value) differs += (differs.empty() ? "" : ", ") + key;
+        if (!before.contains(key) || !same_entry(key, before.at(key), value)) {
+          differs += (differs.empty() ? "" : ", ") + key;
+        }
       }
       for (const auto& [key, value] : before.items()) {
         if (!o.identity.contains(key)) differs += (differs.empty() ? "" : ", ") + key;

@@ -146,6 +146,12 @@ check "sweep resume" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' 
 check "sweep resumed equals full" cmp "$tmp/sweep.csv" "$tmp/full.csv"
 check "sweep rows" bash -c "[ \$(wc -l < $tmp/full.csv) -eq 9 ]"
 check "sweep records its run" bash -c "grep -q checkpoint_fingerprint '$tmp/sweep.csv.run.json'"
+# A sidecar written before the chip had its newer keys (each at its default) is the same run.
+"$py" -c "
+import json; p = '$tmp/sweep.csv.run.json'; j = json.load(open(p))
+for k in ('technology', 'spares', 'fault_aware_mapping'): j['chip'].pop(k, None)
+json.dump(j, open(p, 'w'))"
+check "sweep resume across added chip keys" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' sweep --resume 2>&1 | grep -q '0 evaluated, 4 already done'"
 fails_with "sweep resume of another run" "made by another run (differs in: chip, overrides" sweep --resume \
   --set periphery.dac_bits=6
 fails_with "sweep exists" "--resume" sweep
