@@ -6,6 +6,7 @@
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <tuple>
 
@@ -20,7 +21,7 @@ using Engine = boost::random::mt19937_64;
 
 }  // namespace
 
-AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial)
+AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial, bool age_now)
     : map_(&map), chip_(&chip), device_(chip.device), seed_(seed), trial_(trial) {
   tiles_.resize(map.tiles.size());
   unverified_.assign(map.tiles.size(), 0);
@@ -93,7 +94,7 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
       blocks_[m].push_back(std::move(b));
     }
   }
-  age(0.0);
+  if (age_now) age(0.0);
 }
 
 namespace {
@@ -265,9 +266,25 @@ void AnalogChip::age(double t_s) {
     s.g_uS = device_.at_time(s.programmed, t_s, stream_seed(key, t));
     const RowMatrixXf sigma = device_.read_sigma(s.g_uS);
     s.read_var = sigma.cwiseProduct(sigma);
-    if (circuit.any()) apply_ir_drop(s, circuit, chip_->periphery.ir_drop);
-    s.has_read_noise = s.read_var.maxCoeff() > 0;
   }
+  if (circuit.any()) {
+    // The tiles' networks side by side, each solved on one thread (Eigen runs its products
+    // serially inside a parallel region), so the arithmetic is the same for any thread count.
+    const auto n = static_cast<int64_t>(tiles_.size());
+    std::vector<std::exception_ptr> errors(tiles_.size());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t t = 0; t < n; ++t) {
+      try {
+        apply_ir_drop(tiles_[static_cast<size_t>(t)], circuit, chip_->periphery.ir_drop);
+      } catch (...) {
+        errors[static_cast<size_t>(t)] = std::current_exception();
+      }
+    }
+    for (const auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+  }
+  for (TileState& s : tiles_) s.has_read_noise = s.read_var.maxCoeff() > 0;
   adc_range_.assign(tiles_.size(), 0.0f);
   gain_.clear();  // a new time: the output calibration is stale
   offset_.clear();

@@ -192,7 +192,7 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   // One chip: programmed, then at every time calibrated and evaluated. `threads` runs inside it.
   auto run_trial = [&](int64_t trial, int threads) {
     TrialOutcome out;
-    DeployedChip deployed(model, map, chip, o.seed, trial);
+    DeployedChip deployed(model, map, chip, o.seed, trial, /*age_at_zero=*/false);  // aged below
     AnalogChip& analog = deployed.analog();
     out.unverified = analog.unverified_cells();
     out.repaired = analog.repaired_cells();

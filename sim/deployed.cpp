@@ -26,8 +26,9 @@ std::vector<int64_t> predict(const DigitalEngine& engine, const Dataset& data, i
 }  // namespace detail
 
 DeployedChip::DeployedChip(const S4DModel& model, const MappedModel& map, const ChipSpec& chip,
-                           uint64_t seed, int64_t trial)
-    : chip_(&chip), analog_(map, chip, seed, trial), ops_(analog_, model, chip), seed_(seed), trial_(trial) {}
+                           uint64_t seed, int64_t trial, bool age_at_zero)
+    : chip_(&chip), analog_(map, chip, seed, trial, age_at_zero), ops_(analog_, model, chip), seed_(seed),
+      trial_(trial) {}
 
 bool DeployedChip::calibrates() const {
   const PeripherySpec& p = chip_->periphery;

@@ -163,7 +163,9 @@ struct ChipSpec {
 // to `map` and `chip`, which must outlive it.
 class AnalogChip {
  public:
-  AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial);
+  // Programmed and aged to t = 0, unless age_now is false (the caller ages it before any product:
+  // a tile's IR-drop network is then solved once, at the caller's first time).
+  AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t seed, int64_t trial, bool age_now = true);
   // Conductances at t_s after programming (drift, 1/f, IR drop), drift-compensation factors.
   void age(double t_s);
   // Calibrated ADC ranges: between begin and end, products run without ADC quantization and
@@ -373,7 +375,7 @@ std::unique_ptr<LinearOverride> quantized_ops(const MappedModel& map, const Chip
 class DeployedChip {
  public:
   DeployedChip(const S4DModel& model, const MappedModel& map, const ChipSpec& chip, uint64_t seed,
-               int64_t trial);
+               int64_t trial, bool age_at_zero = true);
   // Whether age() needs calibration samples (calibrated ADCs with finite bits).
   bool calibrates() const;
   // Conductances at t_s (the range check is the device's), noise streams of time `time_index`;

@@ -275,27 +275,31 @@ TEST(Analog, SameSeedSameAccuracyForAnyThreadCount) {
   const auto& c = manifest["models"][2];
   const S4DModel model = S4DModel::load(c["checkpoint"]);
   const Dataset data = fixture_dataset(c, 5);
-  const ChipSpec spec = chip({"mapping.tile_rows=8", "mapping.tile_cols=8", "device.extrapolate=true"}, "pcm_512");
-  AnalogEvalOptions o;
-  o.trials = 3;
-  o.times_s = {1.0, 3.156e7};
-  o.seed = 77;
-  o.threads = 1;
-  const AnalogEvalResult one = evaluate_analog(model, data, spec, o);
-  o.threads = 2;
-  const AnalogEvalResult two = evaluate_analog(model, data, spec, o);  // chips side by side
-  EXPECT_EQ(one.chips_side_by_side, 1);
-  EXPECT_EQ(two.chips_side_by_side, 2);
-  o.trials = 1;  // one chip: the threads share its samples
-  const AnalogEvalResult single = evaluate_analog(model, data, spec, o);
-  EXPECT_EQ(single.chips_side_by_side, 1);
-  for (size_t t = 0; t < one.times.size(); ++t) {
-    EXPECT_EQ(one.times[t].accuracy, two.times[t].accuracy);
-    EXPECT_EQ(one.times[t].agreement, two.times[t].agreement);
-    EXPECT_EQ(one.times[t].adc_clips, two.times[t].adc_clips);
-    EXPECT_EQ(single.times[t].accuracy[0], one.times[t].accuracy[0]);
+  // With and without IR drop (every tile's network solved, tiles side by side on the threads).
+  for (const char* wire : {"0", "2"}) {
+    const ChipSpec spec = chip({"mapping.tile_rows=8", "mapping.tile_cols=8", "device.extrapolate=true",
+                                std::string("periphery.wire_resistance_ohm=") + wire}, "pcm_512");
+    AnalogEvalOptions o;
+    o.trials = 3;
+    o.times_s = {1.0, 3.156e7};
+    o.seed = 77;
+    o.threads = 1;
+    const AnalogEvalResult one = evaluate_analog(model, data, spec, o);
+    o.threads = 2;
+    const AnalogEvalResult two = evaluate_analog(model, data, spec, o);  // chips side by side
+    EXPECT_EQ(one.chips_side_by_side, 1);
+    EXPECT_EQ(two.chips_side_by_side, 2);
+    o.trials = 1;  // one chip: the threads share its samples
+    const AnalogEvalResult single = evaluate_analog(model, data, spec, o);
+    EXPECT_EQ(single.chips_side_by_side, 1);
+    for (size_t t = 0; t < one.times.size(); ++t) {
+      EXPECT_EQ(one.times[t].accuracy, two.times[t].accuracy);
+      EXPECT_EQ(one.times[t].agreement, two.times[t].agreement);
+      EXPECT_EQ(one.times[t].adc_clips, two.times[t].adc_clips);
+      EXPECT_EQ(single.times[t].accuracy[0], one.times[t].accuracy[0]);
+    }
+    EXPECT_EQ(one.unverified_cells, two.unverified_cells);
   }
-  EXPECT_EQ(one.unverified_cells, two.unverified_cells);
 }
 
 // PCM drift only, every other source off: a drift exponent of 0.06 with spread `nu_std` from
