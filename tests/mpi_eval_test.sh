@@ -4,12 +4,7 @@
 # the first chip's counted actions, wherever that chip ran) equal, only timings apart; with 2 and
 # 3 processes. A digital eval (no chips to share) is refused under mpirun with a message.
 # Usage: mpi_eval_test.sh QS4DSIM MPIRUN CHECKPOINT DATASET
-set -euo pipefail
-bin=$(realpath "$1") mpirun=$2 ckpt=$(realpath "$3") data=$(realpath "$4")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-run_mpi() { "$mpirun" --allow-run-as-root --oversubscribe "$@"; }
+source "$(dirname "$(realpath "$0")")/mpi_setup.sh" "$@"
 args=("$ckpt" --data "$data" --chip neurram_256 --limit 200 --trials 5 --times 0,1h --seed 5
       --set device.programming.scale=3)
 "$bin" eval "${args[@]}" --threads 2 --json one.json >one.txt

@@ -3,12 +3,7 @@
 # a thread count of its own), and a 2-process run killed mid-sweep, resumed with 1 process,
 # gives it too (no point lost or written twice).
 # Usage: mpi_sweep_test.sh QS4DSIM MPIRUN CHECKPOINT DATASET
-set -euo pipefail
-bin=$(realpath "$1") mpirun=$2 ckpt=$(realpath "$3") data=$(realpath "$4")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-run_mpi() { "$mpirun" --allow-run-as-root --oversubscribe "$@"; }
+source "$(dirname "$(realpath "$0")")/mpi_setup.sh" "$@"
 args=("$ckpt" --data "$data" --chip neurram_256 --limit 300 --trials 2 --times 0,1h --seed 11
       --grid device.programming.scale=0,1,2,4 --grid periphery.adc_bits=5,6,8)
 "$bin" sweep "${args[@]}" --threads 2 --out one.csv 2>/dev/null >/dev/null
