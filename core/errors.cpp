@@ -49,6 +49,10 @@ void ConductanceWindow::validate(const std::string& path) const {
     throw SpecError(path + ".g_max_uS", "must be finite and > g_min_uS, got " +
                                             std::to_string(g_max_uS));
   }
+  // A physical bound: no memristive cell conducts anywhere near 0.1 S.
+  if (g_max_uS > 1e5) {
+    throw SpecError(path + ".g_max_uS", "must be at most 1e5 uS (0.1 S), got " + std::to_string(g_max_uS));
+  }
   if (levels < 0 || levels == 1 || levels > (int64_t{1} << 20)) {
     throw SpecError(path + ".levels", "must be 0 (continuous) or 2..1048576, got " +
                                           std::to_string(levels));

@@ -38,6 +38,13 @@ std::string kind_of(const json& j, const std::string& path) {
   return get_string(j["kind"], path + ".kind");
 }
 
+// A physical bound on a noise parameter (a spread of 0.1 S, ten times the conductance, a
+// thousand times the source's fit: beyond any device).
+double at_most(double v, double bound, const std::string& path) {
+  if (v > bound) throw SpecError(path, "must be at most " + describe(json(bound)) + ", got " + describe(json(v)));
+  return v;
+}
+
 double non_negative(const json& j, const std::string& path) {
   const double v = get_number(j, path);
   if (!std::isfinite(v) || v < 0) throw SpecError(path, "must be finite and >= 0, got " + describe(j));
@@ -101,9 +108,9 @@ SigmaModel SigmaModel::from_json(const json& j, const std::string& path) {
     if (!j.contains(key)) throw SpecError(path + "." + key, "missing (required for this kind)");
     return j[key];
   };
-  if (j.contains("scale")) s.scale = non_negative(j["scale"], path + ".scale");
-  if (s.kind == Kind::kConstant) s.sigma_uS = non_negative(need("sigma_uS"), path + ".sigma_uS");
-  if (s.kind == Kind::kProportional) s.relative = non_negative(need("relative"), path + ".relative");
+  if (j.contains("scale")) s.scale = at_most(non_negative(j["scale"], path + ".scale"), 1e3, path + ".scale");
+  if (s.kind == Kind::kConstant) s.sigma_uS = at_most(non_negative(need("sigma_uS"), path + ".sigma_uS"), 1e5, path + ".sigma_uS");
+  if (s.kind == Kind::kProportional) s.relative = at_most(non_negative(need("relative"), path + ".relative"), 10, path + ".relative");
   if (s.kind == Kind::kPolynomial) {
     s.coefficients = get_numbers(need("coefficients_uS"), path + ".coefficients_uS");
     if (s.coefficients.empty()) throw SpecError(path + ".coefficients_uS", "must not be empty");

@@ -24,8 +24,9 @@ void read_section(const json& j, const std::string& path, const std::string& sec
   for (const auto& [k, ptr] : numbers) {
     if (!s.contains(k)) throw SpecError(p + "." + k, "missing");
     *ptr = get_number(s.at(k), p + "." + k);
-    if (!std::isfinite(*ptr) || *ptr < 0) {
-      throw SpecError(p + "." + k, "expected a finite non-negative number, got " + describe(s.at(k)));
+    // 1e12: far above any energy (pJ), time (ns), area (um^2) or rate a table states.
+    if (!std::isfinite(*ptr) || *ptr < 0 || *ptr > 1e12) {
+      throw SpecError(p + "." + k, "expected a non-negative number up to 1e12, got " + describe(s.at(k)));
     }
   }
   if (!s.contains("citation")) throw SpecError(p + ".citation", "missing: every entry needs its source");

@@ -66,9 +66,14 @@ json MappingSpec::to_json() const {
 
 void MappingSpec::validate(const std::string& path) const {
   for (const auto& [key, v] : {std::pair{"tile_rows", tile_rows}, {"tile_cols", tile_cols}}) {
-    if (v < 2 || v > 65536) {
-      throw SpecError(path + "." + key, "must be 2..65536, got " + std::to_string(v));
+    if (v < 2 || v > 4096) {
+      throw SpecError(path + "." + key, "must be 2..4096, got " + std::to_string(v));
     }
+  }
+  // Every tile is held densely (targets, conductances and their per-device state).
+  if (tile_rows * tile_cols > 2048 * 2048) {
+    throw SpecError(path + ".tile_rows", "tile of " + std::to_string(tile_rows) + " x " + std::to_string(tile_cols) +
+                                             " cells: at most 2048 x 2048 = 4,194,304 cells per tile");
   }
   for (const auto& [key, v] : {std::pair{"weight_bits", weight_bits},
                                {"recurrence_bits", recurrence_bits}}) {
