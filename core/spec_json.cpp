@@ -122,10 +122,38 @@ std::vector<double> get_numbers(const json& j, const std::string& path) {
 
 // Sets one dotted key from "a.b=value" (value parsed as JSON when it is valid JSON, else taken
 // as a string). Unknown keys are left to the strict parser that reads the result.
+namespace {
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or values beyond U+10FFFF),
+// as JSON strings must be.
+bool valid_utf8(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    if (n < 0 || i + static_cast<size_t>(n) >= text.size() + (n == 0 ? 1 : 0)) return false;
+    uint32_t cp = n == 0 ? c : c & (0x3F >> n);
+    for (int k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(text[i + static_cast<size_t>(k)]);
+      if ((d >> 6) != 0x2) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    const uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 void set_dotted(json& j, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw SpecError(assignment, "expected key=value, e.g. mapping.tile_rows=128");
+  }
+  if (!valid_utf8(assignment)) {
+    throw SpecError("--set", "is not valid UTF-8 text (a key=value pair in UTF-8 is expected)");
   }
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   json value;

@@ -150,13 +150,15 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
       throw UsageError(o.out_csv + ": its header does not match this sweep's grid (found \"" +
                        line + "\")");
     }
+    const size_t columns = split_csv_line(header_line).size();
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       const auto f = split_csv_line(line);
       std::string key;
-      if (f.size() < 1 + axes.size()) {
-        throw UsageError(o.out_csv + ": a row has " + std::to_string(f.size()) + " fields, expected at least " +
-                         std::to_string(1 + axes.size()) + " (line \"" + line.substr(0, 80) + "\")");
+      // A row is complete or the file is not this sweep's (rows are written whole, atomically).
+      if (f.size() != columns) {
+        throw UsageError(o.out_csv + ": a row has " + std::to_string(f.size()) + " fields, expected " +
+                         std::to_string(columns) + " as the header has (line \"" + line.substr(0, 80) + "\")");
       }
       for (size_t a = 0; a < axes.size(); ++a) key += f.at(1 + a) + "\x1f";
       done[key] = true;

@@ -201,5 +201,15 @@ json.dump(t, open('$tmp/huge_tech.json', 'w'))"
 fails_with "technology value beyond any table" "up to 1e12" "$bin" energy "$m/quantized.h5" --chip ideal \
   --data "$tmp/ds.h5" --tech "$tmp/huge_tech.json"
 
+# Messages (#16): a batch of 0 names its range plainly; invalid UTF-8 in --set; a short CSV row on
+# --resume is named, not read as a finished point.
+fails_with "batch 0" "not a whole number from 1 to 1000000" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --batch 0
+fails_with "--set not UTF-8" "not valid UTF-8" "$bin" map "$m/quantized.h5" --chip ideal --set $'mapping.encoding=\xff'
+head -n 2 "$tmp/full.csv" > "$tmp/short.csv" && echo "1,8,0" >> "$tmp/short.csv"
+cp "$tmp/sweep.csv.run.json" "$tmp/short.csv.run.json"
+fails_with "short CSV row on resume" "fields, expected" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
+  --chip pcm_512 --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --extrapolate \
+  --trials 2 --out "$tmp/short.csv" --resume
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

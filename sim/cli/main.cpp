@@ -21,6 +21,16 @@ const CLI::Validator kNonNegativeInteger(
     },
     "INT>=0");
 
+// A batch size: a whole number from 1 to a million (a claimed size must not drive the allocation).
+const CLI::Validator kBatchSize(
+    [](std::string& text) -> std::string {
+      const bool digits = !text.empty() && text.size() <= 7 &&
+                          text.find_first_not_of("0123456789") == std::string::npos;
+      const long long v = digits ? std::stoll(text) : 0;
+      return v >= 1 && v <= 1000000 ? "" : "\"" + text + "\" is not a whole number from 1 to 1000000";
+    },
+    "INT in 1..1000000");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,7 +55,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"conv", "recurrent"}));
   eval_cmd->add_option("--limit", eval.limit, "evaluate only the first N samples (0 = all)")
       ->check(kNonNegativeInteger);
-  eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(kBatchSize);
   eval_cmd->add_option("--threads", eval.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
   eval_cmd->add_option("--json", eval.json_out, "write the results as JSON to this file");
@@ -102,7 +112,7 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--seed", dev.seed, "master random seed")
       ->check(kNonNegativeInteger);
   dev_cmd->add_option("--sigmas", dev.sigmas, "separation that makes two levels distinguishable")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 1000.0));
   dev_cmd->add_flag("--extrapolate", dev.extrapolate,
                     "allow times after programming outside the device source's range (marked)");
   dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
@@ -127,7 +137,7 @@ int main(int argc, char** argv) {
       ->check(kNonNegativeInteger);
   sw_cmd->add_option("--limit", sw.limit, "use only the first N samples")
       ->check(kNonNegativeInteger);
-  sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(CLI::PositiveNumber);
+  sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(kBatchSize);
   sw_cmd->add_option("--threads", sw.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
   sw_cmd->add_option("--mode", sw.mode, "execution mode")
