@@ -327,6 +327,20 @@ void Reader::read_rows(const std::string& dataset, hid_t mem_type, void* out, in
   }
 }
 
+// A claimed size must not drive the allocation: the file has to hold the data it claims, up to
+// what compression can plausibly save (1000x; a dataset with no data written stores 0 bytes).
+void Reader::check_stored(const std::string& dataset, const DatasetInfo& inf) const {
+  const double claimed = static_cast<double>(inf.numel()) * static_cast<double>(inf.element_size);
+  if (claimed <= double(1 << 20)) return;  // small: read it whatever it is
+  Handle d = open_dataset(dataset);
+  const double stored = static_cast<double>(H5Dget_storage_size(d.get()));
+  if (claimed > 1000.0 * stored) {
+    fail(ErrorKind::kAbsurdSize, dataset,
+         "claims " + std::to_string(static_cast<long long>(claimed)) + " bytes of data but the file stores " +
+             std::to_string(static_cast<long long>(stored)) + " (more than 1000x: data not written, or not this file's)");
+  }
+}
+
 namespace {
 // Elements to read: the whole dataset, or its first `limit_rows` rows.
 int64_t elements_to_read(const DatasetInfo& inf, int64_t limit_rows) {
@@ -346,6 +360,7 @@ std::vector<T> Reader::read_values(const std::string& dataset, hid_t mem_type, V
     fail(ErrorKind::kWrongType, dataset,
          std::string("dtype is ") + class_name(inf.value_class) + ", expected " + expected);
   }
+  check_stored(dataset, inf);
   std::vector<T> out(static_cast<size_t>(elements_to_read(inf, limit_rows)));
   read_rows(dataset, mem_type, out.data(), limit_rows, inf);
   return out;

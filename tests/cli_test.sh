@@ -211,5 +211,14 @@ fails_with "short CSV row on resume" "fields, expected" "$bin" sweep "$m/layer_p
   --chip pcm_512 --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --extrapolate \
   --trials 2 --out "$tmp/short.csv" --resume
 
+# A dataset that claims 2.1 GB but stores nothing is refused before any allocation (#16).
+"$py" -c "
+import h5py
+with h5py.File('$tmp/claims.h5', 'w') as f:
+    f.create_dataset('x', shape=(2700000, 196, 1), dtype='float32', chunks=(64, 196, 1))
+    f.create_dataset('y', shape=(2700000,), dtype='int64', chunks=(4096,))
+    f.attrs['name'] = 'claims'; f.attrs['n_classes'] = 10; f.attrs['source'] = 'test'"
+fails_with "dataset claiming data it does not store" "the file stores 0" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/claims.h5"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

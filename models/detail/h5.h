@@ -52,6 +52,8 @@ struct DatasetInfo {
 class Reader {
  public:
   explicit Reader(const std::string& path);
+  // Refuses a dataset that claims far more data than the file stores (before any allocation).
+  void check_stored(const std::string& dataset, const DatasetInfo& info) const;
   const std::string& path() const { return path_; }
 
   bool exists(const std::string& object) const;  // group or dataset, absolute path

@@ -107,7 +107,7 @@ int run_energy(const EnergyArgs& args) {
   const ChipSpec chip = load_chip(args.chip, args.overrides);
   const TechTable tech = load_tech(tech_for(chip, args.tech));
   const std::string data_path = counting_data(args.data, model, args.checkpoint);
-  const Dataset data = load_dataset(data_path);
+  const Dataset data = load_dataset(data_path, args.samples);  // only the samples it counts on
   const EnergyReport r = estimate_energy(model, data, chip, tech,
                                          count_options(args.samples, args.seed, args.threads));
   std::printf("checkpoint  %s\nchip        %s\ntech        %s: %s\n", args.checkpoint.c_str(),
@@ -118,7 +118,7 @@ int run_energy(const EnergyArgs& args) {
   print_report(r);
   if (!args.json_out.empty()) {
     nlohmann::json j = r.to_json();
-    j["run"] = run_identity(args.checkpoint, data_path, data, 0, chip, args.overrides, args.seed);
+    j["run"] = run_identity(args.checkpoint, data_path, data, args.samples, chip, args.overrides, args.seed);
     j["run"]["energy_samples"] = std::min(args.samples, data.x.n);
     j["run"]["tech"] = tech.name;
     j["checkpoint"] = args.checkpoint;
@@ -140,7 +140,7 @@ int run_compare(const CompareArgs& args) {
   std::vector<double> accuracy;
   for (const std::string& path : args.checkpoints) {
     const S4DModel model = S4DModel::load(path);
-    const Dataset data = load_dataset(counting_data(args.data, model, path));
+    const Dataset data = load_dataset(counting_data(args.data, model, path), args.samples);
     reports.push_back(estimate_energy(model, data, chip, tech,
                                       count_options(args.samples, args.seed, args.threads)));
     const auto acc = model.meta().find("test_accuracy");
