@@ -132,6 +132,18 @@ bool Reader::exists(const std::string& object) const {
   for (const auto& part : components(object)) {
     prefix += "/" + part;
     if (H5Lexists(file_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    // A checkpoint or dataset is one file: links into other files are refused, and a soft link
+    // must lead to an object of this file.
+    H5L_info_t link;
+    if (H5Lget_info(file_.get(), prefix.c_str(), &link, H5P_DEFAULT) < 0) {
+      fail(ErrorKind::kUnreadable, prefix, "cannot read the link");
+    }
+    if (link.type == H5L_TYPE_EXTERNAL) {
+      fail(ErrorKind::kUnreadable, prefix, "is an external link into another file: refused (one file holds all)");
+    }
+    if (link.type == H5L_TYPE_SOFT && H5Oexists_by_name(file_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) {
+      fail(ErrorKind::kMissingObject, prefix, "is a soft link that leads to no object (dangling or looping)");
+    }
   }
   return true;
 }

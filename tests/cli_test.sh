@@ -220,5 +220,24 @@ with h5py.File('$tmp/claims.h5', 'w') as f:
     f.attrs['name'] = 'claims'; f.attrs['n_classes'] = 10; f.attrs['source'] = 'test'"
 fails_with "dataset claiming data it does not store" "the file stores 0" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/claims.h5"
 
+# Links out of the file are refused, dangling soft links named (#16).
+"$py" -c "
+import h5py, numpy as np
+with h5py.File('$tmp/ext.h5', 'w') as f:
+    f['x'] = h5py.ExternalLink('$tmp/ds.h5', '/x'); f['y'] = h5py.ExternalLink('$tmp/ds.h5', '/y')
+    f.attrs['name'] = 'e'; f.attrs['n_classes'] = 5; f.attrs['source'] = 't'
+with h5py.File('$tmp/soft.h5', 'w') as f:
+    f['x'] = h5py.SoftLink('/nowhere'); f['y'] = np.zeros(3, dtype='int64')
+    f.attrs['name'] = 'e'; f.attrs['n_classes'] = 5; f.attrs['source'] = 't'"
+fails_with "external link refused" "external link into another file" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ext.h5"
+fails_with "dangling soft link named" "soft link that leads to no object" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/soft.h5"
+
+cp "$m/quantized.h5" "$tmp/escape.h5"
+"$py" -c "
+import h5py
+with h5py.File('$tmp/escape.h5', 'a') as f:
+    f.require_group('meta').attrs['dataset'] = '../../etc/x'"
+fails_with "meta dataset that leaves the data folder" "expected a dataset name" "$bin" energy "$tmp/escape.h5" --chip ideal
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

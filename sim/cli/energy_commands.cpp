@@ -20,7 +20,14 @@ std::string counting_data(const std::string& given, const S4DModel& model, const
     throw UsageError(ckpt + ": /meta has no 'dataset' attribute; pass --data FILE (inputs to count "
                      "the chip's actions on)");
   }
-  return data_dir() + "/datasets/" + it->second + "_test.h5";
+  // A dataset name, not a path: the default stays inside the data folder.
+  const std::string& name = it->second;
+  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                          std::string::npos) {
+    throw UsageError(ckpt + ": /meta@dataset is \"" + name.substr(0, 60) +
+                     "\", expected a dataset name (letters, digits, _ and -); pass --data FILE");
+  }
+  return data_dir() + "/datasets/" + name + "_test.h5";
 }
 
 CountOptions count_options(int64_t samples, uint64_t seed, int threads) {
