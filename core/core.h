@@ -80,7 +80,8 @@ std::string describe(const json& j);
 json parse_bounded(const std::string& text, const std::string& what);
 // Where a preset lives: NAME means FOLDER/NAME.json; anything with a '/' or ".json" is a path.
 std::string preset_path(const std::string& name_or_path, const std::string& folder);
-// The preset names (files NAME.json) in a folder, sorted, comma-separated.
+// The preset names (files NAME.json) in a folder, sorted; and the same comma-separated.
+std::vector<std::string> preset_list(const std::string& folder);
 std::string preset_names(const std::string& folder);
 // Parses a JSON file; `what` ("device \"x\"") names it when the file is missing, with the
 // presets its folder holds.

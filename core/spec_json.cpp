@@ -38,16 +38,19 @@ std::string preset_path(const std::string& name_or_path, const std::string& fold
   return is_path ? name_or_path : folder + "/" + name_or_path + ".json";
 }
 
-// The preset names (files NAME.json) in a folder, sorted, comma-separated.
-std::string preset_names(const std::string& folder) {
+std::vector<std::string> preset_list(const std::string& folder) {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
     if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
   }
   std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string preset_names(const std::string& folder) {
   std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  for (const auto& n : preset_list(folder)) out += (out.empty() ? "" : ", ") + n;
   return out;
 }
 

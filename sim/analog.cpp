@@ -6,11 +6,11 @@
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <mutex>
 #include <tuple>
 
 #include "sim/detail/fast_normal.h"
+#include "sim/detail/parallel.h"
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -270,19 +270,9 @@ void AnalogChip::age(double t_s) {
   if (circuit.any()) {
     // The tiles' networks side by side, each solved on one thread (Eigen runs its products
     // serially inside a parallel region), so the arithmetic is the same for any thread count.
-    const auto n = static_cast<int64_t>(tiles_.size());
-    std::vector<std::exception_ptr> errors(tiles_.size());
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t t = 0; t < n; ++t) {
-      try {
-        apply_ir_drop(tiles_[static_cast<size_t>(t)], circuit, chip_->periphery.ir_drop);
-      } catch (...) {
-        errors[static_cast<size_t>(t)] = std::current_exception();
-      }
-    }
-    for (const auto& e : errors) {
-      if (e) std::rethrow_exception(e);
-    }
+    detail::parallel_for_each(static_cast<int64_t>(tiles_.size()), [&](int64_t t) {
+      apply_ir_drop(tiles_[static_cast<size_t>(t)], circuit, chip_->periphery.ir_drop);
+    });
   }
   for (TileState& s : tiles_) s.has_read_noise = s.read_var.maxCoeff() > 0;
   adc_range_.assign(tiles_.size(), 0.0f);

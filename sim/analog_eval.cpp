@@ -1,10 +1,10 @@
 // Monte-Carlo evaluation over chips (trials) and times after programming.
 #include <chrono>
-#include <exception>
 #include <cmath>
 #include <functional>
 
 #include "sim/detail/counts_json.h"
+#include "sim/detail/parallel.h"
 #include "sim/detail/predict.h"
 #include "sim/detail/sweep_units.h"
 #include "sim/sim.h"
@@ -244,18 +244,9 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   } else if (o.trials > 1 && threads > 1) {
     const ThreadScope scope(static_cast<int>(std::min<int64_t>(threads, o.trials)));
     result.chips_side_by_side = scope.threads();
-    std::vector<std::exception_ptr> errors(static_cast<size_t>(o.trials));
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t trial = 0; trial < o.trials; ++trial) {
-      try {
-        outcomes[static_cast<size_t>(trial)] = run_trial(o.first_trial + trial, 1);
-      } catch (...) {
-        errors[static_cast<size_t>(trial)] = std::current_exception();
-      }
-    }
-    for (const auto& e : errors) {
-      if (e) std::rethrow_exception(e);
-    }
+    detail::parallel_for_each(o.trials, [&](int64_t trial) {
+      outcomes[static_cast<size_t>(trial)] = run_trial(o.first_trial + trial, 1);
+    });
   } else {
     for (int64_t trial = 0; trial < o.trials; ++trial) {
       outcomes[static_cast<size_t>(trial)] = run_trial(o.first_trial + trial, o.threads);

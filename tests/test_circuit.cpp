@@ -2,6 +2,9 @@
 // independent scipy nodal solution is python/tests/test_circuit.py.
 #include <gtest/gtest.h>
 
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/uniform_real_distribution.hpp>
+
 #include "sim/detail/circuit.h"
 #include "sim/sim.h"
 
@@ -9,7 +12,9 @@ namespace qs4d {
 namespace {
 
 TEST(Circuit, NoWiresIsTheIdealProduct) {
-  Eigen::MatrixXd g = Eigen::MatrixXd::Random(7, 5).cwiseAbs() * 50;
+  boost::random::mt19937_64 gen(1);
+  boost::random::uniform_real_distribution<double> uniform(0.0, 50.0);  // uS
+  const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(7, 5, [&] { return uniform(gen); });
   const Eigen::MatrixXd a = transfer_matrix(g, CircuitSpec{}, CircuitSolver::kExact);
   EXPECT_EQ(a, g.transpose());
 }
@@ -59,10 +64,11 @@ TEST(Circuit, SymmetricTileGivesSymmetricOutputs) {
 // algorithms, on random tiles with every combination of ideal or resistive driver, sense and
 // access, tall, wide, one row and one column.
 TEST(Circuit, ChainSolverEqualsTheNodalSolve) {
-  srand(5);
+  boost::random::mt19937_64 gen(5);
+  boost::random::uniform_real_distribution<double> uniform(0.0, 100.0);  // uS
   const std::pair<int, int> shapes[] = {{7, 5}, {5, 9}, {1, 6}, {6, 1}, {1, 1}, {24, 17}};
   for (const auto& [R, C] : shapes) {
-    const Eigen::MatrixXd g = (Eigen::MatrixXd::Random(R, C).array() + 1.0) * 50.0;  // 0..100 uS
+    const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(R, C, [&] { return uniform(gen); });
     for (double driver : {0.0, 40.0}) {
       for (double sense : {0.0, 15.0}) {
         for (double access : {0.0, 2000.0}) {

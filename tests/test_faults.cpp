@@ -49,7 +49,15 @@ struct Outcome {
   int64_t unverified, repaired, spare_lines, rows_moved;
 };
 
-Outcome run(const std::vector<std::string>& overrides, uint64_t seed = 4) {
+Outcome run(const std::vector<std::string>& overrides, uint64_t seed = 4);
+
+// `base` with `extra` appended: one configuration varied by a few keys.
+Outcome run_with(std::vector<std::string> base, const std::vector<std::string>& extra) {
+  base.insert(base.end(), extra.begin(), extra.end());
+  return run(base);
+}
+
+Outcome run(const std::vector<std::string>& overrides, uint64_t seed) {
   const S4DModel model = S4DModel::load(test::manifest()["models"][0]["checkpoint"]);
   const ChipSpec spec = load_chip("imssa_64", quiet(overrides));
   const MappedModel map = map_model(model, spec.mapping, spec.device.window());
@@ -69,12 +77,7 @@ Outcome run(const std::vector<std::string>& overrides, uint64_t seed = 4) {
 TEST(Faults, PartnerRepairSurvivesAgeing) {
   const std::vector<std::string> pairs = {"mapping.encoding=differential", "device.stuck.at_max=0.01",
                                           "device.stuck.at_min=0"};
-  auto with = [&](const char* repair) {
-    auto o = pairs;
-    o.push_back(std::string("repair=") + repair);
-    return run(o);
-  };
-  const Outcome none = with("none"), partner = with("partner");
+  const Outcome none = run_with(pairs, {"repair=none"}), partner = run_with(pairs, {"repair=partner"});
   EXPECT_GT(none.error_0, 0.01);
   EXPECT_LT(partner.error_0, none.error_0 / 3);
   // With every relaxation term 0 the state at 1 s is the programmed one.
@@ -86,15 +89,10 @@ TEST(Faults, PartnerRepairSurvivesAgeing) {
 TEST(Faults, SparesTakeOverTheLinesWithFailedCells) {
   const std::vector<std::string> faults = {"mapping.encoding=differential", "device.stuck.at_max=0.002",
                                            "device.stuck.at_min=0"};
-  auto with = [&](std::vector<std::string> extra) {
-    auto o = faults;
-    o.insert(o.end(), extra.begin(), extra.end());
-    return run(o);
-  };
-  const Outcome none = with({"repair=none"});
-  const Outcome few = with({"repair=spares", "spares.cols=1"});
-  const Outcome many = with({"repair=spares", "spares.rows=8", "spares.cols=8"});
-  const Outcome unused = with({"repair=none", "spares.rows=8", "spares.cols=8"});
+  const Outcome none = run_with(faults, {"repair=none"});
+  const Outcome few = run_with(faults, {"repair=spares", "spares.cols=1"});
+  const Outcome many = run_with(faults, {"repair=spares", "spares.rows=8", "spares.cols=8"});
+  const Outcome unused = run_with(faults, {"repair=none", "spares.rows=8", "spares.cols=8"});
   ASSERT_GT(none.unverified, 0);
   EXPECT_EQ(none.spare_lines, 0);
   EXPECT_EQ(unused.error_0, none.error_0);  // spares unused without repair=spares
@@ -135,12 +133,7 @@ TEST(Faults, PartnerRepairFollowsMovedRows) {
   // Tiles of 9 rows: the recurrence blocks (9 inputs) fill them, so rows only trade places.
   const std::vector<std::string> o = {"mapping.encoding=differential", "device.stuck.at_max=0.01",
                                       "device.stuck.at_min=0", "fault_aware_mapping=true", "mapping.tile_rows=9"};
-  auto plus = [&](const char* repair) {
-    auto v = o;
-    v.push_back(std::string("repair=") + repair);
-    return run(v);
-  };
-  const Outcome none = plus("none"), partner = plus("partner");
+  const Outcome none = run_with(o, {"repair=none"}), partner = run_with(o, {"repair=partner"});
   EXPECT_GT(none.rows_moved, 0);
   EXPECT_GT(partner.repaired, 0);
   EXPECT_LT(partner.error_0, none.error_0 / 2) << none.error_0 << " -> " << partner.error_0;

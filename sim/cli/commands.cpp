@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <algorithm>
 #include <csignal>
 #include <unistd.h>
@@ -372,18 +371,12 @@ int run_presets() {
       {"chips", "chips (--chip NAME)"},
       {"energy", "technology tables (--tech NAME)"}};
   for (const auto& [folder, title] : kinds) {
-    const std::filesystem::path dir = std::filesystem::path(data_dir()) / folder;
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      if (e.path().extension() == ".json") files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
-    std::printf("%s, in %s\n", title, dir.string().c_str());
-    for (const auto& f : files) {
+    const std::string dir = data_dir() + "/" + folder;
+    std::printf("%s, in %s\n", title, dir.c_str());
+    for (const std::string& name : spec_json::preset_list(dir)) {
       std::string line;
       try {
-        const nlohmann::json j = spec_json::read_json_file(f.string(), f.filename().string());
+        const nlohmann::json j = spec_json::read_json_file(spec_json::preset_path(name, dir), name);
         line = j.value("description", std::string("(no description)"));
       } catch (const std::exception& e) {
         line = std::string("(unreadable: ") + e.what() + ")";
@@ -392,7 +385,7 @@ int run_presets() {
       const size_t stop = line.find(". ");
       if (stop != std::string::npos) line = line.substr(0, stop + 1);
       if (line.size() > 96) line = line.substr(0, 93) + "...";
-      std::printf("  %-18s %s\n", f.stem().string().c_str(), line.c_str());
+      std::printf("  %-18s %s\n", name.c_str(), line.c_str());
     }
     std::printf("\n");
   }

@@ -1,0 +1,28 @@
+// A parallel loop that carries exceptions out (sim-internal): OpenMP must not let one escape a
+// thread, so each iteration's is kept and the first (in index order) rethrown after the loop.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <vector>
+
+namespace qs4d::detail {
+
+// Runs body(i) for i in [0, n), one iteration at a time per thread (dynamic schedule).
+template <class Body>
+void parallel_for_each(int64_t n, Body&& body) {
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+      errors[static_cast<size_t>(i)] = std::current_exception();
+    }
+  }
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace qs4d::detail
