@@ -131,6 +131,54 @@ void BM_ImssaPass(benchmark::State& state, bool analog) {
   state.SetItemsProcessed(state.iterations() * 64);
 }
 
+std::optional<qs4d::S4DModel> shipped(const char* checkpoint) {
+  return qs4d::S4DModel::load(qs4d::data_dir() + "/checkpoints/" + checkpoint);
+}
+
+// The first n Fashion-MNIST test images (data/datasets; bench/run.sh makes the file).
+qs4d::Dataset test_images(int64_t n) {
+  return qs4d::load_dataset(qs4d::data_dir() + "/datasets/fashion_mnist_196_test.h5", n);
+}
+
+// The whole trial as eval --chip runs it (issue #15): a chip programmed, aged to 1 s, its ADCs
+// calibrated on 16 images, then 512 test images (real data, data/datasets) through it, against
+// the same 512 images through the same quantized blocks stepped digitally, one thread.
+void BM_ImssaTrial(benchmark::State& state, bool analog) {
+  static const std::optional<qs4d::S4DModel> model = shipped("fmnist196_s4d_h8_n6_l4_imssa_qat2.h5");
+  static const qs4d::Dataset data = test_images(512);
+  static const qs4d::ChipSpec spec = qs4d::load_chip("imssa_64", {});
+  static const qs4d::MappedModel map = qs4d::map_model(*model, spec.mapping, spec.device.window());
+  const qs4d::DigitalEngine engine(*model, 196, qs4d::ExecMode::kConv);
+  const auto digital = qs4d::quantized_ops(map, spec, model->config().n_layers);
+  int64_t trial = 0;
+  for (auto _ : state) {
+    if (analog) {
+      qs4d::DeployedChip chip(*model, map, spec, 1, trial++);
+      chip.age(1.0, 0, &engine, &data, 64, 1);
+      benchmark::DoNotOptimize(chip.predict(engine, data, 0, 512, 64, 1).data());
+    } else {
+      benchmark::DoNotOptimize(engine.logits(data.x, 1, digital.get()).data());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 512);
+}
+
+// Monte-Carlo over chips on two cores (issue #15): eval --chip pcm_512 --trials 4 of the shipped
+// 4-bit H = 64 checkpoint, 512 test images one day after programming, on 1 and 2 threads.
+void BM_EvalTrials(benchmark::State& state) {
+  static const std::optional<qs4d::S4DModel> model = shipped("fmnist196_s4d_h64_n64_l4_qat4.h5");
+  static const qs4d::Dataset data = test_images(512);
+  static const qs4d::ChipSpec spec = qs4d::load_chip("pcm_512", {});
+  qs4d::AnalogEvalOptions options;
+  options.trials = 4;
+  options.times_s = {86400.0};
+  options.threads = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(qs4d::evaluate_analog(*model, data, spec, options).times[0].mean());
+  }
+  state.SetItemsProcessed(state.iterations() * 4 * 512);
+}
+
 // First argument 0: the H = 64 model's 128 x 64 projection; 1: the H = 256 model's 512 x 256
 // one. Second: 1 with 1% per-read noise (exact at the conversion: a second product for the
 // variance and one normal draw per output), 0 with programming noise, drift and converters only.
@@ -141,6 +189,9 @@ BENCHMARK_CAPTURE(BM_Inference, digital, false)->Unit(benchmark::kMillisecond)->
 BENCHMARK_CAPTURE(BM_Inference, analog_pcm_512, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ImssaPass, digital_blocks, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ImssaPass, analog_imssa_64, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ImssaTrial, digital_blocks, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ImssaTrial, analog_imssa_64, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EvalTrials)->Arg(1)->Arg(2)->MinTime(3.0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

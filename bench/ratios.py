@@ -14,22 +14,28 @@ RATIOS = [
     ("analog projection H=256, no read noise / Eigen", "BM_AnalogProjection/1/0/real_time", "BM_EigenProjection/1/real_time", "time"),
     ("inference on pcm_512 / digital", "BM_Inference/analog_pcm_512/real_time", "BM_Inference/digital/real_time", "time"),
     ("imssa_64 analog pass / the same blocks digital (target 2)", "BM_ImssaPass/analog_imssa_64/real_time", "BM_ImssaPass/digital_blocks/real_time", "time"),
+    ("imssa_64 whole trial (program, age, calibrate, 512 images) / digital (target 2.5)", "BM_ImssaTrial/analog_imssa_64/real_time", "BM_ImssaTrial/digital_blocks/real_time", "time"),
+    ("eval pcm_512 4 chips: 1 thread / 2 threads (target >= 1.7)", "BM_EvalTrials/1/min_time:3.000/real_time", "BM_EvalTrials/2/min_time:3.000/real_time", "time"),
+    ("pcm_aihwkit programming + ageing, 1 thread (target 30 M/s)", "BM_ProgramAndAge/pcm_aihwkit/1/real_time", None, "rate"),
 ]
 
 
 def main():
-    times = {}
+    times, rates = {}, {}
     for path in sys.argv[1:]:
         with open(path) as f:
             for b in json.load(f)["benchmarks"]:
                 if b.get("run_type", "iteration") == "iteration" and "error_occurred" not in b:
                     times[b["name"]] = b["real_time"]
-    print(f"{'ratio':64s} {'value':>8s}")
-    for label, num, den, _ in RATIOS:
-        if num in times and den in times:
-            print(f"{label:64s} {times[num] / times[den]:8.2f}")
+                    rates[b["name"]] = b.get("items_per_second")
+    print(f"{'ratio':84s} {'value':>8s}")
+    for label, num, den, kind in RATIOS:
+        if kind == "rate" and rates.get(num):
+            print(f"{label:84s} {rates[num] / 1e6:7.1f}M")
+        elif kind == "time" and num in times and den in times:
+            print(f"{label:84s} {times[num] / times[den]:8.2f}")
         else:
-            print(f"{label:64s} {'n/a':>8s}")
+            print(f"{label:84s} {'n/a':>8s}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ checkpoint.save(S4Model(d_input=1, d_output=10, d_model=64, n_layers=4, d_state=
 checkpoint.save(S4Model(d_input=1, d_output=10, d_model=256, n_layers=1, d_state=8, dropout=0.0),
                 sys.argv[2])
 PY
+# The trial and Monte-Carlo benchmarks read real test images.
+[ -f data/datasets/fashion_mnist_196_test.h5 ] ||
+  (cd python && /usr/bin/python3 -m qs4d.data --out "$root/data/datasets" --splits test --lengths 196)
 QS4D_BENCH_CHECKPOINT=$model build/bench/bench_digital
 QS4D_BENCH_CHECKPOINT=$model QS4D_BENCH_WIDE_CHECKPOINT=$wide build/bench/bench_analog \
   --benchmark_out=build/bench/analog.json --benchmark_out_format=json

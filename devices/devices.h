@@ -36,6 +36,8 @@ struct SigmaModel {
 
   // Never negative (a fitted polynomial below zero means no noise there).
   double operator()(double g_uS, double g_max_uS) const;
+  // The same for a row of conductances (a polynomial evaluated as vectors, in the same order).
+  void on_row(const Eigen::ArrayXd& g_uS, double g_max_uS, Eigen::ArrayXd& sigma) const;
   static SigmaModel from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
 };

@@ -41,8 +41,8 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
   ProgrammedArray out;
   out.target_uS.resize(R, C);
   out.g_uS.resize(R, C);
-  out.stuck = RowMatrixXu8::Zero(R, C);
-  out.unverified = RowMatrixXu8::Zero(R, C);
+  out.stuck.resize(R, C);  // every entry is written below
+  out.unverified.resize(R, C);
   out.g_raw_uS.resize(R, C);
   out.pulses.resize(R, C);
   const bool dtod = s.window_dtod > 0;
@@ -51,9 +51,13 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
     out.g_min_uS.resize(R, C);
     out.g_max_uS.resize(R, C);
   }
-  if (power_law) out.nu = RowMatrixXf::Zero(R, C);
+  if (power_law) out.nu.resize(R, C);
   const bool has_stuck = s.stuck.at_min > 0 || s.stuck.at_max > 0;
-  const WriteVerifySpec& wv = s.write_verify;
+  // Copies, not references: the one-byte stores below may alias anything, so a field read
+  // through a reference would be loaded again for every device.
+  const WriteVerifySpec wv = s.write_verify;
+  const bool clip = s.clip_to_window;
+  const double at_min = s.stuck.at_min, at_min_or_max = s.stuck.at_min + s.stuck.at_max;
   const double window = s.g_max_uS - s.g_min_uS;
 
 #pragma omp parallel for schedule(static)
@@ -64,10 +68,13 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
     Engine nug(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kDriftExponent));
     boost::random::normal_distribution<double> normal;
     boost::random::uniform_01<double> uniform;
+    // A row at a time: targets (and each device's window), the programming sigmas of the row
+    // at once, then the draws device by device; each stream is read in column order.
+    Eigen::ArrayXd row_absolute(C), row_target(C), row_lo(C), row_hi(C), row_sigma(C);
     for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
       for (int64_t c = 0; c < C; ++c) {
         double lo = s.g_min_uS, hi = s.g_max_uS;
-        const double absolute = snap(targets(r, c));
+        const double absolute = s.levels == 0 ? std::clamp<double>(targets(r, c), s.g_min_uS, s.g_max_uS) : snap(targets(r, c));
         double target = absolute;
         if (dtod) {
           lo *= std::max(0.0, 1.0 + s.window_dtod * normal(win));
@@ -80,14 +87,25 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
           out.g_max_uS(r, c) = static_cast<float>(hi);
         }
         out.target_uS(r, c) = static_cast<float>(target);
+        row_absolute[c] = absolute;
+        row_target[c] = target;
+        row_lo[c] = lo;
+        row_hi[c] = hi;
+      }
+      s.programming.on_row(row_target, s.g_max_uS, row_sigma);
+      float* g_raw = &out.g_raw_uS(r, 0);
+      float* g_out = &out.g_uS(r, 0);
+      uint8_t* unverified = &out.unverified(r, 0);
+      uint8_t* stuck = &out.stuck(r, 0);
+      int16_t* pulses = &out.pulses(r, 0);
+      for (int64_t c = 0; c < C; ++c) {
+        const double absolute = row_absolute[c], target = row_target[c], lo = row_lo[c], hi = row_hi[c];
         StuckState st = StuckState::kNone;
         if (has_stuck) {
           const double u = uniform(stk);
-          st = u < s.stuck.at_min                    ? StuckState::kAtMin
-               : u < s.stuck.at_min + s.stuck.at_max ? StuckState::kAtMax
-                                                     : StuckState::kNone;
+          st = u < at_min ? StuckState::kAtMin : u < at_min_or_max ? StuckState::kAtMax : StuckState::kNone;
         }
-        const double sigma = s.programming(target, s.g_max_uS);
+        const double sigma = row_sigma[c];
         double g = target + sigma * normal(prog);
         int iterations = 1;
         if (wv.enabled) {
@@ -101,22 +119,29 @@ ProgrammedArray DeviceModel::program(const RowMatrixXf& targets, uint64_t seed) 
           g = st == StuckState::kAtMin ? lo : hi;
           iterations = wv.enabled ? wv.max_iterations : 1;  // verify never converges
         }
-        out.g_raw_uS(r, c) = static_cast<float>(g);
+        g_raw[c] = static_cast<float>(g);
         g = std::max(g, 0.0);
-        if (s.clip_to_window) g = std::clamp(g, lo, hi);
-        out.g_uS(r, c) = static_cast<float>(g);
+        if (clip) g = std::clamp(g, lo, hi);
+        const auto g_stored = static_cast<float>(g);
+        g_out[c] = g_stored;
         // Write-verify knows which cells it could not bring within tolerance of the absolute
         // target (stuck devices, a window that cannot reach it, the pulse budget spent), judged
         // on the state it leaves; the chip can act on them.
         const double tol = wv.relative ? wv.tolerance * std::abs(absolute) : wv.tolerance;
-        out.unverified(r, c) = static_cast<uint8_t>(wv.enabled && !(std::abs(out.g_uS(r, c) - absolute) <= tol));
-        out.stuck(r, c) = static_cast<uint8_t>(st);
-        out.pulses(r, c) = static_cast<int16_t>(std::min(iterations, 32767));
-        if (power_law) {
-          const double ln_gn = std::log(std::max(std::abs(target) / s.g_max_uS, 1e-7));
-          const double nu =
-              std::abs(s.drift.nu_mean.at_log(ln_gn) + s.drift.nu_std.at_log(ln_gn) * normal(nug));
-          out.nu(r, c) = st == StuckState::kNone ? static_cast<float>(nu * s.drift.scale) : 0.0f;
+        unverified[c] = static_cast<uint8_t>(wv.enabled && !(std::abs(g_stored - absolute) <= tol));
+        stuck[c] = static_cast<uint8_t>(st);
+        pulses[c] = static_cast<int16_t>(std::min(iterations, 32767));
+      }
+      if (power_law) {
+        // Each device's exponent from its target: the logs of a row at once (Eigen's vector
+        // log), the draws in column order from their own stream.
+        const Eigen::ArrayXd ln_gn = (row_target.abs() / s.g_max_uS).max(1e-7).log();
+        for (int64_t c = 0; c < C; ++c) {
+          const double nu = std::abs(s.drift.nu_mean.at_log(ln_gn[c]) +
+                                     s.drift.nu_std.at_log(ln_gn[c]) * normal(nug));
+          out.nu(r, c) = out.stuck(r, c) == static_cast<uint8_t>(StuckState::kNone)
+                             ? static_cast<float>(nu * s.drift.scale)
+                             : 0.0f;
         }
       }
     }
@@ -161,11 +186,49 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
   const bool one_over_f_at_zero = a.kind == AccumulatedNoiseSpec::Kind::kPcm1f && a.add_t0 &&
                                   d.kind == DriftSpec::Kind::kPowerLaw;
 
+  // Drift without draws of its own (none, power law) and the PCM 1/f term or none: the rows go
+  // through vector arithmetic, one draw per device; the other models step device by device.
+  const bool vector_path = (d.kind == DriftSpec::Kind::kNone || d.kind == DriftSpec::Kind::kPowerLaw) &&
+                           (a.kind == AccumulatedNoiseSpec::Kind::kNone || a.kind == AccumulatedNoiseSpec::Kind::kPcm1f);
+
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks_of(R); ++b) {
     Engine gen(stream_seed(seed, static_cast<uint64_t>(b), stream_key::kAgeing, double_bits(t)));
     boost::random::normal_distribution<double> normal;
+    Eigen::ArrayXd g1, amp, nu;
     for (int64_t r = b * kBlockRows; r < std::min(R, (b + 1) * kBlockRows); ++r) {
+      if (vector_path) {
+        // The row's deterministic part at once, with Eigen's vector exp and log: the drift
+        // g (t/t0)^-nu in double (the exponents widened first: a float-to-double cast inside
+        // the expression makes Eigen fall back to scalar libm calls), then the 1/f amplitude
+        // |g| scale q one_over_f, q = min(q_a / max(gn^q_b, floor), max) of the programmed
+        // state, in single precision (within 2e-7 of the double formula; a noise amplitude).
+        // The draws stay one per device, in column order, as in the loop below.
+        const auto g0 = state.g_uS.row(r).array();
+        g1 = g0.cast<double>().transpose();
+        if (d.kind == DriftSpec::Kind::kPowerLaw) {
+          nu = state.nu.row(r).cast<double>().transpose();
+          g1 *= (-ln_tau * nu).exp();
+        }
+        if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
+          const Eigen::ArrayXf ln_gn = (g0.abs() * static_cast<float>(1 / s.g_max_uS)).log().transpose();
+          const Eigen::ArrayXf q = (static_cast<float>(a.q_a) /
+                                    (static_cast<float>(a.q_b) * ln_gn).exp().max(static_cast<float>(a.q_floor)))
+                                       .min(static_cast<float>(a.q_max));
+          amp = g1.abs() * a.scale * q.cast<double>() * one_over_f;
+        }
+        for (int64_t c = 0; c < C; ++c) {
+          double g = g0[c];
+          if (state.stuck(r, c) == static_cast<uint8_t>(StuckState::kNone) && (t > 0 || one_over_f_at_zero)) {
+            g = g1[c];
+            if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) g += amp[c] * normal(gen);
+            g = std::max(g, 0.0);
+            if (s.clip_to_window) g = std::clamp(g, dtod ? state.g_min_uS(r, c) : s.g_min_uS, dtod ? state.g_max_uS(r, c) : s.g_max_uS);
+          }
+          out(r, c) = static_cast<float>(g);
+        }
+        continue;
+      }
       for (int64_t c = 0; c < C; ++c) {
         double g = state.g_uS(r, c);
         const double lo = dtod ? state.g_min_uS(r, c) : s.g_min_uS;
@@ -176,7 +239,6 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
           out(r, c) = static_cast<float>(g);
           continue;
         }
-        const double g_prog = g;
         const double target = state.target_uS(r, c);
         switch (d.kind) {
           case DriftSpec::Kind::kNone: break;
@@ -198,7 +260,7 @@ RowMatrixXf DeviceModel::at_time(const ProgrammedArray& state, double t, uint64_
             break;
         }
         if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
-          const double gn = std::abs(g_prog) / s.g_max_uS;
+          const double gn = std::abs(state.g_uS(r, c)) / s.g_max_uS;
           const double q = std::min(a.q_a / std::max(std::pow(gn, a.q_b), a.q_floor), a.q_max);
           g += std::abs(g) * a.scale * q * one_over_f * normal(gen);
         } else if (a.kind == AccumulatedNoiseSpec::Kind::kLog10) {

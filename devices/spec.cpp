@@ -92,6 +92,22 @@ double SigmaModel::operator()(double g, double g_max) const {
   return std::max(0.0, s * scale);
 }
 
+void SigmaModel::on_row(const Eigen::ArrayXd& g, double g_max, Eigen::ArrayXd& sigma) const {
+  sigma.resize(g.size());
+  if (kind != Kind::kPolynomial) {
+    for (Eigen::Index i = 0; i < g.size(); ++i) sigma[i] = (*this)(g[i], g_max);
+    return;
+  }
+  const Eigen::ArrayXd x = normalized ? Eigen::ArrayXd(g / g_max) : g;
+  Eigen::ArrayXd p = Eigen::ArrayXd::Ones(g.size());
+  sigma.setZero();
+  for (double c : coefficients) {
+    sigma += c * p;
+    p *= x;
+  }
+  sigma = (sigma * scale).max(0.0);
+}
+
 SigmaModel SigmaModel::from_json(const json& j, const std::string& path) {
   SigmaModel s;
   s.kind = get_enum(json(kind_of(j, path)), path + ".kind", kSigmaKinds);

@@ -168,6 +168,27 @@ void AnalogChip::fill_blocks() {
     }
   }
   if (chip_->drift_compensation != DriftCompensation::kNone && time_s_ > 0) compensate_drift();
+  for (auto& per_matrix : blocks_) {
+    for (Block& b : per_matrix) {
+      // The conversions, then the reference column if any, padded with zeros to whole
+      // 8-float vectors so the step's inner loop has no remainder.
+      const Eigen::Index n_conv = b.g_eff.cols(), n_read = n_conv + (b.reference >= 0 ? 1 : 0);
+      const Eigen::Index stride = (n_read + 7) / 8 * 8;
+      b.g_rows.setZero(b.g_eff.rows(), stride);
+      b.var_rows.setZero(b.g_eff.rows(), stride);
+      b.g_rows.leftCols(n_conv) = b.g_eff;
+      b.var_rows.leftCols(n_conv) = b.var_eff;
+      b.ref_coef.resize(n_conv);
+      if (b.reference >= 0) {
+        b.g_rows.col(n_conv) = b.ref_g;
+        b.var_rows.col(n_conv) = b.ref_var;
+        for (Eigen::Index c = 0; c < n_conv; ++c) {
+          const Block::Conversion& conv = b.conversions[static_cast<size_t>(c)];
+          b.ref_coef[c] = conv.factor * conv.sign_sum;
+        }
+      }
+    }
+  }
 }
 
 // Drift compensation (see DriftCompensation): each read-out's reference value right after

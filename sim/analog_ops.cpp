@@ -20,6 +20,7 @@ namespace {
 int64_t noise_per_read(bool read_noise, bool reference, bool output_noise, int64_t n_conv) {
   return (read_noise ? n_conv + (reference ? 1 : 0) : 0) + (output_noise ? n_conv : 0);
 }
+
 }  // namespace
 
 int64_t AnalogChip::recurrence_draws(const std::vector<int64_t>& matrices) const {
@@ -34,6 +35,32 @@ int64_t AnalogChip::recurrence_draws(const std::vector<int64_t>& matrices) const
     }
   }
   return draws;
+}
+
+// One read of a block: a = d . g_rows and sd = sqrt(d^2 . var_rows) for every read-out, eight
+// conversions per vector register, each summed over the rows in order (the sums g_eff gives).
+// The accumulators stay in registers: through memory, every row waited on the last one's store.
+void AnalogChip::read_conversions(const Block& blk, const float* d, int64_t rows, bool with_var,
+                                  float* a, float* sd) {
+  using V8 = float __attribute__((vector_size(32)));
+  const int64_t stride = blk.g_rows.cols();
+  for (int64_t c = 0; c < stride; c += 8) {
+    V8 mean = {}, spread = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      V8 g;
+      __builtin_memcpy(&g, blk.g_rows.data() + r * stride + c, sizeof g);
+      mean += d[r] * g;
+      if (with_var) {
+        V8 w;
+        __builtin_memcpy(&w, blk.var_rows.data() + r * stride + c, sizeof w);
+        spread += (d[r] * d[r]) * w;
+      }
+    }
+    __builtin_memcpy(a + c, &mean, sizeof mean);
+    if (with_var) {
+      for (int k = 0; k < 8; ++k) sd[c + k] = std::sqrt(spread[k]);  // eight at once
+    }
+  }
 }
 
 void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const RowMatrixXf& in,
@@ -76,7 +103,8 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
       const auto n_conv = static_cast<int64_t>(blk.conversions.size());
       const float range = adc_range(blk);
       pass.drive.resize(static_cast<size_t>(rows));
-      pass.analog.resize(static_cast<size_t>(n_conv));
+      pass.analog.resize(static_cast<size_t>(blk.g_rows.cols()));
+      pass.sd.resize(static_cast<size_t>(blk.g_rows.cols()));
       for (int phase = 0; phase < phases; ++phase) {
         const float sign = phase == 0 ? 1.0f : -1.0f;
         for (int64_t r = 0; r < rows; ++r) {
@@ -84,30 +112,20 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
           pass.drive[static_cast<size_t>(r)] = !p.two_phase_inputs ? x : std::max(sign * x, 0.0f);
         }
         const float* d = pass.drive.data();
-        for (int64_t r = 0; r < rows; ++r) pass.g_v2 += static_cast<double>(d[r] * d[r] * blk.row_g_sum[r]);
-        // Crossbar: each conversion's mean and, column-level exact, its read noise.
-        for (int64_t c = 0; c < n_conv; ++c) {
-          const float* g = blk.g_eff.data() + c * rows;
-          const float* w = blk.var_eff.data() + c * rows;
-          float a = 0, var = 0;
-          for (int64_t r = 0; r < rows; ++r) {
-            a += d[r] * g[r];
-            var += d[r] * d[r] * w[r];
-          }
-          if (s.has_read_noise) a += std::sqrt(var) * *z++;
-          pass.analog[static_cast<size_t>(c)] = a;
+        double g_v2 = 0;  // this read's own sum: the running total is one add per read
+        for (int64_t r = 0; r < rows; ++r) g_v2 += static_cast<double>(d[r] * d[r] * blk.row_g_sum[r]);
+        pass.g_v2 += g_v2;
+        // Crossbar: each conversion's mean and, column-level exact, its read noise, and the
+        // reference column's (the column after the conversions in g_rows), drawn in that order.
+        const int64_t n_read = n_conv + (blk.reference >= 0 ? 1 : 0);
+        read_conversions(blk, d, rows, s.has_read_noise, pass.analog.data(), pass.sd.data());
+        if (s.has_read_noise) {
+          for (int64_t c = 0; c < n_read; ++c) pass.analog[static_cast<size_t>(c)] += pass.sd[static_cast<size_t>(c)] * z[c];
+          z += n_read;
         }
         if (blk.reference >= 0) {
-          float ref = 0, ref_var = 0;
-          for (int64_t r = 0; r < rows; ++r) {
-            ref += d[r] * blk.ref_g[r];
-            ref_var += d[r] * d[r] * blk.ref_var[r];
-          }
-          if (s.has_read_noise) ref += std::sqrt(ref_var) * *z++;
-          for (int64_t c = 0; c < n_conv; ++c) {
-            const Block::Conversion& conv = blk.conversions[static_cast<size_t>(c)];
-            pass.analog[static_cast<size_t>(c)] -= conv.factor * conv.sign_sum * ref;
-          }
+          Eigen::Map<Eigen::ArrayXf>(pass.analog.data(), n_conv) -=
+              blk.ref_coef.array() * pass.analog[static_cast<size_t>(n_conv)];
         }
         // Output noise, then the ADC (or, while calibrating, the largest value seen).
         const float to_code = range > 0 ? adc_q / range : 0.0f, lsb = adc_q > 0 ? range / adc_q : 0.0f;

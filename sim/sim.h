@@ -202,7 +202,7 @@ class AnalogChip {
   // recurrence_draws(matrices) standard normals, used in the order product() draws them.
   // Counts and calibration ranges gather in `pass` until flush_recurrence.
   struct RecurrencePass {
-    std::vector<float> v, drive, analog, noise, acc;  // noise: the caller's draws, if it wants
+    std::vector<float> v, drive, analog, sd, noise, acc;  // noise: the caller's draws, if it wants
     std::vector<float> seen;  // per tile, during calibration
     double g_v2 = 0;          // sum over reads of drive^2 . row conductance (array energy)
     int64_t steps = 0, clips = 0, conversions = 0;
@@ -269,12 +269,20 @@ class AnalogChip {
     // reference is folded into g_eff; with one, the reference column is read on its own (its
     // noise is shared by every conversion of the block).
     Eigen::MatrixXf g_eff, var_eff;  // (rows, conversions)
+    // The recurrence's one-vector reads: g_eff and var_eff row by row with the reference
+    // column after the conversions, zero-padded to a multiple of 8 columns, so each row adds
+    // to every read-out at once (a vector loop) in the same order as g_eff; and each
+    // conversion's reference coefficient (factor x sign_sum).
+    RowMatrixXf g_rows, var_rows;
+    Eigen::VectorXf ref_coef;
     Eigen::VectorXf ref_g, ref_var;  // (rows): the reference column, when there is one
     Eigen::VectorXf row_g_sum;  // sum of g_uS over each row (array energy: sum_i v_i^2 G_i.)
     int r_col_log10_x20 = 0;    // mean column resistance of the block, for ADC pricing
   };
   void fill_blocks();
   void compensate_drift();
+  static void read_conversions(const Block& blk, const float* d, int64_t rows, bool with_var,
+                               float* a, float* sd);
   // Fault handling (sim/faults.cpp).
   ProgrammedArray program_tile(size_t tile, const RowMatrixXf& targets, uint64_t seed) const;
   std::vector<int64_t> rows_around_faults(size_t tile, const ProgrammedArray& known);

@@ -16,8 +16,9 @@ namespace qs4d::detail {
 
 // out[0..n) ~ N(0, 1), i.i.d., determined by `key`. Pair i takes its two uniforms from the
 // splitmix64 output mix(splitmix64(key) + (i + 1) * golden), a loop the compiler vectorises (64-bit
-// multiplies in SIMD lanes); the scratch arrays are kept per thread.
-inline void fill_normal(uint64_t key, float* out, Eigen::Index n) {
+// multiplies in SIMD lanes); the scratch arrays are kept per thread. `flatten` inlines Eigen's
+// packet log, sin and cos: GCC left their multiply-adds as calls (14% of an analog recurrence).
+[[gnu::flatten]] inline void fill_normal(uint64_t key, float* out, Eigen::Index n) {
   const Eigen::Index pairs = (n + 1) / 2;
   thread_local Eigen::ArrayXf u1, u2, r, z1, z2;
   u1.resize(pairs);
