@@ -422,7 +422,10 @@ class CheckpointReader {
   std::map<std::string, std::vector<int64_t>> expected_;
 };
 
-S4DModel S4DModel::load(const std::string& path) { return CheckpointReader(path).read(); }
+S4DModel S4DModel::load(const std::string& path) {
+  h5::probe_in_child(path, [&] { CheckpointReader(path).read(); });
+  return CheckpointReader(path).read();
+}
 
 std::map<std::string, int64_t> S4DModel::parameter_counts() const {
   std::map<std::string, int64_t> out{

@@ -52,17 +52,10 @@ SequenceBatch read_batch(const h5::Reader& r, const std::string& dataset, int64_
   return b;
 }
 
-}  // namespace
-
-SequenceBatch read_sequences(const std::string& path, const std::string& dataset) {
-  h5::Reader r(path);
-  const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
-  return read_batch(r, name, 0);
-}
-
-Dataset load_dataset(const std::string& path, int64_t limit) {
+Dataset load_dataset_here(const std::string& path, int64_t limit) {
   h5::Reader r(path);
   Dataset ds;
+  ds.path = path;
   ds.name = r.attr_string("/", "name");
   ds.source = r.attr_string("/", "source");
   ds.n_classes = r.attr_int("/", "n_classes");
@@ -91,6 +84,25 @@ Dataset load_dataset(const std::string& path, int64_t limit) {
     }
   }
   return ds;
+}
+
+SequenceBatch read_sequences_here(const std::string& path, const std::string& dataset) {
+  h5::Reader r(path);
+  const std::string name = dataset.empty() || dataset[0] != '/' ? "/" + dataset : dataset;
+  return read_batch(r, name, 0);
+}
+
+}  // namespace
+
+// Each loader reads the file first in a child process (h5::probe_in_child), then here.
+SequenceBatch read_sequences(const std::string& path, const std::string& dataset) {
+  h5::probe_in_child(path, [&] { read_sequences_here(path, dataset); });
+  return read_sequences_here(path, dataset);
+}
+
+Dataset load_dataset(const std::string& path, int64_t limit) {
+  h5::probe_in_child(path, [&] { load_dataset_here(path, limit); });
+  return load_dataset_here(path, limit);
 }
 
 namespace {
@@ -124,10 +136,12 @@ Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> read_matrix_as
 }  // namespace
 
 RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
+  h5::probe_in_child(path, [&] { read_matrix_as<float>(path, dataset); });
   return read_matrix_as<float>(path, dataset);
 }
 
 RowMatrixXd read_matrix_f64(const std::string& path, const std::string& dataset) {
+  h5::probe_in_child(path, [&] { read_matrix_as<double>(path, dataset); });
   return read_matrix_as<double>(path, dataset);
 }
 

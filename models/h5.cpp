@@ -335,8 +335,37 @@ void Reader::read_rows(const std::string& dataset, hid_t mem_type, void* out, in
     status = H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
   }
   if (status < 0) {
+    const std::string filter = missing_filter(d.get());
+    if (!filter.empty()) {
+      fail(ErrorKind::kUnreadable, dataset,
+           "is compressed with the HDF5 filter " + filter +
+               ", which this libhdf5 does not have; save it without that filter (h5py: "
+               "compression=\"gzip\" or none)");
+    }
     fail(ErrorKind::kUnreadable, dataset, "reading the data failed (file truncated or corrupt)");
   }
+}
+
+// The first filter of the dataset's pipeline that this libhdf5 cannot apply ("name (id N)"),
+// or "" when every filter is available.
+std::string Reader::missing_filter(hid_t dataset) {
+  Handle plist(H5Dget_create_plist(dataset));
+  if (!plist.valid()) return "";
+  const int n = H5Pget_nfilters(plist.get());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t n_values = 0;
+    char name[128] = {0};
+    const H5Z_filter_t id = H5Pget_filter2(plist.get(), static_cast<unsigned>(i), &flags, &n_values,
+                                           nullptr, sizeof name, name, &config);
+    name[sizeof name - 1] = '\0';  // a name as long as the buffer comes back unterminated
+    if (id >= 0 && H5Zfilter_avail(id) <= 0) {
+      std::string out = "(id " + std::to_string(id) + ")";
+      if (name[0] != '\0') out.insert(0, std::string(1, '\'') + name + "' ");
+      return out;
+    }
+  }
+  return "";
 }
 
 // A claimed size must not drive the allocation: the file has to hold the data it claims, up to

@@ -231,6 +231,7 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
   const ModelConfig& c = model_->config();
   if (batch.width != c.d_input) {
     throw UsageError("input has " + std::to_string(batch.width) + " features per step, the model " +
+                     (model_->path().empty() ? std::string() : model_->path() + " ") +
                      "expects d_input = " + std::to_string(c.d_input));
   }
   if (batch.length != length_) {

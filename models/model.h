@@ -165,6 +165,7 @@ struct Dataset {
   std::string name;
   std::string source;
   int64_t n_classes = 0;
+  std::string path;  // the file it was read from (for messages)
 };
 
 // Reads a dataset file (strict: shapes, types, finite values, labels in [0, n_classes)).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages QS4D-Sim needs, only those that are missing (idempotent).
-# Run as root on Debian 12. Nothing else is downloaded.
+# Run as root on Debian 12. Nothing else is downloaded. Extra package names given as arguments
+# are installed too (scripts/fuzz.sh adds clang and its OpenMP and libFuzzer runtimes).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   python3 python3-torch python3-h5py python3-numpy python3-pytest python3-matplotlib python3-scipy
   libopenblas0-pthread
   dataset-fashion-mnist
+  "$@"
 )
 
 missing=()

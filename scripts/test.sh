@@ -12,3 +12,12 @@ cmake --build build -j "$(nproc)"
 # The Python module (build/bindings) is tested too, and must import (QS4D_REQUIRE_MODULE).
 (cd python && QS4D_BIN="$root/build/sim/qs4dsim" QS4D_REQUIRE_MODULE=1 PYTHONPATH="$root/build/bindings" \
   /usr/bin/python3 -m pytest)
+# The C++ suite again under AddressSanitizer and UndefinedBehaviorSanitizer (issue #16), in a
+# build of its own (no Python module, no benchmarks; leak checks off: Open MPI and libhdf5 keep
+# their global state to exit). The MPI tests (label mpi) are left out there: under the
+# sanitizers mpirun's sweep alone takes 5 minutes, and they run above.
+cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQS4D_SANITIZE=ON \
+  -DQS4D_BUILD_TESTS=ON -DQS4D_BUILD_BENCH=OFF -DQS4D_BUILD_PYTHON=OFF
+cmake --build build-sanitize -j "$(nproc)"
+(cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j 2 -LE mpi)

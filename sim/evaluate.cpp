@@ -26,8 +26,9 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
   if (options.batch <= 0) throw UsageError("batch must be positive");
   if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
   if (model.config().d_output < data.n_classes) {
-    throw UsageError("dataset has " + std::to_string(data.n_classes) + " classes, the model " +
-                     "only " + std::to_string(model.config().d_output) + " outputs");
+    throw UsageError("dataset " + data.path + " has " + std::to_string(data.n_classes) +
+                     " classes, the model " + model.path() + " only " +
+                     std::to_string(model.config().d_output) + " outputs");
   }
   const DigitalEngine engine(model, data.x.length, options.mode);
   DigitalEvalResult r;

@@ -253,9 +253,9 @@ PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset
   if (options.batch <= 0) throw UsageError("batch must be positive");
   if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
   if (model.config().d_output < data.n_classes) {
-    throw UsageError("dataset " + data.name + " has " + std::to_string(data.n_classes) +
-                     " classes, the model only " + std::to_string(model.config().d_output) +
-                     " outputs");
+    throw UsageError("dataset " + data.path + " has " + std::to_string(data.n_classes) +
+                     " classes, the model " + model.path() + " only " +
+                     std::to_string(model.config().d_output) + " outputs");
   }
   for (const auto& [name, bits] : options.bits) {
     parse_component_bits(name + "=" + std::to_string(bits));  // validates

@@ -43,10 +43,46 @@ fails_with "thread cap" "threads" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5
 fails_with "unknown component" "NAME one of" "$bin" quantize "$m/layer_pre_din1.h5" --data \
   "$fixtures/datasets/fashion_mnist_196_test.h5" --components state=8 --limit 2
 fails_with "bad mode" "mode" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5 --mode fft
-fails_with "wrong width" "d_input = 1" "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din3_io.h5" \
-  --input-dataset /x --out "$tmp/p.h5"
+fails_with "wrong width names both files" \
+  "layer_pre_din3_io.h5:/x has 3 features per step, the model .*layer_pre_din1.h5 expects d_input = 1" \
+  "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din3_io.h5" --input-dataset /x --out "$tmp/p.h5"
+fails_with "class count names both files" \
+  "fashion_mnist_196_test.h5 has 10 classes, the model .*layer_pre_din1.h5 only 5 outputs" \
+  "$bin" eval "$m/layer_pre_din1.h5" --data "$fixtures/datasets/fashion_mnist_196_test.h5" --limit 4
+# A dataset compressed with a filter this libhdf5 lacks (lzf, built into h5py) names the filter.
+check "lzf dataset written" "$py" -c "
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'w') as f:
+    f.create_dataset('x', data=np.zeros((2, 4, 1), np.float32), compression='lzf')
+" "$tmp/lzf.h5"
+fails_with "missing filter named" "'/x': is compressed with the HDF5 filter 'lzf' (id 32000)" \
+  "$bin" predict "$m/layer_pre_din1.h5" "$tmp/lzf.h5" --input-dataset /x --out "$tmp/p.h5"
 fails_with "missing dataset" "/nope" "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din1_io.h5" \
   --input-dataset /nope --out "$tmp/p.h5"
+
+# Files that crash or hang libhdf5 1.10.8 itself (found by mutating a shipped checkpoint; see
+# tests/reproducers/README.md): every verb that reads them exits with one line naming the file.
+repro=$(cd "$(dirname "$0")" && pwd)/reproducers
+data=$fixtures/datasets/fashion_mnist_196_test.h5
+for f in hdf5_attr_exists_crash hdf5_attr_table_overflow hdf5_vlen_heap_read; do
+  fails_with "libhdf5 crash contained: info $f" "$f.h5: libhdf5 crashed reading it (SIG" \
+    "$bin" info "$repro/$f.h5"
+  fails_with "libhdf5 crash contained: eval $f" "libhdf5 crashed" "$bin" eval "$repro/$f.h5" \
+    --data "$data" --limit 4
+  fails_with "libhdf5 crash contained: predict $f" "libhdf5 crashed" "$bin" predict "$repro/$f.h5" \
+    "$m/layer_pre_din1_io.h5" --input-dataset /x --out "$tmp/p.h5"
+done
+for f in $(ls "$repro" | grep '^dataset_.*\.h5$'); do
+  fails_with "libhdf5 crash contained: eval --data $f" "$f: libhdf5 crashed" "$bin" eval \
+    "$m/layer_pre_din1.h5" --data "$repro/$f"
+done
+fails_with "libhdf5 hang contained: info" "did not finish within 2 s" \
+  env QS4D_READ_TIMEOUT_S=2 "$bin" info "$repro/hdf5_endless_loop.h5"
+fails_with "libhdf5 hang contained: eval" "did not finish within 2 s" \
+  env QS4D_READ_TIMEOUT_S=2 "$bin" eval "$repro/hdf5_endless_loop.h5" --data "$data"
+fails_with "libhdf5 hang contained: predict" "did not finish within 2 s" env QS4D_READ_TIMEOUT_S=2 \
+  "$bin" predict "$repro/hdf5_endless_loop.h5" "$m/layer_pre_din1_io.h5" --input-dataset /x \
+  --out "$tmp/p.h5"
 
 for mode in conv recurrent; do
   check "predict $mode" "$bin" predict "$m/batch_post_din3.h5" "$m/batch_post_din3_io.h5" \

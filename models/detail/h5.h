@@ -6,6 +6,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,13 @@
 #include "models/model.h"
 
 namespace qs4d::h5 {
+
+// Runs `read` (the whole read of `path` a loader is about to make) in a child process with a
+// time and memory limit, and returns when it ended normally, with data or with our own error:
+// a crash, hang or memory blow-up inside libhdf5 becomes a FormatError naming the file instead
+// of killing or hanging this process (models/contain.cpp). QS4D_READ_TIMEOUT_S sets the time
+// limit (default 120 s); QS4D_UNCONTAINED_READS=1 skips the child (the fuzz harnesses).
+void probe_in_child(const std::string& path, const std::function<void()>& read);
 
 // Owns one hid_t and closes it with the matching H5*close.
 class Handle {
@@ -80,6 +88,7 @@ class Reader {
                          const std::string& detail) const;
 
  private:
+  static std::string missing_filter(hid_t dataset);
   Handle open_dataset(const std::string& dataset) const;
   Handle open_attr(const std::string& object, const std::string& name) const;
   // read_float, read_double and read_int: one typed read with its dtype check.

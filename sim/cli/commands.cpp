@@ -487,6 +487,11 @@ int run_sweep(const SweepArgs& args) {
 int run_predict(const PredictArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const SequenceBatch x = read_sequences(args.input, args.input_dataset);
+  if (x.width != model.config().d_input) {
+    throw UsageError(args.input + ":" + args.input_dataset + " has " + std::to_string(x.width) +
+                     " features per step, the model " + args.checkpoint + " expects d_input = " +
+                     std::to_string(model.config().d_input));
+  }
   const DigitalEngine engine(model, x.length, parse_exec_mode(args.mode));
   const RowMatrixXf logits = engine.logits(x, args.threads);
   write_matrix(args.out, "/logits", logits);
