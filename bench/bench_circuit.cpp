@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "core/core.h"
 #include "sim/sim.h"
 
 namespace {
@@ -27,6 +28,7 @@ Eigen::MatrixXd tile() {
 }
 
 void BM_TransferMatrix(benchmark::State& state) {
+  const qs4d::ThreadScope one(1);  // both sides on one thread (Eigen would split large products)
   const Eigen::MatrixXd g = tile();
   qs4d::CircuitSpec spec;
   spec.row_wire_ohm = spec.col_wire_ohm = 1.0;
@@ -37,6 +39,7 @@ void BM_TransferMatrix(benchmark::State& state) {
 BENCHMARK(BM_TransferMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Reads100k(benchmark::State& state) {
+  const qs4d::ThreadScope one(1);
   const Eigen::MatrixXf g = tile().cast<float>();
   Eigen::VectorXf v = Eigen::VectorXf::Random(kSide), out(kSide);
   for (auto _ : state) {

@@ -25,7 +25,8 @@ QS4D_BENCH_CHECKPOINT=$model build/bench/bench_digital
 QS4D_BENCH_CHECKPOINT=$model QS4D_BENCH_WIDE_CHECKPOINT=$wide build/bench/bench_analog \
   --benchmark_out=build/bench/analog.json --benchmark_out_format=json
 build/bench/bench_devices --benchmark_out=build/bench/devices.json --benchmark_out_format=json
-# Every ratio of issue #15 in one table (both benchmarks of a ratio ran in the same process).
-/usr/bin/python3 bench/ratios.py build/bench/analog.json build/bench/devices.json
+build/bench/bench_circuit --benchmark_out=build/bench/circuit.json --benchmark_out_format=json
+# Every ratio of issues #15 and #13 in one table (both benchmarks of a ratio ran in the same process).
+/usr/bin/python3 bench/ratios.py build/bench/analog.json build/bench/devices.json build/bench/circuit.json
 /usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --checkpoint "$model" \
   --threads 2 --samples 512

@@ -31,6 +31,13 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
                   "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits",
                   "dac_range", "signed_inputs", "row_wire_ohm", "col_wire_ohm", "driver_ohm",
                   "sense_ohm", "access_ohm", "ir_drop", "adc_headroom"});
+  // The shorthand for both wires would otherwise race the specific keys (read in alphabetical
+  // order, it came last and won); load_chip writes it out when an override sets a wire.
+  if (j.contains("wire_resistance_ohm") && (j.contains("row_wire_ohm") || j.contains("col_wire_ohm"))) {
+    throw SpecError(path + ".wire_resistance_ohm",
+                    "is given together with row_wire_ohm or col_wire_ohm: give either the one value "
+                    "for both wires or the two");
+  }
   PeripherySpec p;
   for (const auto& [key, v] : j.items()) {
     const std::string q = path + "." + key;
@@ -263,6 +270,28 @@ ChipSpec ChipSpec::from_json(const json& j) {
   return c;
 }
 
+namespace {
+
+// After an override of a wire resistance, the later value wins over the file's: the shorthand
+// periphery.wire_resistance_ohm (both wires) is written out as the two keys, so that setting
+// row_wire_ohm on a preset that gives the shorthand, or the shorthand on one that gives the two,
+// changes what was asked (issue #13: --set periphery.row_wire_ohm=1 on neurram_256 was lost).
+void resolve_wire_override(json& j, const std::string& key) {
+  if (!j.is_object() || !j.contains("periphery") || !j["periphery"].is_object()) return;
+  json& p = j["periphery"];
+  if (key == "periphery.wire_resistance_ohm") {
+    p["row_wire_ohm"] = p["col_wire_ohm"] = p["wire_resistance_ohm"];
+    p.erase("wire_resistance_ohm");
+  } else if ((key == "periphery.row_wire_ohm" || key == "periphery.col_wire_ohm") &&
+             p.contains("wire_resistance_ohm")) {
+    const std::string other = key == "periphery.row_wire_ohm" ? "col_wire_ohm" : "row_wire_ohm";
+    if (!p.contains(other)) p[other] = p["wire_resistance_ohm"];
+    p.erase("wire_resistance_ohm");
+  }
+}
+
+}  // namespace
+
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   const std::string path = preset_path(name_or_path, data_dir() + "/chips");
   json j = read_json_file(path, "chip \"" + name_or_path + "\"");
@@ -276,7 +305,10 @@ ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::strin
     }
     j["device"] = read_json_file(device_path, "device \"" + d + "\"");
   }
-  for (const auto& o : overrides) set_dotted(j, o);
+  for (const auto& o : overrides) {
+    set_dotted(j, o);
+    resolve_wire_override(j, o.substr(0, o.find('=')));
+  }
   try {
     return ChipSpec::from_json(j);
   } catch (const SpecError& e) {

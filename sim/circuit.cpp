@@ -23,6 +23,9 @@ namespace qs4d {
 namespace {
 
 constexpr double kMicroSiemensPerSiemens = 1e6;
+// Blocks up to this size are inverted directly (Cholesky against the identity); measured
+// fastest for 256 x 256 tiles among 8, 16, 32 and 64.
+constexpr int64_t kBaseBlock = 16;
 
 // Union-find over node ids, merged along zero-resistance elements.
 class Nodes {
@@ -199,6 +202,31 @@ Eigen::MatrixXd nodal_transfer_matrix(const Eigen::MatrixXd& cell, const Circuit
   return a;
 }
 
+// In place: a symmetric positive definite matrix -> its inverse (both triangles), by halves:
+// with E = [A B^T; B D], X = B A^-1 and the Schur complement Z = D - X B^T (positive definite),
+// E^-1 = [A^-1 + X^T Z^-1 X, -(Z^-1 X)^T; -Z^-1 X, Z^-1]. 4n^3/3 flops, all in matrix products.
+// False when the matrix is not positive definite.
+bool invert_spd(Eigen::Ref<Eigen::MatrixXd> e) {
+  const int64_t n = e.rows();
+  if (n <= kBaseBlock) {
+    const Eigen::LLT<Eigen::MatrixXd> llt(e);
+    if (llt.info() != Eigen::Success) return false;
+    e = llt.solve(Eigen::MatrixXd::Identity(n, n));
+    return true;
+  }
+  const int64_t h = n / 2;
+  auto a = e.topLeftCorner(h, h);
+  auto b = e.bottomLeftCorner(n - h, h);
+  auto d = e.bottomRightCorner(n - h, n - h);
+  if (!invert_spd(a)) return false;
+  const Eigen::MatrixXd x = b * a;
+  d.noalias() -= x * b.transpose();
+  if (!invert_spd(d)) return false;
+  b.noalias() = -(d * x);
+  a.noalias() -= x.transpose() * b;
+  e.topRightCorner(h, n - h) = b.transpose();
+  return true;
+}
 
 // Both wires with resistance: the network as chains. Row i's nodes form a chain (tridiagonal
 // T_i) tied to the column nodes by its cells, so U_i = a_i v_i + K_i W_i; put into Kirchhoff's law
@@ -211,78 +239,82 @@ Eigen::MatrixXd nodal_transfer_matrix(const Eigen::MatrixXd& cell, const Circuit
 // W_{R-1} = 0 is known, the sweep stops at row R-2, and column j's current is
 // g_c W(R-2, j) + G(R-1, j) U(R-1, j). With an ideal driver (0 ohm) U(i, 0) = v_i is known.
 // Every E_k is a Schur complement of the positive definite nodal matrix, so Cholesky applies.
-// Cost about 1.7 R C^3 + R^2 C^2 flops (dense, cache-friendly) against one sparse solve per
-// column of the nodal form.
+// Cost about R C^3 (one symmetric inverse per row) + R^2 C^2 (the sweep of Y) flops, dense and
+// cache-friendly, against one sparse solve per column of the nodal form.
 Eigen::MatrixXd chain_transfer_matrix(const Eigen::MatrixXd& cell, const CircuitSpec& spec) {
   const int64_t R = cell.rows(), C = cell.cols();
   const double gr = conductance_uS(spec.row_wire_ohm), gc = conductance_uS(spec.col_wire_ohm);
   const bool ideal_driver = spec.driver_ohm == 0, ideal_sense = spec.sense_ohm == 0;
   const double gd = ideal_driver ? 0.0 : conductance_uS(spec.driver_ohm);
   const double gs = ideal_sense ? 0.0 : conductance_uS(spec.sense_ohm);
-  // Row i's chain: m = G_i a_i (C) and M = diag(G_i) K_i (C x C, symmetric), by the Thomas
-  // algorithm on the free nodes j0..C-1 (j0 = 1 when the driver fixes node 0).
+  // Row i's chain eliminated into the column nodes: m = G_i a_i (C) and the lower triangle of
+  // the column block D_i - diag(G_i) K_i (C x C), from the free nodes j0..C-1 (j0 = 1 when the
+  // driver fixes node 0). The chain's tridiagonal T = L D L^T (unit lower bidiagonal L with
+  // L(k, k-1) = -c_k, pivots d_k) has the inverse T^-1(k, l) = sigma_k p(k, l) for k >= l, with
+  // p(k, l) = c_{l+1} ... c_k and sigma_k = T^-1(k, k) = 1 / d_k + c_{k+1}^2 sigma_{k+1}: every
+  // c_k = g_r / d_{k-1} lies in (0, 1], so the products only shrink. Column l of K's lower part
+  // is then column l + 1's scaled by c_{l+1}, one vector operation: O(C^2) per row.
   const int64_t j0 = ideal_driver ? 1 : 0, n = C - j0;
-  auto row_chain = [&](int64_t i, Eigen::VectorXd& m, Eigen::MatrixXd& M) {
-    m = Eigen::VectorXd::Zero(C);
-    M = Eigen::MatrixXd::Zero(C, C);
-    if (ideal_driver) m[0] = cell(i, 0);  // U(i, 0) = v_i
-    if (n == 0) return;
-    Eigen::VectorXd diag(n), lower(n), pivot(n);
-    for (int64_t k = 0; k < n; ++k) {
-      const int64_t j = j0 + k;
-      diag[k] = cell(i, j) + gr * static_cast<double>((j > 0) + (j + 1 < C)) + (j == 0 ? gd : 0.0);
+  Eigen::VectorXd pivot(n), c(n), sigma(n), w(n), p(n);
+  auto row_block = [&](int64_t i, Eigen::VectorXd& m, Eigen::MatrixXd& e) {
+    m.setZero();
+    if (ideal_driver) {
+      m[0] = cell(i, 0);  // U(i, 0) = v_i
+      e.col(0).setZero();  // the fixed node ties column node 0 to nothing else
     }
-    // T = L D L^T with unit lower bidiagonal L (lower[k] = L(k, k-1)) and pivots D.
-    pivot[0] = diag[0];
-    for (int64_t k = 1; k < n; ++k) {
-      lower[k] = -gr / pivot[k - 1];
-      pivot[k] = diag[k] + lower[k] * gr;
+    if (n > 0) {
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t j = j0 + k;
+        const double diag =
+            cell(i, j) + gr * static_cast<double>((j > 0) + (j + 1 < C)) + (j == 0 ? gd : 0.0);
+        c[k] = k == 0 ? 0.0 : gr / pivot[k - 1];
+        pivot[k] = k == 0 ? diag : diag - c[k] * gr;
+      }
+      sigma[n - 1] = 1.0 / pivot[n - 1];
+      for (int64_t k = n - 2; k >= 0; --k) sigma[k] = 1.0 / pivot[k] + c[k + 1] * c[k + 1] * sigma[k + 1];
+      w = cell.row(i).tail(n).transpose().cwiseProduct(sigma);  // G_k sigma_k
+      for (int64_t l = n - 1; l >= 0; --l) {  // p holds p(k, l) for k >= l
+        p.segment(l + 1, n - l - 1) *= c[l + 1 < n ? l + 1 : 0];
+        p[l] = 1.0;
+        e.col(j0 + l).segment(j0 + l, n - l) =
+            -cell(i, j0 + l) * w.segment(l, n - l).cwiseProduct(p.segment(l, n - l));
+      }
+      // The drive: g_d into free node 0, or g_r from the fixed node 0 into node 1.
+      m.tail(n) = (ideal_driver ? gr : gd) * w.cwiseProduct(p);
     }
-    // Right-hand sides: the drive (g_d at node 0, or g_r from the fixed node 0 into node 1) and
-    // one unit column per free node (K's columns are G_j T^-1 e_j).
-    Eigen::MatrixXd x = Eigen::MatrixXd::Zero(n, n + 1);
-    x(0, 0) = ideal_driver ? gr : gd;
-    for (int64_t k = 0; k < n; ++k) x(k, k + 1) = 1.0;
-    for (int64_t k = 1; k < n; ++k) x.row(k) -= lower[k] * x.row(k - 1);
-    for (int64_t k = 0; k < n; ++k) x.row(k) /= pivot[k];
-    for (int64_t k = n - 2; k >= 0; --k) x.row(k) -= lower[k + 1] * x.row(k + 1);
-    for (int64_t k = 0; k < n; ++k) {
-      const double gk = cell(i, j0 + k);
-      m[j0 + k] = gk * x(k, 0);
-      for (int64_t l = 0; l < n; ++l) M(j0 + k, j0 + l) = gk * x(k, l + 1) * cell(i, j0 + l);
-    }
-  };
-  auto column_block = [&](int64_t i, const Eigen::MatrixXd& M) {
-    Eigen::MatrixXd d = -M;
     const double wires = gc * static_cast<double>((i > 0) + (i + 1 < R)) + (i == R - 1 ? gs : 0.0);
-    for (int64_t j = 0; j < C; ++j) d(j, j) += wires + cell(i, j);
-    return d;
+    e.diagonal() += (wires + cell.row(i).array()).matrix().transpose();
   };
   const int64_t blocks = ideal_sense ? R - 1 : R;  // column-node rows with unknown voltages
-  Eigen::VectorXd m;
-  Eigen::MatrixXd M, y = Eigen::MatrixXd::Zero(C, R), e, e_inv;
+  // e_inv holds the lower triangle of E_{k-1}^-1 (its upper triangle is scratch): every use reads
+  // it as a symmetric matrix, and each E_k is factorised from its lower triangle only. Buffers
+  // are allocated once; y and y_next take turns (columns k and above of y are scratch).
+  Eigen::VectorXd m(C);
+  Eigen::MatrixXd e(C, C), e_inv(C, C), y = Eigen::MatrixXd::Zero(C, R), y_next(C, R);
   for (int64_t k = 0; k < blocks; ++k) {
-    row_chain(k, m, M);
-    e = column_block(k, M);
+    row_block(k, m, e);
     if (k > 0) {
-      e.noalias() -= gc * gc * e_inv;
-      y.leftCols(k) = (gc * e_inv) * y.leftCols(k);
+      e.triangularView<Eigen::Lower>() -= (gc * gc) * e_inv;
+      y_next.leftCols(k).noalias() = gc * (e_inv * y.leftCols(k));
+      y.swap(y_next);
     }
     y.col(k) = m;
-    const Eigen::LLT<Eigen::MatrixXd> llt(e);
-    if (llt.info() != Eigen::Success) {
+    e.triangularView<Eigen::StrictlyUpper>() = e.transpose();
+    if (!invert_spd(e)) {
       throw UsageError("circuit: the nodal matrix is not positive definite (a part of the network floats)");
     }
-    e_inv = llt.solve(Eigen::MatrixXd::Identity(C, C));
+    e_inv.swap(e);
   }
   Eigen::MatrixXd a(C, R);
   if (!ideal_sense) {
-    a.noalias() = gs * (e_inv * y);
+    a.noalias() = gs * (e_inv.selfadjointView<Eigen::Lower>() * y);
     return a;
   }
   a.setZero();
-  if (blocks > 0) a.noalias() = gc * (e_inv * y);  // current down the last column segment
-  row_chain(R - 1, m, M);                           // the last row's cells straight into the sense
+  if (blocks > 0) {  // the current down the last column segment (y's last column is scratch)
+    a.leftCols(blocks).noalias() = gc * (e_inv.selfadjointView<Eigen::Lower>() * y.leftCols(blocks));
+  }
+  row_block(R - 1, m, e);  // the last row's cells straight into the sense
   a.col(R - 1) += m;
   return a;
 }

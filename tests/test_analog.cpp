@@ -535,5 +535,24 @@ TEST(ChipSpec, CircuitAndHeadroomKeys) {
   EXPECT_THROW(load_chip("imssa_64", {"periphery.ir_drop=\"spice\""}), std::exception);
 }
 
+// The later wire value wins over the preset's, whichever of the shorthand and the two keys each
+// gives (neurram_256 and pcm_512 give the shorthand; an override of row_wire_ohm was read
+// before it and lost). Both forms in one file are refused.
+TEST(ChipSpec, WireOverridesWinOverThePresetsShorthand) {
+  for (const char* preset : {"neurram_256", "pcm_512", "ideal"}) {
+    const ChipSpec rows = load_chip(preset, {"periphery.row_wire_ohm=1.5"});
+    EXPECT_EQ(rows.periphery.circuit.row_wire_ohm, 1.5) << preset;
+    EXPECT_EQ(rows.periphery.circuit.col_wire_ohm, 0.0) << preset;
+    const ChipSpec both = load_chip(preset, {"periphery.col_wire_ohm=2", "periphery.row_wire_ohm=1"});
+    EXPECT_EQ(both.periphery.circuit.row_wire_ohm, 1.0) << preset;
+    EXPECT_EQ(both.periphery.circuit.col_wire_ohm, 2.0) << preset;
+    const ChipSpec later = load_chip(preset, {"periphery.row_wire_ohm=1", "periphery.wire_resistance_ohm=3"});
+    EXPECT_EQ(later.periphery.circuit.row_wire_ohm, 3.0) << preset;
+    EXPECT_EQ(later.periphery.circuit.col_wire_ohm, 3.0) << preset;
+  }
+  const nlohmann::json clash = {{"wire_resistance_ohm", 1.0}, {"row_wire_ohm", 2.0}};
+  EXPECT_THROW(PeripherySpec::from_json(clash, "periphery"), SpecError);
+}
+
 }  // namespace
 }  // namespace qs4d

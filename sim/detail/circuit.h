@@ -12,5 +12,7 @@ namespace qs4d::detail {
 Eigen::MatrixXd nodal_transfer_matrix(const Eigen::MatrixXd& cell, const CircuitSpec& spec);
 // Rows and columns as chains, block-tridiagonal elimination; both wire resistances above 0.
 Eigen::MatrixXd chain_transfer_matrix(const Eigen::MatrixXd& cell, const CircuitSpec& spec);
+// In place: a symmetric positive definite matrix -> its inverse; false when not positive definite.
+bool invert_spd(Eigen::Ref<Eigen::MatrixXd> e);
 
 }  // namespace qs4d::detail
