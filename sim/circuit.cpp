@@ -255,12 +255,13 @@ Eigen::MatrixXd chain_transfer_matrix(const Eigen::MatrixXd& cell, const Circuit
   // c_k = g_r / d_{k-1} lies in (0, 1], so the products only shrink. Column l of K's lower part
   // is then column l + 1's scaled by c_{l+1}, one vector operation: O(C^2) per row.
   const int64_t j0 = ideal_driver ? 1 : 0, n = C - j0;
-  Eigen::VectorXd pivot(n), c(n), sigma(n), w(n), p(n);
+  Eigen::VectorXd pivot(n), c(n), sigma(n), w(n), p(n), g(n);
   auto row_block = [&](int64_t i, Eigen::VectorXd& m, Eigen::MatrixXd& e) {
     m.setZero();
     if (ideal_driver) {
       m[0] = cell(i, 0);  // U(i, 0) = v_i
       e.col(0).setZero();  // the fixed node ties column node 0 to nothing else
+      e.row(0).setZero();
     }
     if (n > 0) {
       for (int64_t k = 0; k < n; ++k) {
@@ -272,34 +273,41 @@ Eigen::MatrixXd chain_transfer_matrix(const Eigen::MatrixXd& cell, const Circuit
       }
       sigma[n - 1] = 1.0 / pivot[n - 1];
       for (int64_t k = n - 2; k >= 0; --k) sigma[k] = 1.0 / pivot[k] + c[k + 1] * c[k + 1] * sigma[k + 1];
-      w = cell.row(i).tail(n).transpose().cwiseProduct(sigma);  // G_k sigma_k
-      for (int64_t l = n - 1; l >= 0; --l) {  // p holds p(k, l) for k >= l
+      g = cell.row(i).tail(n).transpose();  // contiguous: cell's rows are strided
+      w = g.cwiseProduct(sigma);             // G_k sigma_k
+      // Both triangles, each column written contiguously: below the diagonal column l holds
+      // p(k, l) over k >= l (from column l + 1's by one factor), above it column k holds p(k, l)
+      // over l <= k (from column k - 1's by one factor).
+      for (int64_t l = n - 1; l >= 0; --l) {
         p.segment(l + 1, n - l - 1) *= c[l + 1 < n ? l + 1 : 0];
         p[l] = 1.0;
-        e.col(j0 + l).segment(j0 + l, n - l) =
-            -cell(i, j0 + l) * w.segment(l, n - l).cwiseProduct(p.segment(l, n - l));
+        e.col(j0 + l).segment(j0 + l, n - l) = -g[l] * w.segment(l, n - l).cwiseProduct(p.segment(l, n - l));
       }
-      // The drive: g_d into free node 0, or g_r from the fixed node 0 into node 1.
+      // The drive: g_d into free node 0, or g_r from the fixed node 0 into node 1 (p now holds
+      // p(k, 0)).
       m.tail(n) = (ideal_driver ? gr : gd) * w.cwiseProduct(p);
+      for (int64_t k = 0; k < n; ++k) {
+        p.head(k) *= c[k];
+        p[k] = 1.0;
+        e.col(j0 + k).segment(j0, k) = -w[k] * g.head(k).cwiseProduct(p.head(k));
+      }
     }
     const double wires = gc * static_cast<double>((i > 0) + (i + 1 < R)) + (i == R - 1 ? gs : 0.0);
     e.diagonal() += (wires + cell.row(i).array()).matrix().transpose();
   };
   const int64_t blocks = ideal_sense ? R - 1 : R;  // column-node rows with unknown voltages
-  // e_inv holds the lower triangle of E_{k-1}^-1 (its upper triangle is scratch): every use reads
-  // it as a symmetric matrix, and each E_k is factorised from its lower triangle only. Buffers
-  // are allocated once; y and y_next take turns (columns k and above of y are scratch).
+  // e holds E_k and e_inv E_{k-1}^-1, both triangles. Buffers are allocated once; y and y_next
+  // take turns (columns k and above of y are scratch).
   Eigen::VectorXd m(C);
   Eigen::MatrixXd e(C, C), e_inv(C, C), y = Eigen::MatrixXd::Zero(C, R), y_next(C, R);
   for (int64_t k = 0; k < blocks; ++k) {
     row_block(k, m, e);
     if (k > 0) {
-      e.triangularView<Eigen::Lower>() -= (gc * gc) * e_inv;
+      e -= (gc * gc) * e_inv;
       y_next.leftCols(k).noalias() = gc * (e_inv * y.leftCols(k));
       y.swap(y_next);
     }
     y.col(k) = m;
-    e.triangularView<Eigen::StrictlyUpper>() = e.transpose();
     if (!invert_spd(e)) {
       throw UsageError("circuit: the nodal matrix is not positive definite (a part of the network floats)");
     }
