@@ -85,8 +85,7 @@ CircuitSolver parse_circuit_solver(const std::string& text) {
   throw UsageError("circuit solver \"" + text + "\": expected exact, first-order or ideal");
 }
 
-Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
-                                CircuitSolver solver) {
+void detail::check_circuit(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec) {
   check_spec(spec);
   const int64_t R = g_uS.rows(), C = g_uS.cols();
   if (R <= 0 || C <= 0 || R * C > kMaxCircuitCells) {
@@ -96,6 +95,12 @@ Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& 
   if (!g_uS.allFinite() || g_uS.minCoeff() < 0) {
     throw UsageError("circuit: conductances must be finite and non-negative (uS)");
   }
+}
+
+Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
+                                CircuitSolver solver) {
+  detail::check_circuit(g_uS, spec);
+  const int64_t R = g_uS.rows(), C = g_uS.cols();
   // The cell with its access transistor in series.
   const Eigen::MatrixXd cell = g_uS.array() / (1.0 + g_uS.array() * spec.access_ohm * 1e-6);
   if (solver == CircuitSolver::kIdeal) return cell.transpose();
@@ -121,23 +126,30 @@ Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& 
 
 namespace detail {
 
-// The general solve: every node, zero resistances joined (union-find), one sparse LDLT.
-Eigen::MatrixXd nodal_transfer_matrix(const Eigen::MatrixXd& cell, const CircuitSpec& spec) {
+// The network's nodes (see the top of this file), zero resistances joined (union-find), and
+// its elements between the joined classes. With access_nodes, each cell is its access resistance
+// to an internal node and the bare device from there (for a nonlinear device); else the cell is
+// one element with the access resistance folded in (`cell` is then G_eff).
+Network build_network(const Eigen::MatrixXd& cell, const CircuitSpec& spec, bool access_nodes) {
   const int64_t R = cell.rows(), C = cell.cols();
-  // Node ids: row nodes, column nodes, sources, senses.
+  // Node ids: row nodes, column nodes, sources, senses, internal cell nodes.
   const int64_t n_cells = R * C;
   const auto row_node = [&](int64_t i, int64_t j) { return i * C + j; };
   const auto col_node = [&](int64_t i, int64_t j) { return n_cells + i * C + j; };
   const auto source = [&](int64_t i) { return 2 * n_cells + i; };
   const auto sense = [&](int64_t j) { return 2 * n_cells + R + j; };
-  Nodes nodes(2 * n_cells + R + C);
+  const auto inner = [&](int64_t i, int64_t j) { return 2 * n_cells + R + C + i * C + j; };
+  const int64_t n_nodes = 2 * n_cells + R + C + (access_nodes ? n_cells : 0);
+  Nodes nodes(n_nodes);
   std::vector<Element> elements;
-  elements.reserve(static_cast<size_t>(4 * n_cells + R + C));
+  std::vector<bool> is_cell;
+  elements.reserve(static_cast<size_t>(5 * n_cells + R + C));
   const auto connect = [&](int64_t a, int64_t b, double ohm) {
     if (ohm == 0) {
       nodes.join(a, b);
     } else {
       elements.push_back({a, b, conductance_uS(ohm)});
+      is_cell.push_back(false);
     }
   };
   for (int64_t i = 0; i < R; ++i) {
@@ -150,25 +162,46 @@ Eigen::MatrixXd nodal_transfer_matrix(const Eigen::MatrixXd& cell, const Circuit
   }
   for (int64_t i = 0; i < R; ++i) {
     for (int64_t j = 0; j < C; ++j) {
-      if (cell(i, j) > 0) elements.push_back({row_node(i, j), col_node(i, j), cell(i, j)});
+      if (!(cell(i, j) > 0)) continue;
+      int64_t from = row_node(i, j);
+      if (access_nodes) {
+        connect(from, inner(i, j), spec.access_ohm);
+        from = inner(i, j);
+      }
+      elements.push_back({from, col_node(i, j), cell(i, j)});
+      is_cell.push_back(true);
     }
   }
   // Classes: a source's class is known (input k), a sense's class is known (0 V, output j).
-  std::vector<int64_t> input_of(static_cast<size_t>(2 * n_cells + R + C), -1);
-  std::vector<int64_t> output_of(input_of.size(), -1), unknown(input_of.size(), -1);
-  for (int64_t i = 0; i < R; ++i) input_of[static_cast<size_t>(nodes.find(source(i)))] = i;
-  for (int64_t j = 0; j < C; ++j) output_of[static_cast<size_t>(nodes.find(sense(j)))] = j;
-  int64_t n = 0;
-  for (int64_t node = 0; node < 2 * n_cells + R + C; ++node) {
+  Network net;
+  net.input_of.assign(static_cast<size_t>(n_nodes), -1);
+  net.output_of.assign(static_cast<size_t>(n_nodes), -1);
+  net.unknown.assign(static_cast<size_t>(n_nodes), -1);
+  for (int64_t i = 0; i < R; ++i) net.input_of[static_cast<size_t>(nodes.find(source(i)))] = i;
+  for (int64_t j = 0; j < C; ++j) net.output_of[static_cast<size_t>(nodes.find(sense(j)))] = j;
+  for (int64_t node = 0; node < n_nodes; ++node) {
     const size_t c = static_cast<size_t>(nodes.find(node));
-    if (input_of[c] < 0 && output_of[c] < 0 && unknown[c] < 0) unknown[c] = n++;
+    if (net.input_of[c] < 0 && net.output_of[c] < 0 && net.unknown[c] < 0) net.unknown[c] = net.n_unknown++;
   }
+  for (size_t k = 0; k < elements.size(); ++k) {
+    const int64_t ca = nodes.find(elements[k].a), cb = nodes.find(elements[k].b);
+    if (ca != cb) net.edges.push_back({ca, cb, elements[k].g_uS, is_cell[k]});
+  }
+  return net;
+}
 
+// The general solve: every node, zero resistances joined (union-find), one sparse LDLT.
+Eigen::MatrixXd nodal_transfer_matrix(const Eigen::MatrixXd& cell, const CircuitSpec& spec) {
+  const int64_t R = cell.rows(), C = cell.cols();
+  const Network net = build_network(cell, spec, false);
+  const auto& input_of = net.input_of;
+  const auto& output_of = net.output_of;
+  const auto& unknown = net.unknown;
+  const int64_t n = net.n_unknown;
   std::vector<Eigen::Triplet<double>> lap, b_in, q_out;
   Eigen::MatrixXd a = Eigen::MatrixXd::Zero(C, R);  // P: sense joined straight to a source
-  for (const Element& e : elements) {
-    const size_t ca = static_cast<size_t>(nodes.find(e.a)), cb = static_cast<size_t>(nodes.find(e.b));
-    if (ca == cb) continue;
+  for (const Network::Edge& e : net.edges) {
+    const size_t ca = static_cast<size_t>(e.a), cb = static_cast<size_t>(e.b);
     for (const auto& [self, other] : {std::pair{ca, cb}, std::pair{cb, ca}}) {
       if (unknown[self] >= 0) {
         lap.emplace_back(unknown[self], unknown[self], e.g_uS);

@@ -73,6 +73,16 @@ inline constexpr int64_t kMaxCircuitCells = int64_t{1} << 20;
 // taken exactly. Throws UsageError on negative or non-finite values.
 Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
                                 CircuitSolver solver);
+// The same network with nonlinear cells, I = G v0 sinh(V / v0) (G: the small-signal conductance
+// at 0 V; the ASU/Stanford RRAM form): output currents (batch x cols, uA) for input voltages v
+// (batch x rows, V) by Newton's method on the nodal equations (sim/circuit_nonlinear.cpp).
+struct NonlinearSolve {
+  RowMatrixXd i_uA;
+  int max_iterations = 0;           // Newton steps of the slowest input vector
+  double max_cell_v_over_v0 = 0.0;  // the largest |V| / v0 across a cell
+};
+NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v,
+                               const CircuitSpec& spec, double v0_V);
 
 // The converters and wires around each crossbar tile.
 struct PeripherySpec {

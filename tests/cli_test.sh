@@ -50,6 +50,15 @@ fails_with "class count names both files" \
   "fashion_mnist_196_test.h5 has 10 classes, the model .*layer_pre_din1.h5 only 5 outputs" \
   "$bin" eval "$m/layer_pre_din1.h5" --data "$fixtures/datasets/fashion_mnist_196_test.h5" --limit 4
 # A dataset compressed with a filter this libhdf5 lacks (lzf, built into h5py) names the filter.
+check "circuit input written" "$py" -c "
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'w') as f:
+    f['G'] = np.full((3, 2), 50.0); f['v'] = np.full((1, 3), 0.1)
+" "$tmp/tile.h5"
+check "circuit with nonlinear cells" "$bin" circuit --in "$tmp/tile.h5" --out "$tmp/tile_out.h5" \
+  --row-wire-ohm 10 --col-wire-ohm 10 --cell-v0 0.25
+fails_with "nonlinear cells need the exact solver" "needs --solver exact" "$bin" circuit \
+  --in "$tmp/tile.h5" --out "$tmp/tile_out.h5" --cell-v0 0.25 --solver first-order
 check "lzf dataset written" "$py" -c "
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], 'w') as f:

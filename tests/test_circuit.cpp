@@ -5,6 +5,7 @@
 #include <boost/random/mersenne_twister.hpp>
 #include <boost/random/uniform_real_distribution.hpp>
 #include <Eigen/LU>
+#include <cmath>
 
 #include "sim/detail/circuit.h"
 #include "sim/sim.h"
@@ -115,6 +116,38 @@ TEST(Circuit, ChainSolverEqualsTheNodalSolveOnALargerTile) {
     const Eigen::MatrixXd nodal = detail::nodal_transfer_matrix(g, s);
     EXPECT_LE((chain - nodal).cwiseAbs().maxCoeff(), 1e-9 * nodal.cwiseAbs().maxCoeff()) << sense;
   }
+}
+
+// Nonlinear cells: with v0 far above every voltage the Newton solve is the linear network's
+// (access resistance as its own element here, folded in the transfer matrix).
+TEST(Circuit, NonlinearCellsWithLargeV0AreTheLinearNetwork) {
+  boost::random::mt19937_64 gen(3);
+  boost::random::uniform_real_distribution<double> uniform(1.0, 100.0), volts(-0.3, 0.3);
+  const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(6, 5, [&] { return uniform(gen); });
+  const RowMatrixXd v = RowMatrixXd::NullaryExpr(3, 6, [&] { return volts(gen); });
+  for (const CircuitSpec& s : {CircuitSpec{2.5, 1.5, 40.0, 15.0, 2000.0}, CircuitSpec{1.0, 0.0, 0.0, 0.0, 0.0}}) {
+    const RowMatrixXd linear = v * transfer_matrix(g, s, CircuitSolver::kExact).transpose();
+    const NonlinearSolve r = solve_nonlinear(g, v, s, 1e3);
+    // |V| / v0 <= 3e-4 across a cell, so sinh departs from linear by at most x^2 / 6 = 1.5e-8.
+    EXPECT_LE((r.i_uA - linear).cwiseAbs().maxCoeff(), 2e-8 * linear.cwiseAbs().maxCoeff());
+    EXPECT_LE(r.max_cell_v_over_v0, 3e-4);
+  }
+}
+
+// One cell between a driver and a sense resistance, hand-reduced to one equation in its current,
+// I = G v0 sinh((v - I (R_d + R_s)) / v0), solved here by bisection.
+TEST(Circuit, NonlinearSingleCellMatchesTheScalarEquation) {
+  const double g = 100.0, v0 = 0.25, rd = 1000.0, rs = 500.0;  // uS, V, ohm
+  const Eigen::MatrixXd gm = Eigen::MatrixXd::Constant(1, 1, g);
+  for (const double v : {0.05, 0.3, 0.6, -0.45}) {
+    const auto f = [&](double i_uA) { return i_uA - g * v0 * std::sinh((v - i_uA * 1e-6 * (rd + rs)) / v0); };
+    double lo = -1e6, hi = 1e6;  // uA; f is increasing in i
+    for (int k = 0; k < 200; ++k) (f(0.5 * (lo + hi)) > 0 ? hi : lo) = 0.5 * (lo + hi);
+    const NonlinearSolve r = solve_nonlinear(gm, RowMatrixXd::Constant(1, 1, v), CircuitSpec{0, 0, rd, rs, 0}, v0);
+    EXPECT_NEAR(r.i_uA(0, 0), 0.5 * (lo + hi), 1e-9 * std::abs(lo)) << v;
+    EXPECT_GT(std::abs(r.i_uA(0, 0)), std::abs(g * v / (1 + g * 1e-6 * (rd + rs))));  // sinh > linear
+  }
+  EXPECT_THROW(solve_nonlinear(gm, RowMatrixXd::Constant(1, 1, 0.1), CircuitSpec{}, 0.0), UsageError);
 }
 
 TEST(Circuit, RefusesBadValues) {

@@ -95,3 +95,60 @@ def test_bad_input_is_refused(tmp_path):
     r = subprocess.run([BIN, "circuit", "--in", str(tmp_path / "in.h5"), "--out",
                         str(tmp_path / "o.h5")], capture_output=True, text=True)
     assert r.returncode != 0 and "'/v' has 5 columns, expected 3" in r.stderr
+
+
+def nonlinear_nodal_currents(G, v, v0, r_row, r_col, r_drv, r_sense):
+    """Column currents (cols,) in uA for one input vector with cells I = G v0 sinh(dV / v0),
+    solved here with scipy's root finder on every node's Kirchhoff equation (no shared code)."""
+    from scipy.optimize import root
+    R, C = G.shape
+    row = lambda i, j: i * C + j
+    col = lambda i, j: R * C + i * C + j
+    wires = []                                   # (node or ('src', i), node or ('sen', j), g)
+    for i in range(R):
+        wires.append((("src", i), row(i, 0), 1e6 / r_drv))
+        for j in range(C - 1):
+            wires.append((row(i, j), row(i, j + 1), 1e6 / r_row))
+    for j in range(C):
+        for i in range(R - 1):
+            wires.append((col(i, j), col(i + 1, j), 1e6 / r_col))
+        wires.append((col(R - 1, j), ("sen", j), 1e6 / r_sense))
+
+    def volt(x, node):
+        if isinstance(node, tuple):
+            return v[node[1]] if node[0] == "src" else 0.0
+        return x[node]
+
+    def kcl(x):
+        out = np.zeros(2 * R * C)                # current leaving each node
+        for p, q, g in wires:
+            i = g * (volt(x, p) - volt(x, q))
+            if not isinstance(p, tuple):
+                out[p] += i
+            if not isinstance(q, tuple):
+                out[q] -= i
+        for i in range(R):
+            for j in range(C):
+                cur = G[i, j] * v0 * np.sinh((x[row(i, j)] - x[col(i, j)]) / v0)
+                out[row(i, j)] += cur
+                out[col(i, j)] -= cur
+        return out
+
+    sol = root(kcl, np.zeros(2 * R * C), method="hybr", tol=1e-14)
+    assert sol.success, sol.message
+    return np.array([sol.x[col(R - 1, j)] * 1e6 / r_sense for j in range(C)])
+
+
+def test_nonlinear_cells_match_an_independent_root_finder(tmp_path):
+    """--cell-v0: Newton on the nodal equations against scipy's root finder on a 4 x 3 tile
+    (cells 1-100 uS, v0 = 0.25 V, inputs up to 0.4 V: sinh well away from linear)."""
+    rng = np.random.default_rng(9)
+    G = rng.uniform(1.0, 100.0, size=(4, 3))
+    V = rng.uniform(-0.4, 0.4, size=(2, 4))
+    ohm = dict(row_wire_ohm=200.0, col_wire_ohm=300.0, driver_ohm=1000.0, sense_ohm=500.0)
+    i_nl, _ = run_circuit(tmp_path, G, V, cell_v0=0.25, **ohm)
+    i_lin, _ = run_circuit(tmp_path, G, V, **ohm)
+    for b in range(V.shape[0]):
+        ref = nonlinear_nodal_currents(G, V[b], 0.25, 200.0, 300.0, 1000.0, 500.0)
+        np.testing.assert_allclose(i_nl[b], ref, rtol=1e-7, atol=1e-9 * np.abs(ref).max())
+        assert np.abs(i_nl[b] - i_lin[b]).max() > 1e-3 * np.abs(i_lin[b]).max()  # it is nonlinear

@@ -21,11 +21,23 @@ int run_circuit(const CircuitArgs& args) {
   spec.sense_ohm = args.sense_ohm;
   spec.access_ohm = args.access_ohm;
   const CircuitSolver solver = parse_circuit_solver(args.solver);
+  if (args.cell_v0 > 0 && solver != CircuitSolver::kExact) {
+    throw UsageError("--cell-v0 needs --solver exact (nonlinear cells are solved on the whole network)");
+  }
   const auto start = std::chrono::steady_clock::now();
-  const Eigen::MatrixXd a = transfer_matrix(g, spec, solver);
+  const Eigen::MatrixXd a = transfer_matrix(g, spec, solver);  // small-signal (0 V) when nonlinear
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const RowMatrixXd i = v * a.transpose();  // (batch, cols) in uA
+  RowMatrixXd i = v * a.transpose();  // (batch, cols) in uA
+  if (args.cell_v0 > 0) {
+    const auto newton_start = std::chrono::steady_clock::now();
+    const NonlinearSolve nl = solve_nonlinear(g, v, spec, args.cell_v0);
+    i = nl.i_uA;
+    std::printf("cells       I = G v0 sinh(V / v0), v0 = %g V: Newton, at most %d steps per vector, "
+                "largest |V| / v0 %.3f, %.3f s\n", args.cell_v0, nl.max_iterations,
+                nl.max_cell_v_over_v0,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - newton_start).count());
+  }
   write_matrices_f64(args.out, {{"/i", i}, {"/A", RowMatrixXd(a)}});
   const double ideal = (v * g).cwiseAbs().sum();
   std::printf("tile        %lld x %lld cells, %lld input vectors (%s)\n",

@@ -195,6 +195,10 @@ int main(int argc, char** argv) {
       ->check(ohm)->capture_default_str();
   ck_cmd->add_option("--access-ohm", ck.access_ohm, "1T1R access transistor per cell")
       ->check(ohm)->capture_default_str();
+  ck_cmd->add_option("--cell-v0", ck.cell_v0,
+                     "nonlinear cells, I = G v0 sinh(V / v0) in volts (ASU/Stanford RRAM form; "
+                     "exact solver only); 0 = ohmic")
+      ->check(CLI::Range(0.0, 1e3))->capture_default_str();
   ck_cmd->add_option("--solver", ck.solver, "exact, first-order or ideal")
       ->check(CLI::IsMember({"exact", "first-order", "ideal"}))->capture_default_str();
 
