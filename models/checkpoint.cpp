@@ -423,8 +423,7 @@ class CheckpointReader {
 };
 
 S4DModel S4DModel::load(const std::string& path) {
-  h5::probe_in_child(path, [&] { CheckpointReader(path).read(); });
-  return CheckpointReader(path).read();
+  return h5::read_contained(path, [&] { return CheckpointReader(path).read(); });
 }
 
 std::map<std::string, int64_t> S4DModel::parameter_counts() const {

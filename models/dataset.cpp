@@ -94,15 +94,13 @@ SequenceBatch read_sequences_here(const std::string& path, const std::string& da
 
 }  // namespace
 
-// Each loader reads the file first in a child process (h5::probe_in_child), then here.
+// Each loader reads the file first in a child process, then here (h5::read_contained).
 SequenceBatch read_sequences(const std::string& path, const std::string& dataset) {
-  h5::probe_in_child(path, [&] { read_sequences_here(path, dataset); });
-  return read_sequences_here(path, dataset);
+  return h5::read_contained(path, [&] { return read_sequences_here(path, dataset); });
 }
 
 Dataset load_dataset(const std::string& path, int64_t limit) {
-  h5::probe_in_child(path, [&] { load_dataset_here(path, limit); });
-  return load_dataset_here(path, limit);
+  return h5::read_contained(path, [&] { return load_dataset_here(path, limit); });
 }
 
 namespace {
@@ -136,13 +134,11 @@ Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> read_matrix_as
 }  // namespace
 
 RowMatrixXf read_matrix(const std::string& path, const std::string& dataset) {
-  h5::probe_in_child(path, [&] { read_matrix_as<float>(path, dataset); });
-  return read_matrix_as<float>(path, dataset);
+  return h5::read_contained(path, [&] { return read_matrix_as<float>(path, dataset); });
 }
 
 RowMatrixXd read_matrix_f64(const std::string& path, const std::string& dataset) {
-  h5::probe_in_child(path, [&] { read_matrix_as<double>(path, dataset); });
-  return read_matrix_as<double>(path, dataset);
+  return h5::read_contained(path, [&] { return read_matrix_as<double>(path, dataset); });
 }
 
 void write_matrices_f64(const std::string& path,

@@ -49,6 +49,7 @@ class Nodes {
 struct Element {
   int64_t a, b;  // node ids
   double g_uS;   // conductance
+  bool cell;     // the device itself, else a resistance
 };
 
 void check_spec(const CircuitSpec& s) {
@@ -142,14 +143,12 @@ Network build_network(const Eigen::MatrixXd& cell, const CircuitSpec& spec, bool
   const int64_t n_nodes = 2 * n_cells + R + C + (access_nodes ? n_cells : 0);
   Nodes nodes(n_nodes);
   std::vector<Element> elements;
-  std::vector<bool> is_cell;
   elements.reserve(static_cast<size_t>(5 * n_cells + R + C));
   const auto connect = [&](int64_t a, int64_t b, double ohm) {
     if (ohm == 0) {
       nodes.join(a, b);
     } else {
-      elements.push_back({a, b, conductance_uS(ohm)});
-      is_cell.push_back(false);
+      elements.push_back({a, b, conductance_uS(ohm), false});
     }
   };
   for (int64_t i = 0; i < R; ++i) {
@@ -168,8 +167,7 @@ Network build_network(const Eigen::MatrixXd& cell, const CircuitSpec& spec, bool
         connect(from, inner(i, j), spec.access_ohm);
         from = inner(i, j);
       }
-      elements.push_back({from, col_node(i, j), cell(i, j)});
-      is_cell.push_back(true);
+      elements.push_back({from, col_node(i, j), cell(i, j), true});
     }
   }
   // Classes: a source's class is known (input k), a sense's class is known (0 V, output j).
@@ -183,9 +181,9 @@ Network build_network(const Eigen::MatrixXd& cell, const CircuitSpec& spec, bool
     const size_t c = static_cast<size_t>(nodes.find(node));
     if (net.input_of[c] < 0 && net.output_of[c] < 0 && net.unknown[c] < 0) net.unknown[c] = net.n_unknown++;
   }
-  for (size_t k = 0; k < elements.size(); ++k) {
-    const int64_t ca = nodes.find(elements[k].a), cb = nodes.find(elements[k].b);
-    if (ca != cb) net.edges.push_back({ca, cb, elements[k].g_uS, is_cell[k]});
+  for (const Element& e : elements) {
+    const int64_t ca = nodes.find(e.a), cb = nodes.find(e.b);
+    if (ca != cb) net.edges.push_back({ca, cb, e.g_uS, e.cell});
   }
   return net;
 }
@@ -272,16 +270,16 @@ bool invert_spd(Eigen::Ref<Eigen::MatrixXd> e) {
 // W_{R-1} = 0 is known, the sweep stops at row R-2, and column j's current is
 // g_c W(R-2, j) + G(R-1, j) U(R-1, j). With an ideal driver (0 ohm) U(i, 0) = v_i is known.
 // Every E_k is a Schur complement of the positive definite nodal matrix, so Cholesky applies.
-// Cost about R C^3 (one symmetric inverse per row) + R^2 C^2 (the sweep of Y) flops, dense and
-// cache-friendly, against one sparse solve per column of the nodal form.
+// Cost about 4/3 R C^3 (one symmetric inverse per row) + R^2 C^2 (the sweep of Y) flops, dense
+// and cache-friendly, against one sparse solve per column of the nodal form.
 Eigen::MatrixXd chain_transfer_matrix(const Eigen::MatrixXd& cell, const CircuitSpec& spec) {
   const int64_t R = cell.rows(), C = cell.cols();
   const double gr = conductance_uS(spec.row_wire_ohm), gc = conductance_uS(spec.col_wire_ohm);
   const bool ideal_driver = spec.driver_ohm == 0, ideal_sense = spec.sense_ohm == 0;
   const double gd = ideal_driver ? 0.0 : conductance_uS(spec.driver_ohm);
   const double gs = ideal_sense ? 0.0 : conductance_uS(spec.sense_ohm);
-  // Row i's chain eliminated into the column nodes: m = G_i a_i (C) and the lower triangle of
-  // the column block D_i - diag(G_i) K_i (C x C), from the free nodes j0..C-1 (j0 = 1 when the
+  // Row i's chain eliminated into the column nodes: m = G_i a_i (C) and the column block
+  // D_i - diag(G_i) K_i (C x C, symmetric), from the free nodes j0..C-1 (j0 = 1 when the
   // driver fixes node 0). The chain's tridiagonal T = L D L^T (unit lower bidiagonal L with
   // L(k, k-1) = -c_k, pivots d_k) has the inverse T^-1(k, l) = sigma_k p(k, l) for k >= l, with
   // p(k, l) = c_{l+1} ... c_k and sigma_k = T^-1(k, k) = 1 / d_k + c_{k+1}^2 sigma_{k+1}: every
@@ -348,12 +346,12 @@ Eigen::MatrixXd chain_transfer_matrix(const Eigen::MatrixXd& cell, const Circuit
   }
   Eigen::MatrixXd a(C, R);
   if (!ideal_sense) {
-    a.noalias() = gs * (e_inv.selfadjointView<Eigen::Lower>() * y);
+    a.noalias() = gs * (e_inv * y);
     return a;
   }
   a.setZero();
   if (blocks > 0) {  // the current down the last column segment (y's last column is scratch)
-    a.leftCols(blocks).noalias() = gc * (e_inv.selfadjointView<Eigen::Lower>() * y.leftCols(blocks));
+    a.leftCols(blocks).noalias() = gc * (e_inv * y.leftCols(blocks));
   }
   row_block(R - 1, m, e);  // the last row's cells straight into the sense
   a.col(R - 1) += m;

@@ -27,7 +27,7 @@ struct EdgeCurrent {
 };
 
 EdgeCurrent edge_current(const detail::Network::Edge& e, double dv, double v0) {
-  if (!e.cell || v0 <= 0) return {e.g_uS * dv, e.g_uS};
+  if (!e.cell) return {e.g_uS * dv, e.g_uS};
   const double x = dv / v0;
   return {e.g_uS * v0 * std::sinh(x), e.g_uS * std::cosh(x)};
 }

@@ -22,6 +22,13 @@ namespace qs4d::h5 {
 // limit (default 120 s); QS4D_UNCONTAINED_READS=1 skips the child (the fuzz harnesses).
 void probe_in_child(const std::string& path, const std::function<void()>& read);
 
+// The read of `path` contained: first probed in a child process, then made here.
+template <class Read>
+auto read_contained(const std::string& path, const Read& read) {
+  probe_in_child(path, [&] { read(); });
+  return read();
+}
+
 // Owns one hid_t and closes it with the matching H5*close.
 class Handle {
  public:

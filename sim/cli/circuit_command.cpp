@@ -28,8 +28,10 @@ int run_circuit(const CircuitArgs& args) {
   const Eigen::MatrixXd a = transfer_matrix(g, spec, solver);  // small-signal (0 V) when nonlinear
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  RowMatrixXd i = v * a.transpose();  // (batch, cols) in uA
-  if (args.cell_v0 > 0) {
+  RowMatrixXd i;  // (batch, cols) in uA
+  if (args.cell_v0 <= 0) {
+    i = v * a.transpose();
+  } else {
     const auto newton_start = std::chrono::steady_clock::now();
     const NonlinearSolve nl = solve_nonlinear(g, v, spec, args.cell_v0);
     i = nl.i_uA;
