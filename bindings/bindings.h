@@ -28,5 +28,6 @@ void register_data(py::module_& m);     // Checkpoint, Chip, Dataset (data.cpp)
 void register_evaluate(py::module_& m); // evaluate (module.cpp)
 void register_program(py::module_& m);  // program, ProgrammedChip, perturb (program.cpp)
 void register_device(py::module_& m);   // Device, ProgrammedDevices (device.cpp)
+void register_state_scan(py::module_& m);  // state_scan_forward, _backward (state_scan.cpp)
 
 }  // namespace qs4d::py_bind

@@ -77,4 +77,5 @@ PYBIND11_MODULE(qs4dsim, m) {
   register_evaluate(m);
   register_program(m);
   register_device(m);
+  register_state_scan(m);
 }

@@ -6,10 +6,15 @@
 # runs' logs. COMPONENTS and BITS restrict the grid; EXTRA adds trainer options to every run (a
 # smoke test's --limit). Every run is resumable (its state in $WORK/<name>/state.pt).
 #
-#   DEVICE=cuda JOBS=27 TIME_BUDGET=200 bash scripts/smnist_qat_study.sh   # one GPU, ~5 minutes
-#   bash scripts/smnist_qat_study.sh                                         # CPU: days
+#   DEVICE=cuda JOBS=27 TIME_BUDGET=200 COMPONENTS="encoder ... act" bash scripts/smnist_qat_study.sh
+#   COMPONENTS=x JOBS=3 EPOCHS=20 TIME_BUDGET=5100 bash scripts/smnist_qat_study.sh     # 2 cores
+#
+# The state x trains on the CPU only, through the compiled scan of the simulator's Python module
+# (build/bindings; qs4d.state_scan): ~25 samples/s on one core. Without the module (or on a GPU)
+# it falls back to autograd through the 784 steps: ~5 samples/s and ~16 GB per run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+export PYTHONPATH="$root/build/bindings${PYTHONPATH:+:$PYTHONPATH}"  # the compiled state scan
 PY=${PYTHON:-/usr/bin/python3}
 DEVICE=${DEVICE:-cpu}
 JOBS=${JOBS:-1}
@@ -35,8 +40,7 @@ done
 run_one() {  # component bits
   local name="$1$2"
   cd "$root/python"
-  # The state scan steps 784 times per batch in Python and keeps every step for the backward
-  # pass (about 16 GB at batch 64): X_LIMIT training samples (0 = all) keep its epochs short.
+  # X_LIMIT training samples (0 = all) keep the state x's epochs short.
   local limit=()
   [ "$1" = x ] && [ "${X_LIMIT:-0}" -gt 0 ] && limit=(--limit "$X_LIMIT")
   local args=("${limit[@]}" --data "$root/data/datasets/mnist_784" --init-from "$init"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import checkpoint
+from . import checkpoint, state_scan
 from .data import read_dataset
 from .model import S4Model
 from .hwa import ChipNoise
@@ -47,9 +47,12 @@ def build_schedule(opt, epochs, steps_per_epoch, steps_done=0):
     for g in opt.param_groups:  # a rebuilt schedule starts from each group's own peak lr
         if "max_lr" in g:
             g["lr"] = g["max_lr"]
+    total = epochs * steps_per_epoch
+    # torch divides by pct_start * total - 1: ten steps in all (a small --limit) was a crash.
+    warm_up = 0.1 if abs(0.1 * total - 1) > 1e-9 else 0.15
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=epochs * steps_per_epoch,
-        pct_start=0.1, anneal_strategy="cos")
+        opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=total,
+        pct_start=warm_up, anneal_strategy="cos")
     with warnings.catch_warnings():  # stepping a fresh schedule before the optimizer is intended
         warnings.simplefilter("ignore", UserWarning)
         for _ in range(steps_done):
@@ -171,7 +174,8 @@ def main(argv=None):
         q.add_argument(f"--{name}-bits", type=int,
                        help=f"bits of {what}, overriding --bits / --ssm-bits (heterogeneous QAT)")
     q.add_argument("--x-bits", type=int, default=0,
-                   help="fixed-point state x after every step (static scale; a Python scan)")
+                   help="fixed-point state x after every step (static scale per layer; the compiled "
+                        "scan of the qs4dsim module on the CPU, else autograd through every step)")
     q.add_argument("--act-fixed-bits", type=int, default=0,
                    help="fixed-point inputs of encoder, projections, decoder (static scales)")
     q.add_argument("--scale", choices=("lsq", "max"), default="lsq")
@@ -217,6 +221,11 @@ def main(argv=None):
     if args.bits or args.x_bits or args.act_fixed_bits or any(v is not None for v in overrides):
         qconfig = quant_config(args)
         model = QATModel(base, qconfig).to(device)
+        if args.x_bits:
+            fast = state_scan.available() and device.type == "cpu"
+            print("fixed-point state: " + ("compiled scan (qs4dsim)" if fast else
+                  "autograd through every step (slow: qs4dsim not importable or not on the CPU)"),
+                  flush=True)
         if args.chip:
             model.hwa = ChipNoise(args.chip, args.hwa_noise_scale, args.hwa_time, args.hwa_read_noise,
                                   seed=args.seed)

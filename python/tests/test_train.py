@@ -3,6 +3,7 @@ import subprocess
 
 import h5py
 import numpy as np
+import torch
 
 from qs4d import checkpoint, data, train
 
@@ -118,3 +119,15 @@ def test_shipped_checkpoints_carry_no_absolute_paths():
             config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
         for key in train.PATH_ARGS:
             assert not str(config.get(key) or "").startswith("/"), (path, key)
+
+
+def test_a_ten_step_schedule_trains():
+    # torch's one-cycle schedule divides by pct_start * steps - 1: 0.1 * 10 steps was a crash.
+    for epochs, steps in ((1, 10), (2, 5), (1, 1), (1, 2), (1, 3)):
+        model = torch.nn.Linear(2, 1)
+        opt = train.build_optimizer(model, 0.01, 0.0)
+        sched = train.build_schedule(opt, epochs, steps)
+        for _ in range(epochs * steps):
+            opt.step()
+            sched.step()
+        assert opt.param_groups[0]["lr"] < 0.01

@@ -1,0 +1,112 @@
+"""The S4D recurrence with its state on a fixed-point grid, trainable at L = 784 on a CPU.
+
+    x_t = Q(Abar x_{t-1} + Bbar u_t),   y_t = 2 Re(C x_t) + D u_t,   x_{-1} = 0,
+
+Q rounding Re x and Im x to multiples of `step` (half to even), clamped to +-levels steps.
+Training treats Q as the identity in the backward pass (the straight-through estimator, as
+`quant.round_ste` does for every other quantizer here), so the adjoint is the float recurrence's:
+
+    lambda_t = 2 conj(C) dy_t + conj(Abar) lambda_{t+1}              (lambda = dL/dRe x + i dL/dIm x)
+    dL/dAbar = sum_t lambda_t conj(x_{t-1}),  dL/dBbar = sum_t lambda_t u_t,
+    dL/dC    = sum_t 2 dy_t conj(x_t),        dL/du_t  = Re sum_m conj(Bbar) lambda_t + D dy_t,
+
+each complex gradient written as d/dRe + i d/dIm. Both passes run in the simulator's Python
+module (`qs4dsim.state_scan_forward` / `_backward`, bindings/state_scan.cpp): each sequence's
+modes stay in cache for all L steps, and the forward keeps only the integer codes of x (2 bytes
+each). Autograd through the step loop (`QATModel._state_scan`, the fallback without the module
+and the reference the tests hold this to) keeps ~15 tensors per step, about 16 GB at batch 64
+and L = 784, and costs ~11 s per batch of 64 on one core against ~1.5 s here. One difference
+from it: a clamped component passes its gradient through instead of zeroing it (the grid's range
+follows the state's running maximum, so clamps are rare).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def available():
+    """Whether the compiled scan is importable (PYTHONPATH=build/bindings)."""
+    return _module() is not None
+
+
+class CodeBuffer:
+    """Where a forward keeps the integer codes of x for its backward, reused from one batch to
+    the next (a fresh 400 MB per layer and batch at L = 784 costs more in page faults than the
+    scan itself). A later forward through the same buffer overwrites the codes: the backward
+    of an earlier one then refuses to run instead of returning wrong gradients."""
+
+    def __init__(self):
+        self.codes = None
+        self.generation = 0
+
+    def take(self, shape):
+        if self.codes is None or tuple(self.codes.shape) != tuple(shape):
+            self.codes = None  # the old one goes before the new one comes
+            self.codes = torch.empty(shape, dtype=torch.int16)
+        self.generation += 1
+        return self.codes, self.generation
+
+
+def fixed_point_scan(a_bar, b_bar, c, d, z, step, levels, buffer=None):
+    """y (B, H, L) and the largest |Re|, |Im| of the state before rounding, for complex (H, M)
+    a_bar, b_bar, c, real d (H), z (B, H, L) on the CPU, a positive scalar step and levels in
+    [1, 32767]. `buffer` (a CodeBuffer) keeps the codes between calls; the codes are kept only
+    where a gradient will be asked for."""
+    step = float(step)
+    if not step > 0 or not 1 <= levels <= 32767:
+        raise ValueError(f"fixed-point state: step must be > 0 and levels in [1, 32767], "
+                         f"got {step}, {levels}")
+    tensors = (torch.view_as_real(a_bar), torch.view_as_real(b_bar), torch.view_as_real(c), d, z)
+    keep = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    buffer = (buffer or CodeBuffer()) if keep else None
+    return _FixedPointScan.apply(*tensors, step, int(levels), buffer)
+
+
+def _module():
+    try:
+        import qs4dsim
+    except ImportError:
+        return None
+    return qs4dsim if hasattr(qs4dsim, "state_scan_forward") else None
+
+
+def _modes(a, b, c, step):
+    """Real and imaginary planes (3, H, M) of [Abar; Bbar / step; 2 step C] as float32 numpy."""
+    stacked = torch.stack([a, b / step, c * (2 * step)]).detach().float().cpu()
+    return stacked[..., 0].contiguous().numpy(), stacked[..., 1].contiguous().numpy()
+
+
+class _FixedPointScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, c, d, z, step, levels, buffer):
+        qs4dsim = _module()
+        re, im = _modes(a, b, c, step)
+        zf = z.detach().float().contiguous()
+        codes, ctx.generation = buffer.take((*z.shape, 2, a.shape[-2])) if buffer else (None, 0)
+        y, peak = qs4dsim.state_scan_forward(re, im, zf.numpy(), levels,
+                                             None if codes is None else codes.numpy(),
+                                             torch.get_num_threads())
+        y = torch.from_numpy(y).to(z.dtype) + z * d.unsqueeze(-1)
+        peak = torch.tensor(peak * step, dtype=z.dtype)
+        ctx.mark_non_differentiable(peak)
+        ctx.save_for_backward(a, b, c, d, z)
+        ctx.buffer, ctx.step, ctx.modes = buffer, step, (re, im)
+        return y, peak
+
+    @staticmethod
+    def backward(ctx, dy, _dpeak):
+        a, b, c, d, z = ctx.saved_tensors
+        if ctx.buffer.generation != ctx.generation:
+            raise RuntimeError("fixed-point state scan: a later forward through the same code "
+                               "buffer overwrote this one's state; run backward before the next "
+                               "forward (or give each forward its own CodeBuffer)")
+        re, im = ctx.modes
+        step = ctx.step
+        grads, dz = _module().state_scan_backward(
+            re, im, z.detach().float().contiguous().numpy(), ctx.buffer.codes.numpy(),
+            dy.detach().float().contiguous().numpy(), torch.get_num_threads())
+        grads = torch.from_numpy(grads).permute(0, 2, 3, 1).to(a.dtype)  # (3, H, M, 2)
+        grad_z = torch.from_numpy(dz).to(z.dtype) + dy * d.unsqueeze(-1)
+        grad_d = (dy * z).sum(dim=(0, 2))
+        return grads[0], grads[1] / step, grads[2] * (2 * step), grad_d, grad_z, None, None, None
