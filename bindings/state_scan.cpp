@@ -80,10 +80,12 @@ py::tuple scan_forward(const Floats& re, const Floats& im, const Floats& z, int 
   expect_shape(im, "imag modes", {3, s.H, s.M});
   if (levels < 1 || levels > 32767) throw UsageError("state scan: levels must be in [1, 32767], got " + std::to_string(levels));
   int16_t* codes = nullptr;
-  if (!codes_out.is_none()) {
-    auto c = codes_out.cast<Codes>();
+  if (!codes_out.is_none()) {  // written in place: a converted copy would swallow the codes
+    auto c = py::array::ensure(codes_out);
+    if (!c || !c.dtype().is(py::dtype::of<int16_t>()) || !(c.flags() & py::array::c_style) || !c.writeable())
+      throw UsageError("state scan: codes must be a writeable C-contiguous int16 array");
     expect_shape(c, "codes", {s.B, s.H, s.L, 2, s.M});
-    codes = c.mutable_data();
+    codes = static_cast<int16_t*>(c.mutable_data());
   }
   const Planes p = planes(re, im, s);
   const float* u = z.data();

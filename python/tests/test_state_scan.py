@@ -93,6 +93,8 @@ def test_wrong_shapes_and_grids_are_refused_by_name():
     z = torch.zeros(1, 2, 5).numpy()
     with pytest.raises(ValueError, match=r"codes has shape \(1, 2, 5, 2, 3\), expected \(1, 2, 5, 2, 4\)"):
         qs4dsim.state_scan_forward(modes, modes, z, 7, torch.zeros(1, 2, 5, 2, 3, dtype=torch.int16).numpy())
+    with pytest.raises(ValueError, match="writeable C-contiguous int16"):
+        qs4dsim.state_scan_forward(modes, modes, z, 7, torch.zeros(1, 2, 5, 2, 4, dtype=torch.int32).numpy())
     with pytest.raises(ValueError, match=r"imag modes has shape"):
         qs4dsim.state_scan_forward(modes, torch.zeros(3, 2, 5).numpy(), z, 7)
     with pytest.raises(ValueError, match=r"levels must be in \[1, 32767\], got 0"):
@@ -100,3 +102,15 @@ def test_wrong_shapes_and_grids_are_refused_by_name():
     with pytest.raises(ValueError, match="step must be > 0"):
         state_scan.fixed_point_scan(*(torch.zeros(2, 4, dtype=torch.cfloat),) * 3, torch.zeros(2),
                                     torch.zeros(1, 2, 5), 0.0, 7)
+
+
+def test_a_backward_after_a_later_forward_through_its_buffer_is_refused():
+    a, b, c, d = (t.requires_grad_() if t.is_floating_point() else t for t in _modes(2, 3, 5))
+    leaves = [torch.view_as_real(t).clone().requires_grad_() for t in (a, b, c)]
+    buffer = state_scan.CodeBuffer()
+    z = torch.randn(2, 2, 7)
+    first, _ = state_scan.fixed_point_scan(*(torch.view_as_complex(t) for t in leaves), d, z, 0.01, 127, buffer)
+    second, _ = state_scan.fixed_point_scan(*(torch.view_as_complex(t) for t in leaves), d, z, 0.01, 127, buffer)
+    second.sum().backward()
+    with pytest.raises(RuntimeError, match="overwrote"):
+        first.sum().backward()
