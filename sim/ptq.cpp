@@ -6,6 +6,8 @@
 #include <cmath>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/sim.h"
 
 namespace qs4d {
@@ -94,9 +96,11 @@ class ComponentQuantizer final : public LinearOverride {
     inputs_ = &inputs;
     DigitalEngine(model_, samples.length, ExecMode::kRecurrent).logits(samples, threads, this);
     states_ = inputs_ = nullptr;
-    if (int b = bits_of("x")) set_scales(state_scale_, states.peaks(), b);
+    if (int b = bits_of("x")) set_scales(state_scale_, trained_ranges_or(states.peaks()), b);
     if (int b = bits_of("act")) set_scales(act_scale_, inputs.peaks(), b);
   }
+
+  bool trained_state_ranges() const { return model_.meta().count("x_ranges") > 0; }
 
   bool encoder(int64_t, const Eigen::Ref<const Eigen::MatrixXf>& u, RowMatrixXf& x) const override {
     if (!bits_of("encoder") && !bits_of("act") && !inputs_) return false;
@@ -177,6 +181,34 @@ class ComponentQuantizer final : public LinearOverride {
     for (size_t i = 0; i < scales.size(); ++i) {
       scales[i] = std::max(peaks[i], 1e-30f) / static_cast<float>(qmax_of(bits));
     }
+  }
+
+  // The ranges of x a QAT run trained with (qs4d.train --x-bits writes /meta x_ranges, one per
+  // layer): the trained model depends on them (RESULTS.md section 7), so they win over the
+  // calibration's peaks.
+  std::vector<float> trained_ranges_or(const std::vector<float>& calibrated) const {
+    const auto it = model_.meta().find("x_ranges");
+    if (it == model_.meta().end()) return calibrated;
+    const auto refuse = [&](const std::string& detail) {
+      return FormatError(ErrorKind::kBadValue, model_.path(), "/meta attribute x_ranges", detail);
+    };
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception&) {
+      throw refuse("not JSON: " + it->second.substr(0, 80));
+    }
+    if (!j.is_array() || j.size() != calibrated.size())
+      throw refuse("expected a list of " + std::to_string(calibrated.size()) +
+                   " numbers (one per layer), found " + j.dump().substr(0, 80));
+    std::vector<float> ranges;
+    for (const auto& v : j) {
+      const double r = v.is_number() ? v.get<double>() : -1.0;
+      if (!(r > 0 && std::isfinite(r) && r < 1e30))
+        throw refuse("expected positive finite numbers, found " + v.dump());
+      ranges.push_back(static_cast<float>(r));
+    }
+    return ranges;
   }
 
   void quantize_input(size_t slot, float* v, int64_t n) const {
@@ -283,7 +315,10 @@ PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset
   r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.n_samples);
   r.unstable_modes = quantizer.unstable_modes();
   r.modes = quantizer.modes();
-  if (options.bits.count("x")) r.state_scales = quantizer.state_scales();
+  if (options.bits.count("x")) {
+    r.state_scales = quantizer.state_scales();
+    r.state_scale_source = quantizer.trained_state_ranges() ? "trained" : "calibrated";
+  }
   if (options.bits.count("act")) r.activation_scales = quantizer.activation_scales();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

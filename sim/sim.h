@@ -569,13 +569,15 @@ struct PtqResult {
   int64_t unstable_modes = 0;   // quantized |Abar| >= 1
   int64_t modes = 0;
   std::vector<float> state_scales;       // per layer, when x is quantized
+  std::string state_scale_source;        // "trained" (/meta x_ranges) or "calibrated"
   std::vector<float> activation_scales;  // encoder, projections..., decoder, when act is
   RowMatrixXf logits;                    // (n, d_output), with keep_logits
   double seconds = 0;
 };
 
 // Quantizes the named components of `model`, calibrates the static scales of x and act on
-// `calibration` (its samples, all of them), and evaluates on `data` in recurrent mode.
+// `calibration` (its samples, all of them; x's from the checkpoint's /meta x_ranges instead
+// where a QAT run of x wrote them), and evaluates on `data` in recurrent mode.
 PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
                        const PtqOptions& options);
 

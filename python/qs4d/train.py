@@ -315,6 +315,8 @@ def main(argv=None):
             "quantization": json.dumps(qconfig.to_dict() if qconfig else None),
             "hardware_aware": json.dumps(model.hwa.to_dict() if getattr(model, "hwa", None) else None),
             "training_config": json.dumps(portable_config(vars(args)))}
+    if qconfig and qconfig.x:  # the trained model depends on its grid: qs4dsim quantize reads them
+        meta["x_ranges"] = json.dumps([float(v) for v in model.x_range])
     if qconfig:
         sd, quant = model.export_tensors()
         checkpoint.save(base, args.out, quant=quant, meta=meta, state_dict=sd)

@@ -116,3 +116,33 @@ def test_quantize_rejects_unknown_components(tmp_path):
                         str(tmp_path / "d.h5"), "--components", "state=8"], capture_output=True,
                        text=True)
     assert r.returncode != 0 and "state=8" in r.stderr and "abar" in r.stderr
+
+
+def test_a_qat_run_of_x_hands_its_trained_ranges_to_quantize(tmp_path):
+    from qs4d import train
+    rng = np.random.default_rng(0)
+    prefix = str(tmp_path / "tiny")
+    for split, n in (("train", 32), ("val", 16), ("test", 16)):
+        y = rng.integers(0, 3, n)
+        x = (rng.normal(size=(n, 12, 1)) * 0.1 + y[:, None, None]).astype(np.float32)
+        data.write_dataset(f"{prefix}_{split}.h5", x, y, "tiny", 3, "test")
+    path = str(tmp_path / "x8.h5")
+    train.main(["--data", prefix, "--d-model", "4", "--d-state", "4", "--n-layers", "2",
+                "--batch", "16", "--threads", "1", "--out", path, "--work-dir", str(tmp_path / "w"),
+                "--epochs", "1", "--x-bits", "8"])
+    with h5py.File(path) as f:
+        ranges = json.loads(f["meta"].attrs["x_ranges"])
+    assert len(ranges) == 2 and min(ranges) > 0
+    out = tmp_path / "q.json"
+    r = subprocess.run([BIN, "quantize", path, "--data", prefix + "_test.h5", "--components", "x=8",
+                        "--json", str(out)], check=True, capture_output=True, text=True)
+    assert "x's ranges as trained" in r.stdout
+    row = json.loads(out.read_text())["results"][1]
+    assert row["state_scale_source"] == "trained"
+    assert row["state_scales"] == pytest.approx([v / 127 for v in ranges], rel=1e-6)
+    # A damaged attribute is refused by name.
+    with h5py.File(path, "a") as f:
+        f["meta"].attrs["x_ranges"] = "[1.0, -2.0]"
+    r = subprocess.run([BIN, "quantize", path, "--data", prefix + "_test.h5", "--components", "x=8"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "/meta attribute x_ranges" in r.stderr and "-2.0" in r.stderr

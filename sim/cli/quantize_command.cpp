@@ -75,8 +75,10 @@ int run_quantize(const QuantizeArgs& args) {
   std::printf("data        %s (%s, %lld samples, L = %lld), recurrent mode\n", args.data.c_str(),
               data.name.c_str(), static_cast<long long>(data.x.n),
               static_cast<long long>(data.x.length));
-  std::printf("calibration %s (%lld samples spread evenly: static scales of x and act)\n\n",
-              calib_path.c_str(), static_cast<long long>(calibration.x.n));
+  const bool trained_x = model.meta().count("x_ranges") > 0;
+  std::printf("calibration %s (%lld samples spread evenly: static scales of %s)\n\n",
+              calib_path.c_str(), static_cast<long long>(calibration.x.n),
+              trained_x ? "act; x's ranges as trained, from /meta x_ranges" : "x and act");
   std::printf("%-24s %9s %9s %14s %8s\n", "quantized", "accuracy", "change", "|Abar| >= 1", "seconds");
   nlohmann::json rows = nlohmann::json::array();
   double reference = 0;
@@ -100,7 +102,7 @@ int run_quantize(const QuantizeArgs& args) {
     rows.push_back({{"label", label}, {"bits", bits}, {"accuracy", r.accuracy},
                     {"n_correct", r.correct}, {"n_samples", r.n_samples},
                     {"unstable_modes", r.unstable_modes}, {"modes", r.modes},
-                    {"state_scales", r.state_scales},
+                    {"state_scales", r.state_scales}, {"state_scale_source", r.state_scale_source},
                     {"activation_scales", r.activation_scales}, {"seconds", r.seconds}});
   }
   if (!args.json_out.empty()) {
