@@ -161,12 +161,12 @@ py::tuple scan_backward(const Floats& re, const Floats& im, const Floats& z, con
       const int64_t o = h * s.M;
       const size_t M = static_cast<size_t>(s.M);
       std::vector<double> acc(6 * M, 0.0);  // gA re, im, gB re, im, gC re, im over the batch
-      std::vector<float> lr(M), li(M), ga(6 * M);
+      std::vector<float> lr(M), li(M), row_sums(6 * M);  // this batch row's share of acc
       const std::vector<int16_t> no_state(2 * M, 0);  // x_{-1}
       for (int64_t b = 0; b < s.B; ++b) {
         std::fill(lr.begin(), lr.end(), 0.0f);
         std::fill(li.begin(), li.end(), 0.0f);
-        std::fill(ga.begin(), ga.end(), 0.0f);
+        std::fill(row_sums.begin(), row_sums.end(), 0.0f);
         const int64_t row = b * s.H + h;
         for (int64_t t = s.L - 1; t >= 0; --t) {
           const float gt = g[row * s.L + t], ut = u[row * s.L + t];
@@ -174,7 +174,7 @@ py::tuple scan_backward(const Floats& re, const Floats& im, const Floats& z, con
           const int16_t* __restrict xp = t > 0 ? xt - 2 * s.M : no_state.data();
           float* __restrict lam_r = lr.data();
           float* __restrict lam_i = li.data();
-          float* __restrict sums = ga.data();
+          float* __restrict sums = row_sums.data();
           float dz = 0.0f;
 #pragma omp simd reduction(+ : dz)
           for (int64_t m = 0; m < s.M; ++m) {
@@ -193,7 +193,7 @@ py::tuple scan_backward(const Floats& re, const Floats& im, const Floats& z, con
           }
           gzp[row * s.L + t] = dz;
         }
-        for (size_t k = 0; k < 6 * M; ++k) acc[k] += ga[k];  // batch rows summed in order
+        for (size_t k = 0; k < 6 * M; ++k) acc[k] += row_sums[k];  // batch rows summed in order
       }
       for (int64_t k = 0; k < 6; ++k)
         for (int64_t m = 0; m < s.M; ++m) gp[k * hm + o + m] = static_cast<float>(acc[k * M + m]);

@@ -311,7 +311,7 @@ class QATModel(nn.Module):
             with torch.no_grad():
                 self.x_range[i] = self._state_scan(a_bar, b_bar, c, d, z)[1]
         step = self.x_range[i].clamp(min=1e-12) / levels
-        if state_scan.available() and z.device.type == "cpu":
+        if state_scan.available(z.device):
             buffers = self.__dict__.setdefault("_code_buffers", {})  # not module state
             y, peak = state_scan.fixed_point_scan(a_bar, b_bar, c, d, z, float(step), levels,
                                                   buffers.setdefault(i, state_scan.CodeBuffer()))

@@ -222,10 +222,9 @@ def main(argv=None):
         qconfig = quant_config(args)
         model = QATModel(base, qconfig).to(device)
         if args.x_bits:
-            fast = state_scan.available() and device.type == "cpu"
-            print("fixed-point state: " + ("compiled scan (qs4dsim)" if fast else
-                  "autograd through every step (slow: qs4dsim not importable or not on the CPU)"),
-                  flush=True)
+            how = ("compiled scan (qs4dsim)" if state_scan.available(device) else
+                   "autograd through every step (slow: qs4dsim not importable or not on the CPU)")
+            print(f"fixed-point state: {how}", flush=True)
         if args.chip:
             model.hwa = ChipNoise(args.chip, args.hwa_noise_scale, args.hwa_time, args.hwa_read_noise,
                                   seed=args.seed)
