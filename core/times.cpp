@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/core.h"
 
@@ -41,6 +42,15 @@ std::vector<double> parse_times(const std::string& text) {
   std::sort(out.begin(), out.end());  // reports list times in order, each once
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::string format_number(double x) {
+  char buffer[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, x);
+    if (!std::isfinite(x) || std::strtod(buffer, nullptr) == x) break;
+  }
+  return buffer;
 }
 
 std::string format_time(double seconds) {

@@ -93,7 +93,10 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
     }
     if (key.size() > 4 && key.compare(key.size() - 4, 4, "_ohm") == 0) {
       const double x = get_number(v, q);
-      if (!(x >= 0) || !(x <= 1e9)) throw SpecError(q, "must be a resistance in 0 .. 1e9 ohm");
+      if (!is_physical_resistance(x)) {
+        throw SpecError(q, "is " + format_number(x) + ", expected a resistance of " +
+                               kResistanceRangeText);
+      }
       CircuitSpec& c = p.circuit;
       if (key == "wire_resistance_ohm") {  // both wires, per segment (the older single key)
         c.row_wire_ohm = c.col_wire_ohm = x;

@@ -58,9 +58,9 @@ void check_spec(const CircuitSpec& s) {
       {"driver_ohm", s.driver_ohm},     {"sense_ohm", s.sense_ohm},
       {"access_ohm", s.access_ohm}};
   for (const auto& [name, v] : values) {
-    if (!std::isfinite(v) || v < 0 || v > 1e9) {
-      throw UsageError(std::string("circuit ") + name + " = " + std::to_string(v) +
-                       " ohm, expected 0 .. 1e9 (a resistance)");
+    if (!is_physical_resistance(v)) {
+      throw UsageError(std::string("circuit ") + name + " = " + format_number(v) +
+                       " ohm, expected " + kResistanceRangeText);
     }
   }
 }
@@ -86,6 +86,19 @@ CircuitSolver parse_circuit_solver(const std::string& text) {
   throw UsageError("circuit solver \"" + text + "\": expected exact, first-order or ideal");
 }
 
+void check_circuit_conductances(const Eigen::MatrixXd& g_uS, const std::string& where) {
+  for (Eigen::Index i = 0; i < g_uS.rows(); ++i) {
+    for (Eigen::Index j = 0; j < g_uS.cols(); ++j) {
+      const double g = g_uS(i, j);
+      if (!(g >= 0 && g <= kMaxCircuitConductance_uS)) {
+        throw UsageError(where + " (" + std::to_string(i) + ", " + std::to_string(j) + ") is " +
+                         format_number(g) + " uS, expected 0 .. " +
+                         format_number(kMaxCircuitConductance_uS) + " uS");
+      }
+    }
+  }
+}
+
 void detail::check_circuit(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec) {
   check_spec(spec);
   const int64_t R = g_uS.rows(), C = g_uS.cols();
@@ -93,8 +106,22 @@ void detail::check_circuit(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec)
     throw UsageError("circuit: " + std::to_string(R) + " x " + std::to_string(C) +
                      " cells, expected 1 .. " + std::to_string(kMaxCircuitCells));
   }
-  if (!g_uS.allFinite() || g_uS.minCoeff() < 0) {
-    throw UsageError("circuit: conductances must be finite and non-negative (uS)");
+  check_circuit_conductances(g_uS, "circuit: conductance");
+}
+
+void check_circuit_inputs(const RowMatrixXd& v, int64_t rows, const std::string& where) {
+  if (v.cols() != rows) {
+    throw UsageError(where + " has " + std::to_string(v.cols()) +
+                     " columns, expected " + std::to_string(rows) + " (one voltage per row of G)");
+  }
+  for (Eigen::Index b = 0; b < v.rows(); ++b) {
+    for (Eigen::Index i = 0; i < v.cols(); ++i) {
+      if (!(std::abs(v(b, i)) <= kMaxCircuitInput_V)) {
+        throw UsageError(where + " element (" + std::to_string(b) + ", " + std::to_string(i) +
+                         ") is " + format_number(v(b, i)) + " V, expected a finite voltage within +-" +
+                         format_number(kMaxCircuitInput_V) + " V");
+      }
+    }
   }
 }
 
@@ -161,7 +188,7 @@ Network build_network(const Eigen::MatrixXd& cell, const CircuitSpec& spec, bool
   }
   for (int64_t i = 0; i < R; ++i) {
     for (int64_t j = 0; j < C; ++j) {
-      if (!(cell(i, j) > 0)) continue;
+      if (!(cell(i, j) > 0)) continue;  // an empty cell: no element, and no internal node
       int64_t from = row_node(i, j);
       if (access_nodes) {
         connect(from, inner(i, j), spec.access_ohm);
@@ -177,13 +204,21 @@ Network build_network(const Eigen::MatrixXd& cell, const CircuitSpec& spec, bool
   net.unknown.assign(static_cast<size_t>(n_nodes), -1);
   for (int64_t i = 0; i < R; ++i) net.input_of[static_cast<size_t>(nodes.find(source(i)))] = i;
   for (int64_t j = 0; j < C; ++j) net.output_of[static_cast<size_t>(nodes.find(sense(j)))] = j;
-  for (int64_t node = 0; node < n_nodes; ++node) {
-    const size_t c = static_cast<size_t>(nodes.find(node));
-    if (net.input_of[c] < 0 && net.output_of[c] < 0 && net.unknown[c] < 0) net.unknown[c] = net.n_unknown++;
-  }
+  // Only a class that an element touches is an unknown: the internal node of an empty cell (a
+  // stuck-off device or an unused cell, which carries no current) would otherwise float and make
+  // the nodal matrix singular.
+  std::vector<bool> touched(static_cast<size_t>(n_nodes), false);
   for (const Element& e : elements) {
     const int64_t ca = nodes.find(e.a), cb = nodes.find(e.b);
-    if (ca != cb) net.edges.push_back({ca, cb, e.g_uS, e.cell});
+    if (ca == cb) continue;
+    net.edges.push_back({ca, cb, e.g_uS, e.cell});
+    touched[static_cast<size_t>(ca)] = touched[static_cast<size_t>(cb)] = true;
+  }
+  for (int64_t node = 0; node < n_nodes; ++node) {
+    const size_t c = static_cast<size_t>(nodes.find(node));
+    if (touched[c] && net.input_of[c] < 0 && net.output_of[c] < 0 && net.unknown[c] < 0) {
+      net.unknown[c] = net.n_unknown++;
+    }
   }
   return net;
 }

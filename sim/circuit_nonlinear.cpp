@@ -37,11 +37,9 @@ EdgeCurrent edge_current(const detail::Network::Edge& e, double dv, double v0) {
 NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v,
                                const CircuitSpec& spec, double v0_V) {
   if (!std::isfinite(v0_V) || v0_V <= 0 || v0_V > 1e3) {
-    throw UsageError("circuit: cell v0 = " + std::to_string(v0_V) + " V, expected 0 < v0 <= 1000");
+    throw UsageError("circuit: cell v0 = " + format_number(v0_V) + " V, expected 0 < v0 <= 1000");
   }
-  if (v.cols() != g_uS.rows() || !v.allFinite()) {
-    throw UsageError("circuit: inputs must be finite, one voltage per row of G");
-  }
+  check_circuit_inputs(v, g_uS.rows());
   detail::check_circuit(g_uS, spec);
   const detail::Network net = detail::build_network(g_uS, spec, true);
   const int64_t n = net.n_unknown;
@@ -57,17 +55,25 @@ NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v
       return net.unknown[k] >= 0 ? V[net.unknown[k]] : net.input_of[k] >= 0 ? v(b, net.input_of[k]) : 0.0;
     };
     const double tolerance = kStepTolerance * std::max(1e-3, v.row(b).cwiseAbs().maxCoeff());
+    double largest_x = 0;  // the largest |V| / v0 across a cell at any iterate, for the message
+    const auto diverged = [&](int step, const char* why) {
+      return UsageError("circuit: Newton's method diverged for input vector " + std::to_string(b) +
+                        " at step " + std::to_string(step) + " (" + why +
+                        "); the largest |V| / v0 across a cell reached " + format_number(largest_x) +
+                        " with v0 = " + format_number(v0_V) +
+                        " V: inputs far above v0 drive sinh out of range");
+    };
     int iterations = 0;
     for (bool converged = n == 0; !converged; ++iterations) {
       if (iterations == kMaxIterations) {
-        throw UsageError("circuit: Newton's method did not converge in " +
-                         std::to_string(kMaxIterations) + " steps for input vector " +
-                         std::to_string(b) + " (inputs far above v0?)");
+        throw diverged(iterations, ("no convergence in " + std::to_string(kMaxIterations) + " steps").c_str());
       }
       Eigen::VectorXd residual = Eigen::VectorXd::Zero(n);
       triplets.clear();
       for (const auto& e : net.edges) {
-        const EdgeCurrent c = edge_current(e, volt(e.a) - volt(e.b), v0_V);
+        const double dv = volt(e.a) - volt(e.b);
+        if (e.cell) largest_x = std::max(largest_x, std::abs(dv) / v0_V);
+        const EdgeCurrent c = edge_current(e, dv, v0_V);
         const int64_t ua = net.unknown[static_cast<size_t>(e.a)], ub = net.unknown[static_cast<size_t>(e.b)];
         if (ua >= 0) {
           residual[ua] += c.i_uA;
@@ -80,6 +86,8 @@ NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v
           if (ua >= 0) triplets.emplace_back(ub, ua, -c.di_dv_uS);
         }
       }
+      // sinh and cosh overflow long before the matrix could be singular: say so.
+      if (!residual.allFinite()) throw diverged(iterations, "a cell current overflowed");
       Eigen::SparseMatrix<double> jacobian(n, n);
       jacobian.setFromTriplets(triplets.begin(), triplets.end());
       if (!analysed) {
@@ -91,9 +99,7 @@ NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v
         throw UsageError("circuit: the nodal matrix is singular (a part of the network floats)");
       }
       const Eigen::VectorXd step = ldlt.solve(-residual);
-      if (!step.allFinite()) {
-        throw UsageError("circuit: Newton's method diverged for input vector " + std::to_string(b));
-      }
+      if (!step.allFinite()) throw diverged(iterations, "the step is not finite");
       V += step;
       converged = step.cwiseAbs().maxCoeff() <= tolerance;
     }

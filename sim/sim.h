@@ -68,11 +68,22 @@ enum class CircuitSolver {
 const char* to_string(CircuitSolver s);
 CircuitSolver parse_circuit_solver(const std::string& text);  // "exact" | "first-order" | "ideal"
 inline constexpr int64_t kMaxCircuitCells = int64_t{1} << 20;
+// A cell of 1 S (1 ohm) is far above any memristor (the chip specs stop at 1e5 uS); beyond it the
+// network is no crossbar and its currents overflow what the solvers are written for.
+inline constexpr double kMaxCircuitConductance_uS = 1e6;
 // The transfer matrix of a tile with conductances g_uS (rows x cols). Exact: one sparse LDLT
 // factorisation of the nodal matrix and one solve per column, every resistance (0 included)
 // taken exactly. Throws UsageError on negative or non-finite values.
 Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
                                 CircuitSolver solver);
+// Input voltages (batch x rows): one per row of the tile, each finite and within
+// +-kMaxCircuitInput_V (a read is a fraction of a volt; beyond a kilovolt no crossbar survives).
+// Conductances: finite, 0 .. kMaxCircuitConductance_uS. Both throw UsageError naming `where` and
+// the first bad element.
+inline constexpr double kMaxCircuitInput_V = 1e3;
+void check_circuit_inputs(const RowMatrixXd& v, int64_t rows,
+                          const std::string& where = "circuit: the inputs");
+void check_circuit_conductances(const Eigen::MatrixXd& g_uS, const std::string& where);
 // The same network with nonlinear cells, I = G v0 sinh(V / v0) (G: the small-signal conductance
 // at 0 V; the ASU/Stanford RRAM form): output currents (batch x cols, uA) for input voltages v
 // (batch x rows, V) by Newton's method on the nodal equations (sim/circuit_nonlinear.cpp).
@@ -81,6 +92,11 @@ struct NonlinearSolve {
   int max_iterations = 0;           // Newton steps of the slowest input vector
   double max_cell_v_over_v0 = 0.0;  // the largest |V| / v0 across a cell
 };
+// The same tile, inputs and cells as a SPICE netlist (ngspice dialect; sim/circuit_netlist.cpp
+// names its nodes): `ngspice -b` prints each input vector's column currents in amperes.
+// cell_v0_V > 0: sinh cells, else linear.
+std::string spice_netlist(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v,
+                          const CircuitSpec& spec, double cell_v0_V);
 NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v,
                                const CircuitSpec& spec, double v0_V);
 

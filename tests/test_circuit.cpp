@@ -123,9 +123,11 @@ TEST(Circuit, ChainSolverEqualsTheNodalSolveOnALargerTile) {
 TEST(Circuit, NonlinearCellsWithLargeV0AreTheLinearNetwork) {
   boost::random::mt19937_64 gen(3);
   boost::random::uniform_real_distribution<double> uniform(1.0, 100.0), volts(-0.3, 0.3);
-  const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(6, 5, [&] { return uniform(gen); });
+  Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(6, 5, [&] { return uniform(gen); });
+  g(0, 0) = g(3, 2) = g(5, 4) = 0.0;  // empty cells (stuck off, unused): no node of their own
   const RowMatrixXd v = RowMatrixXd::NullaryExpr(3, 6, [&] { return volts(gen); });
-  for (const CircuitSpec& s : {CircuitSpec{2.5, 1.5, 40.0, 15.0, 2000.0}, CircuitSpec{1.0, 0.0, 0.0, 0.0, 0.0}}) {
+  for (const CircuitSpec& s : {CircuitSpec{2.5, 1.5, 40.0, 15.0, 2000.0}, CircuitSpec{1.0, 0.0, 0.0, 0.0, 0.0},
+                               CircuitSpec{0.0, 0.0, 0.0, 0.0, 500.0}}) {
     const RowMatrixXd linear = v * transfer_matrix(g, s, CircuitSolver::kExact).transpose();
     const NonlinearSolve r = solve_nonlinear(g, v, s, 1e3);
     // |V| / v0 <= 3e-4 across a cell, so sinh departs from linear by at most x^2 / 6 = 1.5e-8.
@@ -157,6 +159,28 @@ TEST(Circuit, RefusesBadValues) {
   g(0, 0) = std::nan("");
   EXPECT_THROW(transfer_matrix(g, CircuitSpec{}, CircuitSolver::kExact), UsageError);
   EXPECT_THROW(parse_circuit_solver("spice"), UsageError);
+  g(0, 0) = 1e308;  // far beyond any device
+  EXPECT_THROW(transfer_matrix(g, CircuitSpec{}, CircuitSolver::kIdeal), UsageError);
+  g(0, 0) = 1.0;
+  EXPECT_THROW(transfer_matrix(g, CircuitSpec{1e-320, 0, 0, 0, 0}, CircuitSolver::kExact), UsageError);
+  RowMatrixXd v = RowMatrixXd::Constant(1, 2, 0.1);
+  v(0, 1) = std::nan("");
+  EXPECT_THROW(solve_nonlinear(g, v, CircuitSpec{}, 0.25), UsageError);
+  EXPECT_THROW(check_circuit_inputs(v, 2), UsageError);
+}
+
+// Inputs far above v0 overflow sinh: reported as divergence with the largest |V| / v0 reached,
+// not as a singular matrix.
+TEST(Circuit, NewtonDivergenceIsNamed) {
+  const Eigen::MatrixXd g = Eigen::MatrixXd::Constant(3, 3, 50.0);
+  try {
+    solve_nonlinear(g, RowMatrixXd::Constant(1, 3, 0.4), CircuitSpec{0, 0, 100.0, 0, 0}, 0.001);
+    FAIL() << "expected a divergence";
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("diverged"), std::string::npos) << what;
+    EXPECT_NE(what.find("largest |V| / v0"), std::string::npos) << what;
+  }
 }
 
 }  // namespace

@@ -84,7 +84,8 @@ struct QuantizeArgs {
 };
 
 struct CircuitArgs {
-  std::string in, out, solver = "exact";
+  std::string in, out, solver = "exact", netlist;  // netlist: also write the tile as SPICE
+  int threads = 0;
   double row_wire_ohm = 0, col_wire_ohm = 0, driver_ohm = 0, sense_ohm = 0, access_ohm = 0;
   double cell_v0 = 0;  // > 0: cells conduct G v0 sinh(V / v0), solved by Newton's method
 };

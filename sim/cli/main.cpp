@@ -184,17 +184,26 @@ int main(int argc, char** argv) {
       ->required();
   ck_cmd->add_option("--out", ck.out, "HDF5 to write /i (batch x cols, uA) and /A (cols x rows)")
       ->required();
-  const auto ohm = CLI::Range(0.0, 1e9);
+  // Resistances: 0 or 1e-6 .. 1e9 ohm, checked with the rest of the circuit (CircuitSpec).
   ck_cmd->add_option("--row-wire-ohm", ck.row_wire_ohm, "resistance per row segment")
-      ->check(ohm)->capture_default_str();
+      ->capture_default_str();
   ck_cmd->add_option("--col-wire-ohm", ck.col_wire_ohm, "resistance per column segment")
-      ->check(ohm)->capture_default_str();
+      ->capture_default_str();
   ck_cmd->add_option("--driver-ohm", ck.driver_ohm, "row driver resistance")
-      ->check(ohm)->capture_default_str();
+      ->capture_default_str();
   ck_cmd->add_option("--sense-ohm", ck.sense_ohm, "sense amplifier input resistance")
-      ->check(ohm)->capture_default_str();
+      ->capture_default_str();
   ck_cmd->add_option("--access-ohm", ck.access_ohm, "1T1R access transistor per cell")
-      ->check(ohm)->capture_default_str();
+      ->capture_default_str();
+  ck_cmd->add_option("--netlist", ck.netlist,
+                     "also write the tile, its inputs and cells as an ngspice netlist to this file");
+  ck_cmd->add_option("--threads", ck.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
+  ck_cmd->footer(
+      "Limits: at most 4096 rows and columns and 2^20 cells; the exact solve of a resistive tile "
+      "at most 4/3 R C^3 + R^2 C^2 = 1.6e11 flops (a 512 x 512 tile); nonlinear cells at most "
+      "rows x cols x input vectors = 2^20. Resistances are 0 or 1e-6 .. 1e9 ohm, conductances "
+      "0 .. 1e6 uS, inputs finite within +-1000 V.");
   ck_cmd->add_option("--cell-v0", ck.cell_v0,
                      "nonlinear cells, I = G v0 sinh(V / v0) in volts (ASU/Stanford RRAM form; "
                      "exact solver only); 0 = ohmic")
@@ -273,7 +282,10 @@ int main(int argc, char** argv) {
       const qs4d::ThreadScope threads(qz.threads);  // every parallel level
       return run_quantize(qz);
     }
-    if (*ck_cmd) return run_circuit(ck);
+    if (*ck_cmd) {
+      const qs4d::ThreadScope threads(ck.threads);  // every parallel level
+      return run_circuit(ck);
+    }
     if (*en_cmd) {
       const qs4d::ThreadScope threads(en.threads);  // every parallel level
       return run_energy(en);
