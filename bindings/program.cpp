@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "bindings/bindings.h"
-#include "energy/energy.h"
+#include "run/run.h"
 #include "sim/cli/commands.h"
 
 namespace qs4d::py_bind {

@@ -112,37 +112,6 @@ void add_digital_glue(const S4DModel& model, int64_t length, const ChipSpec& chi
   k.digital_adds += c.d_output;  // decoder bias
 }
 
-ActionCounts count_inference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                             const MappedModel& map, const CountOptions& o) {
-  if (o.samples < 1) throw UsageError("energy: --samples must be at least 1");
-  const int64_t n = std::min(o.samples, data.x.n);
-  const DigitalEngine engine(model, data.x.length, ExecMode::kConv);
-  AnalogChip analog(map, chip, o.seed, 0);
-  AnalogOps ops(analog, model, chip);
-  const uint64_t base = stream_seed(o.seed, 0, 0, stream_key::kEnergyCount);
-  const int64_t per = data.x.length * data.x.width;
-  auto run = [&](int64_t count, uint64_t stream) {
-    SequenceBatch chunk{0, data.x.length, data.x.width, {}};
-    for (int64_t s = 0; s < count; s += 64) {
-      chunk.n = std::min<int64_t>(64, count - s);
-      chunk.values.assign(data.x.values.begin() + s * per, data.x.values.begin() + (s + chunk.n) * per);
-      ops.set_stream(stream, s);
-      engine.logits(chunk, o.threads, &ops);
-    }
-  };
-  if (chip.periphery.adc_calibrated) {
-    analog.begin_calibration();
-    run(std::min(n, chip.periphery.calibration_samples), base ^ stream_key::kCalibration);
-    analog.end_calibration();
-  }
-  ActionCounts counts;
-  analog.count_actions(&counts, o.activation_bits);
-  run(n, base);
-  analog.count_actions(nullptr);
-  counts.samples = n;
-  return per_inference(counts, model, data.x.length, chip, o.activation_bits);
-}
-
 ActionCounts per_inference(ActionCounts counted, const S4DModel& model, int64_t length, const ChipSpec& chip,
                            int activation_bits) {
   if (counted.samples < 1) throw UsageError("energy: no samples were counted");
@@ -166,14 +135,6 @@ ActionCounts all_digital_counts(const S4DModel& model, int64_t length, int activ
   c.samples = 1;
   add_digital_glue(model, length, digital, activation_bits, c);
   return c;
-}
-
-EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                             const TechTable& tech, const CountOptions& options) {
-  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
-  CountOptions o = options;
-  o.activation_bits = tech.memory.activation_bits;
-  return estimate_energy(model, data.x.length, map, chip, tech, count_inference(model, data, chip, map, o));
 }
 
 EnergyReport estimate_energy(const S4DModel& model, int64_t length, const MappedModel& map, const ChipSpec& chip,

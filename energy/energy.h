@@ -1,10 +1,11 @@
 // energy: what one inference costs on a chip, in energy, time and area, against a digital
 // accelerator running the same model.
 //
-// The analog executor (sim/) counts its actions while it runs real inputs (ActionCounts); this
-// module adds the model's digital glue, counted from its shapes, and prices everything with a
-// technology table (data/energy/<name>.json). A new technology is a new table, not a new
-// simulation: counts never depend on the table.
+// The analog executor (sim/) counts its actions while it runs real inputs (ActionCounts; run/
+// runs it for that); this module adds the model's digital glue, counted from its shapes, and
+// prices everything with a technology table (data/energy/<name>.json). A new technology is a new
+// table, not a new simulation: counts never depend on the table. It reads the chip description
+// (chip/) and never the simulator: it may include core/, models/, mapping/ and chip/.
 //
 // Energy of one product on one tile, per read phase (m = input magnitude bits = max(1, DAC
 // bits - 1), ideal converters priced as 8 bits):
@@ -37,9 +38,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chip/chip.h"
 #include "mapping/mapping.h"
 #include "models/model.h"
-#include "sim/sim.h"
 
 namespace qs4d {
 
@@ -118,16 +119,6 @@ struct ModelComplexity {
 };
 ModelComplexity complexity(const S4DModel& model, int64_t length, const MappedModel& map);
 
-// Counts of one chip on the first `samples` inputs of `data` (trial 0, t = 0, ADC calibrated as
-// in eval), with the model's digital glue added, per inference.
-struct CountOptions {
-  int64_t samples = 16;
-  uint64_t seed = 1;
-  int threads = 0;
-  int activation_bits = 8;
-};
-ActionCounts count_inference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                             const MappedModel& map, const CountOptions& options);
 // Counts summed over `counted.samples` inferences (as eval --chip gathers them) made per
 // inference, with the model's digital glue added; programming pulses stay per chip.
 ActionCounts per_inference(ActionCounts counted, const S4DModel& model, int64_t length, const ChipSpec& chip,
@@ -211,11 +202,7 @@ DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelCom
 EnergyReport price(const ActionCounts& per_inference, const ActionCounts& all_digital,
                    const ModelComplexity& model, const ChipSpec& chip, const TechTable& tech);
 
-// Everything for one checkpoint on one chip: counts on `data`, priced by `tech`.
-EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                             const TechTable& tech, const CountOptions& options);
-
-// The same from per-inference counts the caller gathered (eval --chip's own run).
+// A report from per-inference counts (eval --chip's own run, or run/'s count_inference).
 EnergyReport estimate_energy(const S4DModel& model, int64_t length, const MappedModel& map, const ChipSpec& chip,
                              const TechTable& tech, const ActionCounts& per_inference_counts);
 

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "core/core.h"
+#include "core/matrix.h"
 
 namespace qs4d {
 
@@ -97,8 +98,6 @@ struct QuantSpec {
   std::vector<int64_t> shape;
 };
 
-using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ComplexVec = std::vector<std::complex<double>>;
 
 // One S4D block, in the discrete form that both execution modes and the mapper use.

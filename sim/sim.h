@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chip/chip.h"
+#include "circuit/circuit.h"
 #include "devices/devices.h"
 #include "mapping/mapping.h"
 #include "models/model.h"
@@ -43,146 +45,6 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
 
 // Index of the largest logit in each row (first one on ties).
 std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
-
-// A tile as a resistive circuit (IR drop). Convention: row i is driven at its column-0 end
-// through the driver resistance; cell (i, j) joins row node (i, j) to column node (i, j);
-// neighbouring nodes along a row or a column are joined by one wire segment; column j is sensed
-// at its row R-1 end through the sense resistance into a virtual ground. The network is linear,
-// so i_out (uA, per column) = A (cols x rows) v (V, per row) with G in uS.
-struct CircuitSpec {
-  double row_wire_ohm = 0;  // per row segment
-  double col_wire_ohm = 0;  // per column segment
-  double driver_ohm = 0;    // DAC driver output resistance
-  double sense_ohm = 0;     // sense amplifier input resistance (0: ideal virtual ground)
-  double access_ohm = 0;    // 1T1R access transistor in series with each cell
-  bool any() const {        // some resistance: the tile is not the ideal product
-    return row_wire_ohm > 0 || col_wire_ohm > 0 || driver_ohm > 0 || sense_ohm > 0 ||
-           access_ohm > 0;
-  }
-};
-enum class CircuitSolver {
-  kIdeal,       // A = G^T (no wires)
-  kFirstOrder,  // each cell alone in series with its own wire path (other cells' currents ignored)
-  kExact,       // the nodal equations of the whole network, solved exactly
-};
-const char* to_string(CircuitSolver s);
-CircuitSolver parse_circuit_solver(const std::string& text);  // "exact" | "first-order" | "ideal"
-inline constexpr int64_t kMaxCircuitCells = int64_t{1} << 20;
-// A cell of 1 S (1 ohm) is far above any memristor (the chip specs stop at 1e5 uS); beyond it the
-// network is no crossbar and its currents overflow what the solvers are written for.
-inline constexpr double kMaxCircuitConductance_uS = 1e6;
-// The transfer matrix of a tile with conductances g_uS (rows x cols). Exact: one sparse LDLT
-// factorisation of the nodal matrix and one solve per column, every resistance (0 included)
-// taken exactly. Throws UsageError on negative or non-finite values.
-Eigen::MatrixXd transfer_matrix(const Eigen::MatrixXd& g_uS, const CircuitSpec& spec,
-                                CircuitSolver solver);
-// Input voltages (batch x rows): one per row of the tile, each finite and within
-// +-kMaxCircuitInput_V (a read is a fraction of a volt; beyond a kilovolt no crossbar survives).
-// Conductances: finite, 0 .. kMaxCircuitConductance_uS. Both throw UsageError naming `where` and
-// the first bad element.
-inline constexpr double kMaxCircuitInput_V = 1e3;
-void check_circuit_inputs(const RowMatrixXd& v, int64_t rows,
-                          const std::string& where = "circuit: the inputs");
-void check_circuit_conductances(const Eigen::MatrixXd& g_uS, const std::string& where);
-// The same network with nonlinear cells, I = G v0 sinh(V / v0) (G: the small-signal conductance
-// at 0 V; the ASU/Stanford RRAM form): output currents (batch x cols, uA) for input voltages v
-// (batch x rows, V) by Newton's method on the nodal equations (sim/circuit_nonlinear.cpp).
-struct NonlinearSolve {
-  RowMatrixXd i_uA;
-  int max_iterations = 0;           // Newton steps of the slowest input vector
-  double max_cell_v_over_v0 = 0.0;  // the largest |V| / v0 across a cell
-};
-// The same tile, inputs and cells as a SPICE netlist (ngspice dialect; sim/circuit_netlist.cpp
-// names its nodes): `ngspice -b` prints each input vector's column currents in amperes.
-// cell_v0_V > 0: sinh cells, else linear.
-std::string spice_netlist(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v,
-                          const CircuitSpec& spec, double cell_v0_V);
-NonlinearSolve solve_nonlinear(const Eigen::MatrixXd& g_uS, const RowMatrixXd& v,
-                               const CircuitSpec& spec, double v0_V);
-
-// The converters and wires around each crossbar tile.
-struct PeripherySpec {
-  int dac_bits = 0;             // input DAC bits (signed), 0 = ideal
-  double dac_range = 0.0;       // fixed input full scale (inputs clipped), 0 = per-vector max
-  bool two_phase_inputs = false;  // signed inputs as two reads of +/- parts (else pulse polarity)
-  int adc_bits = 0;             // output ADC bits (signed), 0 = ideal
-  bool adc_calibrated = true;   // range per tile from a calibration pass, else a fixed fraction
-  double adc_range_fraction = 1.0;  // fixed: fraction of the tile's full-scale current
-  int64_t calibration_samples = 16;
-  double adc_headroom = 1.0;    // calibrated range = headroom x the largest value seen
-  double output_noise = 0.0;    // Gaussian noise after the column, relative to the ADC range
-  CircuitSpec circuit;          // wires, driver, sense and access resistances (IR drop)
-  CircuitSolver ir_drop = CircuitSolver::kExact;  // how a tile with resistances is solved
-  int state_dac_bits = 0;       // analog recurrence: bits of the state fed back, 0 = ideal
-  int state_adc_bits = 0;       // analog recurrence: bits of the state read out, 0 = ideal
-  bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
-  // The converters a product of this kind runs through: the recurrence's state loop has its own
-  // DAC and ADC, every other product the input DAC and output ADC. The one place that decides.
-  struct ConverterBits {
-    int dac = 0, adc = 0;
-  };
-  ConverterBits converter_bits(MatrixKind kind) const {
-    return kind == MatrixKind::kRecurrence ? ConverterBits{state_dac_bits, state_adc_bits}
-                                           : ConverterBits{dac_bits, adc_bits};
-  }
-  static PeripherySpec from_json(const nlohmann::json& j, const std::string& path);
-  nlohmann::json to_json() const;
-};
-
-// Drift compensation: a reference read of every tile right after programming and at the time of
-// use, one factor per tile (global) or per read-out (per column). "global" and "per_column" read
-// as aihwkit's GlobalDriftCompensation and PerColumnDriftCompensation do: one-hot inputs (each
-// row alone) and the mean absolute read-out, which cannot cancel. "global_ones" and
-// "per_column_ones" read with all inputs on at once and take each read-out's signed sum (the
-// project's earlier method, kept for comparison): a read-out whose weights sum to about zero
-// gives no stable factor, so it falls back to 1 (global) or to the tile's factor (per column).
-enum class DriftCompensation { kNone, kGlobal, kPerColumn, kGlobalOnes, kPerColumnOnes };
-
-// Where the digital side keeps what it reuses, and how often it moves (priced by energy/ with
-// the technology table's memory hierarchy). The crossbar weights are stationary in the cells.
-struct DataflowSpec {
-  // The SSM mode parameters (Abar, Bbar, C) of a digital recurrence: held in the recurrence
-  // unit's local storage for the sequence when they fit (fetched once per batch from the global
-  // buffer), or streamed from the global buffer at every step.
-  bool ssm_parameters_local = true;
-  // Activations and states between stages: in local buffers next to the units (a pipelined,
-  // step-by-step design) or in the global buffer (a layer-by-layer design).
-  bool activations_local = true;
-  int64_t batch = 1;  // inferences that share one fetch of what is stationary
-  static DataflowSpec from_json(const nlohmann::json& j, const std::string& path);
-  nlohmann::json to_json() const;
-};
-
-// A chip: devices, how weights are mapped onto them, the periphery, and which products are
-// analog. Parsed strictly from JSON (unknown keys are errors naming their dotted path); presets
-// live in data/chips/<name>.json. "device" is a device preset name or a full device object.
-struct ChipSpec {
-  std::string name;
-  std::string description;
-  DeviceSpec device;
-  MappingSpec mapping;
-  PeripherySpec periphery;
-  DataflowSpec dataflow;
-  bool analog_encoder = true, analog_projections = true, analog_decoder = true;
-  bool analog_recurrence = false;  // IMSSA style: the per-channel blocks on crossbars
-  DriftCompensation drift_compensation = DriftCompensation::kNone;
-  // What the chip does with the cells write-verify reports as failed (sim/faults.cpp): nothing;
-  // "partner" (differential encoding) re-programs each one's partner so that the pair's
-  // difference is the target again; "spares" moves the tile rows and columns with the most
-  // failed cells onto the tile's spare rows and columns (spare_rows, spare_cols per tile, built
-  // on every tile and counted in its area whether used or not).
-  bool repair_partner = false, repair_spares = false;
-  int64_t spare_rows = 0, spare_cols = 0;
-  // Known faults (the stuck devices a test finds before the weights are written) steer each
-  // tile's rows: a greedy assignment puts on a row with stuck devices the weight row whose values
-  // there the stuck conductances disturb least (an unused row, when the tile has one).
-  bool fault_aware_mapping = false;
-  // The technology table (data/energy) that prices this chip unless --tech names another.
-  std::string technology = "22nm_lp";
-  nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
-
-  static ChipSpec from_json(const nlohmann::json& j);
-};
 
 // One simulated chip: a mapped model programmed onto devices (once, from streams keyed by seed,
 // trial and tile), aged to a time after programming, and read through its periphery. It refers
@@ -537,13 +399,6 @@ class MpiSession {
   static void abort(int status);
   static bool built_with_mpi();
 };
-
-// The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the source tree's data/.
-std::string data_dir();
-// Loads a chip preset by name (data/chips/NAME.json) or from a path, then applies overrides
-// "a.b=value" (value parsed as JSON when it is valid JSON, else taken as a string).
-ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides);
-
 
 // Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
 void write_text_atomic(const std::string& path, const std::string& text);

@@ -7,7 +7,7 @@
 #include <Eigen/LU>
 #include <cmath>
 
-#include "sim/detail/circuit.h"
+#include "circuit/detail/network.h"
 #include "sim/sim.h"
 
 namespace qs4d {

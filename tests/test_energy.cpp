@@ -6,7 +6,7 @@
 #include <cmath>
 #include <fstream>
 
-#include "energy/energy.h"
+#include "run/run.h"
 #include "tests/test_util.h"
 
 namespace qs4d {

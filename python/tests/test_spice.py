@@ -1,5 +1,5 @@
 """qs4dsim circuit against ngspice (issue #35): the netlist is written by `qs4dsim circuit
---netlist` straight from the documented convention (sim/circuit_netlist.cpp, not from the
+--netlist` straight from the documented convention (circuit/netlist.cpp, not from the
 solvers' network), ngspice solves it at tight tolerances, and the two sets of column currents
 must agree to 1e-9 of the largest. A hand-solved 2 x 2 network checks the convention first."""
 import os

@@ -13,7 +13,7 @@
 
 #include "models/model.h"
 #include "devices/devices.h"
-#include "energy/energy.h"
+#include "run/run.h"
 #include "sim/sim.h"
 
 namespace qs4d::cli {

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "energy/energy.h"
+#include "run/run.h"
 #include "sim/cli/commands.h"
 
 namespace qs4d::cli {

@@ -4,7 +4,7 @@
 // prefactor written so that G is the small-signal conductance at 0 V. Written for read
 // voltages below switching; the solve reports the largest |V| / v0 it met.
 //
-// Newton on the nodal equations of the same network as the exact linear solve (sim/circuit.cpp):
+// Newton on the nodal equations of the same network as the exact linear solve (circuit/circuit.cpp):
 // at each iterate the Jacobian is the network's Laplacian with each cell's conductance replaced
 // by G cosh(V / v0) (symmetric positive definite, one pattern for every iterate, so its sparse
 // LDLT is analysed once and only refactorised), and the step solves J dV = -F (Kirchhoff's
@@ -13,8 +13,8 @@
 #include <Eigen/SparseCore>
 #include <cmath>
 
-#include "sim/detail/circuit.h"
-#include "sim/sim.h"
+#include "circuit/detail/network.h"
+#include "circuit/circuit.h"
 
 namespace qs4d {
 namespace {

@@ -1,4 +1,4 @@
-// A crossbar tile as a resistive network (see CircuitSpec in sim.h): the exact transfer matrix
+// A crossbar tile as a resistive network (see CircuitSpec in circuit.h): the exact transfer matrix
 // from one sparse factorisation of the nodal equations, and the first-order and ideal models.
 //
 // Nodes: row node (i, j) and column node (i, j) for every cell, a source S_i per row (the DAC's
@@ -16,8 +16,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "sim/detail/circuit.h"
-#include "sim/sim.h"
+#include "circuit/detail/network.h"
+#include "circuit/circuit.h"
 
 namespace qs4d {
 namespace {

@@ -1,12 +1,12 @@
-// The two exact solvers behind transfer_matrix (sim-internal; sim/circuit.cpp). Both take the
-// cells with their access resistance folded in (uS) and return A (cols x rows, uA per V).
+// The network and the two exact solvers behind transfer_matrix (circuit-internal; circuit/circuit.cpp).
+// Both take the cells with their access resistance folded in (uS) and return A (cols x rows, uA per V).
 #pragma once
 
 #include <Eigen/Core>
 #include <cstdint>
 #include <vector>
 
-#include "sim/sim.h"
+#include "circuit/circuit.h"
 
 namespace qs4d::detail {
 

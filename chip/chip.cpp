@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "core/core.h"
-#include "sim/sim.h"
+#include "chip/chip.h"
 
 namespace qs4d {
 

@@ -1,5 +1,5 @@
 // A tile as a SPICE netlist (ngspice dialect), written straight from the convention in
-// CircuitSpec (sim.h) and docs/formats.md, not from the solvers' network: a user, or the test
+// CircuitSpec (circuit.h) and docs/formats.md, not from the solvers' network: a user, or the test
 // suite, can then check `qs4dsim circuit` against an independent circuit simulator.
 //
 // Nodes: s<i> (row i's source), r<i>_<j> and c<i>_<j> (row and column node at cell (i, j)),
@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "sim/sim.h"
+#include "circuit/circuit.h"
 
 namespace qs4d {
 namespace {
