@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <optional>
 
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace {
 

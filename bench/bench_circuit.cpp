@@ -7,7 +7,7 @@
 #include <random>
 
 #include "core/core.h"
-#include "sim/sim.h"
+#include "circuit/circuit.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "devices/devices.h"
 #include <omp.h>
 
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 """Digital inference throughput: PyTorch (Debian's torch, OpenBLAS) against qs4dsim, same
 checkpoint, same inputs, same thread count. Prints samples/s for each and the ratio.
 
-    /usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --threads 2
+    /usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/bin/qs4dsim --threads 2
 
 Without --checkpoint it writes a model of the size issue #2 names (H = 64, N = 64, 4 layers) with
 the state-spaces initialisation. Inputs are the first --samples test images of sequential

@@ -28,5 +28,5 @@ build/bench/bench_devices --benchmark_out=build/bench/devices.json --benchmark_o
 build/bench/bench_circuit --benchmark_out=build/bench/circuit.json --benchmark_out_format=json
 # Every ratio of issues #15 and #13 in one table (both benchmarks of a ratio ran in the same process).
 /usr/bin/python3 bench/ratios.py build/bench/analog.json build/bench/devices.json build/bench/circuit.json
-/usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/sim/qs4dsim --checkpoint "$model" \
+/usr/bin/python3 bench/compare_pytorch.py --qs4dsim build/bin/qs4dsim --checkpoint "$model" \
   --threads 2 --samples 512

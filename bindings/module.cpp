@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "bindings/bindings.h"
-#include "sim/cli/commands.h"
+#include "run/cli/commands.h"
 
 namespace qs4d::py_bind {
 

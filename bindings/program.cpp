@@ -7,7 +7,7 @@
 
 #include "bindings/bindings.h"
 #include "run/run.h"
-#include "sim/cli/commands.h"
+#include "run/cli/commands.h"
 
 namespace qs4d::py_bind {
 namespace {

@@ -9,7 +9,7 @@
 # the second part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${QS4D_BIN:-$root/build/sim/qs4dsim}
+bin=${QS4D_BIN:-$root/build/bin/qs4dsim}
 out=${OUT:-$root/experiments/results}
 LIMIT=${LIMIT:-40}
 TRIALS=${TRIALS:-1}

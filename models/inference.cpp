@@ -318,4 +318,14 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
   return out;
 }
 
+std::vector<int64_t> argmax_rows(const RowMatrixXf& logits) {
+  std::vector<int64_t> out(static_cast<size_t>(logits.rows()));
+  for (Eigen::Index r = 0; r < logits.rows(); ++r) {
+    Eigen::Index best = 0;
+    logits.row(r).maxCoeff(&best);
+    out[static_cast<size_t>(r)] = best;
+  }
+  return out;
+}
+
 }  // namespace qs4d

@@ -248,4 +248,7 @@ class DigitalEngine {
   std::unique_ptr<Impl> impl_;
 };
 
+// Index of the largest logit in each row (first one on ties).
+std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
+
 }  // namespace qs4d

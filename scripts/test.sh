@@ -21,7 +21,7 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS4D_BUILD_TESTS=ON -D
 cmake --build build -j "$(nproc)"
 (cd build && ctest --output-on-failure -j 2)
 # The Python module (build/bindings) is tested too, and must import (QS4D_REQUIRE_MODULE).
-(cd python && QS4D_BIN="$root/build/sim/qs4dsim" QS4D_REQUIRE_MODULE=1 PYTHONPATH="$root/build/bindings" \
+(cd python && QS4D_BIN="$root/build/bin/qs4dsim" QS4D_REQUIRE_MODULE=1 PYTHONPATH="$root/build/bindings" \
   /usr/bin/python3 -m pytest)
 [ "$full" = 1 ] || exit 0
 # The C++ suite again under AddressSanitizer and UndefinedBehaviorSanitizer (issue #16), in a

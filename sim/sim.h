@@ -1,8 +1,8 @@
-// sim: runs models on (simulated) hardware and reports what comes out.
-//
-// This first part holds the digital evaluation that every analog figure is compared against
-// (accuracy and throughput of the reference model on a dataset) and the report writers that
-// make every result file appear atomically. The command-line tool `qs4dsim` lives in sim/cli.
+// sim: one simulated chip running a model: a mapped model programmed onto devices and aged
+// (AnalogChip), its products run inside the digital engine (AnalogOps), and one deployed chip as
+// an evaluation drives it (DeployedChip). Tile physics lives in circuit/, the chip description
+// in chip/; evaluations, sweeps, MPI and the command line in run/, which builds on this.
+// May include core/, models/, mapping/, devices/, circuit/ and chip/.
 #pragma once
 
 #include <boost/random/mersenne_twister.hpp>
@@ -23,28 +23,6 @@
 #include "models/model.h"
 
 namespace qs4d {
-
-struct DigitalEvalOptions {
-  ExecMode mode = ExecMode::kConv;
-  int64_t batch = 64;   // samples handed to the engine at once
-  int threads = 0;      // 0 = OpenMP default
-};
-
-struct DigitalEvalResult {
-  int64_t n_samples = 0;
-  int64_t correct = 0;
-  double accuracy = 0;
-  double seconds = 0;
-  double samples_per_s = 0;
-  std::vector<int64_t> predictions;
-};
-
-// Runs the digital reference over the whole dataset.
-DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
-                                   const DigitalEvalOptions& options);
-
-// Index of the largest logit in each row (first one on ties).
-std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
 
 // One simulated chip: a mapped model programmed onto devices (once, from streams keyed by seed,
 // trial and tile), aged to a time after programming, and read through its periphery. It refers
@@ -301,155 +279,5 @@ class DeployedChip {
   uint64_t seed_;
   int64_t trial_, time_index_ = -1;
 };
-
-struct AnalogEvalOptions {
-  int64_t trials = 1;
-  int64_t first_trial = 0;  // the chips are trials [first_trial, first_trial + trials)
-  std::vector<double> times_s = {0.0};
-  uint64_t seed = 1;
-  int64_t batch = 64;
-  int threads = 0;
-  ExecMode mode = ExecMode::kConv;
-  // When set, the first chip at the first time counts its actions on the first count_samples
-  // samples it evaluates (energy/ prices them): the same run serves accuracy and energy.
-  ActionCounts* counts = nullptr;
-  int64_t count_samples = 16;
-  int activation_bits = 8;  // width of the words products read and write (the tech table's)
-  bool progress = false;    // a progress bar over chips x times on stderr
-  // Chip-in-the-loop output calibration at every time on the first N samples (0 = none).
-  int64_t calibrate_outputs = 0;
-  // Under MPI (MpiSession::size() > 1), share the chips out over every process: each must call
-  // evaluate_analog with the same arguments, and only rank 0's result holds the trials (and, with
-  // `counts`, the counted actions, whichever rank ran that chip). `eval --chip` sets it.
-  bool distribute = false;
-};
-
-struct AnalogTimeResult {
-  double time_s = 0;
-  std::vector<double> accuracy;   // per trial
-  std::vector<double> agreement;  // per trial: fraction of predictions equal to the digital ones
-  int64_t adc_clips = 0, adc_conversions = 0;
-  double mean() const;
-  double std() const;  // sample standard deviation over trials (0 for one trial)
-  double min() const;
-  double max() const;
-  double mean_agreement() const;
-};
-
-struct AnalogEvalResult {
-  DigitalEvalResult digital;         // the same quantized weights, digital
-  DigitalEvalResult digital_float;   // the checkpoint as stored
-  std::vector<AnalogTimeResult> times;
-  double seconds = 0;
-  double digital_seconds = 0;  // one pass of the quantized digital model over the data
-  double analog_seconds = 0;   // all analog passes (trials x times), calibration excluded
-  int chips_side_by_side = 1;  // chips run concurrently, one thread each (else 1: threads per chip)
-  int processes = 1;           // MPI processes the chips were shared out over (distribute)
-  std::vector<int64_t> unverified_cells, repaired_cells;  // per trial (write-verify failures)
-  std::vector<int64_t> spare_lines, rows_moved;           // per trial (repair=spares, fault_aware_mapping)
-  std::vector<int64_t> unverified_per_tile;               // trial 0, per tile
-};
-
-// Digital accuracy, then for each trial a freshly programmed chip evaluated at every time.
-AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                                 const AnalogEvalOptions& options);
-
-// A grid sweep: the cartesian product of "key=v1,v2,..." axes over a chip, each point evaluated
-// like `eval --chip`, one CSV row per (point, time). The CSV is rewritten atomically after every
-// point; with resume, points already in the file are skipped, so an interrupted sweep loses
-// nothing.
-// The work is units of (grid point, chip trial), handed out dynamically to the processes of an MPI
-// run (mpirun -np N; see MpiSession) and to worker threads inside each; the first process writes
-// the CSV. Each unit's noise is keyed by (seed, trial), so the CSV is the same, byte for byte, for
-// any number of processes and threads; rows are in point order, whatever order points finish in.
-struct SweepOptions {
-  std::vector<std::string> grids;  // "periphery.adc_bits=4,6,8"
-  std::vector<std::string> overrides;
-  AnalogEvalOptions eval;
-  std::string out_csv;
-  bool resume = false;
-  bool progress = true;            // a progress bar with time remaining on stderr
-  // Print the points, the work units still to run and an estimate of core-hours from one unit
-  // timed on a quarter of calibration_samples and on all of them (fixed plus per-sample cost),
-  // then stop.
-  bool dry_run = false;
-  int64_t calibration_samples = 256;
-  // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
-  // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
-  nlohmann::json identity;
-};
-struct SweepSummary {
-  int64_t points = 0, skipped = 0, evaluated = 0;
-};
-SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip,
-                       const SweepOptions& options);
-
-// The MPI run this process belongs to. Constructed once in main: under an MPI launcher (mpirun,
-// srun; detected from its environment) it initialises MPI, else (or in a build without MPI) the
-// process is rank 0 of 1 and nothing is initialised, so the binary runs without mpirun.
-class MpiSession {
- public:
-  MpiSession(int* argc, char*** argv);
-  ~MpiSession();
-  MpiSession(const MpiSession&) = delete;
-  MpiSession& operator=(const MpiSession&) = delete;
-  static int rank();  // 0 outside MPI
-  static int size();  // 1 outside MPI
-  // Ends every process of the run after an error on one (a no-op outside MPI).
-  static void abort(int status);
-  static bool built_with_mpi();
-};
-
-// Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
-void write_text_atomic(const std::string& path, const std::string& text);
-
-// ---------------------------------------------------------------------------------------------
-// Post-training quantization of single model components, evaluated in recurrent mode.
-//
-// Zhao et al., "Quantizing Small-Scale State-Space Models for Edge AI" (arXiv 2506.12480),
-// quantize one part of an S4D model at a time to find which parts are sensitive. The same study
-// here, on any checkpoint: each named component is rounded to `bits` (symmetric, uniform, codes
-// in [-(2^(b-1) - 1), 2^(b-1) - 1]) and the model runs step by step:
-//   encoder, projections, decoder: the weight matrices, one scale per tensor (max |w| / qmax);
-//   abar, bbar, c: each layer's complex tensor, one scale over real and imaginary parts; Abar is
-//     rounded to nearest with no stability fix, so a mode may land on or outside the unit circle
-//     (counted in the result: that is how post-training quantization breaks a recurrence);
-//   d: each layer's skip vector;
-//   x: the complex state after every step, one static scale per layer (the largest |Re x|,
-//     |Im x| seen on the calibration samples), as a fixed-point state register holds it;
-//   act: the inputs of encoder, projections and decoder, one static scale per product from the
-//     calibration samples.
-// Components not named stay float32; the recurrence then runs in float32 as well.
-// The component names, in the order reports list them.
-const std::vector<std::string>& ptq_components();
-
-// "abar=8,x=6" or "all=4" -> {component: bits}; throws UsageError naming the bad item.
-std::map<std::string, int> parse_component_bits(const std::string& text);
-
-struct PtqOptions {
-  std::map<std::string, int> bits;     // component -> bits (2..16)
-  int64_t batch = 64;
-  int threads = 0;
-  bool keep_logits = false;            // return every sample's logits
-};
-
-struct PtqResult {
-  int64_t n_samples = 0;
-  int64_t correct = 0;
-  double accuracy = 0;
-  int64_t unstable_modes = 0;   // quantized |Abar| >= 1
-  int64_t modes = 0;
-  std::vector<float> state_scales;       // per layer, when x is quantized
-  std::string state_scale_source;        // "trained" (/meta x_ranges) or "calibrated"
-  std::vector<float> activation_scales;  // encoder, projections..., decoder, when act is
-  RowMatrixXf logits;                    // (n, d_output), with keep_logits
-  double seconds = 0;
-};
-
-// Quantizes the named components of `model`, calibrates the static scales of x and act on
-// `calibration` (its samples, all of them; x's from the checkpoint's /meta x_ranges instead
-// where a QAT run of x wrote them), and evaluates on `data` in recurrent mode.
-PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
-                       const PtqOptions& options);
 
 }  // namespace qs4d

@@ -11,7 +11,7 @@
 #include <boost/random/uniform_real_distribution.hpp>
 
 #include "sim/detail/fast_normal.h"
-#include "sim/sim.h"
+#include "run/run.h"
 #include "tests/test_util.h"
 
 namespace qs4d {

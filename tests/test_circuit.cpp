@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "circuit/detail/network.h"
-#include "sim/sim.h"
+#include "circuit/circuit.h"
 
 namespace qs4d {
 namespace {

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "core/core.h"
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace qs4d {
 namespace {

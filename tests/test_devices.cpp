@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "devices/devices.h"
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace qs4d {
 namespace {

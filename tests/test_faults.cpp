@@ -13,7 +13,7 @@
 #include <boost/random/uniform_real_distribution.hpp>
 
 #include "sim/detail/assignment.h"
-#include "sim/sim.h"
+#include "run/run.h"
 #include "tests/test_util.h"
 
 namespace qs4d {

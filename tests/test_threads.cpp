@@ -9,7 +9,7 @@
 #include <random>
 
 #include "models/model.h"
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace qs4d {
 namespace {

@@ -1,4 +1,4 @@
-// A parallel loop that carries exceptions out (sim-internal): OpenMP must not let one escape a
+// A parallel loop that carries exceptions out (sim-internal; run/ above it uses it too): OpenMP must not let one escape a
 // thread, so each iteration's is kept and the first (in index order) rethrown after the loop.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Batched prediction shared by evaluate_analog and DeployedChip (sim-internal).
+// Batched prediction shared by evaluate_analog and DeployedChip (sim-internal; run/ above it uses it too).
 #pragma once
 
 #include <cstdint>

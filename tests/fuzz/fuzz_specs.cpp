@@ -6,7 +6,7 @@
 #include <exception>
 
 #include "devices/devices.h"
-#include "sim/sim.h"
+#include "run/run.h"
 #include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

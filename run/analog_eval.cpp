@@ -3,11 +3,11 @@
 #include <cmath>
 #include <functional>
 
-#include "sim/detail/counts_json.h"
+#include "run/detail/counts_json.h"
 #include "sim/detail/parallel.h"
 #include "sim/detail/predict.h"
-#include "sim/detail/sweep_units.h"
-#include "sim/sim.h"
+#include "run/detail/sweep_units.h"
+#include "run/run.h"
 
 namespace qs4d {
 namespace {

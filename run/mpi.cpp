@@ -1,7 +1,7 @@
 // MpiSession: MPI initialised only when an MPI launcher started this process.
 #include <cstdlib>
 
-#include "sim/sim.h"
+#include "run/run.h"
 
 #ifdef QS4D_HAVE_MPI
 #include <mpi.h>
@@ -27,7 +27,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 #ifdef QS4D_HAVE_MPI
   if (!launched_by_mpi()) return;
   // Serialized: a coordinator thread on rank 0 and worker threads on every rank make MPI calls,
-  // never two at once (sim/sweep_units.cpp holds one lock around each).
+  // never two at once (run/sweep_units.cpp holds one lock around each).
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
   if (provided < MPI_THREAD_SERIALIZED) {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model.h"
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace qs4d::cli {
 

@@ -7,8 +7,8 @@
 #include <map>
 #include <sstream>
 
-#include "sim/detail/sweep_units.h"
-#include "sim/sim.h"
+#include "run/detail/sweep_units.h"
+#include "run/run.h"
 
 namespace qs4d {
 namespace {

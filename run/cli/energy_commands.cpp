@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run/run.h"
-#include "sim/cli/commands.h"
+#include "run/cli/commands.h"
 
 namespace qs4d::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "sim/cli/commands.h"
+#include "run/cli/commands.h"
 
 #include <omp.h>
 
@@ -14,7 +14,7 @@
 #include "models/model.h"
 #include "devices/devices.h"
 #include "run/run.h"
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace qs4d::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "sim/cli/commands.h"
+#include "run/cli/commands.h"
 
 namespace qs4d::cli {
 namespace {

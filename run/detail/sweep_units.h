@@ -1,4 +1,4 @@
-// The work units of a sweep and how they are shared out (sim-internal; sim/sweep_units.cpp).
+// The work units of a sweep and how they are shared out (run-internal; run/sweep_units.cpp).
 #pragma once
 
 #include <cstdint>

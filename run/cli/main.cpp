@@ -6,8 +6,8 @@
 
 #include "core/core.h"
 #include "models/model.h"
-#include "sim/sim.h"
-#include "sim/cli/commands.h"
+#include "run/run.h"
+#include "run/cli/commands.h"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <mutex>
 #include <thread>
 
-#include "sim/detail/sweep_units.h"
-#include "sim/sim.h"
+#include "run/detail/sweep_units.h"
+#include "run/run.h"
 
 #ifdef QS4D_HAVE_MPI
 #include <mpi.h>

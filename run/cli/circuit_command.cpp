@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "sim/cli/commands.h"
+#include "run/cli/commands.h"
 
 namespace qs4d::cli {
 

@@ -1,5 +1,5 @@
-// ActionCounts as JSON and back, exactly (sim-internal): an MPI rank that counted the energy
-// chip's actions sends them to rank 0 (sim/analog_eval.cpp).
+// ActionCounts as JSON and back, exactly (run-internal): an MPI rank that counted the energy
+// chip's actions sends them to rank 0 (run/analog_eval.cpp).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -7,19 +7,9 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#include "sim/sim.h"
+#include "run/run.h"
 
 namespace qs4d {
-
-std::vector<int64_t> argmax_rows(const RowMatrixXf& logits) {
-  std::vector<int64_t> out(static_cast<size_t>(logits.rows()));
-  for (Eigen::Index r = 0; r < logits.rows(); ++r) {
-    Eigen::Index best = 0;
-    logits.row(r).maxCoeff(&best);
-    out[static_cast<size_t>(r)] = best;
-  }
-  return out;
-}
 
 DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                                    const DigitalEvalOptions& options) {

@@ -1,6 +1,6 @@
 // ActionCounts as JSON and back. Maps with integer or structured keys become arrays of
 // [key, value] pairs; doubles survive nlohmann's round trip exactly.
-#include "sim/detail/counts_json.h"
+#include "run/detail/counts_json.h"
 
 namespace qs4d::detail {
 namespace {
