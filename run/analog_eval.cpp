@@ -159,6 +159,35 @@ double AnalogTimeResult::mean_agreement() const {
   return agreement.empty() ? 0 : s / static_cast<double>(agreement.size());
 }
 
+DigitalReference digital_reference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                                   const AnalogEvalOptions& o) {
+  DigitalReference r;
+  r.float_model = evaluate_digital(model, data, DigitalEvalOptions{o.mode, o.batch, o.threads});
+  r.map = std::make_shared<const MappedModel>(map_model(model, chip.mapping, chip.device.window()));
+  r.engine = std::make_shared<const DigitalEngine>(model, data.x.length, o.mode);
+  const DigitalEngine& engine = *r.engine;
+  const QuantizedOps quantized(*r.map, chip, model.config().n_layers);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t n = data.x.n;
+  r.quantized = r.float_model;
+  r.quantized.predictions = predict(engine, data, 0, n, o.batch, o.threads, &quantized, {});
+  r.quantized_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) correct += r.quantized.predictions[static_cast<size_t>(i)] == data.y[static_cast<size_t>(i)];
+  r.quantized.correct = correct;
+  r.quantized.accuracy = n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+  return r;
+}
+
+std::string reference_key(const ChipSpec& chip) {
+  const ConductanceWindow w = chip.device.window();
+  return nlohmann::json{{"mapping", chip.mapping.to_json()},
+                        {"window", {w.g_min_uS, w.g_max_uS, w.levels}},
+                        {"analog", {chip.analog_encoder, chip.analog_projections, chip.analog_decoder,
+                                    chip.analog_recurrence}}}
+      .dump();
+}
+
 AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                                  const AnalogEvalOptions& o) {
   if (o.trials < 1 || o.trials > 100000) throw UsageError("trials must be 1..100000");
@@ -166,26 +195,25 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   for (double t : o.times_s) chip.device.check_time(t);  // before any work
   const auto start = std::chrono::steady_clock::now();
   AnalogEvalResult result;
-  DigitalEvalOptions d{o.mode, o.batch, o.threads};
-  result.digital_float = evaluate_digital(model, data, d);
+  const DigitalReference own = o.reference ? DigitalReference{} : digital_reference(model, data, chip, o);
+  const DigitalReference& reference = o.reference ? *o.reference : own;
+  result.digital_float = reference.float_model;
+  result.digital = reference.quantized;
+  result.digital_seconds = reference.quantized_seconds;
+  const std::vector<int64_t>& digital = result.digital.predictions;
+  if (static_cast<int64_t>(digital.size()) != data.x.n) {
+    throw UsageError("the digital reference holds " + std::to_string(digital.size()) +
+                     " predictions for " + std::to_string(data.x.n) + " samples");
+  }
 
-  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
-  const DigitalEngine engine(model, data.x.length, o.mode);
-  const QuantizedOps quantized(map, chip, model.config().n_layers);  // the digital pass
+  const MappedModel& map = *reference.map;
+  const DigitalEngine& engine = *reference.engine;
   const int64_t n = data.x.n;
   auto accuracy_of = [&](const std::vector<int64_t>& pred) {
     int64_t correct = 0;
     for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == data.y[i];
     return static_cast<double>(correct) / static_cast<double>(n);
   };
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<int64_t> digital = predict(engine, data, 0, n, o.batch, o.threads, &quantized, {});
-  result.digital_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  result.digital = result.digital_float;
-  result.digital.predictions = digital;
-  result.digital.accuracy = accuracy_of(digital);
-  result.digital.correct = static_cast<int64_t>(std::llround(result.digital.accuracy * n));
-
   result.times.resize(o.times_s.size());
   for (size_t ti = 0; ti < o.times_s.size(); ++ti) result.times[ti].time_s = o.times_s[ti];
   ProgressBar progress(o.trials * static_cast<int64_t>(o.times_s.size()), "chip passes (chips x times)", o.progress);

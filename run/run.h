@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ struct DigitalEvalResult {
 DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                                    const DigitalEvalOptions& options);
 
+struct DigitalReference;
+
 struct AnalogEvalOptions {
   int64_t trials = 1;
   int64_t first_trial = 0;  // the chips are trials [first_trial, first_trial + trials)
@@ -56,7 +59,27 @@ struct AnalogEvalOptions {
   // evaluate_analog with the same arguments, and only rank 0's result holds the trials (and, with
   // `counts`, the counted actions, whichever rank ran that chip). `eval --chip` sets it.
   bool distribute = false;
+  // The digital passes for this model, data and chip (digital_reference), when the caller keeps
+  // them across runs (a sweep, per mapping); else evaluate_analog computes them.
+  const DigitalReference* reference = nullptr;
 };
+
+// The digital passes an analog evaluation is compared against: the checkpoint as stored, and the
+// chip's quantized weights applied digitally (what an ideal chip must reproduce; its predictions
+// are the agreement's reference). They depend on the model, the data, the chip's mapping, its
+// conductance window and which products are analog, and on nothing random: reference_key names
+// that, so a sweep computes them once per distinct key instead of once per (point, trial).
+// The mapped model and the engine that every chip of such a run shares come with them.
+struct DigitalReference {
+  DigitalEvalResult float_model;  // the checkpoint as stored
+  DigitalEvalResult quantized;    // the quantized weights (timings of the float pass)
+  double quantized_seconds = 0;   // one pass of the quantized model
+  std::shared_ptr<const MappedModel> map;
+  std::shared_ptr<const DigitalEngine> engine;
+};
+DigitalReference digital_reference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                                   const AnalogEvalOptions& options);
+std::string reference_key(const ChipSpec& chip);
 
 struct AnalogTimeResult {
   double time_s = 0;

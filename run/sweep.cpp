@@ -1,5 +1,7 @@
 // Grid sweeps with atomic, resumable CSV output.
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -212,9 +214,37 @@ std::vector<std::string> point_rows(int64_t p, const std::vector<std::string>& v
   return out;
 }
 
+// The digital passes of each distinct mapping (reference_key) on one dataset, computed once by
+// whichever unit needs them first; other units that need the same ones wait for them.
+class ReferenceCache {
+ public:
+  const DigitalReference& get(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
+                              const AnalogEvalOptions& o) {
+    std::shared_ptr<Entry> entry;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      std::shared_ptr<Entry>& slot = entries_[reference_key(chip)];
+      if (!slot) slot = std::make_shared<Entry>();
+      entry = slot;
+    }
+    std::call_once(entry->once, [&] { entry->reference = digital_reference(model, data, chip, o); });
+    return entry->reference;
+  }
+
+ private:
+  struct Entry {
+    std::once_flag once;
+    DigitalReference reference;
+  };
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+};
+
 // --dry-run: the plan, and what it will cost, from one unit timed on the first samples.
+// run_first_unit returns the seconds of the unit's chip work (its digital reference, computed
+// once per mapping, is timed apart and not counted per unit).
 void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const std::vector<int64_t>& todo,
-             const std::function<void(const Dataset&)>& run_first_unit) {
+             const std::function<double(const Dataset&)>& run_first_unit) {
   const int64_t units = static_cast<int64_t>(todo.size()) * o.eval.trials;
   std::printf("sweep plan: %lld points (%lld done, %lld to run) x %lld trials = %lld work units of (point, "
               "trial); %zu times each; %lld samples\n",
@@ -231,9 +261,7 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
                 std::vector<float>(data.x.values.begin(), data.x.values.begin() + count * data.x.length * data.x.width)};
     sample.y.assign(data.y.begin(), data.y.begin() + count);
     sample.n_classes = data.n_classes;
-    const auto t0 = std::chrono::steady_clock::now();
-    run_first_unit(sample);  // on one thread: the estimate is in core-seconds
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return run_first_unit(sample);  // on one thread: the estimate is in core-seconds
   };
   timed(std::min<int64_t>(n, 8));  // warm-up: first-use costs (FFT plans, pages) are not per unit
   const double half = timed(n / 4), full = timed(n);
@@ -244,9 +272,9 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
               "fixed + %.2f ms per sample, %.1f core-s per unit on %lld samples\n",
               static_cast<long long>(todo.front()), half, static_cast<long long>(n / 4), full,
               static_cast<long long>(n), fixed, 1e3 * per_sample, per_unit, static_cast<long long>(data.x.n));
-  std::printf("estimate: %.3g core-hours for the %lld units (grid points can differ in cost; add rank 0's "
-              "bookkeeping, see README)\n", per_unit * static_cast<double>(units) / 3600.0,
-              static_cast<long long>(units));
+  std::printf("estimate: %.3g core-hours for the %lld units (grid points can differ in cost; add one "
+              "digital reference pass per distinct mapping and rank 0's bookkeeping, see README)\n",
+              per_unit * static_cast<double>(units) / 3600.0, static_cast<long long>(units));
 }
 
 }  // namespace
@@ -304,14 +332,19 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
       }
     }
   }
-  // One chip of one point, as evaluate_analog runs trial `trial` of it.
-  auto evaluate_unit = [&](const detail::SweepUnit& unit, int threads, const Dataset& d) {
+  // One chip of one point, as evaluate_analog runs trial `trial` of it, against the digital
+  // reference of the point's mapping (computed once per mapping, not per unit).
+  ReferenceCache references;
+  auto evaluate_unit = [&](const detail::SweepUnit& unit, int threads, const Dataset& d,
+                           ReferenceCache& cache) {
     AnalogEvalOptions e = o.eval;
     e.trials = 1;
     e.first_trial = unit.trial;
     e.threads = threads;
     e.progress = false;
-    const AnalogEvalResult r = evaluate_analog(model, d, chips[static_cast<size_t>(unit.point)], e);
+    const ChipSpec& chip = chips[static_cast<size_t>(unit.point)];
+    e.reference = &cache.get(model, d, chip, e);
+    const AnalogEvalResult r = evaluate_analog(model, d, chip, e);
     detail::UnitResult u;
     u.point = unit.point;
     u.trial = unit.trial;
@@ -326,12 +359,20 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
   };
   if (o.dry_run) {
     if (writer) {
-      dry_run(o, data, points, todo, [&](const Dataset& d) { evaluate_unit({todo.front(), 0}, 1, d); });
+      dry_run(o, data, points, todo, [&](const Dataset& d) {
+        ReferenceCache cache;  // of this slice of the data
+        AnalogEvalOptions e = o.eval;
+        e.threads = 1;
+        cache.get(model, d, chips[static_cast<size_t>(todo.front())], e);
+        const auto t0 = std::chrono::steady_clock::now();
+        evaluate_unit({todo.front(), 0}, 1, d, cache);
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      });
     }
     return summary;
   }
   const detail::RunUnit run = [&](const detail::SweepUnit& unit, int threads) {
-    return evaluate_unit(unit, threads, data);
+    return evaluate_unit(unit, threads, data, references);
   };
   ProgressBar progress(static_cast<int64_t>(todo.size()), "points", writer && o.progress && !todo.empty());
   const detail::PointDone finished = [&](int64_t p, const std::vector<detail::UnitResult>& by_trial) {
