@@ -273,7 +273,7 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
               static_cast<long long>(todo.front()), half, static_cast<long long>(n / 4), full,
               static_cast<long long>(n), fixed, 1e3 * per_sample, per_unit, static_cast<long long>(data.x.n));
   std::printf("estimate: %.3g core-hours for the %lld units (grid points can differ in cost; add one "
-              "digital reference pass per distinct mapping and rank 0's bookkeeping, see README)\n",
+              "digital reference pass per distinct mapping and rank 0's bookkeeping, see docs/cluster.md)\n",
               per_unit * static_cast<double>(units) / 3600.0, static_cast<long long>(units));
 }
 

@@ -10,7 +10,7 @@
 // replaced by the chip's published time per product.
 //
 // Stated tolerance: every prediction within a factor of 2 of the published efficiency; the
-// errors at the time of writing are listed in the README (Energy accounting). A change to the table or the
+// errors at the time of writing are listed in docs/energy.md. A change to the table or the
 // formulas that moves a prediction outside the factor fails here.
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@ pass is straight-through: the loss sees the perturbed weights, the gradient reac
 ones (w + (w_chip - w).detach()).
 
 Cost: one programming of the model's crossbar matrices per training step (measured on the
-fmnist196 H = 64 model on neurram_256: see README, hardware-aware training).
+fmnist196 H = 64 model on neurram_256: see data/checkpoints/README.md, hardware-aware training).
 """
 
 from __future__ import annotations
