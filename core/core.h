@@ -151,6 +151,18 @@ std::vector<double> parse_times(const std::string& text);
 std::string format_time(double seconds);
 
 // ---------------------------------------------------------------------------------------------
+// Files (core/files.cpp). A file read from outside is a regular file of at most max_bytes: else
+// false, with `why` saying what it is ("is a FIFO, expected a regular file"), without blocking.
+bool read_regular_file(const std::string& path, uint64_t max_bytes, std::string& text, std::string& why);
+inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;  // chip, device, tech, sidecar
+inline constexpr uint64_t kMaxCsvFileBytes = uint64_t{1} << 30;    // a resumed sweep's results
+// A temporary beside `path` that no one can predict: PATH.tmp.PID.RANDOM.
+std::string exclusive_temp_path(const std::string& path);
+// Writes `text` to `path` through an exclusively created temporary and a rename: readers never
+// see half a file, and nothing planted at a temporary name is followed.
+void write_text_atomic(const std::string& path, const std::string& text);
+
+// ---------------------------------------------------------------------------------------------
 // A file's identity for result files: "fnv1a64:<16 hex digits>:<bytes>" of its content, so a
 // resumed run can tell that a checkpoint or dataset changed under the same path.
 std::string file_fingerprint(const std::string& path);

@@ -57,17 +57,16 @@ std::string preset_names(const std::string& folder) {
 // Parses a JSON file; `what` ("device \"x\"") names it when the file is missing, with the
 // presets its folder holds.
 json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) {
+  std::string text, why;
+  if (!read_regular_file(path, kMaxJsonFileBytes, text, why)) {
+    if (why != "no such file") throw UsageError(what + ": " + path + " " + why);
     const std::string folder = std::filesystem::path(path).parent_path().string();
     const std::string names = preset_names(folder.empty() ? "." : folder);
     throw UsageError(what + ": no such preset or file (" + path + ")" +
                      (names.empty() ? "" : "; presets in " + folder + ": " + names));
   }
-  std::stringstream text;
-  text << in.rdbuf();
   try {
-    return parse_bounded(text.str(), path);
+    return parse_bounded(text, path);
   } catch (const json::parse_error& e) {
     throw UsageError(path + ": not valid JSON: " + e.what());
   }

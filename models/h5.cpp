@@ -102,28 +102,62 @@ int64_t DatasetInfo::numel() const {
 // ---------------------------------------------------------------------------------------------
 Reader::Reader(const std::string& path) : path_(path) {
   silence_library_errors();
+  // Inside the reading child, the descriptor the parent opened (messages keep `path`).
+  const std::string opened = open_path(path);
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  if (!std::filesystem::exists(opened, ec)) {
     fail(ErrorKind::kUnreadable, "", "no such file");
   }
-  if (std::filesystem::is_directory(path, ec)) fail(ErrorKind::kUnreadable, "", "is a directory");
+  if (std::filesystem::is_directory(opened, ec)) fail(ErrorKind::kUnreadable, "", "is a directory");
   {
-    std::ifstream probe(path, std::ios::binary);
+    std::ifstream probe(opened, std::ios::binary);
     if (!probe) fail(ErrorKind::kUnreadable, "", "cannot be opened for reading");
   }
-  const htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  const htri_t is_h5 = H5Fis_hdf5(opened.c_str());
   if (is_h5 <= 0) {
     fail(ErrorKind::kUnreadable, "", "not an HDF5 file (no HDF5 signature found)");
   }
-  file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  file_ = Handle(H5Fopen(opened.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file_.valid()) {
     fail(ErrorKind::kUnreadable, "",
          "HDF5 signature present but the file cannot be opened (truncated or corrupt)");
   }
 }
 
+namespace {
+// Whether libhdf5's current error stack holds a failed allocation (it reports running out of
+// memory as an ordinary error: a file that claims gigabytes meets the reading child's limit).
+herr_t find_allocation_failure(unsigned, const H5E_error2_t* e, void* found) {
+  if (e->maj_num == H5E_RESOURCE && (e->min_num == H5E_NOSPACE || e->min_num == H5E_CANTALLOC)) {
+    *static_cast<bool*>(found) = true;
+  }
+  return 0;
+}
+bool allocation_failed() {
+  bool found = false;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, find_allocation_failure, &found);
+  return found;
+}
+// The innermost description on libhdf5's error stack ("data size exceeds buffer size"), or "".
+herr_t take_innermost(unsigned n, const H5E_error2_t* e, void* out) {
+  if (n == 0 && e->desc != nullptr) *static_cast<std::string*>(out) = e->desc;
+  return 0;
+}
+std::string library_reason() {
+  std::string reason;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &reason);
+  return reason;
+}
+}  // namespace
+
 void Reader::fail(ErrorKind kind, const std::string& object, const std::string& detail) const {
-  throw FormatError(kind, path_, object, detail);
+  if (allocation_failed()) {
+    throw FormatError(ErrorKind::kAbsurdSize, path_, object,
+                      detail + ": libhdf5 ran out of memory, the file claims far more data than it "
+                               "holds (the reading child's limit scales with the file's size)");
+  }
+  const std::string reason = kind == ErrorKind::kUnreadable ? library_reason() : "";
+  throw FormatError(kind, path_, object, reason.empty() ? detail : detail + " (libhdf5: " + reason + ")");
 }
 
 bool Reader::exists(const std::string& object) const {
@@ -422,9 +456,10 @@ std::vector<int64_t> Reader::read_int(const std::string& dataset, int64_t limit_
 
 // ---------------------------------------------------------------------------------------------
 AtomicWriter::AtomicWriter(const std::string& path)
-    : path_(path), tmp_path_(path + ".tmp." + std::to_string(getpid())) {
+    : path_(path), tmp_path_(exclusive_temp_path(path)) {
   silence_library_errors();
-  file_ = Handle(H5Fcreate(tmp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  // Exclusive (O_EXCL: nothing planted there is followed or truncated) under an unpredictable name.
+  file_ = Handle(H5Fcreate(tmp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT));
   if (!file_.valid()) {
     throw FormatError(ErrorKind::kUnreadable, path_, "", "cannot create file for writing");
   }

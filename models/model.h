@@ -138,6 +138,7 @@ class S4DModel {
 
  private:
   friend class CheckpointReader;
+  friend struct ModelWire;  // the reading child's answer (models/contain.cpp)
   ModelConfig config_;
   std::string path_;
   std::vector<S4DLayer> layers_;

@@ -157,8 +157,6 @@ class MpiSession {
   static bool built_with_mpi();
 };
 
-// Writes `text` to `path` through a temporary file and a rename: readers never see half a file.
-void write_text_atomic(const std::string& path, const std::string& text);
 
 // Counts of one chip on the first `samples` inputs of `data` (trial 0, t = 0, ADC calibrated as
 // in eval), with the model's digital glue added, per inference.

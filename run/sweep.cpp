@@ -145,7 +145,9 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
     if (!o.resume) {
       throw UsageError(o.out_csv + " exists: pass --resume to continue it, or choose another --out");
     }
-    std::ifstream in(o.out_csv);
+    std::string text, why;
+    if (!read_regular_file(o.out_csv, kMaxCsvFileBytes, text, why)) throw UsageError(o.out_csv + " " + why);
+    std::istringstream in(text);
     std::string line;
     std::getline(in, line);
     if (line != header_line) {

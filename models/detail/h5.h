@@ -11,22 +11,46 @@
 #include <string>
 #include <vector>
 
+#include "models/detail/wire.h"
 #include "models/model.h"
 
 namespace qs4d::h5 {
 
-// Runs `read` (the whole read of `path` a loader is about to make) in a child process with a
-// time and memory limit, and returns when it ended normally, with data or with our own error:
-// a crash, hang or memory blow-up inside libhdf5 becomes a FormatError naming the file instead
-// of killing or hanging this process (models/contain.cpp). QS4D_READ_TIMEOUT_S sets the time
-// limit (default 120 s); QS4D_UNCONTAINED_READS=1 skips the child (the fuzz harnesses).
-void probe_in_child(const std::string& path, const std::function<void()>& read);
+// Reads untrusted files with libhdf5's crashes, hangs and memory blow-ups contained
+// (models/contain.cpp): the parent opens the file (a regular file only) and forks; the child reads
+// it through that descriptor (a path swapped afterwards changes nothing), under an address-space
+// limit that scales with the file's size, and writes what it parsed, or the error it met, to a
+// pipe in a small format of our own (models/detail/wire.h); the parent waits with its own
+// deadline (QS4D_READ_TIMEOUT_S, default 120 s), kills a child that overruns it, and never calls
+// libhdf5 on the file. QS4D_UNCONTAINED_READS=1 reads here instead (the fuzz harnesses).
+bool reads_uncontained();
+// Runs `read` in the child as above and returns its answer's bytes (wire::Writer's), or throws
+// the child's error, or a FormatError naming the file when the child crashed, hung or ran out of
+// memory.
+std::string read_in_child(const std::string& path, const std::function<void(wire::Writer&)>& read);
+// The path libhdf5 opens for `path`: inside the reading child, its descriptor (/proc/self/fd/N).
+std::string open_path(const std::string& path);
 
-// The read of `path` contained: first probed in a child process, then made here.
+namespace wire {
+void put(Writer& w, const S4DModel& m);
+void get(Reader& r, S4DModel& m);
+void put(Writer& w, const SequenceBatch& b);
+void get(Reader& r, SequenceBatch& b);
+void put(Writer& w, const Dataset& d);
+void get(Reader& r, Dataset& d);
+}  // namespace wire
+
+// The read of `path`, made once in a child process and decoded here.
 template <class Read>
 auto read_contained(const std::string& path, const Read& read) {
-  probe_in_child(path, [&] { read(); });
-  return read();
+  using T = decltype(read());
+  if (reads_uncontained()) return read();
+  const std::string answer = read_in_child(path, [&](wire::Writer& w) { wire::put(w, read()); });
+  wire::Reader r(answer, path);
+  T value;
+  wire::get(r, value);
+  r.finish();
+  return value;
 }
 
 // Owns one hid_t and closes it with the matching H5*close.
