@@ -49,22 +49,44 @@ std::string shape_of(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
-// A C-contiguous float32 copy of a, or a UsageError when a does not hold floats.
+// A C-contiguous float32 copy of a, or a UsageError when a does not hold floats, is larger than
+// any model's input, or cannot be converted (numpy's conversion result is always checked).
 py::array_t<float, py::array::c_style | py::array::forcecast> floats(const py::array& a, const char* name) {
   if (a.dtype().kind() != 'f' && a.dtype().kind() != 'i' && a.dtype().kind() != 'u') {
     throw UsageError(std::string(name) + ": expected a float array, found dtype " +
                      py::str(a.dtype()).cast<std::string>());
   }
-  return py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (static_cast<int64_t>(a.size()) > kMaxDatasetElements) {
+    throw UsageError(std::string(name) + ": shape " + shape_of(a) + " holds " + std::to_string(a.size()) +
+                     " values, expected at most " + std::to_string(kMaxDatasetElements));
+  }
+  auto out = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!out) {
+    throw UsageError(std::string(name) + ": numpy could not convert the array of shape " + shape_of(a) +
+                     " to a contiguous float32 array (out of memory?)");
+  }
+  return out;
 }
 
+// Inputs and weights are finite and of a sane magnitude: far beyond any normalised input or
+// weight, float32 products overflow and the logits become NaN.
+constexpr float kMaxMagnitude = 1e6f;
 void require_finite(const float* v, size_t n, const char* name) {
   for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(v[i])) throw UsageError(std::string(name) + ": element " + std::to_string(i) +
-                                               " is not finite (" + std::to_string(v[i]) + ")");
+    if (!(std::abs(v[i]) <= kMaxMagnitude)) {
+      throw UsageError(std::string(name) + ": element " + std::to_string(i) + " is " + format_number(v[i]) +
+                       ", expected a finite value within +-1e6");
+    }
   }
 }
 }  // namespace
+
+std::string path_from(const std::string& path) {
+  if (path.find('\0') != std::string::npos) {
+    throw UsageError("path \"" + printable(path) + "\" holds a NUL byte, which no file name can");
+  }
+  return path;
+}
 
 SequenceBatch sequences_from(const py::array& x, const char* name) {
   if (x.ndim() != 3) {
@@ -90,6 +112,7 @@ Dataset dataset_from(const py::array& x, const py::array& y, int64_t n_classes) 
     throw UsageError("y: expected integer labels, found dtype " + py::str(y.dtype()).cast<std::string>());
   }
   const auto labels = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(y);
+  if (!labels) throw UsageError("y: numpy could not convert the labels to int64");
   d.y.assign(labels.data(), labels.data() + labels.size());
   for (size_t i = 0; i < d.y.size(); ++i) {
     if (d.y[i] < 0 || d.y[i] >= n_classes) {
@@ -105,6 +128,7 @@ Dataset dataset_from(const py::array& x, const py::array& y, int64_t n_classes) 
 
 RowMatrixXf matrix_from(const py::array& a, const char* name) {
   if (a.ndim() != 2) throw UsageError(std::string(name) + ": expected a 2-D array, found shape " + shape_of(a));
+  if (a.shape(0) < 1 || a.shape(1) < 1) throw UsageError(std::string(name) + ": empty shape " + shape_of(a));
   const auto f = floats(a, name);
   RowMatrixXf m(f.shape(0), f.shape(1));
   std::copy(f.data(), f.data() + f.size(), m.data());

@@ -29,7 +29,9 @@ std::vector<double> times_from(const py::iterable& times);
 // the argument, what it was and what was expected.
 SequenceBatch sequences_from(const py::array& x, const char* name = "x");
 Dataset dataset_from(const py::array& x, const py::array& y, int64_t n_classes);
-// A 2-D float array as a row-major float32 matrix.
+// A file path as given, refused when it holds a NUL byte (C would cut it there).
+std::string path_from(const std::string& path);
+// A 2-D float array (both sizes >= 1) as a row-major float32 matrix.
 RowMatrixXf matrix_from(const py::array& a, const char* name);
 py::array_t<float> to_numpy(const RowMatrixXf& m);
 template <class T>

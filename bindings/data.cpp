@@ -4,6 +4,14 @@
 namespace qs4d::py_bind {
 namespace {
 
+// /meta as a file gave it, but printable and valid UTF-8 (a Python str cannot hold other bytes).
+std::map<std::string, std::string> printable_meta(const std::map<std::string, std::string>& meta) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : meta) out[printable(k)] = printable(v);
+  return out;
+}
+
+
 nlohmann::json checkpoint_info(const Checkpoint& c) {
   const S4DModel& model = *c.model;
   const ModelConfig& k = model.config();
@@ -18,7 +26,7 @@ nlohmann::json checkpoint_info(const Checkpoint& c) {
                    {"norm_eps", k.norm_eps},
                    {"parameters", model.parameter_counts()},
                    {"weight_bytes", model.weight_bytes()},
-                   {"meta", model.meta()}};
+                   {"meta", printable_meta(model.meta())}};
   j["quant"] = nlohmann::json::object();
   for (const auto& [name, q] : model.quant()) {
     j["quant"][name] = {{"bits", q.bits}, {"symmetric", q.symmetric}, {"axis", q.axis}};
@@ -32,7 +40,8 @@ void register_data(py::module_& m) {
   py::class_<Checkpoint, std::shared_ptr<Checkpoint>>(m, "Checkpoint", "A trained S4D checkpoint (HDF5, format v1)")
       .def_static(
           "load",
-          [](const std::string& path) {
+          [](const std::string& given) {
+            const std::string path = path_from(given);
             auto c = std::make_shared<Checkpoint>();
             c->path = path;
             py::gil_scoped_release release;
@@ -63,9 +72,9 @@ void register_data(py::module_& m) {
           "load",
           [](const std::string& name_or_path, const py::dict& overrides) {
             auto c = std::make_shared<Chip>();
-            c->name_or_path = name_or_path;
+            c->name_or_path = path_from(name_or_path);
             c->overrides = overrides_from(overrides);
-            c->spec = load_chip(name_or_path, c->overrides);
+            c->spec = load_chip(c->name_or_path, c->overrides);
             return c;
           },
           py::arg("name_or_path"), py::arg("overrides") = py::dict(),
@@ -80,8 +89,9 @@ void register_data(py::module_& m) {
       .def_static(
           "load",
           [](const std::string& path, int64_t limit) {
+            const std::string checked = path_from(path);
             py::gil_scoped_release release;
-            return std::make_shared<Dataset>(load_dataset(path, limit));
+            return std::make_shared<Dataset>(load_dataset(checked, limit));
           },
           py::arg("path"), py::arg("limit") = 0, "limit > 0 reads only the first `limit` samples")
       .def_property_readonly("x",

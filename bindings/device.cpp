@@ -41,7 +41,7 @@ void register_device(py::module_& m) {
           "load",
           [](const std::string& name_or_path, const py::dict& overrides) {
             return Device{std::make_shared<const DeviceModel>(
-                load_device(name_or_path, overrides_from(overrides), data_dir()))};
+                load_device(path_from(name_or_path), overrides_from(overrides), data_dir()))};
           },
           py::arg("name_or_path"), py::arg("overrides") = py::dict())
       .def_property_readonly("name", [](const Device& d) { return d.model->spec().name; })

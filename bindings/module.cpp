@@ -12,6 +12,12 @@ void register_evaluate(py::module_& m) {
       [](const Checkpoint& checkpoint, const py::array& x, const py::array& y, const std::shared_ptr<Chip>& chip,
          int64_t trials, const py::iterable& times, uint64_t seed, int threads, const std::string& mode,
          int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate, int64_t calibrate) {
+        if (energy_samples < 0 || trials < 1 || batch < 1 || calibrate < 0 || threads < 0) {
+          throw UsageError("evaluate: energy_samples " + std::to_string(energy_samples) + ", trials " +
+                           std::to_string(trials) + ", batch " + std::to_string(batch) + ", calibrate " +
+                           std::to_string(calibrate) + ", threads " + std::to_string(threads) +
+                           ": expected energy_samples, calibrate, threads >= 0 and trials, batch >= 1");
+        }
         cli::EvalArgs args;
         args.checkpoint = checkpoint.path;
         args.data = "<numpy arrays>";
@@ -71,6 +77,14 @@ PYBIND11_MODULE(qs4dsim, m) {
       error(e.what());
     } catch (const qs4d::FormatError& e) {
       error(e.what());
+    } catch (const py::builtin_exception&) {
+      throw;  // pybind11's own (TypeError, IndexError, ...): its translator maps them
+    } catch (const py::error_already_set&) {
+      throw;  // a Python exception (KeyboardInterrupt included) passes through as it is
+    } catch (const std::bad_alloc&) {
+      throw;  // MemoryError
+    } catch (const std::exception& e) {
+      error(qs4d::printable(e.what()).c_str());  // anything else of the library's: still qs4dsim.Error
     }
   });
   register_data(m);

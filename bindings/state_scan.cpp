@@ -47,6 +47,11 @@ ScanShape scan_shape(const Floats& modes, const Floats& z) {
   if (modes.ndim() != 3 || modes.shape(0) != 3 || z.ndim() != 3)
     throw UsageError("state scan: modes must be (3, H, M) and z (B, H, L)");
   ScanShape s{z.shape(0), z.shape(1), z.shape(2), modes.shape(2)};
+  if (s.B < 1 || s.H < 1 || s.L < 1 || s.M < 1) {
+    throw UsageError("state scan: empty shape: z is (" + std::to_string(s.B) + ", " + std::to_string(s.H) +
+                     ", " + std::to_string(s.L) + ") and modes have M = " + std::to_string(s.M) +
+                     ", expected every size >= 1");
+  }
   expect_shape(modes, "modes", {3, s.H, s.M});
   return s;
 }

@@ -150,6 +150,10 @@ std::vector<double> parse_times(const std::string& text);
 // Seconds as the shortest of those units that gives a whole number ("3600" -> "1h").
 std::string format_time(double seconds);
 
+// Text from a file as it may be printed: control characters (C0, DEL, C1) and bytes that are
+// not valid UTF-8 written as \xNN, so a terminal never executes what a file carries.
+std::string printable(const std::string& text);
+
 // ---------------------------------------------------------------------------------------------
 // Files (core/files.cpp). A file read from outside is a regular file of at most max_bytes: else
 // false, with `why` saying what it is ("is a FIFO, expected a regular file"), without blocking.

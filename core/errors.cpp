@@ -28,9 +28,10 @@ const char* to_string(ErrorKind kind) {
 namespace {
 std::string error_text(const std::string& file, const std::string& object,
                        const std::string& detail) {
-  std::string out = file;
-  if (!object.empty()) out += ": '" + object + "'";
-  return out + ": " + detail;
+  // Object names and details can quote a file's own bytes: printed escaped.
+  std::string out = printable(file);
+  if (!object.empty()) out += ": '" + printable(object) + "'";
+  return out + ": " + printable(detail);
 }
 }  // namespace
 

@@ -193,19 +193,21 @@ class ComponentQuantizer final : public LinearOverride {
       return FormatError(ErrorKind::kBadValue, model_.path(), "/meta attribute x_ranges", detail);
     };
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(it->second);
+    try {  // nesting bounded: a crafted attribute must not exhaust the stack
+      j = spec_json::parse_bounded(it->second, "/meta attribute x_ranges");
     } catch (const nlohmann::json::exception&) {
       throw refuse("not JSON: " + it->second.substr(0, 80));
+    } catch (const UsageError& e) {
+      throw refuse(std::string("not usable JSON: ") + e.what());
     }
     if (!j.is_array() || j.size() != calibrated.size())
       throw refuse("expected a list of " + std::to_string(calibrated.size()) +
-                   " numbers (one per layer), found " + j.dump().substr(0, 80));
+                   " numbers (one per layer), found " + spec_json::describe(j));
     std::vector<float> ranges;
     for (const auto& v : j) {
       const double r = v.is_number() ? v.get<double>() : -1.0;
       if (!(r > 0 && std::isfinite(r) && r < 1e30))
-        throw refuse("expected positive finite numbers, found " + v.dump());
+        throw refuse("expected positive finite numbers, found " + spec_json::describe(v));
       ranges.push_back(static_cast<float>(r));
     }
     return ranges;

@@ -288,6 +288,11 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
   int64_t points = 1;
   for (const auto& g : o.grids) {
     axes.push_back(parse_axis(g));
+    for (size_t a = 0; a + 1 < axes.size(); ++a) {
+      if (axes[a].key == axes.back().key) {  // the later values would win, under the first's labels
+        throw UsageError("--grid " + axes.back().key + " is given twice: give all its values in one --grid");
+      }
+    }
     points *= static_cast<int64_t>(axes.back().values.size());
     if (points > 1000000) throw UsageError("the grid has more than 1,000,000 points");
   }
@@ -306,16 +311,26 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
       overrides.push_back(axes[a].key + "=" + values[a]);
     }
   };
-  // Every point's chip is built and its times checked before any work, on every process: a bad
-  // grid value fails at once, not after hours.
-  std::vector<ChipSpec> chips;
-  for (int64_t p = 0; p < points; ++p) {
+  // Every grid value is checked before any work, on every process (a chip built with it alone
+  // on top of the base overrides, its times checked): a bad value fails at once, not after hours,
+  // at a cost of the axes' lengths, not of the grid's size. Each point's chip is built when the
+  // point runs, so memory does not grow with the grid.
+  for (const Axis& axis : axes) {
+    for (const std::string& value : axis.values) {
+      std::vector<std::string> overrides = o.overrides;
+      overrides.push_back(axis.key + "=" + value);
+      const ChipSpec chip = load_chip(chip_name, overrides);
+      for (double t : o.eval.times_s) chip.device.check_time(t);
+    }
+  }
+  auto chip_of = [&](int64_t p) {
     std::vector<std::string> values, overrides;
     std::string key;
     point(p, values, key, overrides);
-    chips.push_back(load_chip(chip_name, overrides));
-    for (double t : o.eval.times_s) chips.back().device.check_time(t);
-  }
+    ChipSpec chip = load_chip(chip_name, overrides);
+    for (double t : o.eval.times_s) chip.device.check_time(t);
+    return chip;
+  };
   const bool writer = MpiSession::rank() == 0;
   SweepSummary summary;
   summary.points = points;
@@ -344,7 +359,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     e.first_trial = unit.trial;
     e.threads = threads;
     e.progress = false;
-    const ChipSpec& chip = chips[static_cast<size_t>(unit.point)];
+    const ChipSpec chip = chip_of(unit.point);
     e.reference = &cache.get(model, d, chip, e);
     const AnalogEvalResult r = evaluate_analog(model, d, chip, e);
     detail::UnitResult u;
@@ -365,7 +380,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
         ReferenceCache cache;  // of this slice of the data
         AnalogEvalOptions e = o.eval;
         e.threads = 1;
-        cache.get(model, d, chips[static_cast<size_t>(todo.front())], e);
+        cache.get(model, d, chip_of(todo.front()), e);
         const auto t0 = std::chrono::steady_clock::now();
         evaluate_unit({todo.front(), 0}, 1, d, cache);
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -284,5 +284,34 @@ with h5py.File('$tmp/escape.h5', 'a') as f:
     f.require_group('meta').attrs['dataset'] = '../../etc/x'"
 fails_with "meta dataset that leaves the data folder" "expected a dataset name" "$bin" energy "$tmp/escape.h5" --chip ideal
 
+# Issue #31: a nested /meta x_ranges (100,000 levels) is refused, not a stack overflow.
+cp "$m/quantized.h5" "$tmp/deep.h5"
+"$py" -c "
+import h5py
+with h5py.File('$tmp/deep.h5', 'a') as f:
+    f.require_group('meta').attrs['x_ranges'] = '[' * 100000 + ']' * 100000"
+fails_with "deep x_ranges refused" "x_ranges" "$bin" quantize "$tmp/deep.h5" --data "$tmp/ds.h5" --components x=8
+# Terminal escapes in /meta are printed escaped.
+cp "$m/quantized.h5" "$tmp/esc.h5"
+"$py" -c "
+import h5py
+with h5py.File('$tmp/esc.h5', 'a') as f:
+    f.require_group('meta').attrs['note'] = 'a\x1b[31mred\x07'"
+"$bin" info "$tmp/esc.h5" > "$tmp/esc.txt"
+check "control characters in /meta escaped by info" "$py" -c "
+t = open('$tmp/esc.txt', 'rb').read()
+assert b'\\\\x1b[31mred\\\\x07' in t and b'\\x1b' not in t and b'\\x07' not in t, t"
+# A FIFO or a device as a chip, device or sweep CSV is refused at once.
+mkfifo "$tmp/chip.fifo"
+fails_with "FIFO as chip refused" "is a FIFO, expected a regular file" timeout 20 "$bin" map "$m/layer_post_din1.h5" --chip "$tmp/chip.fifo"
+fails_with "device file as chip refused" "is a character device" timeout 20 "$bin" map "$m/layer_post_din1.h5" --chip /dev/zero
+# Issue #30: a repeated grid key would label rows with values they were not computed at.
+fails_with "repeated grid key refused" "is given twice" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
+  --chip pcm_512 --grid periphery.adc_bits=4,6 --grid periphery.adc_bits=8,10 --out "$tmp/twice.csv"
+# Issue #31: a 1000 x 1000 grid no longer builds a million chips before any work.
+check "large grid dry run is quick" timeout 60 "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
+  --grid "periphery.adc_headroom=$(seq -s, 1 0.001 1.999)" --grid "periphery.output_noise=$(seq -s, 0 0.0001 0.0999)" \
+  --out "$tmp/big.csv" --dry-run --limit 8
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -123,7 +123,7 @@ def test_bad_input_raises(ckpt, data):
         qs4dsim.evaluate(ckpt, data.x[0], data.y)
     bad = data.x.copy()
     bad[3, 5, 0] = np.nan
-    with pytest.raises(qs4dsim.Error, match="not finite"):
+    with pytest.raises(qs4dsim.Error, match="expected a finite value"):
         qs4dsim.evaluate(ckpt, bad, data.y)
     with pytest.raises(qs4dsim.Error, match="outside"):
         qs4dsim.evaluate(ckpt, data.x, data.y + 10)

@@ -72,8 +72,8 @@ int run_info(const InfoArgs& args) {
   if (!model.meta().empty()) {
     std::printf("\nmeta\n");
     for (const auto& [k, v] : model.meta()) {
-      std::string shown = v.size() > 100 ? v.substr(0, 97) + "..." : v;
-      std::printf("  %-18s %s\n", k.c_str(), shown.c_str());
+      std::string shown = printable(v.size() > 100 ? v.substr(0, 97) + "..." : v);  // a file's bytes
+      std::printf("  %-18s %s\n", printable(k).c_str(), shown.c_str());
     }
   }
   return 0;

@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version print as CLI11 formats them; usage errors are one line like the rest.
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "qs4dsim: error: " << e.what() << " (see qs4dsim --help)\n";
+    std::cerr << "qs4dsim: error: " << qs4d::printable(e.what()) << " (see qs4dsim --help)\n";
     return e.get_exit_code();
   }
   try {
@@ -296,9 +296,9 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     if (qs4d::MpiSession::size() > 1) {
-      std::cerr << "qs4dsim: error (rank " << qs4d::MpiSession::rank() << "): " << e.what() << "\n";
+      std::cerr << "qs4dsim: error (rank " << qs4d::MpiSession::rank() << "): " << qs4d::printable(e.what()) << "\n";
     } else {
-      std::cerr << "qs4dsim: error: " << e.what() << "\n";
+      std::cerr << "qs4dsim: error: " << qs4d::printable(e.what()) << "\n";
     }
     qs4d::MpiSession::abort(1);  // under MPI, the other processes would wait for this one
     return 1;
