@@ -1,5 +1,7 @@
 // Grid sweeps with atomic, resumable CSV output.
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <cstdio>
@@ -98,7 +100,99 @@ bool same_entry(const std::string& key, const nlohmann::json& before, const nloh
   }
 }
 
-Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
+// A resumed CSV is validated like any input (issues #30, #31): each row of a finished point
+// has this sweep's columns, a point number inside the grid whose values are the row's grid values,
+// this run's seed, trials, sample count and one of its times (in order, each once), accuracies and
+// fractions in [0, 1], a finite std >= 0 and min <= mean <= max. A bad row is an error naming its
+// line and column; a point with some of its times missing is refused too, never dropped.
+class RowCheck {
+ public:
+  RowCheck(const SweepOptions& o, const std::vector<Axis>& axes, int64_t points, int64_t n_samples,
+           const std::vector<std::string>& header,
+           const std::function<std::vector<std::string>(int64_t)>& values_of)
+      : o_(o), axes_(axes), points_(points), n_samples_(n_samples), header_(header), values_of_(values_of) {}
+
+  // The row's point after checking it (line: 1-based line number in the file).
+  int64_t check(size_t line, const std::vector<std::string>& f, std::map<int64_t, size_t>& times_seen) const {
+    const size_t a = axes_.size();
+    const int64_t p = whole(line, f, 0, 0, points_ - 1);
+    const std::vector<std::string> values = values_of_(p);
+    for (size_t k = 0; k < a; ++k) {
+      if (f[1 + k] != values[k]) {
+        fail(line, 1 + k, f[1 + k], "\"" + values[k] + "\", point " + std::to_string(p) + "'s value on the grid");
+      }
+    }
+    size_t c = 1 + a;
+    exact(line, f, c++, std::to_string(o_.eval.seed), "this run's seed");
+    exact(line, f, c++, std::to_string(o_.eval.trials), "this run's trials");
+    exact(line, f, c++, std::to_string(n_samples_), "this run's sample count");
+    size_t& seen = times_seen[p];
+    if (seen >= o_.eval.times_s.size()) fail(line, c, f[c], "no more rows for point " + std::to_string(p));
+    exact(line, f, c++, fmt(o_.eval.times_s[seen]), "the point's next time (times in order, each once)");
+    ++seen;
+    const double digital = unit(line, f, c++);
+    const double mean = unit(line, f, c++);
+    const double sd = number(line, f, c++, 0.0, 1.0);
+    const double lo = unit(line, f, c++), hi = unit(line, f, c++);
+    unit(line, f, c++);  // agreement
+    unit(line, f, c++);  // clip fraction
+    if (!(lo <= mean + 1e-6 && mean <= hi + 1e-6)) {
+      fail(line, 1 + a + 5, f[1 + a + 5], "a mean between the min " + f[1 + a + 7] + " and max " + f[1 + a + 8]);
+    }
+    (void)digital;
+    (void)sd;
+    return p;
+  }
+
+  // Every point in the file has all its times.
+  void complete(const std::map<int64_t, size_t>& times_seen) const {
+    for (const auto& [p, n] : times_seen) {
+      if (n != o_.eval.times_s.size()) {
+        throw UsageError(o_.out_csv + ": point " + std::to_string(p) + " has " + std::to_string(n) + " of its " +
+                         std::to_string(o_.eval.times_s.size()) + " rows (one per time): the file was not "
+                         "written by this sweep; remove those rows or choose another --out");
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(size_t line, size_t column, const std::string& found, const std::string& expected) const {
+    throw UsageError(o_.out_csv + ": line " + std::to_string(line) + ", column " + header_.at(column) +
+                     ": found \"" + printable(found.substr(0, 40)) + "\", expected " + expected);
+  }
+  void exact(size_t line, const std::vector<std::string>& f, size_t c, const std::string& want,
+             const std::string& what) const {
+    if (f[c] != want) fail(line, c, f[c], "\"" + want + "\" (" + what + ")");
+  }
+  double number(size_t line, const std::vector<std::string>& f, size_t c, double lo, double hi) const {
+    const std::string& t = f[c];
+    char* end = nullptr;
+    errno = 0;
+    const double v = t.empty() ? 0.0 : std::strtod(t.c_str(), &end);
+    if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE || !(v >= lo && v <= hi)) {
+      fail(line, c, t, "a number in [" + fmt(lo) + ", " + fmt(hi) + "]");
+    }
+    return v;
+  }
+  double unit(size_t line, const std::vector<std::string>& f, size_t c) const { return number(line, f, c, 0.0, 1.0); }
+  int64_t whole(size_t line, const std::vector<std::string>& f, size_t c, int64_t lo, int64_t hi) const {
+    const std::string& t = f[c];
+    if (t.empty() || t.size() > 12 || t.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoll(t) < lo || std::stoll(t) > hi) {
+      fail(line, c, t, "a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] (a point of this grid)");
+    }
+    return std::stoll(t);
+  }
+
+  const SweepOptions& o_;
+  const std::vector<Axis>& axes_;
+  int64_t points_, n_samples_;
+  const std::vector<std::string>& header_;
+  const std::function<std::vector<std::string>(int64_t)>& values_of_;
+};
+
+Table read_table(const SweepOptions& o, const std::vector<Axis>& axes, int64_t points, int64_t n_samples,
+                 const std::function<std::vector<std::string>(int64_t)>& values_of) {
   std::vector<std::string> header = {"point"};
   for (const auto& a : axes) header.push_back(a.key);
   for (const char* h : {"seed", "trials", "n_samples", "time_s", "digital_accuracy",
@@ -154,25 +248,28 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes) {
       throw UsageError(o.out_csv + ": its header does not match this sweep's grid (found \"" +
                        line + "\")");
     }
-    const size_t columns = split_csv_line(header_line).size();
-    while (std::getline(in, line)) {
+    const size_t columns = header.size();
+    const RowCheck checker(o, axes, points, n_samples, header, values_of);
+    std::map<int64_t, size_t> times_seen;
+    for (size_t number = 2; std::getline(in, line); ++number) {
       if (line.empty()) continue;
+      if (line.find('\0') != std::string::npos) {
+        throw UsageError(o.out_csv + ": line " + std::to_string(number) + " holds a NUL byte");
+      }
       const auto f = split_csv_line(line);
-      std::string key;
       // A row is complete or the file is not this sweep's (rows are written whole, atomically).
       if (f.size() != columns) {
-        throw UsageError(o.out_csv + ": a row has " + std::to_string(f.size()) + " fields, expected " +
-                         std::to_string(columns) + " as the header has (line \"" + line.substr(0, 80) + "\")");
+        throw UsageError(o.out_csv + ": line " + std::to_string(number) + " has " + std::to_string(f.size()) +
+                         " fields, expected " + std::to_string(columns) + " as the header has (\"" +
+                         printable(line.substr(0, 80)) + "\")");
       }
+      const int64_t p = checker.check(number, f, times_seen);
+      std::string key;
       for (size_t a = 0; a < axes.size(); ++a) key += f.at(1 + a) + "\x1f";
       done[key] = true;
-      const std::string& first = f.at(0);
-      if (first.empty() || first.find_first_not_of("0123456789") != std::string::npos || first.size() > 12) {
-        throw UsageError(o.out_csv + ": a row's point is \"" + first + "\", expected a whole number (line \"" +
-                         line.substr(0, 80) + "\")");
-      }
-      rows[std::stoll(first)].push_back(line);
+      rows[p].push_back(line);
     }
+    checker.complete(times_seen);
   }
   return Table{header_line, std::move(rows), std::move(done)};
 }
@@ -337,7 +434,12 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
   Table table;
   std::vector<int64_t> todo;
   if (writer) {
-    table = read_table(o, axes);
+    table = read_table(o, axes, points, data.x.n, [&](int64_t p) {
+      std::vector<std::string> values, overrides;
+      std::string key;
+      point(p, values, key, overrides);
+      return values;
+    });
     for (int64_t p = 0; p < points; ++p) {
       std::vector<std::string> values, overrides;
       std::string key;

@@ -190,6 +190,33 @@ head -n 7 "$tmp/full.csv" > "$tmp/sweep.csv"
 check "sweep resume" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' sweep --resume 2>&1 | grep -q '1 evaluated, 3 already done'"
 check "sweep resumed equals full" cmp "$tmp/sweep.csv" "$tmp/full.csv"
 check "sweep rows" bash -c "[ \$(wc -l < $tmp/full.csv) -eq 9 ]"
+# Issues #30, #31: --resume validates every row it keeps. Each tampered copy of the full CSV
+# (line 3 is point 0 at its second time; columns: point, adc_bits, programming.scale, seed,
+# trials, n_samples, time_s, digital, mean, std, min, max, agreement, clips) must be refused
+# naming the line and the column.
+tamper() {  # tamper NAME PATTERN PYTHON-EXPRESSION-ON-lines
+  cp "$tmp/full.csv" "$tmp/sweep.csv"
+  "$py" -c "
+p = '$tmp/sweep.csv'; lines = open(p, 'rb').read().split(b'\n')
+def cell(i, c, v):
+    f = lines[i].split(b','); f[c] = v; lines[i] = b','.join(f)
+$3
+open(p, 'wb').write(b'\n'.join(lines))"
+  fails_with "resume refuses $1" "$2" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' sweep --resume"
+}
+tamper "nan mean" "line 3, column analog_accuracy_mean" "cell(2, 8, b'nan')"
+tamper "text mean" "line 3, column analog_accuracy_mean: found \"hello\"" "cell(2, 8, b'hello')"
+tamper "1e999 max" "line 3, column analog_accuracy_max" "cell(2, 11, b'1e999')"
+tamper "accuracy 1.5" "line 3, column digital_accuracy" "cell(2, 7, b'1.5')"
+tamper "negative std" "line 3, column analog_accuracy_std" "cell(2, 9, b'-3')"
+tamper "truncated value" "line 3, column agreement_with_digital" "cell(2, 12, b'0.9x')"
+tamper "NUL byte" "line 3 holds a NUL byte" "lines[2] = lines[2] + b'\x00'"
+tamper "duplicate row" "line 4, column time_s" "lines.insert(3, lines[2])"
+tamper "point outside the grid" "line 2, column point" "cell(1, 0, b'99')"
+tamper "point disagreeing with its grid values" "line 2, column periphery.adc_bits" "cell(1, 0, b'2'); cell(2, 0, b'2')"
+tamper "a missing time" "point 0 has 1 of its 2 rows" "del lines[2]"
+tamper "another seed" "line 2, column seed" "cell(1, 3, b'7')"
+cp "$tmp/full.csv" "$tmp/sweep.csv"
 check "sweep records its run" bash -c "grep -q checkpoint_fingerprint '$tmp/sweep.csv.run.json'"
 # A sidecar written before the chip had its newer keys (each at its default) is the same run.
 "$py" -c "
