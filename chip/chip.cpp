@@ -88,7 +88,8 @@ PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
     }
     if (key == "output_noise") {
       const double x = get_number(v, q);
-      if (!(x >= 0) || !std::isfinite(x)) throw SpecError(q, "must be finite and >= 0");
+      // Relative to the ADC range: above 10 the noise is ten full scales, no read-out at all.
+      if (!(x >= 0 && x <= 10)) throw SpecError(q, "is " + format_number(x) + ", expected 0 .. 10 (relative to the ADC range)");
       p.output_noise = x;
     }
     if (key.size() > 4 && key.compare(key.size() - 4, 4, "_ohm") == 0) {

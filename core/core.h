@@ -147,6 +147,7 @@ inline constexpr const char* kResistanceRangeText = "0 or 1e-06 .. 1e+09 ohm";
 // h, d, w, mo (365.25 / 12 days), y (365.25 days); a bare number is seconds. Throws UsageError
 // naming the bad entry.
 std::vector<double> parse_times(const std::string& text);
+inline constexpr double kMaxTimeS = 1e12;  // no device model is sourced beyond a few decades
 // Seconds as the shortest of those units that gives a whole number ("3600" -> "1h").
 std::string format_time(double seconds);
 

@@ -87,6 +87,10 @@ int64_t get_int(const json& j, const std::string& path) {
   if (!j.is_number_integer()) {
     throw SpecError(path, "expected an integer, got " + describe(j));
   }
+  // An unsigned value beyond int64 (2^64 - 1) is shown as written, never wrapped to -1.
+  if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    throw SpecError(path, "is " + j.dump() + ", far outside any valid range");
+  }
   return j.get<int64_t>();
 }
 
@@ -163,6 +167,8 @@ void set_dotted(json& j, const std::string& assignment) {
     value = parse_bounded(text, "--set " + key);
   } catch (const json::parse_error&) {
     value = text;  // bare words such as offset or differential
+  } catch (const json::out_of_range&) {  // 1e309: a number no double holds
+    throw SpecError(key, "is " + text + ", a number beyond any double (at most about 1.8e308)");
   }
   json* node = &j;
   size_t start = 0;

@@ -35,6 +35,11 @@ std::vector<double> parse_times(const std::string& text) {
       throw UsageError("time \"" + item + "\": expected a non-negative number with unit s, m "
                        "(minutes), h, d, w, mo (365.25/12 days) or y (365.25 days)");
     }
+    // 1e305y overflows to infinity: named as given, not as "inf".
+    if (!(value * scale <= kMaxTimeS)) {
+      throw UsageError("time \"" + item + "\" is " + format_number(value * scale) +
+                       " s, expected at most 1e12 s (about 31,700 years)");
+    }
     out.push_back(value * scale);
     if (comma == std::string::npos) break;
     start = comma + 1;

@@ -51,6 +51,16 @@ double non_negative(const json& j, const std::string& path) {
   return v;
 }
 
+// A finite number within [lo, hi], shown as given when it is not.
+double within(const json& j, const std::string& path, double lo, double hi, const std::string& what) {
+  const double v = get_number(j, path);
+  if (!(v >= lo && v <= hi)) {
+    throw SpecError(path, "is " + format_number(v) + ", expected " + format_number(lo) + " .. " +
+                              format_number(hi) + " (" + what + ")");
+  }
+  return v;
+}
+
 double fraction(const json& j, const std::string& path) {
   const double v = non_negative(j, path);
   if (v > 1) throw SpecError(path, "must be a fraction in [0, 1], got " + describe(j));
@@ -175,6 +185,10 @@ LogClip LogClip::from_json(const json& j, const std::string& path) {
   if (j.is_number()) {  // a constant: the same value at every conductance
     c.a = 0;
     c.b = c.lo = c.hi = get_number(j, path);
+    if (!(std::abs(c.b) <= 100)) {
+      throw SpecError(path, "is " + format_number(c.b) + ", expected a finite value within +-100 "
+                            "(drift exponents and their spreads are fractions)");
+    }
     return c;
   }
   if (!j.is_object()) {
@@ -185,6 +199,12 @@ LogClip LogClip::from_json(const json& j, const std::string& path) {
   for (const auto& [k, v] : j.items()) {
     const double x = get_number(v, path + "." + k);
     (k == "a" ? c.a : k == "b" ? c.b : k == "min" ? c.lo : c.hi) = x;
+  }
+  for (const auto& [name, x] : {std::pair{"a", c.a}, {"b", c.b}, {"min", c.lo}, {"max", c.hi}}) {
+    if (!(std::abs(x) <= 100)) {
+      throw SpecError(path + "." + name, "is " + format_number(x) + ", expected a finite value within +-100 "
+                                         "(drift exponents and their spreads are fractions)");
+    }
   }
   if (c.lo > c.hi) throw SpecError(path, "min must not exceed max");
   return c;
@@ -236,7 +256,7 @@ DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
         const std::string q = p + "." + k;
         if (k == "enabled") d.write_verify.enabled = get_bool(x, q);
         if (k == "max_iterations") d.write_verify.max_iterations = get_small_int(x, q);
-        if (k == "tolerance") d.write_verify.tolerance = non_negative(x, q);
+        if (k == "tolerance") d.write_verify.tolerance = within(x, q, 0, 1e5, "checked against the window below");
         if (k == "tolerance_kind") {
           const std::string t = get_string(x, q);
           if (t != "relative" && t != "absolute") {
@@ -261,10 +281,13 @@ DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
       reject_unknown(v, p, allowed);
       for (const auto& [k, x] : v.items()) {
         const std::string q = p + "." + k;
-        if (k == "scale") s.scale = non_negative(x, q);
-        if (k == "t0_s") s.t0_s = get_number(x, q);
+        if (k == "scale") s.scale = within(x, q, 0, 1000, "a factor on the source's drift");
+        if (k == "t0_s") s.t0_s = within(x, q, 1e-9, 1e9, "the reference time in seconds");
         if (k == "nu_mean") s.nu_mean = LogClip::from_json(x, q);
-        if (k == "nu_std") s.nu_std = LogClip::from_json(x, q);
+        if (k == "nu_std") {
+          s.nu_std = LogClip::from_json(x, q);
+          if (s.nu_std.lo < 0) throw SpecError(q, "min is " + format_number(s.nu_std.lo) + ", expected >= 0 (a spread)");
+        }
         if (k == "times_s") s.times_s = get_numbers(x, q);
         if (k == "sigma_at") {
           if (!x.is_array()) throw SpecError(q, "expected an array of sigma models");
@@ -272,9 +295,9 @@ DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
             s.sigma_at.push_back(SigmaModel::from_json(x[i], q + "[" + std::to_string(i) + "]"));
           }
         }
-        if (k == "mean_per_ln_s") s.mean_per_ln_s = get_number(x, q);
-        if (k == "std_per_ln_s") s.std_per_ln_s = get_number(x, q);
-        if (k == "std_uS") s.std_uS = get_number(x, q);
+        if (k == "mean_per_ln_s") s.mean_per_ln_s = within(x, q, -1e5, 1e5, "uS per unit of ln t");
+        if (k == "std_per_ln_s") s.std_per_ln_s = within(x, q, 0, 1e5, "a spread in uS per unit of ln t");
+        if (k == "std_uS") s.std_uS = within(x, q, 0, 1e5, "a spread in uS");
       }
       if (s.kind == DriftSpec::Kind::kPowerLaw && !(s.t0_s > 0)) {
         throw SpecError(p + ".t0_s", "must be > 0");
@@ -327,6 +350,17 @@ DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
   }
   d.window().validate(path);
   if (d.window_dtod > 0.5) throw SpecError(path + ".window_dtod", "must be <= 0.5");
+  // Write-verify's tolerance lies inside the window: a fraction of the target (relative) or at
+  // most the window's width in uS (absolute); 0 would never be met.
+  if (d.write_verify.enabled) {
+    const double limit = d.write_verify.relative ? 1.0 : d.g_max_uS - d.g_min_uS;
+    if (!(d.write_verify.tolerance > 0 && d.write_verify.tolerance <= limit)) {
+      throw SpecError(path + ".write_verify.tolerance",
+                      "is " + format_number(d.write_verify.tolerance) + ", expected above 0 and at most " +
+                          format_number(limit) + (d.write_verify.relative ? " (a fraction of the target)"
+                                                                          : " uS (the window's width)"));
+    }
+  }
   return d;
 }
 

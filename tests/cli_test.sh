@@ -340,5 +340,25 @@ check "large grid dry run is quick" timeout 60 "$bin" sweep "$m/layer_post_din1.
   --grid "periphery.adc_headroom=$(seq -s, 1 0.001 1.999)" --grid "periphery.output_noise=$(seq -s, 0 0.0001 0.0999)" \
   --out "$tmp/big.csv" --dry-run --limit 8
 
+# Issue #31: numbers shown as given, physically absurd values refused with their key.
+fails_with "2^64 - 1 shown as given" "18446744073709551615" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
+  --set mapping.tile_rows=18446744073709551615
+fails_with "1e305y named" "time \"1e305y\"" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
+  --times 1e305y --extrapolate
+fails_with "1e309 names its key" "periphery.output_noise: is 1e309" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
+  --set periphery.output_noise=1e309
+fails_with "output noise 1e308 refused" "periphery.output_noise: is 1e+308" "$bin" map "$m/layer_post_din1.h5" \
+  --chip pcm_512 --set periphery.output_noise=1e308
+fails_with "negative drift spread refused" "nu_std" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
+  --set device.drift.nu_std=-1
+fails_with "drift mean 1e308 refused" "nu_mean" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
+  --set device.drift.nu_mean=1e308
+fails_with "write-verify tolerance 0 refused" "write_verify.tolerance" "$bin" device rram_generic \
+  --set write_verify.tolerance=0
+fails_with "write-verify tolerance 1e308 refused" "write_verify.tolerance" "$bin" device rram_generic \
+  --set write_verify.tolerance=1e308
+fails_with "wire 1e-320 ohm refused" "row_wire_ohm" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
+  --set periphery.row_wire_ohm=1e-320
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
