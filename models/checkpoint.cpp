@@ -143,7 +143,8 @@ class CheckpointReader {
 
   void read_state_dict(S4DModel& m) {
     if (!r_.is_group(kStateDict)) {
-      r_.fail(ErrorKind::kMissingObject, kStateDict, "group is missing");
+      r_.fail(r_.exists(kStateDict) ? ErrorKind::kWrongType : ErrorKind::kMissingObject, kStateDict,
+              r_.exists(kStateDict) ? "is a dataset, expected a group of tensors" : "group is missing");
     }
     const auto names = r_.children(kStateDict);
     const std::set<std::string> present(names.begin(), names.end());

@@ -20,6 +20,11 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                      " classes, the model " + model.path() + " only " +
                      std::to_string(model.config().d_output) + " outputs");
   }
+  if (data.x.width != model.config().d_input) {  // both files named (issue #31)
+    throw UsageError("dataset " + (data.path.empty() ? data.name : data.path) + " has " +
+                     std::to_string(data.x.width) + " features per step, the model " + model.path() +
+                     " expects d_input = " + std::to_string(model.config().d_input));
+  }
   const DigitalEngine engine(model, data.x.length, options.mode);
   DigitalEvalResult r;
   r.n_samples = data.x.n;

@@ -360,5 +360,21 @@ fails_with "write-verify tolerance 1e308 refused" "write_verify.tolerance" "$bin
 fails_with "wire 1e-320 ohm refused" "row_wire_ohm" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
   --set periphery.row_wire_ohm=1e-320
 
+# Issue #31: messages that name what they should.
+cp "$m/layer_post_din1.h5" "$tmp/sd_dataset.h5"
+"$py" -c "
+import h5py, numpy as np
+with h5py.File('$tmp/sd_dataset.h5', 'a') as f:
+    del f['state_dict']; f['state_dict'] = np.zeros(3)"
+fails_with "/state_dict as a dataset" "'/state_dict': is a dataset, expected a group" "$bin" info "$tmp/sd_dataset.h5"
+"$py" -c "
+import h5py, numpy as np
+with h5py.File('$tmp/wide.h5', 'w') as f:
+    f['x'] = np.zeros((4, 16, 3), np.float32); f['y'] = np.zeros(4, np.int64)
+    f.attrs['name'] = 'wide'; f.attrs['n_classes'] = 2; f.attrs['source'] = 'test'"
+fails_with "data width names both files" "wide.h5 has 3 features per step, the model .*layer_post_din1.h5" \
+  "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/wide.h5"
+fails_with "absurd device count refused" "devices" "$bin" device rram_generic --devices 67108864
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
