@@ -91,7 +91,16 @@ struct AnalogTimeResult {
   double min() const;
   double max() const;
   double mean_agreement() const;
+  // The 95% t-interval of the mean over the chips, mean -+ t(0.975, n - 1) std / sqrt(n): the
+  // chip-to-chip spread a difference must exceed to be called real. None for one chip.
+  bool has_ci95() const { return accuracy.size() >= 2; }
+  double ci95_low() const;
+  double ci95_high() const;
 };
+
+// Student's t quantile t(0.975, df) for df >= 1: the table for df <= 30, above it the
+// Cornish-Fisher expansion around the normal quantile (within 1e-4 of the exact value).
+double t_quantile_975(int64_t df);
 
 struct AnalogEvalResult {
   DigitalEvalResult digital;         // the same quantized weights, digital

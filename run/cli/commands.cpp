@@ -156,8 +156,8 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
     say(print, "note        read right after programming only; --times 1s,1h,1d,1y follows the chip as it ages\n");
   }
   say(print, "\n");
-  say(print, "%10s %10s %8s %8s %8s %10s %10s\n", "time", "analog", "std", "min", "max",
-              "agreement", "adc clips");
+  say(print, "%10s %10s %8s %8s %8s %10s %10s  %s\n", "time", "analog", "std", "min", "max",
+              "agreement", "adc clips", "95% CI of the mean (t over chips)");
   nlohmann::json j;
   j["run"] = run_identity(args.checkpoint, args.data, data, args.limit, chip,
                           with_extrapolation(args.overrides, args.extrapolate, "device."), args.seed);
@@ -179,8 +179,10 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
                                                      static_cast<double>(t.adc_conversions)
                                                : 0.0;
     const bool extrapolated = chip.device.extrapolated(t.time_s);
-    say(print, "%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%%s\n", format_time(t.time_s).c_str(),
-                t.mean(), t.std(), t.min(), t.max(), t.mean_agreement(), 100 * clip_rate,
+    char interval[48] = "  (one chip)";
+    if (t.has_ci95()) std::snprintf(interval, sizeof interval, "  [%.4f, %.4f]", t.ci95_low(), t.ci95_high());
+    say(print, "%10s %10.4f %8.4f %8.4f %8.4f %10.4f %9.3f%%%s%s\n", format_time(t.time_s).c_str(),
+                t.mean(), t.std(), t.min(), t.max(), t.mean_agreement(), 100 * clip_rate, interval,
                 extrapolated ? "  extrapolated: beyond the device source's range" : "");
     j["results"].push_back({{"time_s", t.time_s},
                             {"analog_accuracy_mean", t.mean()},
@@ -188,6 +190,9 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
                             {"analog_accuracy_min", t.min()},
                             {"analog_accuracy_max", t.max()},
                             {"agreement_with_digital", t.mean_agreement()},
+                            {"chips", t.accuracy.size()},
+                            {"analog_accuracy_ci95", t.has_ci95() ? nlohmann::json::array({t.ci95_low(), t.ci95_high()})
+                                                                  : nlohmann::json(nullptr)},
                             {"analog_accuracy_per_trial", t.accuracy},
                             {"adc_clip_fraction", clip_rate},
                             {"extrapolated", extrapolated}});
