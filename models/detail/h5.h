@@ -31,15 +31,6 @@ std::string read_in_child(const std::string& path, const std::function<void(wire
 // The path libhdf5 opens for `path`: inside the reading child, its descriptor (/proc/self/fd/N).
 std::string open_path(const std::string& path);
 
-namespace wire {
-void put(Writer& w, const S4DModel& m);
-void get(Reader& r, S4DModel& m);
-void put(Writer& w, const SequenceBatch& b);
-void get(Reader& r, SequenceBatch& b);
-void put(Writer& w, const Dataset& d);
-void get(Reader& r, Dataset& d);
-}  // namespace wire
-
 // The read of `path`, made once in a child process and decoded here.
 template <class Read>
 auto read_contained(const std::string& path, const Read& read) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/core.h"
+#include "models/model.h"
 
 namespace qs4d::h5::wire {
 
@@ -158,5 +159,13 @@ void get(Reader& r, Eigen::PlainObjectBase<Derived>& m) {
   m.derived().resize(rows, cols);
   r.bytes(m.derived().data(), n * sizeof(Scalar));
 }
+
+// What the loaders return (models/contain.cpp).
+void put(Writer& w, const S4DModel& m);
+void get(Reader& r, S4DModel& m);
+void put(Writer& w, const SequenceBatch& b);
+void get(Reader& r, SequenceBatch& b);
+void put(Writer& w, const Dataset& d);
+void get(Reader& r, Dataset& d);
 
 }  // namespace qs4d::h5::wire
