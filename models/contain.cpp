@@ -406,7 +406,11 @@ void get(Reader& r, S4DModel& m) { ModelWire::get(r, m); }
 
 void ModelWire::put(h5::wire::Writer& w, const S4DModel& m) {
   using h5::wire::put;
-  w.pod(m.config_);
+  const ModelConfig& c = m.config_;
+  for (const int64_t v : {c.d_input, c.d_output, c.d_model, c.d_state, c.n_layers}) put(w, v);
+  put(w, c.prenorm);
+  put(w, c.norm == NormKind::kBatch);
+  put(w, c.norm_eps);
   put(w, m.path_);
   put(w, m.layers_);
   put(w, m.enc_w_);
@@ -420,7 +424,13 @@ void ModelWire::put(h5::wire::Writer& w, const S4DModel& m) {
 
 void ModelWire::get(h5::wire::Reader& r, S4DModel& m) {
   using h5::wire::get;
-  m.config_ = r.pod<ModelConfig>();
+  ModelConfig& c = m.config_;
+  for (int64_t* v : {&c.d_input, &c.d_output, &c.d_model, &c.d_state, &c.n_layers}) get(r, *v);
+  get(r, c.prenorm);
+  bool batch_norm = false;
+  get(r, batch_norm);
+  c.norm = batch_norm ? NormKind::kBatch : NormKind::kLayer;
+  get(r, c.norm_eps);
   get(r, m.path_);
   get(r, m.layers_);
   get(r, m.enc_w_);

@@ -89,6 +89,15 @@ void get(Reader& r, T& v) {
   v = r.pod<T>();
 }
 
+// A bool travels as one byte that must be 0 or 1 (loading any other byte as a bool is undefined;
+// found by fuzz_wire).
+inline void put(Writer& w, bool v) { w.pod<uint8_t>(v ? 1 : 0); }
+inline void get(Reader& r, bool& v) {
+  const auto b = r.pod<uint8_t>();
+  if (b > 1) r.fail("a flag of " + std::to_string(b));
+  v = b == 1;
+}
+
 inline void put(Writer& w, const std::string& s) {
   w.pod<uint64_t>(s.size());
   w.bytes(s.data(), s.size());
