@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "models/detail/wire.h"
 #include "models/model.h"
 #include "tests/test_util.h"
 
@@ -104,6 +105,47 @@ TEST(Checkpoint, QuantizedTensorsComeFromTheirCodes) {
                        32 * (H + H + H * M * 2 + 2 * H * M) +  // layer 0 continuous SSM
                        8 * 2 * (H * M * 2) + 32 * (H * M * 2 + H);  // layer 1 Abar, Bbar, C, D
   EXPECT_EQ(m.weight_bytes(), (bits + 7) / 8);
+}
+
+}  // namespace
+}  // namespace qs4d
+
+namespace qs4d {
+namespace {
+
+// The reading child's answer format (models/detail/wire.h): a loaded model survives the trip
+// whole, and a byte that is no flag, a count past the end or bytes left over are refused.
+TEST(Wire, ModelRoundTripsAndMalformedAnswersAreRefused) {
+  const auto manifest = test::manifest();
+  const S4DModel m = S4DModel::load(manifest["models"][0]["checkpoint"]);
+  h5::wire::Writer w;
+  h5::wire::put(w, m);
+  const std::string bytes = w.data();
+  h5::wire::Reader r(bytes, "answer");
+  S4DModel back;
+  h5::wire::get(r, back);
+  r.finish();
+  EXPECT_EQ(back.config().d_model, m.config().d_model);
+  EXPECT_EQ(back.config().prenorm, m.config().prenorm);
+  ASSERT_EQ(back.tensors().size(), m.tensors().size());
+  for (const auto& [name, t] : m.tensors()) EXPECT_EQ(back.tensors().at(name).values, t.values) << name;
+  EXPECT_EQ(back.meta(), m.meta());
+  ASSERT_EQ(back.layers().size(), m.layers().size());
+  EXPECT_EQ(back.layers()[0].a_bar, m.layers()[0].a_bar);
+
+  const std::string flag(1, static_cast<char>(52));  // fuzz_wire's first finding
+  h5::wire::Reader bad_flag(flag, "answer");
+  bool b = false;
+  EXPECT_THROW(h5::wire::get(bad_flag, b), FormatError);
+  const std::string truncated = bytes.substr(0, bytes.size() / 2);
+  h5::wire::Reader short_answer(truncated, "answer");
+  S4DModel half;
+  EXPECT_THROW(h5::wire::get(short_answer, half), FormatError);
+  const std::string longer = bytes + "x";
+  h5::wire::Reader long_answer(longer, "answer");
+  S4DModel whole;
+  h5::wire::get(long_answer, whole);
+  EXPECT_THROW(long_answer.finish(), FormatError);
 }
 
 }  // namespace

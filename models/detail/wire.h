@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/core.h"
@@ -36,8 +37,9 @@ class Writer {
 
 class Reader {
  public:
-  Reader(const std::string& data, const std::string& file)
-      : p_(data.data()), left_(data.size()), file_(file) {}
+  // Reads `data`, which must outlive the reader; `file` (for messages) is copied.
+  Reader(const std::string& data, std::string file)
+      : p_(data.data()), left_(data.size()), file_(std::move(file)) {}
   // Refuses when fewer than n bytes remain.
   void need(size_t n) const {
     if (n > left_) fail(std::to_string(n) + " bytes wanted, " + std::to_string(left_) + " left");
@@ -74,7 +76,7 @@ class Reader {
  private:
   const char* p_;
   size_t left_;
-  const std::string& file_;
+  std::string file_;
 };
 
 // Arithmetic values and enums.
