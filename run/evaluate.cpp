@@ -11,9 +11,8 @@
 
 namespace qs4d {
 
-DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
-                                   const DigitalEvalOptions& options) {
-  if (options.batch <= 0) throw UsageError("batch must be positive");
+void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch) {
+  if (batch <= 0) throw UsageError("batch must be positive");
   if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
   if (model.config().d_output < data.n_classes) {
     throw UsageError("dataset " + data.path + " has " + std::to_string(data.n_classes) +
@@ -25,6 +24,11 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                      std::to_string(data.x.width) + " features per step, the model " + model.path() +
                      " expects d_input = " + std::to_string(model.config().d_input));
   }
+}
+
+DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
+                                   const DigitalEvalOptions& options) {
+  check_data_fits(model, data, options.batch);
   const DigitalEngine engine(model, data.x.length, options.mode);
   DigitalEvalResult r;
   r.n_samples = data.x.n;

@@ -284,13 +284,7 @@ std::map<std::string, int> parse_component_bits(const std::string& text) {
 
 PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
                        const PtqOptions& options) {
-  if (options.batch <= 0) throw UsageError("batch must be positive");
-  if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
-  if (model.config().d_output < data.n_classes) {
-    throw UsageError("dataset " + data.path + " has " + std::to_string(data.n_classes) +
-                     " classes, the model " + model.path() + " only " +
-                     std::to_string(model.config().d_output) + " outputs");
-  }
+  check_data_fits(model, data, options.batch);
   for (const auto& [name, bits] : options.bits) {
     parse_component_bits(name + "=" + std::to_string(bits));  // validates
   }

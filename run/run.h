@@ -33,6 +33,9 @@ struct DigitalEvalResult {
   std::vector<int64_t> predictions;
 };
 
+// Refuses a dataset the model cannot run, naming both files: no samples, more classes than the
+// model has outputs, or a width other than its d_input; and a batch below 1.
+void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch);
 // Runs the digital reference over the whole dataset.
 DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                                    const DigitalEvalOptions& options);
