@@ -159,6 +159,9 @@ std::string printable(const std::string& text);
 // Files (core/files.cpp). A file read from outside is a regular file of at most max_bytes: else
 // false, with `why` saying what it is ("is a FIFO, expected a regular file"), without blocking.
 bool read_regular_file(const std::string& path, uint64_t max_bytes, std::string& text, std::string& why);
+// The descriptor of `path` opened for reading, and its size, when it is a regular file (opened
+// without blocking, so a FIFO is refused rather than waited on); else -1 and `why`.
+int open_regular_file(const std::string& path, uint64_t& size, std::string& why);
 inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;  // chip, device, tech, sidecar
 inline constexpr uint64_t kMaxCsvFileBytes = uint64_t{1} << 30;    // a resumed sweep's results
 // A temporary beside `path` that no one can predict: PATH.tmp.PID.RANDOM.

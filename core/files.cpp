@@ -26,6 +26,8 @@ std::string file_kind(mode_t mode) {
   return "not a regular file";
 }
 
+// Only for temporary file names, which must be unpredictable to others (a planted symlink); no
+// result depends on it, so it is deliberately not drawn from --seed.
 std::string random_hex() {
   std::random_device device;  // /dev/urandom
   char out[17];
@@ -35,27 +37,35 @@ std::string random_hex() {
 
 }  // namespace
 
-bool read_regular_file(const std::string& path, uint64_t max_bytes, std::string& text,
-                       std::string& why) {
-  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+int open_regular_file(const std::string& path, uint64_t& size, std::string& why) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO must not block
   if (fd < 0) {
     why = errno == ENOENT ? "no such file" : std::string("cannot be opened (") + std::strerror(errno) + ")";
-    return false;
+    return -1;
   }
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    why = "is " + (fstat(fd, &st) == 0 ? file_kind(st.st_mode) : std::string("not a regular file")) +
-          ", expected a regular file";
+  const bool stated = fstat(fd, &st) == 0;
+  if (!stated || !S_ISREG(st.st_mode)) {
+    why = "is " + (stated ? file_kind(st.st_mode) : std::string("not a regular file")) + ", expected a regular file";
     close(fd);
-    return false;
+    return -1;
   }
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    why = "is " + std::to_string(st.st_size) + " bytes, expected at most " + std::to_string(max_bytes);
+  size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+bool read_regular_file(const std::string& path, uint64_t max_bytes, std::string& text,
+                       std::string& why) {
+  uint64_t size = 0;
+  const int fd = open_regular_file(path, size, why);
+  if (fd < 0) return false;
+  if (size > max_bytes) {
+    why = "is " + std::to_string(size) + " bytes, expected at most " + std::to_string(max_bytes);
     close(fd);
     return false;
   }
   text.clear();
-  text.reserve(static_cast<size_t>(st.st_size));
+  text.reserve(static_cast<size_t>(size));
   char buffer[1 << 16];
   for (;;) {
     const ssize_t n = read(fd, buffer, sizeof buffer);

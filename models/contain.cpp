@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,33 +84,6 @@ unsigned time_limit_s() {
                      "\", expected a whole number of seconds from 1 to 86400 (default 120)");
   }
   return static_cast<unsigned>(s);
-}
-
-std::string kind_of(const struct stat& st) {
-  if (S_ISDIR(st.st_mode)) return "a directory";
-  if (S_ISFIFO(st.st_mode)) return "a FIFO";
-  if (S_ISCHR(st.st_mode)) return "a character device";
-  if (S_ISBLK(st.st_mode)) return "a block device";
-  if (S_ISSOCK(st.st_mode)) return "a socket";
-  return "not a regular file";
-}
-
-// Opens `path` for the child: a regular file, without blocking on a FIFO.
-int open_regular(const std::string& path, uint64_t& size) {
-  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    throw FormatError(ErrorKind::kUnreadable, path, "",
-                      errno == ENOENT ? "no such file" : "cannot be opened for reading (" +
-                                                            std::string(std::strerror(errno)) + ")");
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const std::string what = fstat(fd, &st) == 0 ? kind_of(st) : "not a regular file";
-    close(fd);
-    throw FormatError(ErrorKind::kUnreadable, path, "", "is " + what + ", expected a regular file");
-  }
-  size = static_cast<uint64_t>(st.st_size);
-  return fd;
 }
 
 void write_all(int fd, const std::string& bytes) {
@@ -264,7 +236,9 @@ std::string open_path(const std::string& path) {
 std::string read_in_child(const std::string& path, const std::function<void(wire::Writer&)>& read) {
   const unsigned seconds = time_limit_s();
   uint64_t file_bytes = 0;
-  const int fd = open_regular(path, file_bytes);
+  std::string why;
+  const int fd = open_regular_file(path, file_bytes, why);
+  if (fd < 0) throw FormatError(ErrorKind::kUnreadable, path, "", why);
   const uint64_t vm = virtual_bytes();
   const uint64_t headroom =
       std::min(kMaxHeadroom, kBaseHeadroom + std::min(file_bytes, kMaxHeadroom) * kHeadroomPerFileByte);

@@ -130,17 +130,17 @@ class RowCheck {
     if (seen >= o_.eval.times_s.size()) fail(line, c, f[c], "no more rows for point " + std::to_string(p));
     exact(line, f, c++, fmt(o_.eval.times_s[seen]), "the point's next time (times in order, each once)");
     ++seen;
-    const double digital = unit(line, f, c++);
+    unit(line, f, c++);  // digital accuracy
+    const size_t mean_column = c;
     const double mean = unit(line, f, c++);
-    const double sd = number(line, f, c++, 0.0, 1.0);
+    unit(line, f, c++);  // std (at most 1 for accuracies)
     const double lo = unit(line, f, c++), hi = unit(line, f, c++);
     unit(line, f, c++);  // agreement
     unit(line, f, c++);  // clip fraction
     if (!(lo <= mean + 1e-6 && mean <= hi + 1e-6)) {
-      fail(line, 1 + a + 5, f[1 + a + 5], "a mean between the min " + f[1 + a + 7] + " and max " + f[1 + a + 8]);
+      fail(line, mean_column, f[mean_column],
+           "a mean between the min " + f[mean_column + 2] + " and max " + f[mean_column + 3]);
     }
-    (void)digital;
-    (void)sd;
     return p;
   }
 
