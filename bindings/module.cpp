@@ -11,7 +11,8 @@ void register_evaluate(py::module_& m) {
       "evaluate",
       [](const Checkpoint& checkpoint, const py::array& x, const py::array& y, const std::shared_ptr<Chip>& chip,
          int64_t trials, const py::iterable& times, uint64_t seed, int threads, const std::string& mode,
-         int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate, int64_t calibrate) {
+         int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate, int64_t calibrate,
+         const py::object& calibration) {
         if (energy_samples < 0 || trials < 1 || batch < 1 || calibrate < 0 || threads < 0) {
           throw UsageError("evaluate: energy_samples " + std::to_string(energy_samples) + ", trials " +
                            std::to_string(trials) + ", batch " + std::to_string(batch) + ", calibrate " +
@@ -42,10 +43,21 @@ void register_evaluate(py::module_& m) {
           args.overrides = chip->overrides;
         }
         const Dataset data = dataset_from(x, y, checkpoint.model->config().d_output);
+        // Calibration samples: a dataset file's path, or an array of inputs (no labels needed).
+        Dataset calibration_arrays;
+        const bool arrays = !calibration.is_none() && !py::isinstance<py::str>(calibration);
+        if (arrays) {
+          calibration_arrays.x = sequences_from(calibration.cast<py::array>(), "calibration");
+          calibration_arrays.y.assign(static_cast<size_t>(calibration_arrays.x.n), 0);
+          calibration_arrays.n_classes = data.n_classes;
+          calibration_arrays.source = "numpy arrays";
+        } else if (!calibration.is_none()) {
+          args.calibration = calibration.cast<std::string>();
+        }
         nlohmann::json report;
         {
           py::gil_scoped_release release;
-          report = cli::eval_report(args, *checkpoint.model, data, false);
+          report = cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr);
         }
         return to_python(report);
       },
@@ -53,10 +65,13 @@ void register_evaluate(py::module_& m) {
       py::arg("times") = std::vector<std::string>{"1s"}, py::arg("seed") = 0, py::arg("threads") = 0,
       py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
       py::arg("tech") = "", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
+      py::arg("calibration") = py::none(),
       "Accuracy of the checkpoint on (x, y): digital, or on `chip` over `trials` chips at each time "
       "after programming. Returns what `qs4dsim eval --json` writes (the same keys and numbers for "
-      "the same seed). calibrate=N: chip-in-the-loop output calibration on the first N samples at "
-      "every time (eval --calibrate).");
+      "the same seed). calibration: the samples ADC ranges and output gains are calibrated on, an "
+      "array shaped like x or a dataset file's path (eval --calibration); required when the chip "
+      "calibrates, and refused when any of its samples is one of x's. calibrate=N: chip-in-the-loop "
+      "output calibration on the first N calibration samples at every time (eval --calibrate).");
 }
 
 }  // namespace qs4d::py_bind

@@ -203,11 +203,12 @@ void register_program(py::module_& m) {
            py::arg("batch") = 64, py::arg("threads") = 0,
            "Conductances at `time` after programming ('1h' or seconds). `time_index` keys the noise "
            "streams as the index of the time in eval's --times; chips with calibrated ADCs calibrate on "
-           "the first samples of `calibration` (eval uses its own data's first samples).")
+           "the first samples of `calibration` (as eval does on its --calibration set: give samples apart "
+           "from the ones you score).")
       .def("calibrate", &calibrate, py::arg("x"), py::arg("samples") = 0, py::arg("batch") = 64,
            py::arg("threads") = 0,
-           "Chip-in-the-loop output calibration (eval --calibrate) on the first `samples` of x (0: all); "
-           "call after age(), which resets it")
+           "Chip-in-the-loop output calibration (eval --calibrate) on the first `samples` of x (0: all; "
+           "calibration samples, not the ones you score); call after age(), which resets it")
       .def("forward", &forward, py::arg("x"), py::arg("first_sample") = 0, py::arg("threads") = 0,
            py::arg("count") = false,
            "Logits (n, outputs) of x (n, L, d); sample i reads with the noise streams of sample "

@@ -101,6 +101,13 @@ struct ChipSpec {
   std::string technology = "22nm_lp";
   nlohmann::json resolved;  // the full spec after presets and overrides, echoed in reports
 
+  // Why setting `key` (an override's dotted key, "device.programming.scale") has no effect on
+  // this chip at t_s seconds after programming; empty when it may. The device's rules
+  // (DeviceSpec::inert_reason), then the periphery's: the calibration of ADC ranges
+  // (periphery.calibration_samples, adc_headroom) acts only on calibrated, finite-resolution
+  // ADCs; the recurrence's converters (state_dac_bits, state_adc_bits) only on an analog
+  // recurrence.
+  std::string inert_reason(const std::string& key, double t_s) const;
   static ChipSpec from_json(const nlohmann::json& j);
 };
 

@@ -118,6 +118,17 @@ struct DeviceSpec {
   // was not asked for.
   void check_time(double t_s) const;
 
+  // Why setting `key` (a dotted key inside the device, "programming.scale") changes no
+  // conductance at t_s seconds after programming; empty when it may. `programmed_state_counts`:
+  // the chip uses the programmed state beyond the conductances (write-verify outcomes steering a
+  // repair), so programming is never inert. The rules, each from the model's own formula:
+  //   relaxation_table drift at t > 0 replaces the programmed state by the target spread by the
+  //     source's sigma at t: programming.* and write_verify.* act only at t = 0 (unless the
+  //     PCM 1/f noise, whose amplitude reads the programmed state, is on);
+  //   at t = 0 the state is the programmed one: drift.* and accumulated_noise.* act only at
+  //     t > 0 (except PCM 1/f noise from t0 under power-law drift, aihwkit's convention);
+  //   a model switched off (kind none, write_verify disabled) ignores its other keys.
+  std::string inert_reason(const std::string& key, double t_s, bool programmed_state_counts) const;
   static DeviceSpec from_json(const nlohmann::json& j, const std::string& path = "device");
   nlohmann::json to_json() const;
   ConductanceWindow window() const { return {g_min_uS, g_max_uS, levels}; }

@@ -221,6 +221,44 @@ void DeviceSpec::check_time(double t_s) const {
                    "and reports will mark it extrapolated");
 }
 
+std::string DeviceSpec::inert_reason(const std::string& key, double t_s, bool programmed_state_counts) const {
+  const std::string group = key.substr(0, key.find('.'));
+  const std::string field = key.find('.') == std::string::npos ? "" : key.substr(key.find('.') + 1);
+  const std::string who = "device " + (name.empty() ? std::string("(unnamed)") : name);
+  const bool one_over_f_at_zero = accumulated.kind == AccumulatedNoiseSpec::Kind::kPcm1f && accumulated.add_t0 &&
+                                  drift.kind == DriftSpec::Kind::kPowerLaw;
+  if (group == "programming" || group == "write_verify") {
+    if (group == "programming" && field != "kind" && programming.kind == SigmaModel::Kind::kNone) {
+      return who + " has no programming noise (programming.kind none)";
+    }
+    if (group == "write_verify" && field != "enabled" && !write_verify.enabled) {
+      return who + " does not write-verify (write_verify.enabled false)";
+    }
+    if (drift.kind == DriftSpec::Kind::kRelaxationTable && t_s > 0 &&
+        accumulated.kind != AccumulatedNoiseSpec::Kind::kPcm1f && !programmed_state_counts) {
+      return who + " uses relaxation_table drift: after programming (t > 0) each conductance is its target "
+             "spread by the source's sigma at t, whatever was programmed; " + group + ".* acts only at t = 0";
+    }
+    return "";
+  }
+  if (group == "drift" || group == "accumulated_noise") {
+    const bool off = group == "drift" ? drift.kind == DriftSpec::Kind::kNone
+                                      : accumulated.kind == AccumulatedNoiseSpec::Kind::kNone;
+    if (off && field != "kind") return who + " has no " + group + " (" + group + ".kind none)";
+    const bool acts_at_zero = one_over_f_at_zero && (group == "accumulated_noise" || field == "t0_s" ||
+                                                     field == "kind");
+    if (t_s == 0 && !acts_at_zero) {
+      return "right after programming (t = 0) " + who + " holds its programmed state: " + group +
+             ".* acts only at t > 0";
+    }
+    return "";
+  }
+  if (group == "read_noise" && field != "kind" && read.kind == SigmaModel::Kind::kNone) {
+    return who + " has no read noise (read_noise.kind none)";
+  }
+  return "";
+}
+
 // ---------------------------------------------------------------------------------------------
 DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
   reject_unknown(j, path,

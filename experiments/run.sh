@@ -39,7 +39,7 @@ small=$ck/fmnist196_s4d_h32_n32_l3.h5
 pruned=$ck/fmnist196_s4d_h48_n32_l4_pruned_qat4.h5
 imssa=$ck/fmnist196_s4d_h8_n6_l4_imssa_qat2.h5
 [ -x $bin ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build --target qs4dsim; }
-[ -f $data ] || (cd python && $py -m qs4d.data --out ../data/datasets --splits test)
+[ -f ${data%_test.h5}_train.h5 ] || (cd python && $py -m qs4d.data --out ../data/datasets --splits test,train --lengths 196)
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }

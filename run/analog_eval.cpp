@@ -213,6 +213,21 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
   if (o.trials < 1 || o.trials > 100000) throw UsageError("trials must be 1..100000");
   if (o.times_s.empty()) throw UsageError("give at least one time after programming");
   for (double t : o.times_s) chip.device.check_time(t);  // before any work
+  const int64_t calibration_needed = calibration_samples_needed(chip, o.calibrate_outputs);
+  if (calibration_needed > 0) {
+    if (o.calibration == nullptr || o.calibration->x.n == 0) {
+      throw UsageError("chip '" + chip.name + "' calibrates (" + std::to_string(calibration_needed) +
+                       " samples for ADC ranges or output gains): give calibration samples apart from the "
+                       "evaluated ones (--calibration FILE)");
+    }
+    if (o.calibrate_outputs > o.calibration->x.n) {
+      throw UsageError("output calibration on " + std::to_string(o.calibrate_outputs) + " samples, but the "
+                       "calibration set " + o.calibration->path + " holds " + std::to_string(o.calibration->x.n));
+    }
+    check_data_fits(model, *o.calibration, o.batch);
+    // A sweep checks once for all its units (and passes its reference), a single run here.
+    if (o.reference == nullptr) check_disjoint(*o.calibration, data);
+  }
   const auto start = std::chrono::steady_clock::now();
   AnalogEvalResult result;
   const DigitalReference own = o.reference ? DigitalReference{} : digital_reference(model, data, chip, o);
@@ -248,8 +263,10 @@ AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, con
     out.rows_moved = analog.rows_moved();
     out.per_tile = analog.unverified_per_tile();
     for (size_t ti = 0; ti < o.times_s.size(); ++ti) {
-      deployed.age(o.times_s[ti], static_cast<int64_t>(ti), &engine, &data, o.batch, threads);
-      if (o.calibrate_outputs > 0) deployed.calibrate_outputs(engine, data, o.calibrate_outputs, o.batch, threads);
+      deployed.age(o.times_s[ti], static_cast<int64_t>(ti), &engine, o.calibration, o.batch, threads);
+      if (o.calibrate_outputs > 0) {
+        deployed.calibrate_outputs(engine, *o.calibration, o.calibrate_outputs, o.batch, threads);
+      }
       const auto t0 = std::chrono::steady_clock::now();
       // The first chip at the first time counts its actions on the first samples (streams are
       // keyed per sample, so splitting the pass changes nothing).

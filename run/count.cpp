@@ -15,23 +15,29 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
   AnalogOps ops(analog, model, chip);
   const uint64_t base = stream_seed(o.seed, 0, 0, stream_key::kEnergyCount);
   const int64_t per = data.x.length * data.x.width;
-  auto run = [&](int64_t count, uint64_t stream) {
-    SequenceBatch chunk{0, data.x.length, data.x.width, {}};
+  auto run = [&](const Dataset& samples, int64_t count, uint64_t stream) {
+    SequenceBatch chunk{0, samples.x.length, samples.x.width, {}};
     for (int64_t s = 0; s < count; s += 64) {
       chunk.n = std::min<int64_t>(64, count - s);
-      chunk.values.assign(data.x.values.begin() + s * per, data.x.values.begin() + (s + chunk.n) * per);
+      chunk.values.assign(samples.x.values.begin() + s * per, samples.x.values.begin() + (s + chunk.n) * per);
       ops.set_stream(stream, s);
       engine.logits(chunk, o.threads, &ops);
     }
   };
-  if (chip.periphery.adc_calibrated) {
+  if (calibration_samples_needed(chip, 0) > 0) {
+    if (o.calibration == nullptr || o.calibration->x.n == 0) {
+      throw UsageError("chip '" + chip.name + "' calibrates its ADC ranges: counting its actions needs "
+                       "calibration samples apart from the counted ones (--calibration FILE)");
+    }
+    check_disjoint(*o.calibration, data);
     analog.begin_calibration();
-    run(std::min(n, chip.periphery.calibration_samples), base ^ stream_key::kCalibration);
+    run(*o.calibration, std::min(o.calibration->x.n, chip.periphery.calibration_samples),
+        base ^ stream_key::kCalibration);
     analog.end_calibration();
   }
   ActionCounts counts;
   analog.count_actions(&counts, o.activation_bits);
-  run(n, base);
+  run(data, n, base);
   analog.count_actions(nullptr);
   counts.samples = n;
   return per_inference(counts, model, data.x.length, chip, o.activation_bits);

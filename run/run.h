@@ -40,6 +40,33 @@ void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch);
 DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                                    const DigitalEvalOptions& options);
 
+// ---------------------------------------------------------------------------------------------
+// Calibration samples: what ADC range calibration, output calibration and PTQ scales may see.
+// They come from a set of their own and never from the samples a result is scored on (a range
+// fitted on the test images is tuned to them). The default is the training split beside the
+// evaluated file (DIR/PREFIX_train.h5 for DIR/PREFIX_test.h5 or _val.h5).
+struct CalibrationSet {
+  Dataset data;              // the samples calibration runs on
+  std::string file_fingerprint;
+  bool found_beside = false;  // the default, found beside the evaluated data
+  // {"source", "fingerprint", "samples", "found_beside", "disjoint_from_evaluated": true}: what
+  // every report that calibrated says about it.
+  nlohmann::json to_json() const;
+};
+// DIR/PREFIX_train.h5 for DIR/PREFIX_test.h5 or DIR/PREFIX_val.h5; empty for any other name.
+std::string training_split_beside(const std::string& evaluated_path);
+// How many calibration samples a chip run needs: the chip's calibration_samples when its ADC
+// ranges are calibrated (and it has finite-resolution ADCs), and calibrate_outputs; 0 for none.
+int64_t calibration_samples_needed(const ChipSpec& chip, int64_t calibrate_outputs);
+// Refuses calibration samples that are not disjoint from the evaluated ones: the same file (by
+// fingerprint; both start at sample 0, so their indices overlap), any calibration sample equal
+// value for value to an evaluated one (naming both indices), or samples the evaluated data's
+// engine cannot run (another length or width).
+void check_disjoint(const Dataset& calibration, const Dataset& evaluated);
+// The first `count` samples of `path` (empty: the training split beside `evaluated`), checked
+// with check_disjoint. A missing default is refused with the command that writes it.
+CalibrationSet load_calibration(const std::string& path, const Dataset& evaluated, int64_t count);
+
 struct DigitalReference;
 
 struct AnalogEvalOptions {
@@ -56,8 +83,12 @@ struct AnalogEvalOptions {
   int64_t count_samples = 16;
   int activation_bits = 8;  // width of the words products read and write (the tech table's)
   bool progress = false;    // a progress bar over chips x times on stderr
-  // Chip-in-the-loop output calibration at every time on the first N samples (0 = none).
+  // Chip-in-the-loop output calibration at every time on the first N calibration samples
+  // (0 = none).
   int64_t calibrate_outputs = 0;
+  // The samples ADC ranges and output gains are calibrated on (load_calibration); required when
+  // calibration_samples_needed(chip, calibrate_outputs) > 0, never the evaluated data.
+  const Dataset* calibration = nullptr;
   // Under MPI (MpiSession::size() > 1), share the chips out over every process: each must call
   // evaluate_analog with the same arguments, and only rank 0's result holds the trials (and, with
   // `counts`, the counted actions, whichever rank ran that chip). `eval --chip` sets it.
@@ -139,10 +170,10 @@ struct SweepOptions {
   bool resume = false;
   bool progress = true;            // a progress bar with time remaining on stderr
   // Print the points, the work units still to run and an estimate of core-hours from one unit
-  // timed on a quarter of calibration_samples and on all of them (fixed plus per-sample cost),
-  // then stop.
+  // timed on a quarter of timing_samples and on all of them (fixed plus per-sample cost), then
+  // stop.
   bool dry_run = false;
-  int64_t calibration_samples = 256;
+  int64_t timing_samples = 256;
   // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
   // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
   nlohmann::json identity;
@@ -152,6 +183,10 @@ struct SweepSummary {
 };
 SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip,
                        const SweepOptions& options);
+// Checks a sweep before any work (each grid key once, at most a million points, every axis value
+// and time valid on the chip; run_sweep calls it too) and returns the calibration samples it needs
+// (calibration_samples_needed at any point).
+int64_t check_sweep(const std::string& chip, const SweepOptions& options);
 
 // The MPI run this process belongs to. Constructed once in main: under an MPI launcher (mpirun,
 // srun; detected from its environment) it initialises MPI, else (or in a build without MPI) the
@@ -171,9 +206,10 @@ class MpiSession {
 
 
 // Counts of one chip on the first `samples` inputs of `data` (trial 0, t = 0, ADC calibrated as
-// in eval), with the model's digital glue added, per inference.
+// in eval, on `calibration`), with the model's digital glue added, per inference.
 struct CountOptions {
   int64_t samples = 16;
+  const Dataset* calibration = nullptr;  // required when the chip calibrates its ADC ranges
   uint64_t seed = 1;
   int threads = 0;
   int activation_bits = 8;

@@ -353,7 +353,7 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
   if (units == 0) return;
   // One unit timed on n/4 and on n samples: a fixed cost (programming, calibration, the digital
   // passes) plus a cost per sample, extrapolated to the sweep's samples.
-  const int64_t n = std::min<int64_t>(data.x.n, std::max<int64_t>(2, o.calibration_samples));
+  const int64_t n = std::min<int64_t>(data.x.n, std::max<int64_t>(2, o.timing_samples));
   auto timed = [&](int64_t count) {
     Dataset sample;  // the first `count` samples only (not a copy of the whole set)
     sample.x = {count, data.x.length, data.x.width,
@@ -367,7 +367,7 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
   const double per_sample = std::max(0.0, (full - half) / static_cast<double>(n - n / 4));
   const double fixed = std::max(0.0, full - per_sample * static_cast<double>(n));
   const double per_unit = fixed + per_sample * static_cast<double>(data.x.n);
-  std::printf("calibration: point %lld, trial 0 on one core: %.2f s on %lld samples, %.2f s on %lld: about %.2f s "
+  std::printf("timing: point %lld, trial 0 on one core: %.2f s on %lld samples, %.2f s on %lld: about %.2f s "
               "fixed + %.2f ms per sample, %.1f core-s per unit on %lld samples\n",
               static_cast<long long>(todo.front()), half, static_cast<long long>(n / 4), full,
               static_cast<long long>(n), fixed, 1e3 * per_sample, per_unit, static_cast<long long>(data.x.n));
@@ -376,14 +376,12 @@ void dry_run(const SweepOptions& o, const Dataset& data, int64_t points, const s
               per_unit * static_cast<double>(units) / 3600.0, static_cast<long long>(units));
 }
 
-}  // namespace
-
-SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip_name,
-                       const SweepOptions& o) {
-  if (o.grids.empty()) throw UsageError("give at least one --grid key=v1,v2,...");
+// The axes of the grid: each key once, at most a million points.
+std::vector<Axis> parse_axes(const std::vector<std::string>& grids) {
+  if (grids.empty()) throw UsageError("give at least one --grid key=v1,v2,...");
   std::vector<Axis> axes;
   int64_t points = 1;
-  for (const auto& g : o.grids) {
+  for (const auto& g : grids) {
     axes.push_back(parse_axis(g));
     for (size_t a = 0; a + 1 < axes.size(); ++a) {
       if (axes[a].key == axes.back().key) {  // the later values would win, under the first's labels
@@ -393,6 +391,52 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     points *= static_cast<int64_t>(axes.back().values.size());
     if (points > 1000000) throw UsageError("the grid has more than 1,000,000 points");
   }
+  return axes;
+}
+
+}  // namespace
+
+// Every grid value is checked before any work, on every process (a chip built with it alone on
+// top of the base overrides, its times checked): a bad value fails at once, not after hours, at a
+// cost of the axes' lengths, not of the grid's size. Each point's chip is built when the point
+// runs, so memory does not grow with the grid. The calibration samples needed: each axis changes
+// one key, so the largest need over every axis value covers every point.
+int64_t check_sweep(const std::string& chip_name, const SweepOptions& o) {
+  const std::vector<Axis> axes = parse_axes(o.grids);
+  const ChipSpec base = load_chip(chip_name, o.overrides);
+  for (double t : o.eval.times_s) base.device.check_time(t);
+  int64_t needed = calibration_samples_needed(base, o.eval.calibrate_outputs);
+  for (const Axis& axis : axes) {
+    std::string inert;  // why the axis changes nothing, while no value and time says otherwise
+    bool acts = false;
+    for (const std::string& value : axis.values) {
+      std::vector<std::string> overrides = o.overrides;
+      overrides.push_back(axis.key + "=" + value);
+      const ChipSpec chip = load_chip(chip_name, overrides);
+      for (double t : o.eval.times_s) {
+        chip.device.check_time(t);
+        const std::string why = chip.inert_reason(axis.key, t);
+        if (why.empty()) acts = true;
+        if (inert.empty()) inert = why;
+      }
+      needed = std::max(needed, calibration_samples_needed(chip, o.eval.calibrate_outputs));
+    }
+    // Rows identical to the last digit, labelled as if the axis mattered: refused, not swept.
+    if (!acts) {
+      std::string times;
+      for (double t : o.eval.times_s) times += (times.empty() ? "" : ",") + format_time(t);
+      throw UsageError("--grid " + axis.key + " changes nothing at --times " + times + ": " + inert);
+    }
+  }
+  return needed;
+}
+
+SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip_name,
+                       const SweepOptions& o) {
+  const std::vector<Axis> axes = parse_axes(o.grids);
+  int64_t points = 1;
+  for (const Axis& axis : axes) points *= static_cast<int64_t>(axis.values.size());
+  check_sweep(chip_name, o);
   // A point's grid values (last axis fastest), its resume key and its overrides.
   auto point = [&](int64_t p, std::vector<std::string>& values, std::string& key, std::vector<std::string>& overrides) {
     values.clear();
@@ -408,18 +452,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
       overrides.push_back(axes[a].key + "=" + values[a]);
     }
   };
-  // Every grid value is checked before any work, on every process (a chip built with it alone
-  // on top of the base overrides, its times checked): a bad value fails at once, not after hours,
-  // at a cost of the axes' lengths, not of the grid's size. Each point's chip is built when the
-  // point runs, so memory does not grow with the grid.
-  for (const Axis& axis : axes) {
-    for (const std::string& value : axis.values) {
-      std::vector<std::string> overrides = o.overrides;
-      overrides.push_back(axis.key + "=" + value);
-      const ChipSpec chip = load_chip(chip_name, overrides);
-      for (double t : o.eval.times_s) chip.device.check_time(t);
-    }
-  }
+  if (o.eval.calibration != nullptr) check_disjoint(*o.eval.calibration, data);  // once, not per unit
   auto chip_of = [&](int64_t p) {
     std::vector<std::string> values, overrides;
     std::string key;

@@ -11,7 +11,7 @@ cd "$root"
 bash scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)" --target qs4dsim
-/usr/bin/python3 -m qs4d.data --out "$root/data/datasets" --splits test --lengths 196
+/usr/bin/python3 -m qs4d.data --out "$root/data/datasets" --splits test,train --lengths 196
 ckpt=${1:-data/checkpoints/fmnist196_s4d_h64_n64_l4_qat4.h5}
 data=data/datasets/fashion_mnist_196_test.h5
 build/bin/qs4dsim info "$ckpt"

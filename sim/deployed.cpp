@@ -46,12 +46,12 @@ void DeployedChip::age(double t_s, int64_t time_index, const DigitalEngine* engi
   if (calibrates() && (calibration == nullptr || calibration->x.n == 0 || engine == nullptr)) {
     throw UsageError("chip '" + chip_->name + "' calibrates its ADC ranges on the first " +
                      std::to_string(chip_->periphery.calibration_samples) +
-                     " samples of the data: give calibration samples");
+                     " calibration samples: give calibration samples (never the evaluated ones)");
   }
   analog_.age(t_s);
   time_index_ = time_index;
   if (!calibrates()) return;
-  // Calibration on the first samples, with noise streams of their own.
+  // Calibration on the first calibration samples, with noise streams of their own.
   const uint64_t base = stream_base() ^ stream_key::kCalibration;
   analog_.begin_calibration();
   detail::predict(*engine, *calibration, 0, std::min(calibration->x.n, chip_->periphery.calibration_samples),

@@ -106,7 +106,7 @@ sys.exit(0 if err < 1e-5 else 'max error %g' % err)"
 done
 
 # eval on a labelled dataset written from the fixture inputs.
-"$py" - "$m/layer_post_din1_io.h5" "$tmp/ds.h5" <<'PY'
+"$py" - "$m/layer_post_din1_io.h5" "$tmp/ds_test.h5" <<'PY'
 import h5py, numpy as np, sys
 with h5py.File(sys.argv[1]) as f:
     x, logits = f['x'][()], f['logits'][()]
@@ -114,8 +114,13 @@ with h5py.File(sys.argv[2], 'w') as f:
     f['x'] = x
     f['y'] = logits.argmax(-1).astype(np.int64)
     f.attrs['name'] = 'fixture'; f.attrs['n_classes'] = np.int64(5); f.attrs['source'] = 'cli_test'
+# Its calibration split beside it (what eval finds by default): the samples reversed and scaled.
+with h5py.File(sys.argv[2].replace('_test.h5', '_train.h5'), 'w') as f:
+    f['x'] = 0.95 * x[::-1]
+    f['y'] = logits.argmax(-1).astype(np.int64)[::-1]
+    f.attrs['name'] = 'fixture_train'; f.attrs['n_classes'] = np.int64(5); f.attrs['source'] = 'cli_test'
 PY
-check "eval" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --json "$tmp/e.json" --threads 2
+check "eval" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --json "$tmp/e.json" --threads 2
 check "eval json" "$py" -c "
 import json
 j = json.load(open('$tmp/e.json'))
@@ -147,7 +152,7 @@ fails_with "device bad key" "device.programming.sigma" "$bin" device pcm_aihwkit
 fails_with "device bad time" "fortnight" "$bin" device ideal --times 1fortnight
 
 # eval on a chip: JSON keys of the analog report; ideal chip agrees with digital.
-check "eval chip" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip ideal --trials 2 \
+check "eval chip" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip ideal --trials 2 \
   --times 1s,1d --seed 5 --json "$tmp/a.json"
 check "eval chip json" "$py" -c "
 import json
@@ -160,8 +165,59 @@ for r in j['results']:
     assert r['agreement_with_digital'] == 1.0 and r['analog_accuracy_mean'] == j['digital_accuracy']
 assert j['energy_pJ_per_inference'] > 0 and j['digital_baseline']['energy_pJ_per_inference'] > 0"
 
+# Calibration (issue #30): never the evaluated samples. The default is the training split beside
+# the data; the report says where the samples came from and that they are disjoint.
+check "eval calibrates beside" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \
+  --times 1s --calibrate 3 --energy-samples 0 --json "$tmp/cal.json"
+check "eval calibration json" "$py" -c "
+import json
+c = json.load(open('$tmp/cal.json'))['calibration']
+assert c['used'] and c['disjoint_from_evaluated'] is True and c['found_beside'], c
+assert c['source'].endswith('ds_train.h5') and c['samples'] == 4 and len(c['fingerprint']) > 8, c"
+cp "$tmp/ds_test.h5" "$tmp/alone.h5"
+fails_with "eval without calibration samples says how to make them" "give --calibration FILE" \
+  "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/alone.h5" --chip pcm_512 --energy-samples 0
+cp "$tmp/ds_test.h5" "$tmp/other_test.h5"
+fails_with "eval names the missing training split and the command" "python3 -m qs4d.data --out .* --splits train" \
+  "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/other_test.h5" --chip pcm_512 --energy-samples 0
+fails_with "calibration on the evaluated file refused" "same file" \
+  "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 --calibration "$tmp/ds_test.h5"
+check "a file holding the evaluated samples reversed" "$py" -c "
+import h5py, sys
+with h5py.File('$tmp/ds_test.h5') as f, h5py.File('$tmp/reversed.h5', 'w') as g:
+    g['x'] = f['x'][()][::-1]; g['y'] = f['y'][()][::-1]
+    for k, v in f.attrs.items(): g.attrs[k] = v"
+fails_with "calibration on the evaluated samples in another file refused" "calibration sample 0 equals evaluated sample 3" \
+  "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 --calibration "$tmp/reversed.h5"
+fails_with "sweep calibration on the evaluated file refused" "same file" \
+  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 --calibration "$tmp/ds_test.h5" \
+  --grid periphery.adc_bits=6,8 --out "$tmp/calsweep.csv"
+fails_with "energy calibration on the counted file refused" "same file" \
+  "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds_test.h5" --calibration "$tmp/ds_test.h5"
+fails_with "quantize calibration on the evaluated file refused" "same file" \
+  "$bin" quantize "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --calibration "$tmp/ds_test.h5" --components abar=8
+check "an ideal chip needs no calibration" bash -c "'$bin' eval '$m/layer_post_din1.h5' --data '$tmp/alone.h5' \
+  --chip ideal --energy-samples 0 | grep -q 'calibration none'"
+
+# An axis that changes nothing at the requested times is refused, saying why and when it acts
+# (issue #30); eval runs but says so of an inert --set.
+fails_with "inert axis refused" "device.programming.scale changes nothing at --times 1s,1d: device rram_wan2022 uses relaxation_table drift.*acts only at t = 0" \
+  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip neurram_256 --times 1s,1d \
+  --grid device.programming.scale=0.5,4 --out "$tmp/inert.csv"
+check "the same axis acts at t = 0" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip neurram_256 \
+  --times 0,1d --grid device.programming.scale=0.5,4 --out "$tmp/inert.csv"
+fails_with "drift axis at t = 0 refused" "acts only at t > 0" \
+  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 --times 0 \
+  --grid device.drift.scale=0.5,2 --out "$tmp/inert2.csv"
+fails_with "ADC calibration axis on ideal ADCs refused" "ideal ADCs" \
+  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 --set periphery.adc_bits=0 \
+  --grid periphery.adc_headroom=1,2 --out "$tmp/inert3.csv"
+check "eval notes an inert --set" bash -c "'$bin' eval '$m/layer_post_din1.h5' --data '$tmp/ds_test.h5' --chip neurram_256 \
+  --times 1d --set device.programming.scale=3 --energy-samples 0 --json '$tmp/inert.json' 2>&1 >/dev/null \
+  | grep -q 'note: --set device.programming.scale=3 has no effect' && grep -q relaxation_table '$tmp/inert.json'"
+
 # energy and compare: the JSON keys; the breakdown adds up; bad tables and options are one line.
-check "energy" "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds.h5" --samples 4 \
+check "energy" "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds_test.h5" --samples 4 \
   --tech 130nm_neurram --json "$tmp/e.json"
 check "energy json" "$py" -c "
 import json, math
@@ -175,13 +231,13 @@ assert math.isclose(j['analog_vs_digital_energy_ratio'],
                     j['energy_pJ_per_inference'] / j['digital_baseline']['energy_pJ_per_inference'])
 assert j['seed'] == 1 and j['samples'] == 4 and j['tech'] == '130nm_neurram'"
 check "compare" bash -c "'$bin' compare $m/quantized.h5 $m/layer_post_din1.h5 --chip ideal \
-  --data '$tmp/ds.h5' --samples 2 | grep -q 'MACs per inference'"
+  --data '$tmp/ds_test.h5' --samples 2 | grep -q 'MACs per inference'"
 fails_with "energy unknown tech" "no such preset" "$bin" energy "$m/quantized.h5" --chip ideal \
-  --data "$tmp/ds.h5" --tech 3nm_magic
+  --data "$tmp/ds_test.h5" --tech 3nm_magic
 fails_with "energy no data" "pass --data" "$bin" energy "$m/quantized.h5" --chip ideal
 
 # sweep: interrupted (last point removed) and resumed gives the same file.
-sweep() { "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
+sweep() { "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \
   --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --extrapolate --trials 2 \
   --out "$tmp/sweep.csv" "$@"; }
 check "sweep" sweep
@@ -231,10 +287,10 @@ fails_with "device beyond its source's range" "outside the times its source cove
   "$bin" device rram_wan2022 --times 1y --devices 10
 check "device extrapolated on request" bash -c "'$bin' device rram_wan2022 --times 1y --devices 10 --extrapolate | grep -q 'extrapolated'"
 fails_with "sweep beyond the device's range fails before any point" "outside the times its source covers" \
-  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 --grid periphery.adc_bits=4,8 \
+  "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 --grid periphery.adc_bits=4,8 \
   --times 1s,1y --out "$tmp/never.csv"
 check "no point written" bash -c "[ ! -f '$tmp/never.csv' ]"
-fails_with "sweep bad grid" "expected key=v1" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
+fails_with "sweep bad grid" "expected key=v1" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" \
   --chip ideal --grid periphery.adc_bits --out "$tmp/other.csv"
 
 # presets lists every folder with descriptions; a chip file's relative device path is relative
@@ -271,15 +327,15 @@ import json; t = json.load(open('$(dirname "$0")/../data/energy/22nm_lp.json'))
 t['dac']['energy_pJ_base'] = 1e308
 json.dump(t, open('$tmp/huge_tech.json', 'w'))"
 fails_with "technology value beyond any table" "up to 1e12" "$bin" energy "$m/quantized.h5" --chip ideal \
-  --data "$tmp/ds.h5" --tech "$tmp/huge_tech.json"
+  --data "$tmp/ds_test.h5" --tech "$tmp/huge_tech.json"
 
 # Messages (#16): a batch of 0 names its range plainly; invalid UTF-8 in --set; a short CSV row on
 # --resume is named, not read as a finished point.
-fails_with "batch 0" "not a whole number from 1 to 1000000" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --batch 0
+fails_with "batch 0" "not a whole number from 1 to 1000000" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --batch 0
 fails_with "--set not UTF-8" "not valid UTF-8" "$bin" map "$m/quantized.h5" --chip ideal --set $'mapping.encoding=\xff'
 head -n 2 "$tmp/full.csv" > "$tmp/short.csv" && echo "1,8,0" >> "$tmp/short.csv"
 cp "$tmp/sweep.csv.run.json" "$tmp/short.csv.run.json"
-fails_with "short CSV row on resume" "fields, expected" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
+fails_with "short CSV row on resume" "fields, expected" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" \
   --chip pcm_512 --grid periphery.adc_bits=4,8 --grid device.programming.scale=0,2 --times 1s,1y --extrapolate \
   --trials 2 --out "$tmp/short.csv" --resume
 
@@ -296,7 +352,7 @@ fails_with "dataset claiming data it does not store" "the file stores 0" "$bin" 
 "$py" -c "
 import h5py, numpy as np
 with h5py.File('$tmp/ext.h5', 'w') as f:
-    f['x'] = h5py.ExternalLink('$tmp/ds.h5', '/x'); f['y'] = h5py.ExternalLink('$tmp/ds.h5', '/y')
+    f['x'] = h5py.ExternalLink('$tmp/ds_test.h5', '/x'); f['y'] = h5py.ExternalLink('$tmp/ds_test.h5', '/y')
     f.attrs['name'] = 'e'; f.attrs['n_classes'] = 5; f.attrs['source'] = 't'
 with h5py.File('$tmp/soft.h5', 'w') as f:
     f['x'] = h5py.SoftLink('/nowhere'); f['y'] = np.zeros(3, dtype='int64')
@@ -317,7 +373,7 @@ cp "$m/quantized.h5" "$tmp/deep.h5"
 import h5py
 with h5py.File('$tmp/deep.h5', 'a') as f:
     f.require_group('meta').attrs['x_ranges'] = '[' * 100000 + ']' * 100000"
-fails_with "deep x_ranges refused" "x_ranges" "$bin" quantize "$tmp/deep.h5" --data "$tmp/ds.h5" --components x=8
+fails_with "deep x_ranges refused" "x_ranges" "$bin" quantize "$tmp/deep.h5" --data "$tmp/ds_test.h5" --components x=8
 # Terminal escapes in /meta are printed escaped.
 cp "$m/quantized.h5" "$tmp/esc.h5"
 "$py" -c "
@@ -333,17 +389,17 @@ mkfifo "$tmp/chip.fifo"
 fails_with "FIFO as chip refused" "is a FIFO, expected a regular file" timeout 20 "$bin" map "$m/layer_post_din1.h5" --chip "$tmp/chip.fifo"
 fails_with "device file as chip refused" "is a character device" timeout 20 "$bin" map "$m/layer_post_din1.h5" --chip /dev/zero
 # Issue #30: a repeated grid key would label rows with values they were not computed at.
-fails_with "repeated grid key refused" "is given twice" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" \
+fails_with "repeated grid key refused" "is given twice" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" \
   --chip pcm_512 --grid periphery.adc_bits=4,6 --grid periphery.adc_bits=8,10 --out "$tmp/twice.csv"
 # Issue #31: a 1000 x 1000 grid no longer builds a million chips before any work.
-check "large grid dry run is quick" timeout 60 "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
+check "large grid dry run is quick" timeout 60 "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \
   --grid "periphery.adc_headroom=$(seq -s, 1 0.001 1.999)" --grid "periphery.output_noise=$(seq -s, 0 0.0001 0.0999)" \
   --out "$tmp/big.csv" --dry-run --limit 8
 
 # Issue #31: numbers shown as given, physically absurd values refused with their key.
 fails_with "2^64 - 1 shown as given" "18446744073709551615" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
   --set mapping.tile_rows=18446744073709551615
-fails_with "1e305y named" "time \"1e305y\"" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds.h5" --chip pcm_512 \
+fails_with "1e305y named" "time \"1e305y\"" "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \
   --times 1e305y --extrapolate
 fails_with "1e309 names its key" "periphery.output_noise: is 1e309" "$bin" map "$m/layer_post_din1.h5" --chip pcm_512 \
   --set periphery.output_noise=1e309

@@ -280,6 +280,8 @@ TEST(Analog, SameSeedSameAccuracyForAnyThreadCount) {
     const ChipSpec spec = chip({"mapping.tile_rows=8", "mapping.tile_cols=8", "device.extrapolate=true",
                                 std::string("periphery.wire_resistance_ohm=") + wire}, "pcm_512");
     AnalogEvalOptions o;
+    const Dataset calibration = test::calibration_set(data);
+    o.calibration = &calibration;
     o.trials = 3;
     o.times_s = {1.0, 3.156e7};
     o.seed = 77;
@@ -552,6 +554,50 @@ TEST(ChipSpec, WireOverridesWinOverThePresetsShorthand) {
   }
   const nlohmann::json clash = {{"wire_resistance_ohm", 1.0}, {"row_wire_ohm", 2.0}};
   EXPECT_THROW(PeripherySpec::from_json(clash, "periphery"), SpecError);
+}
+
+// Issue #30: calibration never sees the evaluated samples. With a calibration set, permuting the
+// evaluated samples permutes the predictions and changes nothing else; calibrated on the
+// evaluated data's own first samples (what the ADC calibration did before), the same permutation
+// changes predictions: the control that shows this test can fail. Noise that is drawn per sample
+// (the PCM's 1/f read noise) is off, so a sample's prediction depends only on the chip.
+TEST(Analog, CalibrationSetMakesPredictionsIndependentOfTheEvaluatedOrder) {
+  const S4DModel model = S4DModel::load(data_dir() + "/checkpoints/fmnist196_s4d_h32_n32_l3.h5");
+  const std::string dir = test::fixtures_dir() + "/datasets/";
+  const Dataset data = load_dataset(dir + "fashion_mnist_196_test.h5", 96);
+  const CalibrationSet calibration = load_calibration("", data, 16);  // the training split beside it
+  ASSERT_TRUE(calibration.found_beside);
+  const ChipSpec spec = load_chip("pcm_512", {"device.accumulated_noise.kind=none", "periphery.adc_bits=5"});
+  const MappedModel map = map_model(model, spec.mapping, spec.device.window());
+  const DigitalEngine engine(model, data.x.length, ExecMode::kConv);
+  // The evaluated samples in another order: the last 16 first.
+  std::vector<int64_t> order(static_cast<size_t>(data.x.n));
+  for (int64_t i = 0; i < data.x.n; ++i) order[static_cast<size_t>(i)] = (i + 80) % data.x.n;
+  Dataset permuted = data;
+  const int64_t per = data.x.length * data.x.width;
+  for (int64_t i = 0; i < data.x.n; ++i) {
+    std::copy(data.x.sample(order[static_cast<size_t>(i)]), data.x.sample(order[static_cast<size_t>(i)]) + per,
+              permuted.x.values.begin() + i * per);
+    permuted.y[static_cast<size_t>(i)] = data.y[static_cast<size_t>(order[static_cast<size_t>(i)])];
+  }
+  auto predictions = [&](const Dataset& evaluated, const Dataset& calibrated_on) {
+    DeployedChip chip(model, map, spec, /*seed=*/3, /*trial=*/0, /*age_at_zero=*/false);
+    chip.age(3600.0, 0, &engine, &calibrated_on, 32, 1);
+    return chip.predict(engine, evaluated, 0, evaluated.x.n, 32, 1);
+  };
+  const std::vector<int64_t> straight = predictions(data, calibration.data);
+  const std::vector<int64_t> reordered = predictions(permuted, calibration.data);
+  int64_t moved = 0;
+  for (int64_t i = 0; i < data.x.n; ++i) {
+    EXPECT_EQ(reordered[static_cast<size_t>(i)], straight[static_cast<size_t>(order[static_cast<size_t>(i)])]) << i;
+  }
+  // The control: calibrated on the first 16 evaluated samples, the order matters.
+  const std::vector<int64_t> own = predictions(data, data);
+  const std::vector<int64_t> own_reordered = predictions(permuted, permuted);
+  for (int64_t i = 0; i < data.x.n; ++i) {
+    moved += own_reordered[static_cast<size_t>(i)] != own[static_cast<size_t>(order[static_cast<size_t>(i)])];
+  }
+  EXPECT_GT(moved, 0) << "the control did not move: the test could not fail";
 }
 
 }  // namespace

@@ -395,5 +395,45 @@ TEST(Devices, SpecIsStrictAndPresetsCarryCitations) {
   EXPECT_THROW(preset("no_such_device"), UsageError);
 }
 
+// Issue #30: each declared inert parameter (DeviceSpec::inert_reason) is checked against the model
+// itself: two values of the parameter give the same conductances, bit for bit, exactly at the
+// times it is declared inert, and different ones where it is declared to act.
+TEST(Devices, DeclaredInertParametersChangeNoConductanceAndTheOthersDo) {
+  struct Case {
+    const char* device;
+    const char* key;
+    const char* low;
+    const char* high;
+    double t_s;
+  };
+  const Case cases[] = {
+      {"rram_wan2022", "programming.scale", "0.5", "4", 0.0},   // acts: the programmed state
+      {"rram_wan2022", "programming.scale", "0.5", "4", 3600.0},  // inert: relaxation replaces it
+      {"rram_wan2022", "drift.scale", "0.5", "2", 0.0},         // inert: no relaxation yet
+      {"rram_wan2022", "drift.scale", "0.5", "2", 3600.0},      // acts
+      {"pcm_aihwkit", "drift.scale", "0.5", "2", 0.0},          // inert: (t + t0) / t0 = 1
+      {"pcm_aihwkit", "drift.t0_s", "10", "40", 0.0},           // acts: 1/f noise from t0 on
+      {"pcm_aihwkit", "accumulated_noise.scale", "0.5", "2", 0.0},  // acts, the same way
+      {"pcm_aihwkit", "programming.scale", "0.5", "2", 86400.0},    // acts: power-law drift keeps it
+      {"rram_multilevel", "drift.scale", "0.5", "2", 0.0},
+      {"rram_multilevel", "accumulated_noise.scale", "0.5", "2", 0.0},
+  };
+  const RowMatrixXf targets = RowMatrixXf::Constant(40, 30, 12.0f);
+  for (const Case& c : cases) {
+    const std::string what = std::string(c.device) + " " + c.key + " at t = " + std::to_string(c.t_s);
+    const DeviceSpec low = preset(c.device, {std::string(c.key) + "=" + c.low});
+    const DeviceSpec high = preset(c.device, {std::string(c.key) + "=" + c.high});
+    const bool declared_inert = !low.inert_reason(c.key, c.t_s, false).empty();
+    EXPECT_EQ(declared_inert, !high.inert_reason(c.key, c.t_s, false).empty()) << what;
+    const DeviceModel a(low), b(high);
+    const RowMatrixXf ga = a.at_time(a.program(targets, 9), c.t_s, 9);
+    const RowMatrixXf gb = b.at_time(b.program(targets, 9), c.t_s, 9);
+    EXPECT_EQ(declared_inert, ga == gb) << what << (declared_inert ? ": declared inert but changed"
+                                                                   : ": declared acting but changed nothing");
+  }
+  // A repair that reads write-verify outcomes keeps programming in play.
+  EXPECT_TRUE(preset("rram_wan2022").inert_reason("programming.scale", 3600.0, true).empty());
+}
+
 }  // namespace
 }  // namespace qs4d

@@ -139,6 +139,8 @@ TEST(Energy, ActionCountsFollowTheShapes) {
                                             "periphery.dac_bits=6", "periphery.adc_bits=8"});
   const MappedModel map = map_model(model, spec.mapping, spec.device.window());
   CountOptions o;
+  const Dataset calibration = test::calibration_set(data);
+  o.calibration = &calibration;
   o.samples = 4;
   const ActionCounts k = count_inference(model, data, spec, map, o);
   const double rows = L * cfg.d_input + cfg.n_layers * L * H + H;
@@ -174,6 +176,8 @@ TEST(Energy, SameFiguresForAnyThreadCount) {
   const ChipSpec spec = load_chip("pcm_512", {});
   const TechTable tech = load_tech("22nm_lp");
   CountOptions o;
+  const Dataset calibration = test::calibration_set(data);
+  o.calibration = &calibration;
   o.samples = 8;
   o.threads = 1;
   const EnergyReport one = estimate_energy(model, data, spec, tech, o);
@@ -228,6 +232,8 @@ TEST(Energy, SsmParametersAndBaselineWeightsAreFetchedOncePerInference) {
   const ModelConfig& cfg = model.config();
   const Dataset data = random_dataset(2, 196, cfg.d_input);
   CountOptions o;
+  const Dataset calibration = test::calibration_set(data);
+  o.calibration = &calibration;
   o.samples = 2;
   const EnergyReport r = estimate_energy(model, data, load_chip("neurram_256", {}), load_tech("22nm_lp"), o);
   const double L = 196, H = static_cast<double>(cfg.d_model), M = static_cast<double>(cfg.modes());
@@ -271,6 +277,8 @@ TEST(Energy, BatchAmortisesOnlyTheStationaryFetches) {
   const Dataset data = fixture_dataset(c);
   const TechTable tech = load_tech("22nm_lp");
   CountOptions o;
+  const Dataset calibration = test::calibration_set(data);
+  o.calibration = &calibration;
   o.samples = 2;
   const EnergyReport one = estimate_energy(model, data, load_chip("pcm_512", {}), tech, o);
   const EnergyReport eight = estimate_energy(model, data, load_chip("pcm_512", {"dataflow.batch=8"}), tech, o);
@@ -299,6 +307,8 @@ TEST(Energy, EachConverterIsPricedAndSizedByItsOwnBits) {
   const Dataset data = random_dataset(2, 196, model.config().d_input);
   const TechTable t = load_tech("22nm_lp");
   CountOptions o;
+  const Dataset calibration = test::calibration_set(data);
+  o.calibration = &calibration;
   o.samples = 2;
   auto run = [&](const std::vector<std::string>& sets) {
     return estimate_energy(model, data, load_chip("imssa_64", sets), t, o);

@@ -23,4 +23,17 @@ double max_abs_diff(const RowMatrixXf& a, const RowMatrixXf& b) {
   return (a - b).cwiseAbs().maxCoeff();
 }
 
+Dataset calibration_set(const Dataset& evaluated) {
+  Dataset c = evaluated;
+  const int64_t per = evaluated.x.length * evaluated.x.width;
+  for (int64_t i = 0; i < evaluated.x.n; ++i) {
+    const float* from = evaluated.x.sample(evaluated.x.n - 1 - i);
+    for (int64_t k = 0; k < per; ++k) c.x.values[static_cast<size_t>(i * per + k)] = 0.95f * from[k];
+    c.y[static_cast<size_t>(i)] = evaluated.y[static_cast<size_t>(evaluated.x.n - 1 - i)];
+  }
+  c.path.clear();
+  c.name = evaluated.name + " (calibration)";
+  return c;
+}
+
 }  // namespace qs4d::test

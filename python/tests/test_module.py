@@ -17,6 +17,8 @@ BIN = os.path.abspath(BIN) if BIN else None
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 CKPT = os.path.join(ROOT, "data", "checkpoints", "fmnist196_s4d_h64_n64_l4_qat4.h5")
 DATA = os.path.join(ROOT, "data", "datasets", "fashion_mnist_196_test.h5")
+# The calibration split eval finds beside DATA (never the evaluated samples).
+TRAIN = os.path.join(ROOT, "data", "datasets", "fashion_mnist_196_train.h5")
 if not os.path.exists(DATA) and BIN:  # a fresh clone: the test split ctest wrote (prepare_datasets)
     DATA = os.path.join(os.path.dirname(os.path.dirname(BIN)), "fixtures", "datasets", "fashion_mnist_196_test.h5")
 
@@ -41,6 +43,11 @@ def ckpt():
 @pytest.fixture(scope="module")
 def data():
     return qs4dsim.Dataset.load(DATA, limit=LIMIT)
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return qs4dsim.Dataset.load(TRAIN, limit=64)
 
 
 def cli_json(tmp_path, *args):
@@ -68,20 +75,25 @@ def test_analog_evaluate_equals_cli(tmp_path, ckpt, data):
     cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT), "--chip", "pcm_512", "--trials", "2",
                    "--times", "1s,1d", "--seed", "3")
     chip = qs4dsim.Chip.load("pcm_512")
-    mine = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, trials=2, times=["1s", "1d"], seed=3, threads=2)
+    mine = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, trials=2, times=["1s", "1d"], seed=3, threads=2,
+                            calibration=TRAIN)
     assert set(mine) == set(cli)
     assert mine["results"] == cli["results"]
     assert mine["run"]["data_fingerprint"] == cli["run"]["data_fingerprint"]
     assert mine["energy_pJ_per_inference"] == cli["energy_pJ_per_inference"]
     assert mine["write_verify"] == cli["write_verify"]
+    # the same samples; the CLI found them beside the data, the module was given the file
+    assert {**mine["calibration"], "found_beside": True} == cli["calibration"]
+    assert cli["calibration"]["disjoint_from_evaluated"] and cli["calibration"]["found_beside"]
 
 
-def test_programmed_chip_reproduces_eval(ckpt, data):
+def test_programmed_chip_reproduces_eval(ckpt, data, cal):
     chip = qs4dsim.Chip.load("pcm_512")
-    ref = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, trials=1, times=["1s", "1d"], seed=5)
+    ref = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, trials=1, times=["1s", "1d"], seed=5,
+                           calibration=cal.x)
     p = qs4dsim.program(ckpt, chip, seed=5)
     for index, time in enumerate(["1s", "1d"]):
-        p.age(time, calibration=data.x, time_index=index)
+        p.age(time, calibration=cal.x, time_index=index)
         logits = p.forward(data.x)
         accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y))
         assert accuracy == ref["results"][index]["analog_accuracy_mean"]
@@ -94,11 +106,11 @@ def test_programmed_chip_reproduces_eval(ckpt, data):
     assert np.any(g["g_uS"] != g["target_uS"])  # drifted
 
 
-def test_counts_and_energy(ckpt, data):
+def test_counts_and_energy(ckpt, data, cal):
     p = qs4dsim.program(ckpt, qs4dsim.Chip.load("pcm_512"), seed=1)
     with pytest.raises(qs4dsim.Error, match="no actions counted"):
         p.energy()
-    p.age("1s", calibration=data.x)
+    p.age("1s", calibration=cal.x)
     p.forward(data.x[:8], count=True)
     c = p.counts()
     assert c["samples"] == 8 and c["adc_conversions"] > 0 and c["programming_pulses"] > 0
@@ -144,15 +156,16 @@ def test_bad_input_raises(ckpt, data):
         p.conductances("no_such_matrix")
 
 
-def test_two_threads_at_once(ckpt, data):
+def test_two_threads_at_once(ckpt, data, cal):
     chip = qs4dsim.Chip.load("pcm_512")
-    serial = [qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, seed=s, energy_samples=0)["results"]
+    serial = [qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, seed=s, energy_samples=0,
+                               calibration=cal.x)["results"]
               for s in (1, 2)]
     results = [None, None]
 
     def run(i):
         results[i] = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, seed=i + 1, threads=1,
-                                      energy_samples=0)["results"]
+                                      energy_samples=0, calibration=cal.x)["results"]
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
@@ -222,21 +235,23 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     assert code != block
     # a fresh clone has no data/datasets until qs4d.data runs; the test split ctest wrote serves
     code = code.replace('"data/datasets/fashion_mnist_196_test.h5"', repr(DATA))
+    code = code.replace('"data/datasets/fashion_mnist_196_train.h5"', repr(TRAIN))
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "drift.png").stat().st_size > 1000
 
 
-def test_calibrate_equals_eval_calibrate(tmp_path, ckpt, data):
+def test_calibrate_equals_eval_calibrate(tmp_path, ckpt, data, cal):
     """eval --calibrate N and ProgrammedChip.calibrate on the same N samples agree exactly, and the
     module's evaluate(calibrate=N) equals the command line's."""
     chip = qs4dsim.Chip.load("pcm_512")
     cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT), "--chip", "pcm_512",
                    "--times", "1d", "--seed", "2", "--calibrate", "64")
-    mine = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, times=["1d"], seed=2, calibrate=64)
+    mine = qs4dsim.evaluate(ckpt, data.x, data.y, chip=chip, times=["1d"], seed=2, calibrate=64,
+                            calibration=TRAIN)
     assert mine["results"] == cli["results"] and mine["run"]["calibrate_outputs"] == 64
     p = qs4dsim.program(ckpt, chip, seed=2)
-    p.age("1d", calibration=data.x)
-    p.calibrate(data.x, samples=64)
+    p.age("1d", calibration=cal.x)
+    p.calibrate(cal.x, samples=64)
     accuracy = float(np.mean(p.forward(data.x).argmax(1) == data.y))
     assert accuracy == mine["results"][0]["analog_accuracy_mean"]
 

@@ -82,9 +82,12 @@ def test_quantize_matches_numpy_reference(tmp_path, components):
         name, b = item.split("=")
         names = ["encoder", "projections", "decoder", "abar", "bbar", "c", "d", "x", "act"]
         bits.update({n: int(b) for n in (names if name == "all" else [name])})
-    data.write_dataset(str(tmp_path / "d.h5"), x.astype(np.float32), np.zeros(80), "d", 4, "t")
+    data.write_dataset(str(tmp_path / "d_test.h5"), x.astype(np.float32), np.zeros(80), "d", 4, "t")
+    # The static scales come from a calibration split of their own (found beside the data).
+    calibration = np.random.default_rng(3).uniform(0, 1, size=(80, 40, 1)).astype(np.float32)
+    data.write_dataset(str(tmp_path / "d_train.h5"), calibration, np.zeros(80), "d", 4, "t")
     out, logits_file = tmp_path / "q.json", str(tmp_path / "logits.h5")
-    subprocess.run([BIN, "quantize", path, "--data", str(tmp_path / "d.h5"), "--components",
+    subprocess.run([BIN, "quantize", path, "--data", str(tmp_path / "d_test.h5"), "--components",
                     components, "--json", str(out), "--calibrate", "80", "--logits",
                     logits_file], check=True, capture_output=True)
     row = json.loads(out.read_text())["results"][1]

@@ -114,17 +114,49 @@ void say(bool print, const char* format, A... a) {
   if (print) std::printf(format, a...);
 }
 
-nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print) {
+// The overrides that change nothing at any of `times_s` (ChipSpec::inert_reason), each with why;
+// when `print`, a note on stderr for each (the run goes on: an eval is one point, not an axis).
+nlohmann::json inert_overrides(const ChipSpec& chip, const std::vector<std::string>& overrides,
+                               const std::vector<double>& times_s, bool print) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& set : overrides) {
+    const std::string key = set.substr(0, set.find('='));
+    std::string why;
+    for (double t : times_s) {
+      const std::string reason = chip.inert_reason(key, t);
+      if (reason.empty()) {
+        why.clear();
+        break;
+      }
+      if (why.empty()) why = reason;
+    }
+    if (why.empty()) continue;
+    out.push_back({{"set", set}, {"why", why}});
+    if (print) std::fprintf(stderr, "qs4dsim: note: --set %s has no effect at the requested times: %s\n",
+                            printable(set).c_str(), why.c_str());
+  }
+  return out;
+}
+
+nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
+                                  const Dataset* given_calibration) {
   const ChipSpec chip = load_chip(args.chip, with_extrapolation(args.overrides, args.extrapolate, "device."));
+  const std::vector<double> times_s = parse_times(args.times);
+  for (double t : times_s) chip.device.check_time(t);  // a bad time fails before any file is read
+  const nlohmann::json inert = inert_overrides(chip, args.overrides, times_s, print);
+  nlohmann::json calibration_report;
+  const CalibrationSet calibration =
+      calibration_for(chip, args.calibrate, args.calibration, data, calibration_report, given_calibration);
   AnalogEvalOptions o;
   o.trials = args.trials;
-  o.times_s = parse_times(args.times);
+  o.times_s = times_s;
   o.seed = args.seed;
   o.batch = args.batch;
   o.threads = args.threads;
   o.mode = parse_exec_mode(args.mode);
   o.progress = print && isatty(STDERR_FILENO) != 0;
   o.calibrate_outputs = args.calibrate;
+  if (calibration.data.x.n > 0) o.calibration = &calibration.data;
   o.distribute = true;  // under mpirun, the chips are shared out over the processes
   // Energy is counted in this same run (first chip, first time, first N samples); the table is
   // read first so that a bad --tech fails before the run.
@@ -141,9 +173,15 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
               static_cast<long long>(data.x.length), chip.name.c_str(), chip.description.c_str());
   say(print, "seed        %llu, %lld trials\n", static_cast<unsigned long long>(args.seed),
               static_cast<long long>(args.trials));
+  if (calibration.data.x.n > 0) {
+    say(print, "calibration %s (%lld samples%s, none of them evaluated)\n", calibration.data.path.c_str(),
+        static_cast<long long>(calibration.data.x.n), calibration.found_beside ? ", found beside the data" : "");
+  } else {
+    say(print, "calibration none: %s\n", calibration_report.value("why", std::string()).c_str());
+  }
   if (args.calibrate > 0) {
     say(print, "calibrated  outputs: one gain and offset per read-out, fitted at every time on the first %lld "
-               "samples (no labels)\n", static_cast<long long>(args.calibrate));
+               "calibration samples (no labels)\n", static_cast<long long>(args.calibrate));
   }
   say(print, "digital     %.4f (checkpoint weights), %.4f (the chip's quantized weights)\n",
               r.digital_float.accuracy, r.digital.accuracy);
@@ -164,6 +202,9 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   j["run"]["trials"] = args.trials;
   j["run"]["times_s"] = o.times_s;
   j["run"]["calibrate_outputs"] = args.calibrate;
+  j["run"]["calibration"] = calibration_report;
+  j["calibration"] = calibration_report;
+  j["inert_overrides"] = inert;
   j["checkpoint"] = args.checkpoint;
   j["data"] = args.data;
   j["n_samples"] = data.x.n;
@@ -259,8 +300,31 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
 
 }  // namespace
 
-nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print) {
-  if (!args.chip.empty()) return analog_eval_report(args, model, data, print);
+CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, const std::string& path,
+                               const Dataset& data, nlohmann::json& report, const Dataset* given) {
+  const int64_t needed = calibration_samples_needed(chip, calibrate_outputs);
+  if (needed == 0) {
+    report = {{"used", false},
+              {"why", "chip '" + chip.name + "' has no calibrated ADC ranges and no output calibration was asked for" +
+                          (path.empty() ? std::string() : " (the given calibration file is not read)")}};
+    return {};
+  }
+  CalibrationSet set;
+  if (given != nullptr) {
+    set.data = *given;
+    set.file_fingerprint = bytes_fingerprint(given->x.values.data(), given->x.values.size() * sizeof(float));
+    check_disjoint(set.data, data);
+  } else {
+    set = load_calibration(path, data, needed);
+  }
+  report = set.to_json();
+  report["used"] = true;
+  return set;
+}
+
+nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
+                           const Dataset* calibration) {
+  if (!args.chip.empty()) return analog_eval_report(args, model, data, print, calibration);
   DigitalEvalOptions opt;
   opt.mode = parse_exec_mode(args.mode);
   opt.batch = args.batch;
@@ -471,6 +535,16 @@ int run_sweep(const SweepArgs& args) {
   o.eval.mode = parse_exec_mode(args.mode);
   o.eval.calibrate_outputs = args.calibrate;
   o.out_csv = args.out;
+  nlohmann::json calibration_report;
+  CalibrationSet calibration;
+  if (const int64_t needed = check_sweep(args.chip, o); needed > 0) {
+    calibration = load_calibration(args.calibration, data, needed);
+    o.eval.calibration = &calibration.data;
+    calibration_report = calibration.to_json();
+    calibration_report["used"] = true;
+  } else {
+    calibration_report = {{"used", false}, {"why", "no point calibrates ADC ranges or outputs"}};
+  }
   o.identity = run_identity(args.checkpoint, args.data, data, args.limit,
                             load_chip(args.chip, o.overrides), o.overrides, args.seed);
   o.identity["grids"] = args.grids;
@@ -478,6 +552,7 @@ int run_sweep(const SweepArgs& args) {
   o.identity["times_s"] = o.eval.times_s;
   o.identity["mode"] = args.mode;
   if (args.calibrate > 0) o.identity["calibrate_outputs"] = args.calibrate;  // absent: older CSVs resume
+  o.identity["calibration"] = calibration_report;
   o.resume = args.resume;
   o.dry_run = args.dry_run;
   const SweepSummary s = run_sweep(model, data, args.chip, o);

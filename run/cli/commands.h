@@ -34,7 +34,8 @@ struct EvalArgs {
   std::string tech;  // energy figures of `eval --chip`; empty: the chip's own table
   int64_t energy_samples = 16;
   bool extrapolate = false;  // allow times outside the device source's range
-  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N samples
+  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N calibration samples
+  std::string calibration;   // calibration samples; empty: the training split beside `data`
 };
 
 struct PredictArgs {
@@ -74,7 +75,8 @@ struct SweepArgs {
   bool resume = false;
   bool extrapolate = false;  // allow times outside the device source's range
   bool dry_run = false;      // print the plan and a core-hour estimate, run nothing
-  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N samples
+  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N calibration samples
+  std::string calibration;   // calibration samples; empty: the training split beside `data`
 };
 
 struct QuantizeArgs {
@@ -93,6 +95,7 @@ struct CircuitArgs {
 // What energy and compare share: the chip, the table, and the inputs the actions are counted on.
 struct CostArgs {
   std::string chip, tech, data, json_out;  // tech empty: the chip's own table
+  std::string calibration;  // ADC calibration samples; empty: the training split beside `data`
   std::vector<std::string> overrides;
   int64_t samples = 16;
   uint64_t seed = 1;
@@ -118,9 +121,17 @@ nlohmann::json run_identity(const std::string& checkpoint, const std::string& da
 // The energy report of eval --chip from the actions its own run counted (printed when `print`).
 nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
                                const std::string& tech, const ActionCounts& counted, bool print);
+// The calibration samples `chip` needs with `calibrate_outputs` (none: an empty set and
+// `report` says why): `given` when set (the Python module's arrays), else loaded from `path`
+// (empty: beside `data`); checked apart from `data`. `report` gets the JSON a result file carries
+// under "calibration".
+CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, const std::string& path,
+                               const Dataset& data, nlohmann::json& report, const Dataset* given = nullptr);
 // What `eval` reports (the keys of `eval --json`), digital only or on a chip; printed when
 // `print`. The Python module's evaluate() returns the same.
-nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print);
+// `calibration`, when set, replaces args.calibration's file (see calibration_for).
+nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
+                           const Dataset* calibration = nullptr);
 int run_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);

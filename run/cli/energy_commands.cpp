@@ -30,11 +30,12 @@ std::string counting_data(const std::string& given, const S4DModel& model, const
   return data_dir() + "/datasets/" + name + "_test.h5";
 }
 
-CountOptions count_options(int64_t samples, uint64_t seed, int threads) {
+CountOptions count_options(int64_t samples, uint64_t seed, int threads, const CalibrationSet& calibration) {
   CountOptions o;
   o.samples = samples;
   o.seed = seed;
   o.threads = threads;
+  if (calibration.data.x.n > 0) o.calibration = &calibration.data;
   return o;
 }
 
@@ -115,19 +116,29 @@ int run_energy(const EnergyArgs& args) {
   const TechTable tech = load_tech(tech_for(chip, args.tech));
   const std::string data_path = counting_data(args.data, model, args.checkpoint);
   const Dataset data = load_dataset(data_path, args.samples);  // only the samples it counts on
+  nlohmann::json calibration_report;
+  const CalibrationSet calibration = calibration_for(chip, 0, args.calibration, data, calibration_report);
   const EnergyReport r = estimate_energy(model, data, chip, tech,
-                                         count_options(args.samples, args.seed, args.threads));
+                                         count_options(args.samples, args.seed, args.threads, calibration));
   std::printf("checkpoint  %s\nchip        %s\ntech        %s: %s\n", args.checkpoint.c_str(),
               chip.name.c_str(), tech.name.c_str(), tech.description.c_str());
-  std::printf("counted on  %lld samples of %s (L = %lld), seed %llu\n\n",
+  std::printf("counted on  %lld samples of %s (L = %lld), seed %llu\n",
               static_cast<long long>(std::min(args.samples, data.x.n)), data_path.c_str(),
               static_cast<long long>(data.x.length), static_cast<unsigned long long>(args.seed));
+  if (calibration.data.x.n > 0) {
+    std::printf("calibration %lld samples of %s (ADC ranges; none of them counted)\n\n",
+                static_cast<long long>(calibration.data.x.n), calibration.data.path.c_str());
+  } else {
+    std::printf("calibration none: %s\n\n", calibration_report.value("why", std::string()).c_str());
+  }
   print_report(r);
   if (!args.json_out.empty()) {
     nlohmann::json j = r.to_json();
     j["run"] = run_identity(args.checkpoint, data_path, data, args.samples, chip, args.overrides, args.seed);
     j["run"]["energy_samples"] = std::min(args.samples, data.x.n);
     j["run"]["tech"] = tech.name;
+    j["run"]["calibration"] = calibration_report;
+    j["calibration"] = calibration_report;
     j["checkpoint"] = args.checkpoint;
     j["chip"] = chip.resolved;
     j["data"] = data_path;
@@ -145,11 +156,15 @@ int run_compare(const CompareArgs& args) {
   std::vector<EnergyReport> reports;
   std::vector<std::string> names;
   std::vector<double> accuracy;
+  std::vector<nlohmann::json> calibrations;
   for (const std::string& path : args.checkpoints) {
     const S4DModel model = S4DModel::load(path);
     const Dataset data = load_dataset(counting_data(args.data, model, path), args.samples);
+    nlohmann::json calibration_report;
+    const CalibrationSet calibration = calibration_for(chip, 0, args.calibration, data, calibration_report);
     reports.push_back(estimate_energy(model, data, chip, tech,
-                                      count_options(args.samples, args.seed, args.threads)));
+                                      count_options(args.samples, args.seed, args.threads, calibration)));
+    calibrations.push_back(calibration_report);
     const auto acc = model.meta().find("test_accuracy");
     accuracy.push_back(acc == model.meta().end() ? std::nan("") : std::atof(acc->second.c_str()));
     const auto slash = path.find_last_of('/');
@@ -191,6 +206,7 @@ int run_compare(const CompareArgs& args) {
     for (size_t i = 0; i < reports.size(); ++i) {
       nlohmann::json e = reports[i].to_json();
       e["checkpoint"] = args.checkpoints[i];
+      e["calibration"] = calibrations[i];
       j["checkpoints"].push_back(e);
     }
     write_text_atomic(args.json_out, j.dump(2) + "\n");

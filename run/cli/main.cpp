@@ -31,6 +31,10 @@ const CLI::Validator kBatchSize(
     },
     "INT in 1..1000000");
 
+constexpr const char* kCalibrationHelp =
+    "samples the ADC ranges and output gains are calibrated on, never the evaluated ones (default: the "
+    "training split beside --data, PREFIX_train.h5 beside PREFIX_test.h5 or PREFIX_val.h5)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,8 +69,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   eval_cmd->add_option("--calibrate", eval.calibrate,
                        "chip-in-the-loop output calibration: after programming and at every time, fit one gain "
-                       "and offset per read-out on the first N samples (no labels; 0 = none)")
+                       "and offset per read-out on the first N calibration samples (no labels; 0 = none)")
       ->check(kNonNegativeInteger);
+  eval_cmd->add_option("--calibration", eval.calibration, kCalibrationHelp);
   eval_cmd->add_flag("--extrapolate", eval.extrapolate,
                      "allow times after programming outside the device source's range (marked)");
   eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
@@ -129,8 +134,10 @@ int main(int argc, char** argv) {
   sw_cmd->add_option("--trials", sw.trials, "chips per point")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   sw_cmd->add_option("--calibrate", sw.calibrate,
-                     "chip-in-the-loop output calibration on the first N samples at every time (0 = none)")
+                     "chip-in-the-loop output calibration on the first N calibration samples at every time "
+                     "(0 = none)")
       ->check(kNonNegativeInteger);
+  sw_cmd->add_option("--calibration", sw.calibration, kCalibrationHelp);
   sw_cmd->add_flag("--extrapolate", sw.extrapolate,
                    "allow times after programming outside the device source's range (marked)");
   sw_cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
@@ -165,7 +172,8 @@ int main(int argc, char** argv) {
                      "bit widths of the sensitivity study, e.g. 8,6,4: each component alone, "
                      "then all");
   qz_cmd->add_option("--calibration", qz.calibration,
-                     "dataset for the static scales of x and act (default: --data)");
+                     "dataset for the static scales of x and act, never the evaluated samples (default: the "
+                     "training split beside --data, PREFIX_train.h5 beside PREFIX_test.h5)");
   qz_cmd->add_option("--calibrate", qz.calibrate, "calibration samples, spread evenly over the file")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   qz_cmd->add_option("--limit", qz.limit, "evaluate only the first N samples (0 = all)")
@@ -218,6 +226,9 @@ int main(int argc, char** argv) {
     cmd->add_option("--tech", a.tech, "technology table: data/energy/NAME.json or a file (default: the chip's own, its \"technology\" key)");
     cmd->add_option("--set", a.overrides, "override a chip key: --set periphery.adc_bits=6");
     cmd->add_option("--data", a.data, "inputs to count on (default: " + data_default + ")");
+    cmd->add_option("--calibration", a.calibration,
+                    "samples the ADC ranges are calibrated on, never the counted ones (default: the training "
+                    "split beside the counted data, PREFIX_train.h5 beside PREFIX_test.h5)");
     cmd->add_option("--samples", a.samples, "samples to count on")
         ->check(CLI::Range(int64_t{1}, int64_t{100000}));
     cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)")

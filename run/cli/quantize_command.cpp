@@ -1,6 +1,7 @@
 // qs4dsim quantize: post-training quantization of single components (Zhao et al.'s sensitivity
 // study) on any checkpoint, in recurrent mode.
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "run/cli/commands.h"
@@ -68,9 +69,21 @@ Dataset evenly_spaced(const Dataset& all, int64_t count) {
 
 int run_quantize(const QuantizeArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
+  const auto configs = configurations(args);  // a bad component fails before any file is read
   const Dataset data = load_dataset(args.data, args.limit);
-  const std::string calib_path = args.calibration.empty() ? args.data : args.calibration;
+  // The static scales come from samples apart from the evaluated ones: the training split beside
+  // --data unless --calibration names another file.
+  std::string calib_path = args.calibration;
+  if (calib_path.empty()) {
+    calib_path = training_split_beside(args.data);
+    if (calib_path.empty() || !std::filesystem::exists(calib_path)) {
+      throw UsageError("no calibration samples for " + args.data + ": give --calibration FILE (samples apart from "
+                       "the evaluated ones)" + (calib_path.empty() ? "" : ", or write " + calib_path +
+                       " (/usr/bin/python3 -m qs4d.data --splits train)"));
+    }
+  }
   const Dataset calibration = evenly_spaced(load_dataset(calib_path), args.calibrate);
+  check_disjoint(calibration, data);
   std::printf("checkpoint  %s\n", args.checkpoint.c_str());
   std::printf("data        %s (%s, %lld samples, L = %lld), recurrent mode\n", args.data.c_str(),
               data.name.c_str(), static_cast<long long>(data.x.n),
@@ -82,7 +95,6 @@ int run_quantize(const QuantizeArgs& args) {
   std::printf("%-24s %9s %9s %14s %8s\n", "quantized", "accuracy", "change", "|Abar| >= 1", "seconds");
   nlohmann::json rows = nlohmann::json::array();
   double reference = 0;
-  const auto configs = configurations(args);
   for (size_t i = 0; i < configs.size(); ++i) {
     const auto& [label, bits] = configs[i];
     PtqOptions o;
@@ -108,7 +120,10 @@ int run_quantize(const QuantizeArgs& args) {
   if (!args.json_out.empty()) {
     nlohmann::json j = {{"checkpoint", args.checkpoint}, {"data", args.data},
                         {"dataset_name", data.name}, {"limit", args.limit},
-                        {"calibration", calib_path}, {"calibration_samples", calibration.x.n},
+                        {"calibration", {{"source", calib_path}, {"fingerprint", file_fingerprint(calib_path)},
+                                         {"samples", calibration.x.n}, {"spread", "evenly over the file"},
+                                         {"disjoint_from_evaluated", true}}},
+                        {"calibration_samples", calibration.x.n},
                         {"mode", "recurrent"}, {"results", rows}};
     write_text_atomic(args.json_out, j.dump(2) + "\n");
   }

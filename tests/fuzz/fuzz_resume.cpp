@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.resume = true;
   o.dry_run = true;
   o.progress = false;
-  o.calibration_samples = 2;
+  o.timing_samples = 2;
   o.out_csv = qs4d::fuzz::write_input(data, size, ".csv");
   std::FILE* quiet = std::freopen("/dev/null", "w", stdout);
   (void)quiet;
