@@ -135,6 +135,19 @@ class RowCheck {
     const double mean = unit(line, f, c++);
     unit(line, f, c++);  // std (at most 1 for accuracies)
     const double lo = unit(line, f, c++), hi = unit(line, f, c++);
+    // The 95% t-interval over chips: empty for one chip, else around the mean (it may reach
+    // beyond [0, 1]: a t-interval is not clipped).
+    for (int side = 0; side < 2; ++side, ++c) {
+      if (o_.eval.trials == 1) {
+        exact(line, f, c, "", "nothing (one chip has no interval)");
+        continue;
+      }
+      const double v = number(line, f, c, -1.0, 2.0);
+      if (side == 0 ? v > mean + 1e-6 : v < mean - 1e-6) {
+        fail(line, c, f[c], std::string("a bound ") + (side == 0 ? "at or below" : "at or above") + " the mean " +
+                                f[mean_column]);
+      }
+    }
     unit(line, f, c++);  // agreement
     unit(line, f, c++);  // clip fraction
     if (!(lo <= mean + 1e-6 && mean <= hi + 1e-6)) {
@@ -197,7 +210,8 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes, int64_t p
   for (const auto& a : axes) header.push_back(a.key);
   for (const char* h : {"seed", "trials", "n_samples", "time_s", "digital_accuracy",
                         "analog_accuracy_mean", "analog_accuracy_std", "analog_accuracy_min",
-                        "analog_accuracy_max", "agreement_with_digital", "adc_clip_fraction"}) {
+                        "analog_accuracy_max", "analog_accuracy_ci95_low", "analog_accuracy_ci95_high",
+                        "agreement_with_digital", "adc_clip_fraction"}) {
     header.push_back(h);
   }
   std::string header_line;
@@ -305,7 +319,8 @@ std::vector<std::string> point_rows(int64_t p, const std::vector<std::string>& v
     for (const std::string& f :
          {std::to_string(o.eval.seed), std::to_string(o.eval.trials), std::to_string(n_samples),
           fmt(t.time_s), fmt(by_trial.front().digital_accuracy), fmt(t.mean()), fmt(t.std()), fmt(t.min()),
-          fmt(t.max()), fmt(t.mean_agreement()), fmt(clip)}) {
+          fmt(t.max()), t.has_ci95() ? fmt(t.ci95_low()) : std::string(),
+          t.has_ci95() ? fmt(t.ci95_high()) : std::string(), fmt(t.mean_agreement()), fmt(clip)}) {
       line += "," + f;
     }
     out.push_back(line);
