@@ -154,6 +154,23 @@ struct AnalogEvalResult {
 AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                                  const AnalogEvalOptions& options);
 
+// Two configurations (two checkpoints, or one on two chips) on the same chips: chip k of each is
+// programmed and aged with the same seed and trial, so each chip's difference b - a leaves out
+// the chip-to-chip spread both share. Per time, the differences over chips with their 95%
+// t-interval (AnalogTimeResult's, over the differences) and a verdict: "b better" or "b worse"
+// only where the interval excludes 0, else "within the spread".
+struct PairedTimeResult {
+  double time_s = 0;
+  AnalogTimeResult difference;  // `accuracy` holds b - a per chip
+  std::string verdict;
+};
+struct PairedResult {
+  AnalogEvalResult a, b;
+  std::vector<PairedTimeResult> times;
+};
+PairedResult evaluate_paired(const S4DModel& model_a, const ChipSpec& chip_a, const S4DModel& model_b,
+                             const ChipSpec& chip_b, const Dataset& data, const AnalogEvalOptions& options);
+
 // A grid sweep: the cartesian product of "key=v1,v2,..." axes over a chip, each point evaluated
 // like `eval --chip`, one CSV row per (point, time). The CSV is rewritten atomically after every
 // point; with resume, points already in the file are skipped, so an interrupted sweep loses

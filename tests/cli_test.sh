@@ -73,12 +73,26 @@ fails_with "missing dataset" "/nope" "$bin" predict "$m/layer_pre_din1.h5" "$m/l
 # tests/reproducers/README.md): every verb that reads them exits with one line naming the file.
 repro=$(cd "$(dirname "$0")" && pwd)/reproducers
 data=$fixtures/datasets/fashion_mnist_196_test.h5
+contained() {  # contained NAME PATTERN COMMAND... ; no signal; a failure is one line naming PATTERN
+  local name=$1 pattern=$2 status; shift 2
+  "$@" >"$tmp/stdout" 2>"$tmp/stderr"; status=$?
+  if [ "$status" -ge 128 ] || { [ "$status" -ne 0 ] && { [ "$(wc -l <"$tmp/stderr")" -ne 1 ] || \
+       ! grep -q -- "$pattern" "$tmp/stderr"; }; }; then
+    failed=$((failed + 1)); echo "FAIL: $name (status $status)"; sed 's/^/    /' "$tmp/stderr"; return; fi
+  passed=$((passed + 1))
+}
 for f in hdf5_attr_exists_crash hdf5_attr_table_overflow hdf5_vlen_heap_read; do
-  fails_with "libhdf5 crash contained: info $f" "$f.h5: libhdf5 crashed reading it (SIG" \
+  # hdf5_attr_table_overflow is a heap over-read inside libhdf5: whether it faults depends on the
+  # heap's layout (once in a full cli run the read finished and eval succeeded; 210 repeats all
+  # faulted), so for it the check is containment: no signal reaches qs4dsim, and a failure names
+  # libhdf5's crash.
+  expect=fails_with
+  [ "$f" = hdf5_attr_table_overflow ] && expect=contained
+  $expect "libhdf5 crash contained: info $f" "$f.h5: libhdf5 crashed reading it (SIG" \
     "$bin" info "$repro/$f.h5"
-  fails_with "libhdf5 crash contained: eval $f" "libhdf5 crashed" "$bin" eval "$repro/$f.h5" \
+  $expect "libhdf5 crash contained: eval $f" "libhdf5 crashed" "$bin" eval "$repro/$f.h5" \
     --data "$data" --limit 4
-  fails_with "libhdf5 crash contained: predict $f" "libhdf5 crashed" "$bin" predict "$repro/$f.h5" \
+  $expect "libhdf5 crash contained: predict $f" "libhdf5 crashed" "$bin" predict "$repro/$f.h5" \
     "$m/layer_pre_din1_io.h5" --input-dataset /x --out "$tmp/p.h5"
 done
 for f in $(ls "$repro" | grep '^dataset_.*\.h5$'); do
@@ -215,6 +229,33 @@ fails_with "ADC calibration axis on ideal ADCs refused" "ideal ADCs" \
 check "eval notes an inert --set" bash -c "'$bin' eval '$m/layer_post_din1.h5' --data '$tmp/ds_test.h5' --chip neurram_256 \
   --times 1d --set device.programming.scale=3 --energy-samples 0 --json '$tmp/inert.json' 2>&1 >/dev/null \
   | grep -q 'note: --set device.programming.scale=3 has no effect' && grep -q relaxation_table '$tmp/inert.json'"
+
+# compare --paired (issue #30): the paired difference per chip, its t-interval, and a verdict
+# that calls a difference real only where the interval excludes 0. A shipped model on its real
+# test images: 2-bit ADCs (b) against the chip's 9-bit ones (a) are worse beyond the spread; the
+# same configuration on both sides differs by exactly 0 on every chip.
+shipped=$(cd "$(dirname "$0")/.." && pwd)/data/checkpoints/fmnist196_s4d_h32_n32_l3.h5
+fx=$fixtures/datasets/fashion_mnist_196_test.h5
+check "compare --paired" "$bin" compare "$shipped" --chip pcm_512 --paired --set-b periphery.adc_bits=2 \
+  --data "$fx" --limit 100 --trials 3 --times 0,1h --json "$tmp/paired.json"
+check "compare --paired json" "$py" -c "
+import json, math
+j = json.load(open('$tmp/paired.json'))
+assert j['calibration']['disjoint_from_evaluated'] and j['b']['overrides_b'] == ['periphery.adc_bits=2']
+for r in j['results']:
+    d = [b - a for a, b in zip(r['a_accuracy_per_chip'], r['b_accuracy_per_chip'])]
+    assert all(abs(x - y) < 1e-12 for x, y in zip(d, r['difference_per_chip'])) and r['chips'] == 3
+    m = sum(d) / 3; s = math.sqrt(sum((x - m) ** 2 for x in d) / 2)
+    lo, hi = r['difference_ci95']
+    assert abs(lo - (m - 4.3027 * s / math.sqrt(3))) < 1e-4 and abs(hi - (m + 4.3027 * s / math.sqrt(3))) < 1e-4
+    assert r['verdict'] == ('b worse' if hi < 0 else 'b better' if lo > 0 else 'within the spread')
+assert j['results'][0]['verdict'] == 'b worse', j['results'][0]"
+check "compare --paired of a configuration with itself is exactly 0" bash -c "'$bin' compare '$shipped' '$shipped' \
+  --chip pcm_512 --paired --data '$fx' --limit 40 --trials 2 --times 1h | grep -q '+0.0000 .*within the spread'"
+fails_with "paired options without --paired refused" "belongs to compare --paired" \
+  "$bin" compare "$shipped" --chip pcm_512 --set-b periphery.adc_bits=2
+fails_with "compare --paired needs two sides" "give --chip-b or --set-b" \
+  "$bin" compare "$shipped" --chip pcm_512 --paired --data "$fx"
 
 # energy and compare: the JSON keys; the breakdown adds up; bad tables and options are one line.
 check "energy" "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds_test.h5" --samples 4 \

@@ -108,6 +108,15 @@ struct EnergyArgs : CostArgs {
 
 struct CompareArgs : CostArgs {
   std::vector<std::string> checkpoints;
+  // --paired: accuracy of two configurations on the same chips instead of the cost table; a is
+  // the first checkpoint on --chip with --set, b the second checkpoint (else the first) on
+  // --chip-b (else --chip) with --set and --set-b.
+  bool paired = false;
+  std::string chip_b;
+  std::vector<std::string> overrides_b;
+  int64_t trials = 10, limit = 0, batch = 64;
+  std::string times = "0";
+  bool extrapolate = false;
 };
 
 int run_energy(const EnergyArgs& args);
@@ -133,6 +142,7 @@ CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, 
 nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
                            const Dataset* calibration = nullptr);
 int run_compare(const CompareArgs& args);
+int run_paired_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
 int run_device(const DeviceArgs& args);

@@ -249,6 +249,19 @@ int main(int argc, char** argv) {
                                                 "side by side on one chip");
   cmp_cmd->add_option("checkpoints", cmp.checkpoints, "checkpoints (HDF5, format v1)")->required();
   add_cost_options(cmp_cmd, cmp, "from each checkpoint's /meta");
+  cmp_cmd->add_flag("--paired", cmp.paired,
+                    "accuracy of two configurations on the same chips instead of costs: two checkpoints on "
+                    "--chip, or one checkpoint on --chip and on --chip-b / --set-b; per time, each chip's "
+                    "difference b - a, its 95% t-interval, and a verdict that calls b better or worse only "
+                    "where the interval excludes 0");
+  cmp_cmd->add_option("--chip-b", cmp.chip_b, "--paired: b's chip (default: --chip)");
+  cmp_cmd->add_option("--set-b", cmp.overrides_b, "--paired: overrides for b only, on top of --set");
+  cmp_cmd->add_option("--trials", cmp.trials, "--paired: chips, the same for a and b (at least 2)")
+      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+  cmp_cmd->add_option("--times", cmp.times, "--paired: times after programming, e.g. 0,1d");
+  cmp_cmd->add_option("--limit", cmp.limit, "--paired: score only the first N samples of --data (0 = all)")
+      ->check(kNonNegativeInteger);
+  cmp_cmd->add_flag("--extrapolate", cmp.extrapolate, "--paired: allow times outside the device source's range");
 
   auto* presets_cmd = app.add_subcommand("presets", "The device, chip and technology-table presets with "
                                                     "their descriptions");
@@ -304,7 +317,17 @@ int main(int argc, char** argv) {
     }
     if (*cmp_cmd) {
       const qs4d::ThreadScope threads(cmp.threads);  // every parallel level
-      return run_compare(cmp);
+      // An option of the paired comparison without --paired would change nothing: refused.
+      for (const char* option : {"--chip-b", "--set-b", "--trials", "--times", "--limit", "--extrapolate"}) {
+        if (!cmp.paired && cmp_cmd->count(option) > 0) {
+          throw qs4d::UsageError(std::string(option) + " belongs to compare --paired; without it compare prices "
+                                 "the checkpoints and would ignore it");
+        }
+      }
+      if (cmp.paired && cmp_cmd->count("--samples") > 0) {
+        throw qs4d::UsageError("--samples belongs to the cost table; compare --paired scores --data (--limit N)");
+      }
+      return cmp.paired ? run_paired_compare(cmp) : run_compare(cmp);
     }
   } catch (const std::exception& e) {
     if (qs4d::MpiSession::size() > 1) {
