@@ -16,13 +16,19 @@ struct Checkpoint {
   std::shared_ptr<const S4DModel> model;
 };
 
-// A chip preset or file with its overrides, resolved (loaded again by name wherever the CLI would
-// load it, so the module's runs are the CLI's).
+// A chip: a preset name, a file or a dict, with its overrides, resolved as the CLI resolves
+// --chip and --set (so the module's runs are the CLI's).
 struct Chip {
-  std::string name_or_path;
+  std::string name_or_path;  // "" for a dict
+  nlohmann::json source;     // the chip object as read (a dict's contents)
+  std::string base_dir;      // where a relative device path is read from
   std::vector<std::string> overrides;
   ChipSpec spec;
+  // The spec with more overrides on top of this chip's (evaluate's extrapolate).
+  ChipSpec with(const std::vector<std::string>& more) const;
 };
+// A Chip object as it is, a preset name or file ("pcm_512"), or a dict holding a chip spec.
+std::shared_ptr<Chip> chip_from(const py::handle& chip, const py::dict& overrides = py::dict());
 
 void register_data(py::module_& m);     // Checkpoint, Chip, Dataset (data.cpp)
 void register_evaluate(py::module_& m); // evaluate (module.cpp)

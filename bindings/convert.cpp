@@ -35,11 +35,49 @@ double time_from(const py::handle& t) {
   return s;
 }
 
-std::vector<double> times_from(const py::iterable& times) {
+std::vector<double> times_from(const py::handle& times) {
+  if (py::isinstance<py::str>(times)) return parse_times(times.cast<std::string>());  // "1d" or "0,1h"
   std::vector<double> out;
-  for (const auto& t : times) out.push_back(time_from(t));
+  if (py::isinstance<py::iterable>(times)) {
+    for (const auto& t : times) out.push_back(time_from(t));
+  } else {
+    out.push_back(time_from(times));
+  }
   if (out.empty()) throw UsageError("times: give at least one time after programming");
   return out;
+}
+
+bool is_torch(const py::handle& obj) {
+  const py::object module = py::type::handle_of(obj).attr("__module__");
+  return py::isinstance<py::str>(module) && module.cast<std::string>().rfind("torch", 0) == 0 &&
+         py::hasattr(obj, "detach") && py::hasattr(obj, "numpy");
+}
+
+py::array array_from(const py::handle& obj, const char* name) {
+  if (py::isinstance<py::array>(obj)) return py::reinterpret_borrow<py::array>(obj);
+  try {
+    if (is_torch(obj)) return obj.attr("detach")().attr("cpu")().attr("numpy")().cast<py::array>();
+    return py::module_::import("numpy").attr("asarray")(obj).cast<py::array>();
+  } catch (const py::error_already_set& e) {
+    throw UsageError(std::string(name) + ": expected a numpy array or a torch tensor, found " +
+                     py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>() + " (" + e.what() + ")");
+  }
+}
+
+py::object same_kind(const py::array& result, const py::handle& like) {
+  if (is_torch(like)) return py::module_::import("torch").attr("from_numpy")(result);
+  return result;
+}
+
+nlohmann::json json_from(const py::dict& d, const char* name) {
+  const py::object dumps = py::module_::import("json").attr("dumps");
+  std::string text;
+  try {
+    text = dumps(d).cast<std::string>();
+  } catch (const py::error_already_set& e) {
+    throw UsageError(std::string(name) + ": the dict is not JSON (" + e.what() + ")");
+  }
+  return nlohmann::json::parse(text);
 }
 
 namespace {
@@ -88,7 +126,8 @@ std::string path_from(const std::string& path) {
   return path;
 }
 
-SequenceBatch sequences_from(const py::array& x, const char* name) {
+SequenceBatch sequences_from(const py::handle& given, const char* name) {
+  const py::array x = array_from(given, name);
   if (x.ndim() != 3) {
     throw UsageError(std::string(name) + ": expected inputs shaped (samples, length, features), found shape " +
                      shape_of(x));
@@ -101,9 +140,10 @@ SequenceBatch sequences_from(const py::array& x, const char* name) {
   return b;
 }
 
-Dataset dataset_from(const py::array& x, const py::array& y, int64_t n_classes) {
+Dataset dataset_from(const py::handle& x, const py::handle& given_y, int64_t n_classes) {
   Dataset d;
   d.x = sequences_from(x, "x");
+  const py::array y = array_from(given_y, "y");
   if (y.ndim() != 1 || y.shape(0) != d.x.n) {
     throw UsageError("y: expected labels shaped (" + std::to_string(d.x.n) + ",) to match x, found shape " +
                      shape_of(y));
@@ -126,7 +166,8 @@ Dataset dataset_from(const py::array& x, const py::array& y, int64_t n_classes) 
   return d;
 }
 
-RowMatrixXf matrix_from(const py::array& a, const char* name) {
+RowMatrixXf matrix_from(const py::handle& given, const char* name) {
+  const py::array a = array_from(given, name);
   if (a.ndim() != 2) throw UsageError(std::string(name) + ": expected a 2-D array, found shape " + shape_of(a));
   if (a.shape(0) < 1 || a.shape(1) < 1) throw UsageError(std::string(name) + ": empty shape " + shape_of(a));
   const auto f = floats(a, name);

@@ -1,4 +1,6 @@
 // Checkpoint, Chip and Dataset: what the module's runs read.
+#include <filesystem>
+
 #include "bindings/bindings.h"
 
 namespace qs4d::py_bind {
@@ -36,6 +38,35 @@ nlohmann::json checkpoint_info(const Checkpoint& c) {
 
 }  // namespace
 
+ChipSpec Chip::with(const std::vector<std::string>& more) const {
+  std::vector<std::string> all = overrides;
+  all.insert(all.end(), more.begin(), more.end());
+  return load_chip_json(source, name_or_path.empty() ? "chip (a dict)" : name_or_path, base_dir, all);
+}
+
+std::shared_ptr<Chip> chip_from(const py::handle& chip, const py::dict& overrides) {
+  if (py::isinstance<Chip>(chip)) {
+    if (!overrides.empty()) throw UsageError("overrides: give them to Chip.load, or pass the chip by name");
+    return chip.cast<std::shared_ptr<Chip>>();
+  }
+  auto c = std::make_shared<Chip>();
+  if (py::isinstance<py::str>(chip)) {
+    c->name_or_path = path_from(chip.cast<std::string>());
+    const std::string path = spec_json::preset_path(c->name_or_path, data_dir() + "/chips");
+    c->source = spec_json::read_json_file(path, "chip \"" + c->name_or_path + "\"");
+    c->base_dir = std::filesystem::path(path).parent_path().string();
+  } else if (py::isinstance<py::dict>(chip)) {
+    c->source = json_from(chip.cast<py::dict>(), "chip");
+    c->base_dir = std::filesystem::current_path().string();
+  } else {
+    throw UsageError("chip: expected a qs4dsim.Chip, a preset name or file such as \"pcm_512\", or a dict holding "
+                     "a chip spec; found " + py::str(py::type::handle_of(chip).attr("__name__")).cast<std::string>());
+  }
+  c->overrides = overrides_from(overrides);
+  c->spec = c->with({});
+  return c;
+}
+
 void register_data(py::module_& m) {
   py::class_<Checkpoint, std::shared_ptr<Checkpoint>>(m, "Checkpoint", "A trained S4D checkpoint (HDF5, format v1)")
       .def_static(
@@ -54,31 +85,31 @@ void register_data(py::module_& m) {
                              "architecture, parameter counts, quantization and /meta as a dict")
       .def(
           "predict",
-          [](const Checkpoint& c, const py::array& x, const std::string& mode, int threads) {
+          [](const Checkpoint& c, const py::object& x, const std::string& mode, int threads) {
             const SequenceBatch batch = sequences_from(x, "x");
             RowMatrixXf logits;
             {
               py::gil_scoped_release release;
               logits = DigitalEngine(*c.model, batch.length, parse_exec_mode(mode)).logits(batch, threads);
             }
-            return to_numpy(logits);
+            return same_kind(to_numpy(logits), x);
           },
           py::arg("x"), py::arg("mode") = "conv", py::arg("threads") = 0,
-          "Digital logits (n, outputs) of x (n, L, d), as `qs4dsim predict` writes them")
+          "Digital logits (n, outputs) of x (n, L, d), as `qs4dsim predict` writes them; numpy, or a "
+          "torch tensor when x is one")
       .def("__repr__", [](const Checkpoint& c) { return "<qs4dsim.Checkpoint " + c.path + ">"; });
 
   py::class_<Chip, std::shared_ptr<Chip>>(m, "Chip", "A chip: devices, mapping, periphery, dataflow")
       .def_static(
           "load",
-          [](const std::string& name_or_path, const py::dict& overrides) {
-            auto c = std::make_shared<Chip>();
-            c->name_or_path = path_from(name_or_path);
-            c->overrides = overrides_from(overrides);
-            c->spec = load_chip(c->name_or_path, c->overrides);
-            return c;
+          [](const py::object& chip, const py::dict& overrides) {
+            if (py::isinstance<Chip>(chip)) throw UsageError("Chip.load: give a name, a file or a dict, not a Chip");
+            return chip_from(chip, overrides);
           },
           py::arg("name_or_path"), py::arg("overrides") = py::dict(),
-          "A preset name (data/chips) or a JSON file, with overrides such as {'periphery.adc_bits': 6}")
+          "A preset name (data/chips), a JSON file, or a dict holding a chip spec (docs/formats.md; its "
+          "\"device\" a preset name, a path or a dict), with overrides such as {'periphery.adc_bits': 6}. "
+          "Every function that takes a chip also takes a name or a dict.")
       .def_property_readonly("name", [](const Chip& c) { return c.spec.name; })
       .def_property_readonly("spec", [](const Chip& c) { return to_python(c.spec.resolved); },
                              "the resolved spec (presets and overrides applied) as a dict")

@@ -1,5 +1,6 @@
 // import qs4dsim: the simulator from Python, over the same library as the command line.
 #include <cstdio>
+#include <optional>
 
 #include "bindings/bindings.h"
 #include "run/cli/commands.h"
@@ -9,8 +10,8 @@ namespace qs4d::py_bind {
 void register_evaluate(py::module_& m) {
   m.def(
       "evaluate",
-      [](const Checkpoint& checkpoint, const py::array& x, const py::array& y, const std::shared_ptr<Chip>& chip,
-         int64_t trials, const py::iterable& times, uint64_t seed, int threads, const std::string& mode,
+      [](const Checkpoint& checkpoint, const py::object& x, const py::object& y, const py::object& chip_given,
+         int64_t trials, const py::object& times, uint64_t seed, int threads, const std::string& mode,
          int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate, int64_t calibrate,
          const py::object& calibration) {
         if (energy_samples < 0 || trials < 1 || batch < 1 || calibrate < 0 || threads < 0) {
@@ -38,16 +39,21 @@ void register_evaluate(py::module_& m) {
         args.tech = tech;
         args.extrapolate = extrapolate;
         args.calibrate = calibrate;
-        if (chip) {
-          args.chip = chip->name_or_path;
+        std::shared_ptr<Chip> chip;
+        std::optional<ChipSpec> spec;
+        if (!chip_given.is_none()) {
+          chip = chip_from(chip_given);
+          args.chip = chip->name_or_path.empty() ? chip->spec.name : chip->name_or_path;
           args.overrides = chip->overrides;
+          spec = chip->with(extrapolate ? std::vector<std::string>{"device.extrapolate=true"}
+                                        : std::vector<std::string>{});
         }
         const Dataset data = dataset_from(x, y, checkpoint.model->config().d_output);
         // Calibration samples: a dataset file's path, or an array of inputs (no labels needed).
         Dataset calibration_arrays;
         const bool arrays = !calibration.is_none() && !py::isinstance<py::str>(calibration);
         if (arrays) {
-          calibration_arrays.x = sequences_from(calibration.cast<py::array>(), "calibration");
+          calibration_arrays.x = sequences_from(calibration, "calibration");
           calibration_arrays.y.assign(static_cast<size_t>(calibration_arrays.x.n), 0);
           calibration_arrays.n_classes = data.n_classes;
           calibration_arrays.source = "numpy arrays";
@@ -57,18 +63,21 @@ void register_evaluate(py::module_& m) {
         nlohmann::json report;
         {
           py::gil_scoped_release release;
-          report = cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr);
+          report = cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr,
+                                    spec ? &*spec : nullptr);
         }
         return to_python(report);
       },
-      py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = nullptr, py::arg("trials") = 1,
-      py::arg("times") = std::vector<std::string>{"1s"}, py::arg("seed") = 0, py::arg("threads") = 0,
+      py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = py::none(), py::arg("trials") = 1,
+      py::arg("times") = 0.0, py::arg("seed") = 1, py::arg("threads") = 0,
       py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
       py::arg("tech") = "", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
       py::arg("calibration") = py::none(),
-      "Accuracy of the checkpoint on (x, y): digital, or on `chip` over `trials` chips at each time "
-      "after programming. Returns what `qs4dsim eval --json` writes (the same keys and numbers for "
-      "the same seed). calibration: the samples ADC ranges and output gains are calibrated on, an "
+      "Accuracy of the checkpoint on (x, y) (numpy arrays or torch tensors): digital, or on `chip` (a "
+      "Chip, a preset name such as \"pcm_512\", or a dict) over `trials` chips at each of `times` after "
+      "programming (a number of seconds, \"1d\", \"0,1h,1d\" or a list). Returns what `qs4dsim eval "
+      "--json` writes, with the same defaults (seed 1, time 0) and the same keys and numbers for the "
+      "same seed. calibration: the samples ADC ranges and output gains are calibrated on, an "
       "array shaped like x or a dataset file's path (eval --calibration); required when the chip "
       "calibrates, and refused when any of its samples is one of x's. calibrate=N: chip-in-the-loop "
       "output calibration on the first N calibration samples at every time (eval --calibrate).");

@@ -39,8 +39,10 @@ std::vector<std::string> matrix_names(const MappedModel& map) {
   return names;
 }
 
-std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const Chip& chip, uint64_t seed,
+std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const py::object& chip_given, uint64_t seed,
                                         int64_t trial, const std::string& mode, const std::string& tech) {
+  const std::shared_ptr<Chip> given = chip_from(chip_given);  // held: `chip` refers into it
+  const Chip& chip = *given;
   auto p = std::make_shared<ProgrammedChip>();
   p->model = checkpoint.model;
   p->spec = chip.spec;
@@ -57,14 +59,14 @@ void age(ProgrammedChip& p, const py::handle& time, const py::object& calibratio
          int64_t batch, int threads) {
   const double t = time_from(time);
   Dataset cal;
-  if (!calibration.is_none()) cal.x = sequences_from(calibration.cast<py::array>(), "calibration");
+  if (!calibration.is_none()) cal.x = sequences_from(calibration, "calibration");
   py::gil_scoped_release release;
   std::lock_guard<std::mutex> lock(p.mutex);
   const bool given = !calibration.is_none();
   p.chip->age(t, time_index, given ? &p.engine(cal.x.length) : nullptr, given ? &cal : nullptr, batch, threads);
 }
 
-void calibrate(ProgrammedChip& p, const py::array& x, int64_t samples, int64_t batch, int threads) {
+void calibrate(ProgrammedChip& p, const py::object& x, int64_t samples, int64_t batch, int threads) {
   Dataset data;
   data.x = sequences_from(x, "x");
   py::gil_scoped_release release;
@@ -72,7 +74,7 @@ void calibrate(ProgrammedChip& p, const py::array& x, int64_t samples, int64_t b
   p.chip->calibrate_outputs(p.engine(data.x.length), data, samples > 0 ? samples : data.x.n, batch, threads);
 }
 
-py::array_t<float> forward(ProgrammedChip& p, const py::array& x, int64_t first_sample, int threads, bool count) {
+py::object forward(ProgrammedChip& p, const py::object& x, int64_t first_sample, int threads, bool count) {
   const SequenceBatch batch = sequences_from(x, "x");
   RowMatrixXf logits;
   {
@@ -89,7 +91,7 @@ py::array_t<float> forward(ProgrammedChip& p, const py::array& x, int64_t first_
       p.counted_length = batch.length;
     }
   }
-  return to_numpy(logits);
+  return same_kind(to_numpy(logits), x);
 }
 
 py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
@@ -155,9 +157,9 @@ QuantizedMatrix with_scales(const RowMatrixXf& w, const py::handle& given, int b
   return q;
 }
 
-py::dict perturb(const Chip& chip, const py::dict& weights, uint64_t seed, const py::handle& time, int64_t trial,
-                 int bits, bool read_noise, const py::dict& scales) {
-  ChipSpec spec = chip.spec;
+py::dict perturb(const py::object& chip_given, const py::dict& weights, uint64_t seed, const py::handle& time,
+                 int64_t trial, int bits, bool read_noise, const py::dict& scales) {
+  ChipSpec spec = chip_from(chip_given)->spec;
   spec.periphery.dac_bits = spec.periphery.adc_bits = 0;
   spec.periphery.state_dac_bits = spec.periphery.state_adc_bits = 0;
   spec.periphery.output_noise = 0;
@@ -168,7 +170,7 @@ py::dict perturb(const Chip& chip, const py::dict& weights, uint64_t seed, const
   const int b = bits > 0 ? bits : spec.mapping.weight_bits;
   for (const auto& [key, value] : weights) {
     names.push_back(py::str(key).cast<std::string>());
-    const RowMatrixXf w = matrix_from(value.cast<py::array>(), names.back().c_str());
+    const RowMatrixXf w = matrix_from(value, names.back().c_str());
     if (b < 2 || b > 16) throw UsageError("bits: " + std::to_string(b) + ", expected 2..16");
     QuantizedMatrix q = scales.contains(key) ? with_scales(w, scales[key], b, names.back())
                                              : post_training(w.cast<double>(), b, spec.mapping.granularity);
@@ -211,8 +213,9 @@ void register_program(py::module_& m) {
            "calibration samples, not the ones you score); call after age(), which resets it")
       .def("forward", &forward, py::arg("x"), py::arg("first_sample") = 0, py::arg("threads") = 0,
            py::arg("count") = false,
-           "Logits (n, outputs) of x (n, L, d); sample i reads with the noise streams of sample "
-           "first_sample + i. count=True adds this run's actions to counts() and energy().")
+           "Logits (n, outputs) of x (n, L, d; numpy or torch, and the logits then the same kind); sample "
+           "i reads with the noise streams of sample first_sample + i. count=True adds this run's "
+           "actions to counts() and energy().")
       .def("conductances", &conductances, py::arg("matrix"),
            "{'tiles', 'g_uS' (tiles, rows, cols) at the chip's time, 'target_uS', 'time_s'} of the "
            "tiles that hold `matrix`")
@@ -233,7 +236,8 @@ void register_program(py::module_& m) {
 
   m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 0, py::arg("trial") = 0,
         py::arg("mode") = "conv", py::arg("tech") = "",
-        "Maps the checkpoint onto the chip and programs it from (seed, trial), as eval does");
+        "Maps the checkpoint onto the chip (a Chip, a preset name or a dict) and programs it from "
+        "(seed, trial), as eval does");
   m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = 0, py::arg("time") = 0.0,
         py::arg("trial") = 0, py::arg("bits") = 0, py::arg("read_noise") = true, py::arg("scales") = py::dict(),
         "{name: W (outputs, inputs)} -> {name: the weights the chip's devices hold}: each W quantized "

@@ -317,13 +317,18 @@ void resolve_wire_override(json& j, const std::string& key) {
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   const std::string path = preset_path(name_or_path, data_dir() + "/chips");
   json j = read_json_file(path, "chip \"" + name_or_path + "\"");
+  return load_chip_json(std::move(j), path, std::filesystem::path(path).parent_path().string(), overrides);
+}
+
+ChipSpec load_chip_json(json j, const std::string& path, const std::string& base_dir,
+                        const std::vector<std::string>& overrides) {
   // A device given by preset name is expanded first, so --set device.x=y reaches its keys.
   if (j.is_object() && j.contains("device") && j["device"].is_string()) {
     const std::string d = j["device"].get<std::string>();
     // A relative device path is relative to the chip file, so a chip and its device travel together.
     std::string device_path = preset_path(d, data_dir() + "/devices");
     if (device_path == d && std::filesystem::path(d).is_relative()) {
-      device_path = (std::filesystem::path(path).parent_path() / d).lexically_normal().string();
+      device_path = (std::filesystem::path(base_dir) / d).lexically_normal().string();
     }
     j["device"] = read_json_file(device_path, "device \"" + d + "\"");
   }

@@ -116,5 +116,9 @@ std::string data_dir();
 // Loads a chip preset by name (data/chips/NAME.json) or from a path, then applies overrides
 // "a.b=value" (value parsed as JSON when it is valid JSON, else taken as a string).
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides);
+// The same from a chip object already in memory (the Python module's dicts): `where` names it in
+// errors, and a device given by a relative path is read relative to `base_dir`.
+ChipSpec load_chip_json(nlohmann::json chip, const std::string& where, const std::string& base_dir,
+                        const std::vector<std::string>& overrides);
 
 }  // namespace qs4d

@@ -139,8 +139,10 @@ nlohmann::json inert_overrides(const ChipSpec& chip, const std::vector<std::stri
 }
 
 nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
-                                  const Dataset* given_calibration) {
-  const ChipSpec chip = load_chip(args.chip, with_extrapolation(args.overrides, args.extrapolate, "device."));
+                                  const Dataset* given_calibration, const ChipSpec* given_chip) {
+  const ChipSpec chip = given_chip != nullptr ? *given_chip
+                                              : load_chip(args.chip, with_extrapolation(args.overrides, args.extrapolate,
+                                                                                        "device."));
   const std::vector<double> times_s = parse_times(args.times);
   for (double t : times_s) chip.device.check_time(t);  // a bad time fails before any file is read
   const nlohmann::json inert = inert_overrides(chip, args.overrides, times_s, print);
@@ -323,8 +325,8 @@ CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, 
 }
 
 nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
-                           const Dataset* calibration) {
-  if (!args.chip.empty()) return analog_eval_report(args, model, data, print, calibration);
+                           const Dataset* calibration, const ChipSpec* chip) {
+  if (!args.chip.empty() || chip != nullptr) return analog_eval_report(args, model, data, print, calibration, chip);
   DigitalEvalOptions opt;
   opt.mode = parse_exec_mode(args.mode);
   opt.batch = args.batch;
@@ -346,6 +348,7 @@ nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Da
     j["data"] = args.data;
     j["dataset_name"] = data.name;
     j["accuracy"] = r.accuracy;
+    j["digital_accuracy"] = r.accuracy;  // the key a chip's report uses for the same number
     j["n_samples"] = r.n_samples;
     j["n_correct"] = r.correct;
     j["samples_per_s"] = r.samples_per_s;

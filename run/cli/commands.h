@@ -138,9 +138,10 @@ CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, 
                                const Dataset& data, nlohmann::json& report, const Dataset* given = nullptr);
 // What `eval` reports (the keys of `eval --json`), digital only or on a chip; printed when
 // `print`. The Python module's evaluate() returns the same.
-// `calibration`, when set, replaces args.calibration's file (see calibration_for).
+// `calibration`, when set, replaces args.calibration's file (see calibration_for); `chip`, when
+// set, is the chip (args.chip then only names it; the Python module's chips may be dicts).
 nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
-                           const Dataset* calibration = nullptr);
+                           const Dataset* calibration = nullptr, const ChipSpec* chip = nullptr);
 int run_compare(const CompareArgs& args);
 int run_paired_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
