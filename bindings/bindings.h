@@ -1,11 +1,15 @@
 // The Python module qs4dsim: each file registers its part (module.cpp ties them together).
 #pragma once
 
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bindings/convert.h"
+#include "core/cancel.h"
 #include "sim/sim.h"
 
 namespace qs4d::py_bind {
@@ -29,6 +33,37 @@ struct Chip {
 };
 // A Chip object as it is, a preset name or file ("pcm_512"), or a dict holding a chip spec.
 std::shared_ptr<Chip> chip_from(const py::handle& chip, const py::dict& overrides = py::dict());
+
+// Runs `work` (pure C++: it must not touch Python objects) on a thread of its own while this one
+// waits with the GIL released, checking for signals every 0.1 s: Ctrl-C asks the work to stop
+// (request_cancel; it stops at its next batch) and raises KeyboardInterrupt here within a batch's
+// time, nothing kept. The work's own exceptions come out as they would have.
+template <class F>
+auto interruptible(F&& work) -> decltype(work()) {
+  using Result = decltype(work());
+  std::packaged_task<Result()> task(std::forward<F>(work));
+  std::future<Result> done = task.get_future();
+  std::thread worker(std::move(task));
+  for (;;) {
+    bool ready = false;
+    {
+      py::gil_scoped_release release;
+      ready = done.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready;
+    }
+    if (ready) break;
+    if (PyErr_CheckSignals() != 0) {
+      request_cancel(true);
+      {
+        py::gil_scoped_release release;
+        worker.join();
+      }
+      request_cancel(false);
+      throw py::error_already_set();
+    }
+  }
+  worker.join();
+  return done.get();
+}
 
 void register_data(py::module_& m);     // Checkpoint, Chip, Dataset (data.cpp)
 void register_evaluate(py::module_& m); // evaluate (module.cpp)

@@ -87,11 +87,21 @@ void register_data(py::module_& m) {
           "predict",
           [](const Checkpoint& c, const py::object& x, const std::string& mode, int threads) {
             const SequenceBatch batch = sequences_from(x, "x");
-            RowMatrixXf logits;
-            {
-              py::gil_scoped_release release;
-              logits = DigitalEngine(*c.model, batch.length, parse_exec_mode(mode)).logits(batch, threads);
-            }
+            const ExecMode exec = parse_exec_mode(mode);
+            const RowMatrixXf logits = interruptible([&] {
+              // In batches of 256, so that Ctrl-C stops it between them.
+              const DigitalEngine engine(*c.model, batch.length, exec);
+              RowMatrixXf out(batch.n, c.model->config().d_output);
+              const int64_t per = batch.length * batch.width;
+              for (int64_t s = 0; s < batch.n; s += 256) {
+                const int64_t n = std::min<int64_t>(256, batch.n - s);
+                const SequenceBatch part{n, batch.length, batch.width,
+                                         std::vector<float>(batch.values.begin() + s * per,
+                                                            batch.values.begin() + (s + n) * per)};
+                out.middleRows(s, n) = engine.logits(part, threads);
+              }
+              return out;
+            });
             return same_kind(to_numpy(logits), x);
           },
           py::arg("x"), py::arg("mode") = "conv", py::arg("threads") = 0,

@@ -60,12 +60,10 @@ void register_evaluate(py::module_& m) {
         } else if (!calibration.is_none()) {
           args.calibration = calibration.cast<std::string>();
         }
-        nlohmann::json report;
-        {
-          py::gil_scoped_release release;
-          report = cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr,
-                                    spec ? &*spec : nullptr);
-        }
+        const nlohmann::json report = interruptible([&] {
+          return cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr,
+                                  spec ? &*spec : nullptr);
+        });
         return to_python(report);
       },
       py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = py::none(), py::arg("trials") = 1,
@@ -101,6 +99,8 @@ PYBIND11_MODULE(qs4dsim, m) {
       error(e.what());
     } catch (const qs4d::FormatError& e) {
       error(e.what());
+    } catch (const qs4d::Cancelled& e) {
+      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());  // another call's Ctrl-C stopped this one too
     } catch (const py::builtin_exception&) {
       throw;  // pybind11's own (TypeError, IndexError, ...): its translator maps them
     } catch (const py::error_already_set&) {

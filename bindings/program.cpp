@@ -60,29 +60,45 @@ void age(ProgrammedChip& p, const py::handle& time, const py::object& calibratio
   const double t = time_from(time);
   Dataset cal;
   if (!calibration.is_none()) cal.x = sequences_from(calibration, "calibration");
-  py::gil_scoped_release release;
-  std::lock_guard<std::mutex> lock(p.mutex);
   const bool given = !calibration.is_none();
-  p.chip->age(t, time_index, given ? &p.engine(cal.x.length) : nullptr, given ? &cal : nullptr, batch, threads);
+  interruptible([&] {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.chip->age(t, time_index, given ? &p.engine(cal.x.length) : nullptr, given ? &cal : nullptr, batch, threads);
+  });
 }
 
 void calibrate(ProgrammedChip& p, const py::object& x, int64_t samples, int64_t batch, int threads) {
   Dataset data;
   data.x = sequences_from(x, "x");
-  py::gil_scoped_release release;
-  std::lock_guard<std::mutex> lock(p.mutex);
-  p.chip->calibrate_outputs(p.engine(data.x.length), data, samples > 0 ? samples : data.x.n, batch, threads);
+  interruptible([&] {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.chip->calibrate_outputs(p.engine(data.x.length), data, samples > 0 ? samples : data.x.n, batch, threads);
+  });
 }
 
 py::object forward(ProgrammedChip& p, const py::object& x, int64_t first_sample, int threads, bool count) {
   const SequenceBatch batch = sequences_from(x, "x");
-  RowMatrixXf logits;
-  {
-    py::gil_scoped_release release;
+  const RowMatrixXf logits = interruptible([&] {
     std::lock_guard<std::mutex> lock(p.mutex);
+    const DigitalEngine& engine = p.engine(batch.length);
     ActionCounts run;
     if (count) p.chip->analog().count_actions(&run, p.activation_bits);
-    logits = p.chip->logits(p.engine(batch.length), batch, first_sample, threads);
+    RowMatrixXf out(batch.n, p.model->config().d_output);
+    try {
+      // In pieces of 256 samples (streams are keyed per sample, so the pieces change nothing),
+      // so that Ctrl-C stops it between them.
+      const int64_t per = batch.length * batch.width;
+      for (int64_t s = 0; s < batch.n; s += 256) {
+        const int64_t n = std::min<int64_t>(256, batch.n - s);
+        const SequenceBatch part{n, batch.length, batch.width,
+                                 std::vector<float>(batch.values.begin() + s * per,
+                                                    batch.values.begin() + (s + n) * per)};
+        out.middleRows(s, n) = p.chip->logits(engine, part, first_sample + s, threads);
+      }
+    } catch (...) {
+      p.chip->analog().count_actions(nullptr);  // a stopped run counts nothing
+      throw;
+    }
     if (count) {
       p.chip->analog().count_actions(nullptr);
       run.samples = batch.n;
@@ -90,7 +106,8 @@ py::object forward(ProgrammedChip& p, const py::object& x, int64_t first_sample,
       p.counts.add(run);
       p.counted_length = batch.length;
     }
-  }
+    return out;
+  });
   return same_kind(to_numpy(logits), x);
 }
 

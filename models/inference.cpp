@@ -14,6 +14,7 @@
 #include <unsupported/Eigen/FFT>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "core/cancel.h"
 #include "core/core.h"
 #include "models/model.h"
 
@@ -228,6 +229,7 @@ void DigitalEngine::Impl::recurrent_ssm(const RecurrentLayer& rl, const RowMatri
 
 RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
                                   const LinearOverride* ops) const {
+  throw_if_cancelled();  // between batches: every evaluation runs through here
   const ModelConfig& c = model_->config();
   if (batch.width != c.d_input) {
     throw UsageError("input has " + std::to_string(batch.width) + " features per step, the model " +
@@ -260,6 +262,7 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
     }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < batch.n; ++s) {
+      if (cancel_requested()) continue;  // the rest of the batch is skipped; thrown after the region
       // Encoder: the sample is (L, d_input) row-major, i.e. (d_input, L) column-major.
       const Eigen::Map<const Eigen::MatrixXf> u(batch.sample(s), c.d_input, L);
       if (!ops || !ops->encoder(s, u, ws.x)) ws.x.noalias() = model_->encoder_weight() * u;
@@ -315,6 +318,7 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
 #pragma omp critical(qs4d_fft_planner)
     ws.fft.reset();  // destroying FFTW plans also goes through the planner
   }
+  throw_if_cancelled();  // samples were skipped: the logits are incomplete
   return out;
 }
 

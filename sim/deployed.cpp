@@ -54,8 +54,16 @@ void DeployedChip::age(double t_s, int64_t time_index, const DigitalEngine* engi
   // Calibration on the first calibration samples, with noise streams of their own.
   const uint64_t base = stream_base() ^ stream_key::kCalibration;
   analog_.begin_calibration();
-  detail::predict(*engine, *calibration, 0, std::min(calibration->x.n, chip_->periphery.calibration_samples),
-                  batch, threads, &ops_, [&](int64_t off) { ops_.set_stream(base, off); });
+  try {
+    detail::predict(*engine, *calibration, 0, std::min(calibration->x.n, chip_->periphery.calibration_samples),
+                    batch, threads, &ops_, [&](int64_t off) { ops_.set_stream(base, off); });
+  } catch (...) {
+    // Stopped half-way (an error, or a cancelled run): leave calibration mode, and refuse inputs
+    // until the chip is aged again rather than run them on half-calibrated ranges.
+    analog_.end_calibration();
+    time_index_ = -1;
+    throw;
+  }
   analog_.end_calibration();
 }
 
@@ -64,8 +72,14 @@ void DeployedChip::calibrate_outputs(const DigitalEngine& engine, const Dataset&
   if (samples <= 0) throw UsageError("output calibration needs at least one sample, got " + std::to_string(samples));
   const uint64_t base = stream_base() ^ stream_key::kOutputFit;
   analog_.begin_output_fit();
-  detail::predict(engine, data, 0, std::min(data.x.n, samples), batch, threads, &ops_,
-                  [&](int64_t off) { ops_.set_stream(base, off); });
+  try {
+    detail::predict(engine, data, 0, std::min(data.x.n, samples), batch, threads, &ops_,
+                    [&](int64_t off) { ops_.set_stream(base, off); });
+  } catch (...) {
+    analog_.end_output_fit();  // as in age(): out of the fit, and unusable until aged again
+    time_index_ = -1;
+    throw;
+  }
   analog_.end_output_fit();
 }
 
