@@ -70,4 +70,17 @@ bool MpiSession::built_with_mpi() {
 #endif
 }
 
+void MpiSession::require_one_run_per_job() {
+  const char* tasks = std::getenv("SLURM_NTASKS");
+  if (tasks == nullptr || size() > 1) return;
+  char* end = nullptr;
+  const long n = std::strtol(tasks, &end, 10);
+  if (end == tasks || *end != '\0' || n <= 1) return;
+  throw UsageError("Slurm started " + std::to_string(n) + " tasks (SLURM_NTASKS) but this process is alone (MPI size 1): "
+                   "each task would run the whole job into the same file. Launch with srun --mpi=pmix (or "
+                   "mpirun) and a qs4dsim built with MPI" +
+                   std::string(built_with_mpi() ? "" : " (this one was built without it)") +
+                   ", or run one task (--ntasks=1)");
+}
+
 }  // namespace qs4d

@@ -219,6 +219,10 @@ class MpiSession {
   // Ends every process of the run after an error on one (a no-op outside MPI).
   static void abort(int status);
   static bool built_with_mpi();
+  // Refuses a run that a job launcher started several times without MPI joining them: Slurm says
+  // several tasks (SLURM_NTASKS > 1) while this process is alone, so every task would run the
+  // whole sweep into the same file (srun without --mpi=pmix, or a build without MPI).
+  static void require_one_run_per_job();
 };
 
 

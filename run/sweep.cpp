@@ -221,13 +221,17 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes, int64_t p
   const std::string sidecar = o.out_csv + ".run.json";
   if (!o.identity.is_null()) {
     if (std::filesystem::exists(o.out_csv) && o.resume) {
-      if (!std::filesystem::exists(sidecar)) {
+      if (!std::filesystem::exists(sidecar) && o.dry_run) {
+        std::fprintf(stderr, "warning: %s has no %s; a run without --dry-run would record this run's identity\n",
+                     o.out_csv.c_str(), sidecar.c_str());
+      } else if (!std::filesystem::exists(sidecar)) {
         // A CSV from before run identities: this run adopts it, and says so.
         std::fprintf(stderr, "warning: %s has no %s (made before run identities were recorded); assuming this "
                      "run made it and recording this run's identity\n", o.out_csv.c_str(), sidecar.c_str());
         write_text_atomic(sidecar, o.identity.dump(2) + "\n");
       }
-      const nlohmann::json before = spec_json::read_json_file(sidecar, "run identity");
+      const nlohmann::json before = std::filesystem::exists(sidecar) ? spec_json::read_json_file(sidecar, "run identity")
+                                                                      : o.identity;
       std::string differs;
       for (const auto& [key, value] : o.identity.items()) {
         if (!before.contains(key) || !same_entry(key, before.at(key), value)) {
@@ -241,7 +245,7 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes, int64_t p
         throw UsageError(o.out_csv + " was made by another run (differs in: " + differs + "; see " + sidecar +
                          "); resume with the same arguments, or choose another --out");
       }
-    } else if (!std::filesystem::exists(o.out_csv)) {
+    } else if (!std::filesystem::exists(o.out_csv) && !o.dry_run) {  // a dry run writes nothing
       write_text_atomic(sidecar, o.identity.dump(2) + "\n");
     }
   }

@@ -257,6 +257,22 @@ fails_with "paired options without --paired refused" "belongs to compare --paire
 fails_with "compare --paired needs two sides" "give --chip-b or --set-b" \
   "$bin" compare "$shipped" --chip pcm_512 --paired --data "$fx"
 
+# Clusters (issue #33): several Slurm tasks that MPI did not join are refused; a dry run writes
+# nothing; SIGTERM prints the resume hint as Ctrl-C does.
+fails_with "Slurm tasks without MPI refused" "Slurm started 2 tasks (SLURM_NTASKS)" \
+  env SLURM_NTASKS=2 "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \
+  --grid periphery.adc_bits=4,8 --out "$tmp/slurm.csv"
+check "one Slurm task runs" env SLURM_NTASKS=1 "$bin" eval "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" \
+  --chip ideal --energy-samples 0
+check "a dry run writes nothing" bash -c "'$bin' sweep '$m/layer_post_din1.h5' --data '$tmp/ds_test.h5' \
+  --chip pcm_512 --grid periphery.adc_bits=4,8 --out '$tmp/dry.csv' --dry-run >/dev/null && \
+  [ ! -e '$tmp/dry.csv' ] && [ ! -e '$tmp/dry.csv.run.json' ]"
+check "SIGTERM prints the resume hint" bash -c "'$bin' sweep '$m/layer_post_din1.h5' --data '$tmp/ds_test.h5' \
+  --chip pcm_512 --grid periphery.adc_headroom=1,1.1,1.2,1.3,1.4,1.5,1.6,1.7 --trials 400 --out '$tmp/term.csv' \
+  2>'$tmp/term.err' & pid=\$!; sleep 1; kill -TERM \$pid; wait \$pid; status=\$?; \
+  [ \$status = 143 ] && grep -q 'run the same command with --resume' '$tmp/term.err'"
+check "sweep.slurm says how to call it" bash -c "bash '$(dirname "$0")/../scripts/sweep.slurm' 2>&1 | grep -q 'usage: sbatch'"
+
 # energy and compare: the JSON keys; the breakdown adds up; bad tables and options are one line.
 check "energy" "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds_test.h5" --samples 4 \
   --tech 130nm_neurram --json "$tmp/e.json"

@@ -362,6 +362,7 @@ nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Da
 }
 
 int run_eval(const EvalArgs& args) {
+  if (!args.chip.empty()) MpiSession::require_one_run_per_job();
   const S4DModel model = S4DModel::load(args.checkpoint);
   const Dataset data = load_dataset(args.data, args.limit);
   const bool writer = MpiSession::rank() == 0;  // under MPI, rank 0 prints and writes
@@ -513,10 +514,10 @@ namespace {
 // Ctrl-C during a sweep: every finished point is already in the CSV (written atomically), so say
 // how to finish. Only async-signal-safe calls here.
 char g_resume_hint[512];
-void on_interrupt(int) {
+void on_interrupt(int sig) {  // SIGINT (Ctrl-C) or SIGTERM (a batch system's time limit)
   const ssize_t n = write(STDERR_FILENO, g_resume_hint, std::strlen(g_resume_hint));
   (void)n;
-  _exit(130);
+  _exit(128 + sig);
 }
 }  // namespace
 
@@ -525,6 +526,8 @@ int run_sweep(const SweepArgs& args) {
                 "\ninterrupted: the finished points are in %s; run the same command with --resume to finish\n",
                 args.out.c_str());
   std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  MpiSession::require_one_run_per_job();
   const S4DModel model = S4DModel::load(args.checkpoint);
   const Dataset data = load_dataset(args.data, args.limit);
   SweepOptions o;
