@@ -124,16 +124,74 @@ py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
       std::copy(now.data(), now.data() + now.size(), g.mutable_data() + k * rows * cols);
       std::copy(aim.data(), aim.data() + aim.size(), target.mutable_data() + k * rows * cols);
     }
+    // The map from cells to the matrix: per tile row the input it carries (-1: not this matrix's),
+    // per tile column the output, the pair side (+1 G+, -1 G-), the slice's significance, and
+    // whether it is the tile's g_min reference column.
+    py::array_t<int32_t> row_input({static_cast<int64_t>(tiles.size()), rows});
+    py::array_t<int32_t> col_output({static_cast<int64_t>(tiles.size()), cols});
+    py::array_t<int8_t> col_sign({static_cast<int64_t>(tiles.size()), cols});
+    py::array_t<int32_t> col_significance({static_cast<int64_t>(tiles.size()), cols});
+    py::array_t<bool> col_reference({static_cast<int64_t>(tiles.size()), cols});
+    for (size_t k = 0; k < tiles.size(); ++k) {
+      const Tile& tile = p.map.tiles[static_cast<size_t>(tiles[k])];
+      for (int64_t r = 0; r < rows; ++r) {
+        const RowRole& role = tile.rows[static_cast<size_t>(r)];
+        row_input.mutable_data()[k * rows + r] = role.matrix == static_cast<int32_t>(m) ? role.input : -1;
+      }
+      for (int64_t c = 0; c < cols; ++c) {
+        const ColumnRole& role = tile.cols[static_cast<size_t>(c)];
+        const bool mine = role.matrix == static_cast<int32_t>(m);
+        col_output.mutable_data()[k * cols + c] = mine ? role.output : -1;
+        col_sign.mutable_data()[k * cols + c] = mine ? role.sign : 0;
+        col_significance.mutable_data()[k * cols + c] = mine ? role.significance : 0;
+        col_reference.mutable_data()[k * cols + c] = role.matrix == kReferenceColumn;
+      }
+    }
     py::dict out;
     out["tiles"] = tiles;
     out["g_uS"] = g;
     out["target_uS"] = target;
     out["time_s"] = p.chip->analog().time_s();
+    out["row_input"] = row_input;
+    out["col_output"] = col_output;
+    out["col_sign"] = col_sign;
+    out["col_significance"] = col_significance;
+    out["col_reference"] = col_reference;
+    out["step_uS"] = p.map.encodings[m].step_uS;
+    out["offset"] = p.map.encodings[m].offset;
+    out["g_min_uS"] = p.map.window.g_min_uS;
+    out["scale"] = std::vector<double>(p.map.matrices[m].scale.data(),
+                                       p.map.matrices[m].scale.data() + p.map.matrices[m].scale.size());
     return out;
   }
   std::string names;
   for (const std::string& n : matrix_names(p.map)) names += (names.empty() ? "" : ", ") + n;
   throw UsageError("matrix '" + matrix + "' is not on the chip; it holds: " + names);
+}
+
+// The weight matrix (outputs, inputs) the chip's conductances realise now, decoded as the mapping
+// encodes (MappedModel::mvm_through), beside the quantized weights the checkpoint asked for.
+py::dict weights(ProgrammedChip& p, const std::string& matrix) {
+  const std::vector<std::string> names = matrix_names(p.map);
+  const auto it = std::find(names.begin(), names.end(), matrix);
+  if (it == names.end()) return conductances(p, matrix);  // refuses, naming the chip's matrices
+  const int64_t m = it - names.begin();
+  RowMatrixXf realised, asked;
+  {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(p.mutex);
+    const QuantizedMatrix& q = p.map.matrices[static_cast<size_t>(m)];
+    const RowMatrixXf eye = RowMatrixXf::Identity(q.inputs(), q.inputs());
+    const AnalogChip& analog = p.chip->analog();
+    realised = p.map.mvm_through(m, eye, [&](int64_t t) -> const RowMatrixXf& { return analog.conductances_uS(t); })
+                   .transpose();
+    asked = q.dequantized();
+  }
+  py::dict out;
+  out["realised"] = to_numpy(realised);
+  out["quantized"] = to_numpy(asked);
+  out["time_s"] = p.chip->analog().time_s();
+  return out;
 }
 
 py::object energy(ProgrammedChip& p) {
@@ -235,7 +293,15 @@ void register_program(py::module_& m) {
            "actions to counts() and energy().")
       .def("conductances", &conductances, py::arg("matrix"),
            "{'tiles', 'g_uS' (tiles, rows, cols) at the chip's time, 'target_uS', 'time_s'} of the "
-           "tiles that hold `matrix`")
+           "tiles that hold `matrix`, with the map from cells to it: 'row_input' (tiles, rows: the "
+           "input a row carries, -1 for none of this matrix's), 'col_output', 'col_sign' (+1 G+, -1 "
+           "G-), 'col_significance' (a slice's weight), 'col_reference' (the g_min reference column), "
+           "and the decoding's 'step_uS', 'offset', 'g_min_uS' and per-output 'scale'")
+      .def("weights", &weights, py::arg("matrix"),
+           "{'realised': the weight matrix (outputs, inputs) the chip's conductances hold now, decoded "
+           "as the mapping encodes (reference subtracted, pairs and slices combined, offset removed, "
+           "scales applied; no converters, read noise or drift compensation), 'quantized': the "
+           "checkpoint's quantized weights, 'time_s'}")
       .def_property_readonly("matrices", [](const ProgrammedChip& p) { return matrix_names(p.map); })
       .def("counts",
            [](ProgrammedChip& p) {

@@ -226,6 +226,11 @@ int64_t MappedModel::devices_used() const {
 }
 
 RowMatrixXf MappedModel::ideal_mvm(int64_t m, const RowMatrixXf& x) const {
+  return mvm_through(m, x, [this](int64_t t) -> const RowMatrixXf& { return tiles[static_cast<size_t>(t)].target_uS; });
+}
+
+RowMatrixXf MappedModel::mvm_through(int64_t m, const RowMatrixXf& x,
+                                     const std::function<const RowMatrixXf&(int64_t)>& g_uS) const {
   const QuantizedMatrix& q = matrices.at(static_cast<size_t>(m));
   const MatrixEncoding& e = encodings.at(static_cast<size_t>(m));
   if (x.cols() != q.inputs()) {
@@ -241,7 +246,7 @@ RowMatrixXf MappedModel::ideal_mvm(int64_t m, const RowMatrixXf& x) const {
     for (size_t r = 0; r < tile.rows.size(); ++r) {
       if (tile.rows[r].matrix == m) v.col(static_cast<Eigen::Index>(r)) = xd.col(tile.rows[r].input);
     }
-    const Eigen::MatrixXd current = v * tile.target_uS.cast<double>();
+    const Eigen::MatrixXd current = v * g_uS(t).cast<double>();
     const Eigen::VectorXd input_sum = v.rowwise().sum();
     Eigen::VectorXd reference = window.g_min_uS * input_sum;
     for (size_t c = 0; c < tile.cols.size(); ++c) {

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,12 @@ struct MappedModel {
   // y (batch, outputs) = matrix m applied to x (batch, inputs) through the tiles' ideal
   // conductances (no noise, no periphery): the reference that the sim's analog path extends.
   RowMatrixXf ideal_mvm(int64_t m, const RowMatrixXf& x) const;
+  // The same through any conductances of the tiles (`g_uS(tile)`: an aged chip's), decoded as
+  // the mapping encodes: rows driven by x, the reference column (or g_min) subtracted, pairs and
+  // slices combined with their signs and significances, the offset removed, the scales applied.
+  // With x the identity it gives the weight matrix (transposed) those conductances realise.
+  RowMatrixXf mvm_through(int64_t m, const RowMatrixXf& x,
+                          const std::function<const RowMatrixXf&(int64_t)>& g_uS) const;
 };
 
 MappedModel map_model(const S4DModel& model, const MappingSpec& spec,
