@@ -2,35 +2,49 @@
 # Hardware-aware 4-bit QAT on neurram_256 (issue #17): the plain 4-bit QAT recipe
 # (fmnist196_s4d_h64_n64_l4_qat4.h5: 2 epochs from the FP32 checkpoint, lr 0.002, LSQ scales, SSM
 # at 8 bits) with every crossbar weight perturbed in training as neurram_256's RRAM devices
-# perturb it, programming noise times SCALE (default 4).
-#   scripts/train_hwa.sh [SCALE] [--per-channel] [--max-scale]     (SCALE 0: no chip noise, the control)
-# --per-channel: one scale per output (as the chip's per-column mapping), suffix _pc; else one
-# per tensor. --max-scale: the scales held at each row's (or tensor's) largest |weight|, as the
-# post-training path maps them, instead of learned (LSQ), suffix _max. Written to
-# ..._qat4_hwa[_max][_pc].h5. Resumable: run it again after an interruption. Needs the build
-# (the qs4dsim module in build/bindings).
+# perturb it, programming noise times SCALE (default 4), drawn at the deployment times given.
+#   scripts/train_hwa.sh [SCALE] [--per-channel] [--max-scale] [--hwa-times 0,1d,2d] [--epochs N]
+#                        [--limit N] [--init-from CKPT] [--out PATH] [--overwrite-shipped]
+# SCALE 0: no chip noise, the control. --per-channel: one scale per output (as the chip's
+# per-column mapping), suffix _pc; else one per tensor. --max-scale: the scales held at each row's
+# (or tensor's) largest |weight|, as the post-training path maps them, instead of learned (LSQ),
+# suffix _max. Written to runs/hwa/..._qat4_hwa[_max][_pc].h5 unless --out says otherwise; the
+# shipped checkpoints in data/checkpoints are replaced only with --out there and
+# --overwrite-shipped. Resumable: run the same command again after an interruption. Needs the
+# build (the qs4dsim module in build/bindings).
+# A quick run (about 5 minutes on 2 cores): --epochs 1 --limit 2000 --out runs/hwa/quick.h5
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-scale=${1:-4}
-shift || true
-extra=() suffix="" scaling=lsq
-for a in "$@"; do
-  case $a in
+scale=4
+if [ $# -gt 0 ] && [[ $1 != --* ]]; then scale=$1; shift; fi
+extra=() suffix="" scaling=lsq out="" epochs=2 times=0s init=$root/data/checkpoints/fmnist196_s4d_h64_n64_l4_fp32.h5
+while [ $# -gt 0 ]; do
+  case $1 in
     --per-channel) extra+=(--per-channel); pc="_pc" ;;
     --max-scale) scaling=max; suffix="_max" ;;
-    *) echo "usage: $0 [SCALE] [--per-channel] [--max-scale]" >&2; exit 2 ;;
+    --hwa-times) times=$2; shift ;;
+    --epochs) epochs=$2; shift ;;
+    --limit) extra+=(--limit "$2"); shift ;;
+    --init-from) init=$2; shift ;;
+    --out) out=$2; shift ;;
+    --overwrite-shipped) extra+=(--overwrite-shipped) ;;
+    *) echo "usage: $0 [SCALE] [--per-channel] [--max-scale] [--hwa-times T] [--epochs N] [--limit N]" \
+            "[--init-from CKPT] [--out PATH] [--overwrite-shipped]" >&2; exit 2 ;;
   esac
+  shift
 done
 suffix="$suffix${pc:-}"
 # SCALE 0: the same recipe without the chip's noise (the control), written without "_hwa".
-name=hwa chip=(--chip neurram_256 --hwa-noise-scale "$scale")
+name=hwa chip=(--chip neurram_256 --hwa-noise-scale "$scale" --hwa-times "$times")
 if [ "$scale" = 0 ]; then name=""; chip=(); fi
+base=fmnist196_s4d_h64_n64_l4_qat4${name:+_$name}$suffix
+out=${out:-$root/runs/hwa/$base.h5}
+mkdir -p "$(dirname "$out")"
+out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 cd "$root/python"
 PYTHONPATH="$root/build/bindings" /usr/bin/python3 -m qs4d.train \
-  --data ../data/datasets/fashion_mnist_196 \
-  --out "../data/checkpoints/fmnist196_s4d_h64_n64_l4_qat4${name:+_$name}$suffix.h5" \
-  --work-dir "../runs/fmnist196_h64_qat4${name:+_$name}${suffix}_x$scale" \
-  --init-from ../data/checkpoints/fmnist196_s4d_h64_n64_l4_fp32.h5 \
-  --bits 4 --ssm-bits 8 --scale $scaling --epochs 2 --batch 64 --lr 0.002 --weight-decay 0.01 \
+  --data ../data/datasets/fashion_mnist_196 --out "$out" \
+  --work-dir "../runs/${base}_x${scale}_t${times//,/_}_e$epochs" --init-from "$init" \
+  --bits 4 --ssm-bits 8 --scale $scaling --epochs "$epochs" --batch 64 --lr 0.002 --weight-decay 0.01 \
   --dropout 0.1 --seed 0 --threads 2 \
   "${chip[@]}" "${extra[@]}"

@@ -27,15 +27,48 @@ def _module():
 
 class ChipNoise:
     """Draws, for a weight matrix (outputs, inputs, ...), the weights the chip holds after
-    programming it (and ageing to `time`, and one read, when asked)."""
+    programming it and ageing it to one of `times` (the training step picks one, in turn), with
+    one read when asked."""
 
-    def __init__(self, chip: str, noise_scale: float = 1.0, time: str = "0s", read_noise: bool = False,
+    def __init__(self, chip: str, noise_scale: float = 1.0, times=("0s",), read_noise: bool = False,
                  seed: int = 0):
         self.qs4dsim = _module()
         self.chip = self.qs4dsim.Chip.load(chip, {"device.programming.scale": noise_scale})
-        self.name, self.noise_scale, self.time, self.read_noise = chip, noise_scale, time, read_noise
+        if isinstance(times, str):
+            times = [t for t in times.split(",") if t]
+        if not times:
+            raise SystemExit("hardware-aware training: give at least one deployment time (--hwa-times)")
+        self.name, self.noise_scale, self.times, self.read_noise = chip, noise_scale, list(times), read_noise
         self.seed = seed
-        self.step = 0  # the training step: with the matrix's index, it keys the draw
+        self.step = 0  # the training step: with the matrix's index, it keys the draw and picks the time
+
+    @property
+    def time(self):
+        """The deployment time this step's noise is drawn at."""
+        return self.times[self.step % len(self.times)]
+
+    def describe(self) -> str:
+        """One line: which chip's noise, drawn at which times, and what acts there."""
+        spec = self.chip.spec
+        device = spec["device"]
+        drift = device.get("drift", {}).get("kind", "none")
+        line = (f"hardware-aware training: the noise of chip {spec['name']} (device {device['name']}, "
+                f"{drift} drift, programming spread x{self.noise_scale:g}) drawn at "
+                f"{', '.join(str(t) for t in self.times)} after programming (one time per step, in turn)"
+                f"{', with one read' if self.read_noise else ', no read noise'}")
+        later = [t for t in self.times if self.qs4dsim_seconds(t) > 0]
+        if drift == "relaxation_table" and later:
+            line += (f"; note: at {', '.join(str(t) for t in later)} this device's relaxation replaces the "
+                     "programmed state, so the programming spread (and its scale) acts only at t = 0")
+        return line
+
+    @staticmethod
+    def qs4dsim_seconds(t) -> float:
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "y": 3.156e7}
+        text = str(t).strip()
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
 
     def __call__(self, index: int, name: str, w: torch.Tensor, bits: int, scale: torch.Tensor) -> torch.Tensor:
         """w: the fake-quantized weights; scale: their quantizer's scale (one, or one per output),
@@ -49,5 +82,5 @@ class ChipNoise:
         return w + delta
 
     def to_dict(self):
-        return {"chip": self.name, "noise_scale": self.noise_scale, "time": self.time,
+        return {"chip": self.name, "noise_scale": self.noise_scale, "times": self.times,
                 "read_noise": self.read_noise}

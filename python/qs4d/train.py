@@ -123,6 +123,10 @@ def quant_config(args):
     return qconfig
 
 
+def model_outputs(model) -> int:
+    return int(model.decoder.out_features)
+
+
 def atomic_torch_save(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -158,6 +162,8 @@ def main(argv=None):
     p.add_argument("--init-from", help="start from this checkpoint (format v1)")
     p.add_argument("--export-only", action="store_true",
                    help="export the best model of the saved training state without training on")
+    p.add_argument("--overwrite-shipped", action="store_true",
+                   help="allow --out inside data/checkpoints (the shipped checkpoints; refused otherwise)")
     q = p.add_argument_group("quantization-aware training")
     q.add_argument("--bits", type=int, default=0,
                    help="weight bits of encoder, output projections, decoder (0 = float)")
@@ -187,10 +193,20 @@ def main(argv=None):
                                   "(qs4d.hwa; needs --bits)")
     h.add_argument("--hwa-noise-scale", type=float, default=1.0,
                    help="the chip's programming noise times this factor (device.programming.scale)")
-    h.add_argument("--hwa-time", default="0s", help="age the devices to this time after programming")
+    h.add_argument("--hwa-times", default="0s",
+                   help="deployment times to draw the devices' state at, e.g. 0,1d,2d: each training step "
+                        "ages them to one of these, in turn (the times the model must hold up at)")
+    h.add_argument("--hwa-time", help=argparse.SUPPRESS)  # the earlier single-time spelling
     h.add_argument("--hwa-read-noise", action="store_true", help="and draw one read of each device")
     args = p.parse_args(argv)
 
+    shipped = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data",
+                                            "checkpoints"))
+    if os.path.realpath(os.path.dirname(os.path.abspath(args.out))) == shipped and not args.overwrite_shipped:
+        raise SystemExit(f"--out {args.out} is among the shipped checkpoints ({shipped}): write elsewhere, or "
+                         "pass --overwrite-shipped to replace one on purpose")
+    if args.hwa_time is not None:
+        args.hwa_times = args.hwa_time
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
@@ -226,8 +242,9 @@ def main(argv=None):
                    "autograd through every step (slow: qs4dsim not importable or not on the CPU)")
             print(f"fixed-point state: {how}", flush=True)
         if args.chip:
-            model.hwa = ChipNoise(args.chip, args.hwa_noise_scale, args.hwa_time, args.hwa_read_noise,
+            model.hwa = ChipNoise(args.chip, args.hwa_noise_scale, args.hwa_times, args.hwa_read_noise,
                                   seed=args.seed)
+            print(model.hwa.describe(), flush=True)
         with torch.no_grad():  # initialise the learned scales from the starting weights
             model.eval()(torch.from_numpy(xtr[:2]).to(device))
     opt = build_optimizer(model, args.lr, args.weight_decay)
@@ -308,6 +325,11 @@ def main(argv=None):
     test = evaluate(model, xte, yte, device=device)
     model.cpu()
     print(f"test accuracy {test:.4f} (best val {best:.4f})", flush=True)
+    chance = 1.0 / model_outputs(base)
+    if test < 1.5 * chance:
+        print(f"warning: test accuracy {test:.4f} is near chance ({chance:.4f} for {model_outputs(base)} classes): "
+              "the run did not learn (too few epochs or samples, a learning rate too high, or noise too "
+              "strong for --init-from none)", flush=True)
     meta = {"task": "classification", "dataset": os.path.basename(args.data),
             "test_accuracy": test, "val_accuracy": best, "seed": args.seed,
             "train_seconds": train_seconds, "history": history, "epochs_trained": len(history),

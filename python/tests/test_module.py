@@ -299,11 +299,38 @@ def test_train_with_chip_records_it(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
                                                                     os.path.join(ROOT, "python")])))
     out = tmp_path / "hwa.h5"
-    subprocess.run(["/usr/bin/python3", "-m", "qs4d.train", "--data", prefix, "--out", str(out),
-                    "--work-dir", str(tmp_path / "w"), "--d-model", "8", "--d-state", "4", "--n-layers", "1",
-                    "--epochs", "1", "--bits", "4", "--chip", "neurram_256", "--hwa-noise-scale", "2",
-                    "--threads", "1"],
-                   check=True, capture_output=True, env=env, cwd=os.path.join(ROOT, "python"))
+    r = subprocess.run(["/usr/bin/python3", "-m", "qs4d.train", "--data", prefix, "--out", str(out),
+                        "--work-dir", str(tmp_path / "w"), "--d-model", "8", "--d-state", "4", "--n-layers", "1",
+                        "--epochs", "1", "--bits", "4", "--chip", "neurram_256", "--hwa-noise-scale", "2",
+                        "--hwa-times", "0,1d", "--threads", "1"],
+                       check=True, capture_output=True, text=True, env=env, cwd=os.path.join(ROOT, "python"))
     with h5py.File(out, "r") as f:
         meta = json.loads(f["meta"].attrs["hardware_aware"])
-    assert meta == {"chip": "neurram_256", "noise_scale": 2.0, "time": "0s", "read_noise": False}
+    assert meta == {"chip": "neurram_256", "noise_scale": 2.0, "times": ["0", "1d"], "read_noise": False}
+    # one line says whose noise, at which times, and that the programming spread acts at t = 0 only
+    line = next(l for l in r.stdout.splitlines() if l.startswith("hardware-aware training"))
+    assert "chip neurram_256 (device rram_wan2022, relaxation_table drift, programming spread x2)" in line
+    assert "drawn at 0, 1d after programming" in line and "acts only at t = 0" in line
+    # each step draws at its time in turn
+    from qs4d.hwa import ChipNoise
+    noise = ChipNoise("neurram_256", times="0,1d")
+    assert [(setattr(noise, "step", k), noise.time)[1] for k in range(3)] == ["0", "1d", "0"]
+
+
+def test_train_refuses_to_overwrite_a_shipped_checkpoint_and_warns_at_chance(tmp_path):
+    from qs4d import data as qdata
+    rng = np.random.default_rng(1)
+    prefix = str(tmp_path / "noise")
+    for split, n in (("train", 64), ("val", 16), ("test", 64)):
+        qdata.write_dataset(f"{prefix}_{split}.h5", rng.normal(size=(n, 8, 1)).astype(np.float32),
+                            rng.integers(0, 4, n), "noise", 4, "test")
+    shipped = os.path.join(ROOT, "data", "checkpoints", "fmnist196_s4d_h32_n32_l3.h5")
+    common = ["/usr/bin/python3", "-m", "qs4d.train", "--data", prefix, "--work-dir", str(tmp_path / "w"),
+              "--d-model", "4", "--d-state", "4", "--n-layers", "1", "--epochs", "1", "--threads", "1"]
+    r = subprocess.run(common + ["--out", shipped], capture_output=True, text=True,
+                       cwd=os.path.join(ROOT, "python"))
+    assert r.returncode != 0 and "--overwrite-shipped" in r.stderr
+    # labels drawn at random: nothing to learn, and the trainer says so
+    r = subprocess.run(common + ["--out", str(tmp_path / "chance.h5"), "--lr", "0"], capture_output=True,
+                       text=True, cwd=os.path.join(ROOT, "python"), check=True)
+    assert "near chance" in r.stdout
