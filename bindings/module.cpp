@@ -1,5 +1,8 @@
 // import qs4dsim: the simulator from Python, over the same library as the command line.
+#include <dlfcn.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "bindings/bindings.h"
@@ -88,6 +91,19 @@ PYBIND11_MODULE(qs4dsim, m) {
   using namespace qs4d::py_bind;
   m.doc() = "QS4D-Sim: quantized S4D models on simulated memristor crossbars";
   m.attr("__version__") = qs4d::kProgramVersion;
+  // A wheel (setup.py) installs the presets beside the module as qs4dsim_data/; a build tree has
+  // none there and keeps reading the source tree's data/. QS4D_DATA_DIR overrides both.
+  // (__file__ is set only after this function returns: the shared object's own path instead.)
+  {
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<void*>(&register_data), &self) != 0 && self.dli_fname != nullptr) {
+      const std::filesystem::path installed = std::filesystem::path(self.dli_fname).parent_path() / "qs4dsim_data";
+      std::error_code ec;
+      if (std::filesystem::is_directory(installed, ec)) qs4d::set_installed_data_dir(installed.string());
+    }
+  }
+  m.def("data_dir", [] { return qs4d::data_dir(); }, "The folder the presets are read from (QS4D_DATA_DIR "
+        "overrides it)");
   // The library's errors, with the command line's messages; all are ValueErrors.
   static py::exception<qs4d::UsageError> error(m, "Error", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr p) {

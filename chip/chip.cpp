@@ -11,8 +11,18 @@ namespace qs4d {
 using nlohmann::json;
 using namespace spec_json;
 
+namespace {
+std::string& installed_data_dir() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+void set_installed_data_dir(const std::string& dir) { installed_data_dir() = dir; }
+
 std::string data_dir() {
   if (const char* env = std::getenv("QS4D_DATA_DIR")) return env;
+  if (!installed_data_dir().empty()) return installed_data_dir();
   return QS4D_SOURCE_DATA_DIR;
 }
 

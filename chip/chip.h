@@ -111,8 +111,12 @@ struct ChipSpec {
   static ChipSpec from_json(const nlohmann::json& j);
 };
 
-// The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the source tree's data/.
+// The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the presets installed
+// with the Python module (a wheel's qs4dsim_data, set_installed_data_dir), else the source
+// tree's data/.
 std::string data_dir();
+// Called once by the Python module at import when a wheel installed the presets beside it.
+void set_installed_data_dir(const std::string& dir);
 // Loads a chip preset by name (data/chips/NAME.json) or from a path, then applies overrides
 // "a.b=value" (value parsed as JSON when it is valid JSON, else taken as a string).
 ChipSpec load_chip(const std::string& name_or_path, const std::vector<std::string>& overrides);

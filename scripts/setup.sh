@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   pybind11-dev python3-dev libopenmpi-dev openmpi-bin
   python3 python3-torch python3-h5py python3-numpy python3-pytest python3-matplotlib python3-scipy
+  python3-venv python3-pip python3-setuptools python3-wheel python3-tqdm python3-nbconvert python3-ipykernel
   libopenblas0-pthread ngspice
   dataset-fashion-mnist
   "$@"
