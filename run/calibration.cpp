@@ -26,7 +26,7 @@ std::string ends_with_split(const std::string& name) {
 }  // namespace
 
 nlohmann::json CalibrationSet::to_json() const {
-  return {{"source", data.path},
+  return {{"source", data.path.empty() ? std::string("(arrays given in memory)") : data.path},
           {"fingerprint", file_fingerprint},
           {"samples", data.x.n},
           {"found_beside", found_beside},
