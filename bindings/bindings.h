@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -38,8 +39,9 @@ std::shared_ptr<Chip> chip_from(const py::handle& chip, const py::dict& override
 // waits with the GIL released, checking for signals every 0.1 s: Ctrl-C asks the work to stop
 // (request_cancel; it stops at its next batch) and raises KeyboardInterrupt here within a batch's
 // time, nothing kept. The work's own exceptions come out as they would have.
+// `tick`, when set, is called with the GIL held at every check (the progress display).
 template <class F>
-auto interruptible(F&& work) -> decltype(work()) {
+auto interruptible(F&& work, const std::function<void()>& tick = {}) -> decltype(work()) {
   using Result = decltype(work());
   std::packaged_task<Result()> task(std::forward<F>(work));
   std::future<Result> done = task.get_future();
@@ -51,6 +53,7 @@ auto interruptible(F&& work) -> decltype(work()) {
       ready = done.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready;
     }
     if (ready) break;
+    if (tick) tick();
     if (PyErr_CheckSignals() != 0) {
       request_cancel(true);
       {
@@ -62,8 +65,14 @@ auto interruptible(F&& work) -> decltype(work()) {
     }
   }
   worker.join();
+  if (tick) tick();
   return done.get();
 }
+
+// What evaluate's `progress` argument asks for, as a tick for interruptible(): None draws a tqdm
+// bar when stderr is a terminal or the caller is a notebook (and tqdm is installed), False nothing,
+// a callable is called as progress(done, total) with the chip passes done so far.
+std::function<void()> progress_display(const py::object& progress);
 
 void register_data(py::module_& m);     // Checkpoint, Chip, Dataset (data.cpp)
 void register_evaluate(py::module_& m); // evaluate (module.cpp)

@@ -10,13 +10,52 @@
 
 namespace qs4d::py_bind {
 
+std::function<void()> progress_display(const py::object& progress) {
+  if (!progress.is_none() && py::isinstance<py::bool_>(progress)) {
+    if (!progress.cast<bool>()) return {};
+  }
+  publish_progress(0, 0);  // nothing from an earlier run shows
+  if (!progress.is_none() && !py::isinstance<py::bool_>(progress)) {
+    if (!PyCallable_Check(progress.ptr())) throw UsageError("progress: expected None, True, False or a callable");
+    auto last = std::make_shared<int64_t>(-1);
+    return [progress, last] {
+      int64_t done = 0, total = 0;
+      progress_now(done, total);
+      if (total > 0 && done != *last) {
+        *last = done;
+        progress(done, total);
+      }
+    };
+  }
+  const py::module_ sys = py::module_::import("sys");
+  const bool notebook = sys.attr("modules").contains("ipykernel");
+  const bool terminal = py::hasattr(sys.attr("stderr"), "isatty") && sys.attr("stderr").attr("isatty")().cast<bool>();
+  if (!notebook && !terminal && progress.is_none()) return {};
+  py::object tqdm;
+  try {
+    tqdm = py::module_::import(notebook ? "tqdm.auto" : "tqdm").attr("tqdm");
+  } catch (const py::error_already_set&) {
+    return {};  // no tqdm: no bar
+  }
+  auto bar = std::make_shared<py::object>();
+  return [tqdm, bar] {
+    int64_t done = 0, total = 0;
+    progress_now(done, total);
+    if (total <= 0) return;
+    if (!*bar) *bar = tqdm(py::arg("total") = total, py::arg("unit") = "chip pass", py::arg("leave") = false);
+    (*bar).attr("n") = done;
+    (*bar).attr("refresh")();
+    if (done >= total) (*bar).attr("close")();
+  };
+}
+
 void register_evaluate(py::module_& m) {
   m.def(
       "evaluate",
       [](const Checkpoint& checkpoint, const py::object& x, const py::object& y, const py::object& chip_given,
          int64_t trials, const py::object& times, uint64_t seed, int threads, const std::string& mode,
          int64_t batch, int64_t energy_samples, const std::string& tech, bool extrapolate, int64_t calibrate,
-         const py::object& calibration) {
+         const py::object& calibration, const py::object& progress) {
         if (energy_samples < 0 || trials < 1 || batch < 1 || calibrate < 0 || threads < 0) {
           throw UsageError("evaluate: energy_samples " + std::to_string(energy_samples) + ", trials " +
                            std::to_string(trials) + ", batch " + std::to_string(batch) + ", calibrate " +
@@ -63,17 +102,19 @@ void register_evaluate(py::module_& m) {
         } else if (!calibration.is_none()) {
           args.calibration = calibration.cast<std::string>();
         }
-        const nlohmann::json report = interruptible([&] {
-          return cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr,
-                                  spec ? &*spec : nullptr);
-        });
+        const nlohmann::json report = interruptible(
+            [&] {
+              return cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr,
+                                      spec ? &*spec : nullptr);
+            },
+            chip ? progress_display(progress) : std::function<void()>{});
         return to_python(report);
       },
       py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = py::none(), py::arg("trials") = 1,
       py::arg("times") = 0.0, py::arg("seed") = 1, py::arg("threads") = 0,
       py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
       py::arg("tech") = "", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
-      py::arg("calibration") = py::none(),
+      py::arg("calibration") = py::none(), py::arg("progress") = py::none(),
       "Accuracy of the checkpoint on (x, y) (numpy arrays or torch tensors): digital, or on `chip` (a "
       "Chip, a preset name such as \"pcm_512\", or a dict) over `trials` chips at each of `times` after "
       "programming (a number of seconds, \"1d\", \"0,1h,1d\" or a list). Returns what `qs4dsim eval "
@@ -81,7 +122,10 @@ void register_evaluate(py::module_& m) {
       "same seed. calibration: the samples ADC ranges and output gains are calibrated on, an "
       "array shaped like x or a dataset file's path (eval --calibration); required when the chip "
       "calibrates, and refused when any of its samples is one of x's. calibrate=N: chip-in-the-loop "
-      "output calibration on the first N calibration samples at every time (eval --calibrate).");
+      "output calibration on the first N calibration samples at every time (eval --calibrate). "
+      "progress: None draws a bar of the chip passes (tqdm) in a terminal or a notebook, False "
+      "nothing, a callable is called as progress(done, total). Ctrl-C stops it within a fraction "
+      "of a second (KeyboardInterrupt; nothing kept).");
 }
 
 }  // namespace qs4d::py_bind

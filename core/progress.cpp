@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/cancel.h"
 #include "core/core.h"
 
 namespace qs4d {
@@ -12,7 +13,9 @@ double now_s() {
 }  // namespace
 
 ProgressBar::ProgressBar(int64_t total, std::string unit, bool enabled)
-    : total_(total), unit_(std::move(unit)), enabled_(enabled && total > 0), start_(now_s()) {}
+    : total_(total), unit_(std::move(unit)), enabled_(enabled && total > 0), start_(now_s()) {
+  publish_progress(0, total_);
+}
 
 void ProgressBar::skip(int64_t by) {
   const std::lock_guard<std::mutex> lock(mutex_);
@@ -22,6 +25,7 @@ void ProgressBar::skip(int64_t by) {
 void ProgressBar::advance(int64_t by) {
   const std::lock_guard<std::mutex> lock(mutex_);
   done_ += by;
+  publish_progress(done_ + skipped_, total_);
   draw();
 }
 

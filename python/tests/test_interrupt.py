@@ -45,3 +45,22 @@ def test_sigint_stops_a_long_evaluate_within_a_second():
     assert "finished" not in out and "interrupted" in lines, out
     assert float(lines["interrupted"].split()[-1]) - sent < 1.0, out
     assert float(lines["after"]) >= 0
+
+
+def test_progress_callback_sees_every_chip_pass():
+    ckpt = qs4dsim_module().Checkpoint.load(os.path.join(ROOT, "data", "checkpoints", "fmnist196_s4d_h32_n32_l3.h5"))
+    q = qs4dsim_module()
+    data = q.Dataset.load(os.path.join(ROOT, "data", "datasets", "fashion_mnist_196_test.h5"), limit=200)
+    cal = q.Dataset.load(os.path.join(ROOT, "data", "datasets", "fashion_mnist_196_train.h5"), limit=16)
+    seen = []
+    q.evaluate(ckpt, data.x, data.y, chip="pcm_512", trials=4, times="0,1h", calibration=cal.x,
+               energy_samples=0, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (8, 8) and all(t == 8 for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    quiet = q.evaluate(ckpt, data.x, data.y, chip="pcm_512", calibration=cal.x, energy_samples=0, progress=False)
+    assert quiet["results"]
+
+
+def qs4dsim_module():
+    import qs4dsim
+    return qs4dsim
