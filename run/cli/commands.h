@@ -147,6 +147,13 @@ int run_paired_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
 int run_device(const DeviceArgs& args);
+// The overrides a verb passes on, with PREFIX extrapolate=true when --extrapolate was given
+// (prefix "device." for a chip's device, "" for a device alone).
+inline std::vector<std::string> with_extrapolation(std::vector<std::string> overrides, bool extrapolate,
+                                                   const std::string& prefix) {
+  if (extrapolate) overrides.push_back(prefix + "extrapolate=true");
+  return overrides;
+}
 // The technology table a verb prices with: --tech when given, else the chip's own.
 inline std::string tech_for(const ChipSpec& chip, const std::string& tech) {
   return tech.empty() ? chip.technology : tech;
