@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <functional>
 #include <memory>
 
 #include "core/core.h"
@@ -35,23 +36,55 @@ constexpr const char* kCalibrationHelp =
     "samples the ADC ranges and output gains are calibrated on, never the evaluated ones (default: the "
     "training split beside --data, PREFIX_train.h5 beside PREFIX_test.h5 or PREFIX_val.h5)";
 
-}  // namespace
+using namespace qs4d::cli;
 
-int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // piped output arrives line by line
-  using namespace qs4d::cli;
-  CLI::App app{"QS4D-Sim: quantized S4D models on simulated memristor crossbars"};
-  app.require_subcommand(1);
-  // Every option's default in its --help line (subcommands inherit this, issue #19).
-  app.option_defaults()->always_capture_default();
-  app.set_version_flag("--version", qs4d::kProgramVersion);
+// Whether a verb runs under mpirun (more than one process).
+enum class MpiUse { kNo, kYes };
 
-  InfoArgs info;
+// One verb: its subcommand (options registered), what running it does, and whether it may run
+// under MPI (eval only with --chip).
+struct Verb {
+  CLI::App* command;
+  std::function<int()> run;
+  std::function<MpiUse()> mpi;
+};
+
+// Options of energy and compare, which differ only in their checkpoints and --data default.
+void add_cost_options(CLI::App* cmd, CostArgs& a, const std::string& data_default) {
+  cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
+  cmd->add_option("--tech", a.tech, "technology table: data/energy/NAME.json or a file (default: the chip's own, its \"technology\" key)");
+  cmd->add_option("--set", a.overrides, "override a chip key: --set periphery.adc_bits=6");
+  cmd->add_option("--data", a.data, "inputs to count on (default: " + data_default + ")");
+  cmd->add_option("--calibration", a.calibration,
+                  "samples the ADC ranges are calibrated on, never the counted ones (default: the training "
+                  "split beside the counted data, PREFIX_train.h5 beside PREFIX_test.h5)");
+  cmd->add_option("--samples", a.samples, "samples to count on")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)")
+    ->check(kNonNegativeInteger);
+  cmd->add_option("--threads", a.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
+  cmd->add_option("--json", a.json_out, "write the figures as JSON to this file");
+}
+
+// `qs4dsim info`: its options, and how it runs.
+Verb add_info(CLI::App& app) {
+  auto held = std::make_shared<InfoArgs>();
+  InfoArgs& info = *held;
   auto* info_cmd = app.add_subcommand("info", "Architecture, parameters, quantization and weight "
                                               "memory of a checkpoint");
   info_cmd->add_option("checkpoint", info.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  CLI::App* cmd = info_cmd;
+  return {cmd, [held] {
+    const InfoArgs& a = *held;
+    return run_info(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  EvalArgs eval;
+// `qs4dsim eval`: its options, and how it runs.
+Verb add_eval(CLI::App& app) {
+  auto held = std::make_shared<EvalArgs>();
+  EvalArgs& eval = *held;
   auto* eval_cmd = app.add_subcommand("eval", "Digital accuracy and throughput on a dataset");
   eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint (HDF5, format v1)")->required();
   eval_cmd->add_option("--data", eval.data, "dataset file (HDF5: /x, /y)")->required();
@@ -84,8 +117,18 @@ int main(int argc, char** argv) {
   eval_cmd->footer("Under MPI (mpirun -np N qs4dsim eval ... --chip CHIP --trials K), the K chips are shared "
                    "out over the N processes and --threads threads in each; rank 0 prints and writes --json, "
                    "the same numbers as one process.");
+  CLI::App* cmd = eval_cmd;
+  return {cmd, [held] {
+    const EvalArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);  // every parallel level
+    return run_eval(a);
+  }, [held] { return held->chip.empty() ? MpiUse::kNo : MpiUse::kYes; }};
+}
 
-  PredictArgs pred;
+// `qs4dsim predict`: its options, and how it runs.
+Verb add_predict(CLI::App& app) {
+  auto held = std::make_shared<PredictArgs>();
+  PredictArgs& pred = *held;
   auto* pred_cmd = app.add_subcommand("predict", "Logits for a float32 (B, L, d_input) dataset");
   pred_cmd->add_option("checkpoint", pred.checkpoint, "checkpoint (HDF5, format v1)")->required();
   pred_cmd->add_option("input", pred.input, "HDF5 file holding the inputs")->required();
@@ -96,15 +139,34 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"conv", "recurrent"}));
   pred_cmd->add_option("--threads", pred.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
+  CLI::App* cmd = pred_cmd;
+  return {cmd, [held] {
+    const PredictArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);
+    return run_predict(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  MapArgs map;
+// `qs4dsim map`: its options, and how it runs.
+Verb add_map(CLI::App& app) {
+  auto held = std::make_shared<MapArgs>();
+  MapArgs& map = *held;
   auto* map_cmd = app.add_subcommand("map", "Where every weight lives: tiles, devices, utilisation");
   map_cmd->add_option("checkpoint", map.checkpoint, "checkpoint (HDF5, format v1)")->required();
   map_cmd->add_option("--chip", map.chip, "chip preset name (data/chips) or JSON file")->required();
   map_cmd->add_option("--set", map.overrides, "override a chip key: --set mapping.tile_rows=128");
   map_cmd->add_option("--json", map.json_out, "write the map summary as JSON to this file");
+  CLI::App* cmd = map_cmd;
+  return {cmd, [held] {
+    const MapArgs& a = *held;
+    return run_map(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  DeviceArgs dev;
+// `qs4dsim device`: its options, and how it runs.
+Verb add_device(CLI::App& app) {
+  auto held = std::make_shared<DeviceArgs>();
+  DeviceArgs& dev = *held;
   auto* dev_cmd = app.add_subcommand("device", "Conductance statistics per level and time");
   dev_cmd->add_option("device", dev.device, "device preset name (data/devices) or JSON file")
       ->required();
@@ -122,8 +184,17 @@ int main(int argc, char** argv) {
   dev_cmd->add_flag("--extrapolate", dev.extrapolate,
                     "allow times after programming outside the device source's range (marked)");
   dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
+  CLI::App* cmd = dev_cmd;
+  return {cmd, [held] {
+    const DeviceArgs& a = *held;
+    return run_device(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  SweepArgs sw;
+// `qs4dsim sweep`: its options, and how it runs.
+Verb add_sweep(CLI::App& app) {
+  auto held = std::make_shared<SweepArgs>();
+  SweepArgs& sw = *held;
   auto* sw_cmd = app.add_subcommand("sweep", "Analog accuracy over a grid of chip parameters");
   sw_cmd->add_option("checkpoint", sw.checkpoint, "checkpoint (HDF5, format v1)")->required();
   sw_cmd->add_option("--data", sw.data, "dataset file (HDF5: /x, /y)")->required();
@@ -159,8 +230,18 @@ int main(int argc, char** argv) {
   sw_cmd->footer("Under MPI (mpirun -np N qs4dsim sweep ...), the (point, trial) units are shared out over "
                  "the N processes and --threads threads in each; rank 0 writes the CSV, the same byte "
                  "for byte for any N and thread count.");
+  CLI::App* cmd = sw_cmd;
+  return {cmd, [held] {
+    const SweepArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);
+    return run_sweep(a);
+  }, [] { return MpiUse::kYes; }};
+}
 
-  QuantizeArgs qz;
+// `qs4dsim quantize`: its options, and how it runs.
+Verb add_quantize(CLI::App& app) {
+  auto held = std::make_shared<QuantizeArgs>();
+  QuantizeArgs& qz = *held;
   auto* qz_cmd = app.add_subcommand(
       "quantize", "Post-training quantization of single components (abar, x, ...), recurrent mode");
   qz_cmd->add_option("checkpoint", qz.checkpoint, "checkpoint (HDF5, format v1)")->required();
@@ -185,8 +266,18 @@ int main(int argc, char** argv) {
   qz_cmd->add_option("--json", qz.json_out, "write the results as JSON to this file");
   qz_cmd->add_option("--logits", qz.logits_out,
                      "write the logits of the --components model to this HDF5 file (/logits)");
+  CLI::App* cmd = qz_cmd;
+  return {cmd, [held] {
+    const QuantizeArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);
+    return run_quantize(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  CircuitArgs ck;
+// `qs4dsim circuit`: its options, and how it runs.
+Verb add_circuit(CLI::App& app) {
+  auto held = std::make_shared<CircuitArgs>();
+  CircuitArgs& ck = *held;
   auto* ck_cmd = app.add_subcommand(
       "circuit", "One tile as a resistive network: output currents and transfer matrix");
   ck_cmd->add_option("--in", ck.in, "HDF5 with /G (rows x cols, uS) and /v (batch x rows, V)")
@@ -219,32 +310,34 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e3))->capture_default_str();
   ck_cmd->add_option("--solver", ck.solver, "exact, first-order or ideal")
       ->check(CLI::IsMember({"exact", "first-order", "ideal"}))->capture_default_str();
+  CLI::App* cmd = ck_cmd;
+  return {cmd, [held] {
+    const CircuitArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);
+    return run_circuit(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  // Options of energy and compare, which differ only in their checkpoints and --data default.
-  auto add_cost_options = [](CLI::App* cmd, CostArgs& a, const std::string& data_default) {
-    cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
-    cmd->add_option("--tech", a.tech, "technology table: data/energy/NAME.json or a file (default: the chip's own, its \"technology\" key)");
-    cmd->add_option("--set", a.overrides, "override a chip key: --set periphery.adc_bits=6");
-    cmd->add_option("--data", a.data, "inputs to count on (default: " + data_default + ")");
-    cmd->add_option("--calibration", a.calibration,
-                    "samples the ADC ranges are calibrated on, never the counted ones (default: the training "
-                    "split beside the counted data, PREFIX_train.h5 beside PREFIX_test.h5)");
-    cmd->add_option("--samples", a.samples, "samples to count on")
-        ->check(CLI::Range(int64_t{1}, int64_t{100000}));
-    cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)")
-      ->check(kNonNegativeInteger);
-    cmd->add_option("--threads", a.threads, "threads, every parallel level (0 = default)")
-        ->check(CLI::Range(0, qs4d::kMaxThreads));
-    cmd->add_option("--json", a.json_out, "write the figures as JSON to this file");
-  };
-
-  EnergyArgs en;
+// `qs4dsim energy`: its options, and how it runs.
+Verb add_energy(CLI::App& app) {
+  auto held = std::make_shared<EnergyArgs>();
+  EnergyArgs& en = *held;
   auto* en_cmd = app.add_subcommand("energy", "Energy, latency and area per inference on a chip, "
                                               "against a digital baseline");
   en_cmd->add_option("checkpoint", en.checkpoint, "checkpoint (HDF5, format v1)")->required();
   add_cost_options(en_cmd, en, "the test split of the checkpoint's /meta dataset in data/datasets");
+  CLI::App* cmd = en_cmd;
+  return {cmd, [held] {
+    const EnergyArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);
+    return run_energy(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  CompareArgs cmp;
+// `qs4dsim compare`: its options, and how it runs.
+Verb add_compare(CLI::App& app) {
+  auto held = std::make_shared<CompareArgs>();
+  CompareArgs& cmp = *held;
   auto* cmp_cmd = app.add_subcommand("compare", "Complexity, energy and latency of checkpoints "
                                                 "side by side on one chip");
   cmp_cmd->add_option("checkpoints", cmp.checkpoints, "checkpoints (HDF5, format v1)")->required();
@@ -262,9 +355,43 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("--limit", cmp.limit, "--paired: score only the first N samples of --data (0 = all)")
       ->check(kNonNegativeInteger);
   cmp_cmd->add_flag("--extrapolate", cmp.extrapolate, "--paired: allow times outside the device source's range");
+  CLI::App* cmd = cmp_cmd;
+  return {cmd, [held, cmd] {
+    const CompareArgs& a = *held;
+    const qs4d::ThreadScope threads(a.threads);
+    // An option of the paired comparison without --paired would change nothing: refused.
+    for (const char* option : {"--chip-b", "--set-b", "--trials", "--times", "--limit", "--extrapolate"}) {
+      if (!a.paired && cmd->count(option) > 0) {
+        throw qs4d::UsageError(std::string(option) + " belongs to compare --paired; without it compare prices "
+                               "the checkpoints and would ignore it");
+      }
+    }
+    if (a.paired && cmd->count("--samples") > 0) {
+      throw qs4d::UsageError("--samples belongs to the cost table; compare --paired scores --data (--limit N)");
+    }
+    return a.paired ? run_paired_compare(a) : run_compare(a);
+  }, [] { return MpiUse::kNo; }};
+}
 
-  auto* presets_cmd = app.add_subcommand("presets", "The device, chip and technology-table presets with "
-                                                    "their descriptions");
+// `qs4dsim presets`: the presets with their descriptions.
+Verb add_presets(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("presets", "The device, chip and technology-table presets with their descriptions");
+  return {cmd, [] { return run_presets(); }, [] { return MpiUse::kNo; }};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // piped output arrives line by line
+  CLI::App app{"QS4D-Sim: quantized S4D models on simulated memristor crossbars"};
+  app.require_subcommand(1);
+  // Every option's default in its --help line (subcommands inherit this, issue #19).
+  app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", qs4d::kProgramVersion);
+
+  const std::vector<Verb> verbs = {add_info(app),     add_eval(app),    add_predict(app),  add_map(app),
+                                   add_device(app),   add_sweep(app),   add_quantize(app), add_circuit(app),
+                                   add_energy(app),   add_compare(app), add_presets(app)};
 
   // MPI first (it may take its own arguments); only under an MPI launcher.
   std::unique_ptr<qs4d::MpiSession> mpi;
@@ -283,51 +410,13 @@ int main(int argc, char** argv) {
     return e.get_exit_code();
   }
   try {
-    if (qs4d::MpiSession::size() > 1 && !*sw_cmd && !(*eval_cmd && !eval.chip.empty())) {
-      throw qs4d::UsageError("only sweep and eval --chip run under MPI (" + std::to_string(qs4d::MpiSession::size()) +
-                             " processes); run this verb without mpirun");
-    }
-    if (*info_cmd) return run_info(info);
-    if (*presets_cmd) return run_presets();
-    if (*eval_cmd) {
-      const qs4d::ThreadScope threads(eval.threads);  // every parallel level
-      return run_eval(eval);
-    }
-    if (*pred_cmd) {
-      const qs4d::ThreadScope threads(pred.threads);  // every parallel level
-      return run_predict(pred);
-    }
-    if (*map_cmd) return run_map(map);
-    if (*dev_cmd) return run_device(dev);
-    if (*sw_cmd) {
-      const qs4d::ThreadScope threads(sw.threads);  // every parallel level
-      return run_sweep(sw);
-    }
-    if (*qz_cmd) {
-      const qs4d::ThreadScope threads(qz.threads);  // every parallel level
-      return run_quantize(qz);
-    }
-    if (*ck_cmd) {
-      const qs4d::ThreadScope threads(ck.threads);  // every parallel level
-      return run_circuit(ck);
-    }
-    if (*en_cmd) {
-      const qs4d::ThreadScope threads(en.threads);  // every parallel level
-      return run_energy(en);
-    }
-    if (*cmp_cmd) {
-      const qs4d::ThreadScope threads(cmp.threads);  // every parallel level
-      // An option of the paired comparison without --paired would change nothing: refused.
-      for (const char* option : {"--chip-b", "--set-b", "--trials", "--times", "--limit", "--extrapolate"}) {
-        if (!cmp.paired && cmp_cmd->count(option) > 0) {
-          throw qs4d::UsageError(std::string(option) + " belongs to compare --paired; without it compare prices "
-                                 "the checkpoints and would ignore it");
-        }
+    for (const Verb& verb : verbs) {
+      if (!*verb.command) continue;
+      if (qs4d::MpiSession::size() > 1 && verb.mpi() == MpiUse::kNo) {
+        throw qs4d::UsageError("only sweep and eval --chip run under MPI (" + std::to_string(qs4d::MpiSession::size()) +
+                               " processes); run this verb without mpirun");
       }
-      if (cmp.paired && cmp_cmd->count("--samples") > 0) {
-        throw qs4d::UsageError("--samples belongs to the cost table; compare --paired scores --data (--limit N)");
-      }
-      return cmp.paired ? run_paired_compare(cmp) : run_compare(cmp);
+      return verb.run();
     }
   } catch (const std::exception& e) {
     if (qs4d::MpiSession::size() > 1) {
