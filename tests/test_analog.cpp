@@ -512,50 +512,6 @@ TEST(Analog, AdcClipsAreCountedAndQuantizationCosts) {
 namespace qs4d {
 namespace {
 
-TEST(Times, UnitsSortedAndFormatted) {
-  const std::vector<double> t = parse_times("1y,1w,2mo,30m,1w,0");
-  const std::vector<double> expected = {0, 1800, 7 * 86400.0, 2 * 365.25 / 12 * 86400,
-                                        365.25 * 86400};
-  EXPECT_EQ(t, expected);
-  EXPECT_EQ(format_time(7 * 86400.0), "1w");
-  EXPECT_EQ(format_time(365.25 / 12 * 86400.0), "1mo");
-  EXPECT_EQ(format_time(86400.0), "1d");
-  EXPECT_THROW(parse_times("3fortnights"), UsageError);
-}
-
-TEST(ChipSpec, CircuitAndHeadroomKeys) {
-  const ChipSpec c = load_chip("imssa_64", {"periphery.wire_resistance_ohm=2",
-                                            "periphery.sense_ohm=5", "periphery.adc_headroom=4",
-                                            "periphery.ir_drop=\"first-order\""});
-  EXPECT_EQ(c.periphery.circuit.row_wire_ohm, 2.0);
-  EXPECT_EQ(c.periphery.circuit.col_wire_ohm, 2.0);
-  EXPECT_EQ(c.periphery.circuit.sense_ohm, 5.0);
-  EXPECT_EQ(c.periphery.adc_headroom, 4.0);
-  EXPECT_EQ(c.periphery.ir_drop, CircuitSolver::kFirstOrder);
-  EXPECT_THROW(load_chip("imssa_64", {"periphery.adc_headroom=0.5"}), std::exception);
-  EXPECT_THROW(load_chip("imssa_64", {"periphery.row_wire_ohm=-1"}), std::exception);
-  EXPECT_THROW(load_chip("imssa_64", {"periphery.ir_drop=\"spice\""}), std::exception);
-}
-
-// The later wire value wins over the preset's, whichever of the shorthand and the two keys each
-// gives (neurram_256 and pcm_512 give the shorthand; an override of row_wire_ohm was read
-// before it and lost). Both forms in one file are refused.
-TEST(ChipSpec, WireOverridesWinOverThePresetsShorthand) {
-  for (const char* preset : {"neurram_256", "pcm_512", "ideal"}) {
-    const ChipSpec rows = load_chip(preset, {"periphery.row_wire_ohm=1.5"});
-    EXPECT_EQ(rows.periphery.circuit.row_wire_ohm, 1.5) << preset;
-    EXPECT_EQ(rows.periphery.circuit.col_wire_ohm, 0.0) << preset;
-    const ChipSpec both = load_chip(preset, {"periphery.col_wire_ohm=2", "periphery.row_wire_ohm=1"});
-    EXPECT_EQ(both.periphery.circuit.row_wire_ohm, 1.0) << preset;
-    EXPECT_EQ(both.periphery.circuit.col_wire_ohm, 2.0) << preset;
-    const ChipSpec later = load_chip(preset, {"periphery.row_wire_ohm=1", "periphery.wire_resistance_ohm=3"});
-    EXPECT_EQ(later.periphery.circuit.row_wire_ohm, 3.0) << preset;
-    EXPECT_EQ(later.periphery.circuit.col_wire_ohm, 3.0) << preset;
-  }
-  const nlohmann::json clash = {{"wire_resistance_ohm", 1.0}, {"row_wire_ohm", 2.0}};
-  EXPECT_THROW(PeripherySpec::from_json(clash, "periphery"), SpecError);
-}
-
 // Issue #30: calibration never sees the evaluated samples. With a calibration set, permuting the
 // evaluated samples permutes the predictions and changes nothing else; calibrated on the
 // evaluated data's own first samples (what the ADC calibration did before), the same permutation

@@ -68,5 +68,16 @@ TEST(Core, CountsScaleAndAddEveryCounter) {
   EXPECT_EQ(b.operands.at("ssm_state").footprint_bits, 16.0);  // a footprint is not a count
 }
 
+TEST(Times, UnitsSortedAndFormatted) {
+  const std::vector<double> t = parse_times("1y,1w,2mo,30m,1w,0");
+  const std::vector<double> expected = {0, 1800, 7 * 86400.0, 2 * 365.25 / 12 * 86400,
+                                        365.25 * 86400};
+  EXPECT_EQ(t, expected);
+  EXPECT_EQ(format_time(7 * 86400.0), "1w");
+  EXPECT_EQ(format_time(365.25 / 12 * 86400.0), "1mo");
+  EXPECT_EQ(format_time(86400.0), "1d");
+  EXPECT_THROW(parse_times("3fortnights"), UsageError);
+}
+
 }  // namespace
 }  // namespace qs4d
