@@ -5,6 +5,7 @@
 
 #include "core/core.h"
 #include "chip/chip.h"
+#include "core/fields.h"
 
 namespace qs4d {
 
@@ -35,161 +36,171 @@ const std::vector<std::pair<std::string, DriftCompensation>> kCompensation = {
     {"per_column_ones", DriftCompensation::kPerColumnOnes}};
 }  // namespace
 
+namespace {
+
+// Converter bits: 0 (ideal) or 2..24.
+std::function<void(PeripherySpec&, const json&, const std::string&)> read_bits(int PeripherySpec::*bits) {
+  return [bits](PeripherySpec& p, const json& v, const std::string& q) {
+    const int64_t b = get_int(v, q);
+    if (b < 0 || b == 1 || b > 24) throw SpecError(q, "must be 0 (ideal) or 2..24, got " + describe(v));
+    p.*bits = static_cast<int>(b);
+  };
+}
+
+// A resistance of the tile's circuit (0 or within the physical range).
+std::function<void(PeripherySpec&, const json&, const std::string&)> read_ohm(double CircuitSpec::*ohm) {
+  return [ohm](PeripherySpec& p, const json& v, const std::string& q) {
+    const double x = get_number(v, q);
+    if (!is_physical_resistance(x)) {
+      throw SpecError(q, "is " + format_number(x) + ", expected a resistance of " + kResistanceRangeText);
+    }
+    if (ohm == nullptr) {  // wire_resistance_ohm: both wires, per segment (the older single key)
+      p.circuit.row_wire_ohm = p.circuit.col_wire_ohm = x;
+    } else {
+      p.circuit.*ohm = x;
+    }
+  };
+}
+
+template <class T, class S>
+std::function<void(const S&, json&)> write_member(const char* key, T S::*member) {
+  return [key, member](const S& s, json& j) { j[key] = s.*member; };
+}
+
+std::string one_of(const json& v, const std::string& q, const std::string& a, const std::string& b) {
+  const std::string s = get_string(v, q);
+  if (s != a && s != b) throw SpecError(q, "is \"" + s + "\", expected \"" + a + "\" or \"" + b + "\"");
+  return s;
+}
+
+const std::vector<Field<PeripherySpec>>& periphery_fields() {
+  using P = PeripherySpec;
+  static const std::vector<Field<P>> fields = {
+      {"dac_bits", read_bits(&P::dac_bits), write_member("dac_bits", &P::dac_bits)},
+      {"adc_bits", read_bits(&P::adc_bits), write_member("adc_bits", &P::adc_bits)},
+      {"state_dac_bits", read_bits(&P::state_dac_bits), write_member("state_dac_bits", &P::state_dac_bits)},
+      {"state_adc_bits", read_bits(&P::state_adc_bits), write_member("state_adc_bits", &P::state_adc_bits)},
+      {"adc_range",
+       [](P& p, const json& v, const std::string& q) {
+         if (v.is_string() && v.get<std::string>() == "calibrated") {
+           p.adc_calibrated = true;
+         } else if (v.is_number() && v.get<double>() > 0 && v.get<double>() <= 1) {
+           p.adc_calibrated = false;
+           p.adc_range_fraction = v.get<double>();
+         } else {
+           throw SpecError(q, "expected \"calibrated\" or a fraction of full scale in (0, 1], got " + describe(v));
+         }
+       },
+       [](const P& p, json& j) { j["adc_range"] = p.adc_calibrated ? json("calibrated") : json(p.adc_range_fraction); }},
+      {"dac_range",
+       [](P& p, const json& v, const std::string& q) {
+         if (v.is_string() && v.get<std::string>() == "dynamic") {
+           p.dac_range = 0;
+         } else if (v.is_number() && v.get<double>() > 0 && std::isfinite(v.get<double>())) {
+           p.dac_range = v.get<double>();
+         } else {
+           throw SpecError(q, "expected \"dynamic\" or a positive full-scale input, got " + describe(v));
+         }
+       },
+       [](const P& p, json& j) { j["dac_range"] = p.dac_range > 0 ? json(p.dac_range) : json("dynamic"); }},
+      {"signed_inputs",
+       [](P& p, const json& v, const std::string& q) {
+         p.two_phase_inputs = one_of(v, q, "polarity", "two_phase") == "two_phase";
+       },
+       [](const P& p, json& j) { j["signed_inputs"] = p.two_phase_inputs ? "two_phase" : "polarity"; }},
+      {"calibration_samples",
+       [](P& p, const json& v, const std::string& q) {
+         p.calibration_samples = get_int(v, q);
+         if (p.calibration_samples < 1) throw SpecError(q, "must be >= 1");
+       },
+       write_member("calibration_samples", &P::calibration_samples)},
+      {"adc_headroom",
+       [](P& p, const json& v, const std::string& q) {
+         const double x = get_number(v, q);
+         if (!(x >= 1) || !(x <= 1000)) throw SpecError(q, "must be in 1 .. 1000 (a factor)");
+         p.adc_headroom = x;
+       },
+       write_member("adc_headroom", &P::adc_headroom)},
+      {"output_noise",
+       [](P& p, const json& v, const std::string& q) {
+         const double x = get_number(v, q);
+         // Relative to the ADC range: above 10 the noise is ten full scales, no read-out at all.
+         if (!(x >= 0 && x <= 10)) {
+           throw SpecError(q, "is " + format_number(x) + ", expected 0 .. 10 (relative to the ADC range)");
+         }
+         p.output_noise = x;
+       },
+       write_member("output_noise", &P::output_noise)},
+      {"wire_resistance_ohm", read_ohm(nullptr)},  // read only: written as the two wires
+      {"row_wire_ohm", read_ohm(&CircuitSpec::row_wire_ohm),
+       [](const P& p, json& j) { j["row_wire_ohm"] = p.circuit.row_wire_ohm; }},
+      {"col_wire_ohm", read_ohm(&CircuitSpec::col_wire_ohm),
+       [](const P& p, json& j) { j["col_wire_ohm"] = p.circuit.col_wire_ohm; }},
+      {"driver_ohm", read_ohm(&CircuitSpec::driver_ohm),
+       [](const P& p, json& j) { j["driver_ohm"] = p.circuit.driver_ohm; }},
+      {"sense_ohm", read_ohm(&CircuitSpec::sense_ohm),
+       [](const P& p, json& j) { j["sense_ohm"] = p.circuit.sense_ohm; }},
+      {"access_ohm", read_ohm(&CircuitSpec::access_ohm),
+       [](const P& p, json& j) { j["access_ohm"] = p.circuit.access_ohm; }},
+      {"ir_drop",
+       [](P& p, const json& v, const std::string& q) {
+         p.ir_drop = parse_circuit_solver(one_of(v, q, "exact", "first-order"));
+       },
+       [](const P& p, json& j) { j["ir_drop"] = to_string(p.ir_drop); }},
+      {"read_noise_path",
+       [](P& p, const json& v, const std::string& q) { p.per_cell_read_noise = one_of(v, q, "column", "cell") == "cell"; },
+       [](const P& p, json& j) { j["read_noise_path"] = p.per_cell_read_noise ? "cell" : "column"; }},
+  };
+  return fields;
+}
+
+const std::vector<Field<DataflowSpec>>& dataflow_fields() {
+  using D = DataflowSpec;
+  static const std::vector<Field<D>> fields = {
+      {"ssm_parameters",
+       [](D& d, const json& v, const std::string& q) {
+         d.ssm_parameters_local = get_enum<bool>(v, q, {{"local", true}, {"streamed", false}});
+       },
+       [](const D& d, json& j) { j["ssm_parameters"] = d.ssm_parameters_local ? "local" : "streamed"; }},
+      {"activations",
+       [](D& d, const json& v, const std::string& q) {
+         d.activations_local = get_enum<bool>(v, q, {{"local", true}, {"global_buffer", false}});
+       },
+       [](const D& d, json& j) { j["activations"] = d.activations_local ? "local" : "global_buffer"; }},
+      {"batch",
+       [](D& d, const json& v, const std::string& q) {
+         d.batch = get_int(v, q);
+         if (d.batch < 1 || d.batch > 1'000'000) throw SpecError(q, "must be 1 .. 1000000, got " + describe(v));
+       },
+       write_member("batch", &D::batch)},
+  };
+  return fields;
+}
+
+}  // namespace
+
 PeripherySpec PeripherySpec::from_json(const json& j, const std::string& path) {
-  reject_unknown(j, path,
-                 {"dac_bits", "adc_bits", "adc_range", "calibration_samples", "output_noise",
-                  "wire_resistance_ohm", "read_noise_path", "state_dac_bits", "state_adc_bits",
-                  "dac_range", "signed_inputs", "row_wire_ohm", "col_wire_ohm", "driver_ohm",
-                  "sense_ohm", "access_ohm", "ir_drop", "adc_headroom"});
   // The shorthand for both wires would otherwise race the specific keys (read in alphabetical
   // order, it came last and won); load_chip writes it out when an override sets a wire.
-  if (j.contains("wire_resistance_ohm") && (j.contains("row_wire_ohm") || j.contains("col_wire_ohm"))) {
+  if (j.is_object() && j.contains("wire_resistance_ohm") && (j.contains("row_wire_ohm") || j.contains("col_wire_ohm"))) {
     throw SpecError(path + ".wire_resistance_ohm",
                     "is given together with row_wire_ohm or col_wire_ohm: give either the one value "
                     "for both wires or the two");
   }
-  PeripherySpec p;
-  for (const auto& [key, v] : j.items()) {
-    const std::string q = path + "." + key;
-    if (key == "dac_bits" || key == "adc_bits" || key == "state_dac_bits" ||
-        key == "state_adc_bits") {
-      const int64_t b = get_int(v, q);
-      if (b < 0 || b == 1 || b > 24) throw SpecError(q, "must be 0 (ideal) or 2..24, got " + describe(v));
-      (key == "dac_bits"         ? p.dac_bits
-       : key == "adc_bits"       ? p.adc_bits
-       : key == "state_dac_bits" ? p.state_dac_bits
-                                 : p.state_adc_bits) = static_cast<int>(b);
-    }
-    if (key == "adc_range") {
-      if (v.is_string() && v.get<std::string>() == "calibrated") {
-        p.adc_calibrated = true;
-      } else if (v.is_number() && v.get<double>() > 0 && v.get<double>() <= 1) {
-        p.adc_calibrated = false;
-        p.adc_range_fraction = v.get<double>();
-      } else {
-        throw SpecError(q, "expected \"calibrated\" or a fraction of full scale in (0, 1], got " +
-                               describe(v));
-      }
-    }
-    if (key == "dac_range") {
-      if (v.is_string() && v.get<std::string>() == "dynamic") {
-        p.dac_range = 0;
-      } else if (v.is_number() && v.get<double>() > 0 && std::isfinite(v.get<double>())) {
-        p.dac_range = v.get<double>();
-      } else {
-        throw SpecError(q, "expected \"dynamic\" or a positive full-scale input, got " + describe(v));
-      }
-    }
-    if (key == "signed_inputs") {
-      const std::string s = get_string(v, q);
-      if (s != "polarity" && s != "two_phase") {
-        throw SpecError(q, "is \"" + s + "\", expected \"polarity\" or \"two_phase\"");
-      }
-      p.two_phase_inputs = s == "two_phase";
-    }
-    if (key == "calibration_samples") {
-      p.calibration_samples = get_int(v, q);
-      if (p.calibration_samples < 1) throw SpecError(q, "must be >= 1");
-    }
-    if (key == "adc_headroom") {
-      const double x = get_number(v, q);
-      if (!(x >= 1) || !(x <= 1000)) throw SpecError(q, "must be in 1 .. 1000 (a factor)");
-      p.adc_headroom = x;
-    }
-    if (key == "output_noise") {
-      const double x = get_number(v, q);
-      // Relative to the ADC range: above 10 the noise is ten full scales, no read-out at all.
-      if (!(x >= 0 && x <= 10)) throw SpecError(q, "is " + format_number(x) + ", expected 0 .. 10 (relative to the ADC range)");
-      p.output_noise = x;
-    }
-    if (key.size() > 4 && key.compare(key.size() - 4, 4, "_ohm") == 0) {
-      const double x = get_number(v, q);
-      if (!is_physical_resistance(x)) {
-        throw SpecError(q, "is " + format_number(x) + ", expected a resistance of " +
-                               kResistanceRangeText);
-      }
-      CircuitSpec& c = p.circuit;
-      if (key == "wire_resistance_ohm") {  // both wires, per segment (the older single key)
-        c.row_wire_ohm = c.col_wire_ohm = x;
-      } else {
-        (key == "row_wire_ohm"   ? c.row_wire_ohm
-         : key == "col_wire_ohm" ? c.col_wire_ohm
-         : key == "driver_ohm"   ? c.driver_ohm
-         : key == "sense_ohm"    ? c.sense_ohm
-                                 : c.access_ohm) = x;
-      }
-    }
-    if (key == "ir_drop") {
-      const std::string s = get_string(v, q);
-      if (s != "exact" && s != "first-order") {
-        throw SpecError(q, "is \"" + s + "\", expected \"exact\" or \"first-order\"");
-      }
-      p.ir_drop = parse_circuit_solver(s);
-    }
-    if (key == "read_noise_path") {
-      const std::string s = get_string(v, q);
-      if (s != "column" && s != "cell") {
-        throw SpecError(q, "is \"" + s + "\", expected \"column\" or \"cell\"");
-      }
-      p.per_cell_read_noise = s == "cell";
-    }
-  }
-  return p;
+  return read_fields(j, path, periphery_fields());
 }
 
-json PeripherySpec::to_json() const {
-  json j{{"dac_bits", dac_bits},
-         {"adc_bits", adc_bits},
-         {"state_dac_bits", state_dac_bits},
-         {"state_adc_bits", state_adc_bits},
-         {"calibration_samples", calibration_samples},
-         {"adc_headroom", adc_headroom},
-         {"output_noise", output_noise},
-         {"row_wire_ohm", circuit.row_wire_ohm},
-         {"col_wire_ohm", circuit.col_wire_ohm},
-         {"driver_ohm", circuit.driver_ohm},
-         {"sense_ohm", circuit.sense_ohm},
-         {"access_ohm", circuit.access_ohm},
-         {"ir_drop", to_string(ir_drop)},
-         {"read_noise_path", per_cell_read_noise ? "cell" : "column"},
-         {"signed_inputs", two_phase_inputs ? "two_phase" : "polarity"}};
-  if (dac_range > 0) {
-    j["dac_range"] = dac_range;
-  } else {
-    j["dac_range"] = "dynamic";
-  }
-  if (adc_calibrated) {
-    j["adc_range"] = "calibrated";
-  } else {
-    j["adc_range"] = adc_range_fraction;
-  }
-  return j;
-}
+json PeripherySpec::to_json() const { return write_fields(*this, periphery_fields()); }
+
+std::vector<std::string> PeripherySpec::keys() { return keys_of(periphery_fields()); }
 
 DataflowSpec DataflowSpec::from_json(const json& j, const std::string& path) {
-  reject_unknown(j, path, {"ssm_parameters", "activations", "batch"});
-  DataflowSpec d;
-  for (const auto& [key, v] : j.items()) {
-    const std::string q = path + "." + key;
-    if (key == "ssm_parameters") {
-      d.ssm_parameters_local = get_enum<bool>(v, q, {{"local", true}, {"streamed", false}});
-    }
-    if (key == "activations") {
-      d.activations_local = get_enum<bool>(v, q, {{"local", true}, {"global_buffer", false}});
-    }
-    if (key == "batch") {
-      d.batch = get_int(v, q);
-      if (d.batch < 1 || d.batch > 1'000'000) throw SpecError(q, "must be 1 .. 1000000, got " + describe(v));
-    }
-  }
-  return d;
+  return read_fields(j, path, dataflow_fields());
 }
 
-json DataflowSpec::to_json() const {
-  return json{{"ssm_parameters", ssm_parameters_local ? "local" : "streamed"},
-              {"activations", activations_local ? "local" : "global_buffer"},
-              {"batch", batch}};
-}
+json DataflowSpec::to_json() const { return write_fields(*this, dataflow_fields()); }
+
+std::vector<std::string> DataflowSpec::keys() { return keys_of(dataflow_fields()); }
 
 std::string ChipSpec::inert_reason(const std::string& key, double t_s) const {
   if (key.rfind("device.", 0) == 0) {
@@ -209,60 +220,65 @@ std::string ChipSpec::inert_reason(const std::string& key, double t_s) const {
   return "";
 }
 
+namespace {
+
+// The chip's own keys; the nested specs (device, mapping, periphery, dataflow) read theirs.
+const std::vector<Field<ChipSpec>>& chip_fields() {
+  using C = ChipSpec;
+  static const std::vector<Field<C>> fields = {
+      {"name", [](C& c, const json& v, const std::string& q) { c.name = get_string(v, q); }},
+      {"description", [](C& c, const json& v, const std::string& q) { c.description = get_string(v, q); }},
+      {"device", [](C& c, const json& v, const std::string&) { c.device = DeviceSpec::from_json(v, "device"); }},
+      {"mapping", [](C& c, const json& v, const std::string&) { c.mapping = MappingSpec::from_json(v, "mapping"); }},
+      {"periphery",
+       [](C& c, const json& v, const std::string&) { c.periphery = PeripherySpec::from_json(v, "periphery"); }},
+      {"dataflow", [](C& c, const json& v, const std::string&) { c.dataflow = DataflowSpec::from_json(v, "dataflow"); }},
+      {"analog_layers",
+       [](C& c, const json& v, const std::string& q) {
+         if (!v.is_array()) throw SpecError(q, "expected a list of \"encoder\", \"output\", \"decoder\"");
+         c.analog_encoder = c.analog_projections = c.analog_decoder = false;
+         for (const auto& e : v) {
+           const std::string s = get_string(e, q + "[]");
+           bool& on = s == "encoder" ? c.analog_encoder : s == "output" ? c.analog_projections : c.analog_decoder;
+           if (s != "encoder" && s != "output" && s != "decoder") {
+             throw SpecError(q, "\"" + s + "\" is not one of \"encoder\", \"output\", \"decoder\"");
+           }
+           on = true;
+         }
+       }},
+      {"recurrence",
+       [](C& c, const json& v, const std::string& q) { c.analog_recurrence = one_of(v, q, "digital", "analog") == "analog"; }},
+      {"drift_compensation",
+       [](C& c, const json& v, const std::string& q) { c.drift_compensation = get_enum(v, q, kCompensation); }},
+      {"technology", [](C& c, const json& v, const std::string& q) { c.technology = get_string(v, q); }},
+      {"repair",
+       [](C& c, const json& v, const std::string& q) {
+         const int r = get_enum<int>(v, q, {{"none", 0}, {"partner", 1}, {"spares", 2}});
+         c.repair_partner = r == 1;
+         c.repair_spares = r == 2;
+       }},
+      {"spares",
+       [](C& c, const json& v, const std::string& q) {
+         reject_unknown(v, q, {"rows", "cols"});
+         for (const auto& [k, x] : v.items()) {
+           const int64_t n = get_int(x, q + "." + k);
+           if (n < 0 || n > 4096) throw SpecError(q + "." + k, "must be 0..4096 spare lines per tile, got " + describe(x));
+           (k == "rows" ? c.spare_rows : c.spare_cols) = n;
+         }
+       }},
+      {"fault_aware_mapping", [](C& c, const json& v, const std::string& q) { c.fault_aware_mapping = get_bool(v, q); }},
+  };
+  return fields;
+}
+
+}  // namespace
+
+std::vector<std::string> ChipSpec::keys() { return keys_of(chip_fields()); }
+
 ChipSpec ChipSpec::from_json(const json& j) {
-  reject_unknown(j, "chip",
-                 {"name", "description", "device", "mapping", "periphery", "analog_layers",
-                  "recurrence", "drift_compensation", "dataflow", "repair", "technology", "spares",
-                  "fault_aware_mapping"});
   ChipSpec c;
   c.mapping = MappingSpec{};
-  for (const auto& [key, v] : j.items()) {
-    if (key == "name") c.name = get_string(v, key);
-    if (key == "description") c.description = get_string(v, key);
-    if (key == "device") c.device = DeviceSpec::from_json(v, "device");
-    if (key == "mapping") c.mapping = MappingSpec::from_json(v, "mapping");
-    if (key == "periphery") c.periphery = PeripherySpec::from_json(v, "periphery");
-    if (key == "dataflow") c.dataflow = DataflowSpec::from_json(v, "dataflow");
-    if (key == "analog_layers") {
-      if (!v.is_array()) throw SpecError(key, "expected a list of \"encoder\", \"output\", \"decoder\"");
-      c.analog_encoder = c.analog_projections = c.analog_decoder = false;
-      for (const auto& e : v) {
-        const std::string s = get_string(e, key + "[]");
-        if (s == "encoder") {
-          c.analog_encoder = true;
-        } else if (s == "output") {
-          c.analog_projections = true;
-        } else if (s == "decoder") {
-          c.analog_decoder = true;
-        } else {
-          throw SpecError(key, "\"" + s + "\" is not one of \"encoder\", \"output\", \"decoder\"");
-        }
-      }
-    }
-    if (key == "recurrence") {
-      const std::string s = get_string(v, key);
-      if (s != "digital" && s != "analog") {
-        throw SpecError(key, "is \"" + s + "\", expected \"digital\" or \"analog\"");
-      }
-      c.analog_recurrence = s == "analog";
-    }
-    if (key == "drift_compensation") c.drift_compensation = get_enum(v, key, kCompensation);
-    if (key == "technology") c.technology = get_string(v, key);
-    if (key == "repair") {
-      const int r = get_enum<int>(v, key, {{"none", 0}, {"partner", 1}, {"spares", 2}});
-      c.repair_partner = r == 1;
-      c.repair_spares = r == 2;
-    }
-    if (key == "spares") {
-      reject_unknown(v, key, {"rows", "cols"});
-      for (const auto& [k, x] : v.items()) {
-        const int64_t n = get_int(x, key + "." + k);
-        if (n < 0 || n > 4096) throw SpecError(key + "." + k, "must be 0..4096 spare lines per tile, got " + describe(x));
-        (k == "rows" ? c.spare_rows : c.spare_cols) = n;
-      }
-    }
-    if (key == "fault_aware_mapping") c.fault_aware_mapping = get_bool(v, key);
-  }
+  c = read_fields(j, "", chip_fields(), std::move(c), "chip");
   if (!j.contains("device")) throw SpecError("device", "missing (a preset name or an object)");
   if (c.analog_recurrence) c.mapping.map_recurrence = true;  // the blocks must be on tiles
   if (c.repair_partner && c.mapping.encoding != Encoding::kDifferential) {

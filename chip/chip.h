@@ -47,6 +47,7 @@ struct PeripherySpec {
   }
   static PeripherySpec from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
+  static std::vector<std::string> keys();  // its JSON keys, from the one table that reads them
 };
 
 // Drift compensation: a reference read of every tile right after programming and at the time of
@@ -71,6 +72,7 @@ struct DataflowSpec {
   int64_t batch = 1;  // inferences that share one fetch of what is stationary
   static DataflowSpec from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
+  static std::vector<std::string> keys();
 };
 
 // A chip: devices, how weights are mapped onto them, the periphery, and which products are
@@ -109,6 +111,7 @@ struct ChipSpec {
   // recurrence.
   std::string inert_reason(const std::string& key, double t_s) const;
   static ChipSpec from_json(const nlohmann::json& j);
+  static std::vector<std::string> keys();  // the chip's own keys (the nested specs have theirs)
 };
 
 // The folder holding device, chip and energy presets: $QS4D_DATA_DIR, else the presets installed
