@@ -246,7 +246,10 @@ py::dict perturb(const py::object& chip_given, const py::dict& weights, uint64_t
   for (const auto& [key, value] : weights) {
     names.push_back(py::str(key).cast<std::string>());
     const RowMatrixXf w = matrix_from(value, names.back().c_str());
-    if (b < 2 || b > 16) throw UsageError("bits: " + std::to_string(b) + ", expected 2..16");
+    if (b < kMinQuantBits || b > kMaxQuantBits) {
+      throw UsageError("bits: " + std::to_string(b) + ", expected " + std::to_string(kMinQuantBits) + ".." +
+                       std::to_string(kMaxQuantBits));
+    }
     QuantizedMatrix q = scales.contains(key) ? with_scales(w, scales[key], b, names.back())
                                              : post_training(w.cast<double>(), b, spec.mapping.granularity);
     q.name = names.back();

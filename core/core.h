@@ -250,6 +250,10 @@ int resolve_threads(int requested);
 
 // Upper bound on any thread count: more threads than this only cost memory (per-thread scratch).
 inline constexpr int kMaxThreads = 256;
+// Named limits, each stated once (issue #29): chips per evaluation or sweep point, and the widths
+// a quantized weight or PTQ component may have (a checkpoint's /quant, mapping.weight_bits).
+inline constexpr int64_t kMaxTrials = 100000;
+inline constexpr int kMinQuantBits = 2, kMaxQuantBits = 16;
 
 class ThreadScope {
  public:

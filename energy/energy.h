@@ -44,6 +44,10 @@
 
 namespace qs4d {
 
+// An ideal converter (0 bits in the chip spec: no quantization in the simulation) is priced as
+// one of this many bits: it still has to exist on the chip.
+inline constexpr int kIdealConverterPricedBits = 8;
+
 struct TechTable {
   std::string name, description;
   double feature_nm = 0;

@@ -149,7 +149,7 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
   for (const TileConverters& k : c.converters) {
     const auto rows = static_cast<double>(k.rows), cols = static_cast<double>(k.cols);
     const double n_adc = std::ceil(cols / static_cast<double>(t.adc.columns_per_adc));
-    const double adc = n_adc * (t.adc.area_um2_base + t.adc.area_um2_per_bit * (k.adc_bits > 0 ? k.adc_bits : 8)) * 1e-6;
+    const double adc = n_adc * (t.adc.area_um2_base + t.adc.area_um2_per_bit * (k.adc_bits > 0 ? k.adc_bits : kIdealConverterPricedBits)) * 1e-6;
     cells += rows * cols * t.array.cell_area_um2 * 1e-6;
     dacs += rows * t.dac.area_um2_per_row * 1e-6;
     adcs += adc;

@@ -210,10 +210,10 @@ TechTable load_tech(const std::string& name_or_path) {
   return TechTable::from_json(read_json_file(path, "technology table \"" + name_or_path + "\""), path);
 }
 
-int magnitude_bits(int dac_bits) { return dac_bits <= 0 ? 8 : std::max(1, dac_bits - 1); }
+int magnitude_bits(int dac_bits) { return dac_bits <= 0 ? kIdealConverterPricedBits : std::max(1, dac_bits - 1); }
 
 double TechTable::adc_energy_pJ(int bits, int input_bits, double r_col_ohm) const {
-  const int b = bits <= 0 ? 8 : bits;
+  const int b = bits <= 0 ? kIdealConverterPricedBits : bits;
   const double per_input = adc.energy_pJ_per_input_bit * magnitude_bits(input_bits);
   if (!adc.neurosim_sar) return adc.energy_pJ_base + adc.energy_pJ_per_bit * b + per_input;
   // NeuroSim SarADC::GetColumnPower: the column resistance is referred to a 0.5 V read.
@@ -224,7 +224,7 @@ double TechTable::adc_energy_pJ(int bits, int input_bits, double r_col_ohm) cons
 }
 
 double TechTable::adc_latency_ns(int bits, int input_bits) const {
-  const int b = bits <= 0 ? 8 : bits;
+  const int b = bits <= 0 ? kIdealConverterPricedBits : bits;
   const double per_input = adc.latency_ns_per_input_bit * magnitude_bits(input_bits);
   if (adc.neurosim_sar) return (b + 1) / adc.clock_GHz + per_input;
   return adc.latency_ns_base + adc.latency_ns_per_bit * b + per_input;

@@ -77,8 +77,9 @@ void MappingSpec::validate(const std::string& path) const {
   }
   for (const auto& [key, v] : {std::pair{"weight_bits", weight_bits},
                                {"recurrence_bits", recurrence_bits}}) {
-    if (v < 2 || v > 16) {
-      throw SpecError(path + "." + key, "must be 2..16, got " + std::to_string(v));
+    if (v < kMinQuantBits || v > kMaxQuantBits) {
+      throw SpecError(path + "." + key, "must be " + std::to_string(kMinQuantBits) + ".." +
+                                            std::to_string(kMaxQuantBits) + ", got " + std::to_string(v));
     }
   }
   if (bits_per_device < 0 || bits_per_device > 16) {

@@ -230,7 +230,7 @@ class CheckpointReader {
       QuantSpec q;
       q.shape = shape;
       const int64_t bits = r_.attr_int(g, "bits");
-      if (bits < 2 || bits > 16) {
+      if (bits < kMinQuantBits || bits > kMaxQuantBits) {
         r_.fail(ErrorKind::kBadValue, g + "/@bits",
                 "is " + std::to_string(bits) + ", expected 2..16");
       }

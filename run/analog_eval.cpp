@@ -210,7 +210,7 @@ std::string reference_key(const ChipSpec& chip) {
 
 AnalogEvalResult evaluate_analog(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                                  const AnalogEvalOptions& o) {
-  if (o.trials < 1 || o.trials > 100000) throw UsageError("trials must be 1..100000");
+  if (o.trials < 1 || o.trials > kMaxTrials) throw UsageError("trials must be 1.." + std::to_string(kMaxTrials));
   if (o.times_s.empty()) throw UsageError("give at least one time after programming");
   for (double t : o.times_s) chip.device.check_time(t);  // before any work
   const int64_t calibration_needed = calibration_samples_needed(chip, o.calibrate_outputs);

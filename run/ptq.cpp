@@ -266,7 +266,7 @@ std::map<std::string, int> parse_component_bits(const std::string& text) {
     }
     const auto& names = ptq_components();
     const bool known = name == "all" || std::find(names.begin(), names.end(), name) != names.end();
-    if (!known || bits < 2 || bits > 16) {
+    if (!known || bits < kMinQuantBits || bits > kMaxQuantBits) {
       std::string list = "all";
       for (const auto& n : names) list += ", " + n;
       throw UsageError("component bits \"" + item + "\": expected NAME=BITS with BITS in 2..16 "

@@ -59,7 +59,7 @@ void add_cost_options(CLI::App* cmd, CostArgs& a, const std::string& data_defaul
                   "samples the ADC ranges are calibrated on, never the counted ones (default: the training "
                   "split beside the counted data, PREFIX_train.h5 beside PREFIX_test.h5)");
   cmd->add_option("--samples", a.samples, "samples to count on")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+      ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
   cmd->add_option("--seed", a.seed, "random seed of the chips (echoed in the report)")
     ->check(kNonNegativeInteger);
   cmd->add_option("--threads", a.threads, "threads, every parallel level (0 = default)")
@@ -99,7 +99,7 @@ Verb add_eval(CLI::App& app) {
   eval_cmd->add_option("--chip", eval.chip, "evaluate on this chip (preset name or JSON file)");
   eval_cmd->add_option("--set", eval.overrides, "override a chip key: --set periphery.adc_bits=6");
   eval_cmd->add_option("--trials", eval.trials, "independently programmed chips")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+      ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
   eval_cmd->add_option("--calibrate", eval.calibrate,
                        "chip-in-the-loop output calibration: after programming and at every time, fit one gain "
                        "and offset per read-out on the first N calibration samples (no labels; 0 = none)")
@@ -203,7 +203,7 @@ Verb add_sweep(CLI::App& app) {
       ->required();
   sw_cmd->add_option("--set", sw.overrides, "fixed chip overrides for every point");
   sw_cmd->add_option("--trials", sw.trials, "chips per point")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+      ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
   sw_cmd->add_option("--calibrate", sw.calibrate,
                      "chip-in-the-loop output calibration on the first N calibration samples at every time "
                      "(0 = none)")
@@ -256,7 +256,7 @@ Verb add_quantize(CLI::App& app) {
                      "dataset for the static scales of x and act, never the evaluated samples (default: the "
                      "training split beside --data, PREFIX_train.h5 beside PREFIX_test.h5)");
   qz_cmd->add_option("--calibrate", qz.calibrate, "calibration samples, spread evenly over the file")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+      ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
   qz_cmd->add_option("--limit", qz.limit, "evaluate only the first N samples (0 = all)")
       ->check(kNonNegativeInteger);
   qz_cmd->add_option("--batch", qz.batch, "samples per batch")
@@ -350,7 +350,7 @@ Verb add_compare(CLI::App& app) {
   cmp_cmd->add_option("--chip-b", cmp.chip_b, "--paired: b's chip (default: --chip)");
   cmp_cmd->add_option("--set-b", cmp.overrides_b, "--paired: overrides for b only, on top of --set");
   cmp_cmd->add_option("--trials", cmp.trials, "--paired: chips, the same for a and b (at least 2)")
-      ->check(CLI::Range(int64_t{2}, int64_t{100000}));
+      ->check(CLI::Range(int64_t{2}, qs4d::kMaxTrials));
   cmp_cmd->add_option("--times", cmp.times, "--paired: times after programming, e.g. 0,1d");
   cmp_cmd->add_option("--limit", cmp.limit, "--paired: score only the first N samples of --data (0 = all)")
       ->check(kNonNegativeInteger);
