@@ -131,6 +131,7 @@ struct DeviceSpec {
   std::string inert_reason(const std::string& key, double t_s, bool programmed_state_counts) const;
   static DeviceSpec from_json(const nlohmann::json& j, const std::string& path = "device");
   nlohmann::json to_json() const;
+  static std::vector<std::string> keys();  // its JSON keys, from the one table that reads them
   ConductanceWindow window() const { return {g_min_uS, g_max_uS, levels}; }
 };
 

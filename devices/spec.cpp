@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "devices/devices.h"
+#include "core/fields.h"
 #include "core/core.h"
 
 namespace qs4d {
@@ -260,160 +261,77 @@ std::string DeviceSpec::inert_reason(const std::string& key, double t_s, bool pr
 }
 
 // ---------------------------------------------------------------------------------------------
-DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
-  reject_unknown(j, path,
-                 {"name", "citation", "description", "g_min_uS", "g_max_uS", "levels",
-                  "window_dtod", "clip_to_window", "programming", "write_verify", "drift",
-                  "accumulated_noise", "read_noise", "stuck", "time_range_s", "extrapolate"});
-  DeviceSpec d;
-  for (const auto& [key, v] : j.items()) {
-    const std::string p = path + "." + key;
-    if (key == "name") d.name = get_string(v, p);
-    if (key == "citation") d.citation = get_string(v, p);
-    if (key == "description") d.description = get_string(v, p);
-    if (key == "g_min_uS") d.g_min_uS = non_negative(v, p);
-    if (key == "g_max_uS") d.g_max_uS = non_negative(v, p);
-    if (key == "levels") d.levels = get_int(v, p);
-    if (key == "window_dtod") d.window_dtod = non_negative(v, p);
-    if (key == "clip_to_window") d.clip_to_window = get_bool(v, p);
-    if (key == "extrapolate") d.extrapolate = get_bool(v, p);
-    if (key == "time_range_s") {
-      // [first, last] in seconds; a last of null means the source states no upper bound.
-      if (!v.is_array() || v.size() != 2) throw SpecError(p, "expected [first, last] in seconds, got " + describe(v));
-      d.time_min_s = get_number(v[0], p + "[0]");
-      d.time_max_s = v[1].is_null() ? std::numeric_limits<double>::infinity() : get_number(v[1], p + "[1]");
-      if (!(d.time_min_s >= 0) || !(d.time_max_s >= d.time_min_s)) {
-        throw SpecError(p, "expected 0 <= first <= last, got " + describe(v));
-      }
-    }
-    if (key == "programming") d.programming = SigmaModel::from_json(v, p);
-    if (key == "read_noise") d.read = SigmaModel::from_json(v, p);
-    if (key == "write_verify") {
-      reject_unknown(v, p, {"enabled", "max_iterations", "tolerance", "tolerance_kind"});
-      for (const auto& [k, x] : v.items()) {
-        const std::string q = p + "." + k;
-        if (k == "enabled") d.write_verify.enabled = get_bool(x, q);
-        if (k == "max_iterations") d.write_verify.max_iterations = get_small_int(x, q);
-        if (k == "tolerance") d.write_verify.tolerance = within(x, q, 0, 1e5, "checked against the window below");
-        if (k == "tolerance_kind") {
-          const std::string t = get_string(x, q);
-          if (t != "relative" && t != "absolute") {
-            throw SpecError(q, "is \"" + t + "\", expected \"relative\" or \"absolute\"");
-          }
-          d.write_verify.relative = t == "relative";
-        }
-      }
-      if (d.write_verify.max_iterations < 1 || d.write_verify.max_iterations > 10000) {
-        throw SpecError(p + ".max_iterations", "must be 1..10000");
-      }
-    }
-    if (key == "drift") {
-      DriftSpec& s = d.drift;
-      s.kind = get_enum(json(kind_of(v, p)), p + ".kind", kDriftKinds);
-      std::set<std::string> allowed = {"kind", "scale"};
-      if (s.kind == DriftSpec::Kind::kPowerLaw) allowed.insert({"t0_s", "nu_mean", "nu_std"});
-      if (s.kind == DriftSpec::Kind::kRelaxationTable) allowed.insert({"times_s", "sigma_at"});
-      if (s.kind == DriftSpec::Kind::kLogRelaxation) {
-        allowed.insert({"mean_per_ln_s", "std_per_ln_s", "std_uS"});
-      }
-      reject_unknown(v, p, allowed);
-      for (const auto& [k, x] : v.items()) {
-        const std::string q = p + "." + k;
-        if (k == "scale") s.scale = within(x, q, 0, 1000, "a factor on the source's drift");
-        if (k == "t0_s") s.t0_s = within(x, q, 1e-9, 1e9, "the reference time in seconds");
-        if (k == "nu_mean") s.nu_mean = LogClip::from_json(x, q);
-        if (k == "nu_std") {
-          s.nu_std = LogClip::from_json(x, q);
-          if (s.nu_std.lo < 0) throw SpecError(q, "min is " + format_number(s.nu_std.lo) + ", expected >= 0 (a spread)");
-        }
-        if (k == "times_s") s.times_s = get_numbers(x, q);
-        if (k == "sigma_at") {
-          if (!x.is_array()) throw SpecError(q, "expected an array of sigma models");
-          for (size_t i = 0; i < x.size(); ++i) {
-            s.sigma_at.push_back(SigmaModel::from_json(x[i], q + "[" + std::to_string(i) + "]"));
-          }
-        }
-        if (k == "mean_per_ln_s") s.mean_per_ln_s = within(x, q, -1e5, 1e5, "uS per unit of ln t");
-        if (k == "std_per_ln_s") s.std_per_ln_s = within(x, q, 0, 1e5, "a spread in uS per unit of ln t");
-        if (k == "std_uS") s.std_uS = within(x, q, 0, 1e5, "a spread in uS");
-      }
-      if (s.kind == DriftSpec::Kind::kPowerLaw && !(s.t0_s > 0)) {
-        throw SpecError(p + ".t0_s", "must be > 0");
-      }
-      if (s.kind == DriftSpec::Kind::kRelaxationTable) {
-        if (s.times_s.empty() || s.times_s.size() != s.sigma_at.size()) {
-          throw SpecError(p, "times_s and sigma_at must be non-empty and of equal length");
-        }
-        for (size_t i = 0; i < s.times_s.size(); ++i) {
-          if (!(s.times_s[i] > 0) || (i && !(s.times_s[i] > s.times_s[i - 1]))) {
-            throw SpecError(p + ".times_s", "must be positive and strictly increasing");
-          }
-        }
-      }
-    }
-    if (key == "accumulated_noise") {
-      AccumulatedNoiseSpec& a = d.accumulated;
-      a.kind = get_enum(json(kind_of(v, p)), p + ".kind", kAccKinds);
-      std::set<std::string> allowed = {"kind", "scale"};
-      if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
-        allowed.insert({"t_read_s", "add_t0", "q_a", "q_b", "q_floor", "q_max"});
-      }
-      if (a.kind == AccumulatedNoiseSpec::Kind::kLog10) allowed.insert({"t_read_s", "k"});
-      reject_unknown(v, p, allowed);
-      for (const auto& [k, x] : v.items()) {
-        const std::string q = p + "." + k;
-        if (k == "scale") a.scale = non_negative(x, q);
-        if (k == "t_read_s") a.t_read_s = get_number(x, q);
-        if (k == "add_t0") a.add_t0 = get_bool(x, q);
-        if (k == "q_a") a.q_a = non_negative(x, q);
-        if (k == "q_b") a.q_b = get_number(x, q);
-        if (k == "q_floor") a.q_floor = non_negative(x, q);
-        if (k == "q_max") a.q_max = non_negative(x, q);
-        if (k == "k") a.k = get_number(x, q);
-      }
-      if (a.kind != AccumulatedNoiseSpec::Kind::kNone && !(a.t_read_s > 0)) {
-        throw SpecError(p + ".t_read_s", "must be > 0");
-      }
-    }
-    if (key == "stuck") {
-      reject_unknown(v, p, {"at_min", "at_max"});
-      for (const auto& [k, x] : v.items()) {
-        (k == "at_min" ? d.stuck.at_min : d.stuck.at_max) = fraction(x, p + "." + k);
-      }
-      if (d.stuck.at_min + d.stuck.at_max > 1) throw SpecError(p, "fractions add up to more than 1");
+// The device's parts, each read and written by a function of its own; the device's own keys in
+// one table (core/fields.h).
+namespace {
+
+WriteVerifySpec read_write_verify(const json& v, const std::string& p) {
+  reject_unknown(v, p, {"enabled", "max_iterations", "tolerance", "tolerance_kind"});
+  WriteVerifySpec w;
+  for (const auto& [k, x] : v.items()) {
+    const std::string q = p + "." + k;
+    if (k == "enabled") w.enabled = get_bool(x, q);
+    if (k == "max_iterations") w.max_iterations = get_small_int(x, q);
+    if (k == "tolerance") w.tolerance = within(x, q, 0, 1e5, "checked against the window below");
+    if (k == "tolerance_kind") {
+      const std::string t = get_string(x, q);
+      if (t != "relative" && t != "absolute") throw SpecError(q, "is \"" + t + "\", expected \"relative\" or \"absolute\"");
+      w.relative = t == "relative";
     }
   }
-  if (!(d.g_max_uS > d.g_min_uS)) {
-    throw SpecError(path + ".g_max_uS", "must be greater than g_min_uS");
-  }
-  d.window().validate(path);
-  if (d.window_dtod > 0.5) throw SpecError(path + ".window_dtod", "must be <= 0.5");
-  // Write-verify's tolerance lies inside the window: a fraction of the target (relative) or at
-  // most the window's width in uS (absolute); 0 would never be met.
-  if (d.write_verify.enabled) {
-    const double limit = d.write_verify.relative ? 1.0 : d.g_max_uS - d.g_min_uS;
-    if (!(d.write_verify.tolerance > 0 && d.write_verify.tolerance <= limit)) {
-      throw SpecError(path + ".write_verify.tolerance",
-                      "is " + format_number(d.write_verify.tolerance) + ", expected above 0 and at most " +
-                          format_number(limit) + (d.write_verify.relative ? " (a fraction of the target)"
-                                                                          : " uS (the window's width)"));
-    }
-  }
-  return d;
+  if (w.max_iterations < 1 || w.max_iterations > 10000) throw SpecError(p + ".max_iterations", "must be 1..10000");
+  return w;
 }
 
-json DeviceSpec::to_json() const {
-  json j{{"name", name}, {"citation", citation}, {"g_min_uS", g_min_uS}, {"g_max_uS", g_max_uS},
-         {"levels", levels}, {"window_dtod", window_dtod}, {"clip_to_window", clip_to_window},
-         {"programming", programming.to_json()}, {"read_noise", read.to_json()},
-         {"stuck", {{"at_min", stuck.at_min}, {"at_max", stuck.at_max}}}};
-  if (!description.empty()) j["description"] = description;
-  j["time_range_s"] = json::array({time_min_s, std::isinf(time_max_s) ? json(nullptr) : json(time_max_s)});
-  j["extrapolate"] = extrapolate;
-  j["write_verify"] = {{"enabled", write_verify.enabled},
-                       {"max_iterations", write_verify.max_iterations},
-                       {"tolerance", write_verify.tolerance},
-                       {"tolerance_kind", write_verify.relative ? "relative" : "absolute"}};
+json write_verify_json(const WriteVerifySpec& w) {
+  return {{"enabled", w.enabled},
+          {"max_iterations", w.max_iterations},
+          {"tolerance", w.tolerance},
+          {"tolerance_kind", w.relative ? "relative" : "absolute"}};
+}
+
+// Only the keys of the drift's kind are allowed (a power-law key on a relaxation table is refused).
+DriftSpec read_drift(const json& v, const std::string& p) {
+  DriftSpec s;
+  s.kind = get_enum(json(kind_of(v, p)), p + ".kind", kDriftKinds);
+  std::set<std::string> allowed = {"kind", "scale"};
+  if (s.kind == DriftSpec::Kind::kPowerLaw) allowed.insert({"t0_s", "nu_mean", "nu_std"});
+  if (s.kind == DriftSpec::Kind::kRelaxationTable) allowed.insert({"times_s", "sigma_at"});
+  if (s.kind == DriftSpec::Kind::kLogRelaxation) allowed.insert({"mean_per_ln_s", "std_per_ln_s", "std_uS"});
+  reject_unknown(v, p, allowed);
+  for (const auto& [k, x] : v.items()) {
+    const std::string q = p + "." + k;
+    if (k == "scale") s.scale = within(x, q, 0, 1000, "a factor on the source's drift");
+    if (k == "t0_s") s.t0_s = within(x, q, 1e-9, 1e9, "the reference time in seconds");
+    if (k == "nu_mean") s.nu_mean = LogClip::from_json(x, q);
+    if (k == "nu_std") {
+      s.nu_std = LogClip::from_json(x, q);
+      if (s.nu_std.lo < 0) throw SpecError(q, "min is " + format_number(s.nu_std.lo) + ", expected >= 0 (a spread)");
+    }
+    if (k == "times_s") s.times_s = get_numbers(x, q);
+    if (k == "sigma_at") {
+      if (!x.is_array()) throw SpecError(q, "expected an array of sigma models");
+      for (size_t i = 0; i < x.size(); ++i) s.sigma_at.push_back(SigmaModel::from_json(x[i], q + "[" + std::to_string(i) + "]"));
+    }
+    if (k == "mean_per_ln_s") s.mean_per_ln_s = within(x, q, -1e5, 1e5, "uS per unit of ln t");
+    if (k == "std_per_ln_s") s.std_per_ln_s = within(x, q, 0, 1e5, "a spread in uS per unit of ln t");
+    if (k == "std_uS") s.std_uS = within(x, q, 0, 1e5, "a spread in uS");
+  }
+  if (s.kind == DriftSpec::Kind::kPowerLaw && !(s.t0_s > 0)) throw SpecError(p + ".t0_s", "must be > 0");
+  if (s.kind == DriftSpec::Kind::kRelaxationTable) {
+    if (s.times_s.empty() || s.times_s.size() != s.sigma_at.size()) {
+      throw SpecError(p, "times_s and sigma_at must be non-empty and of equal length");
+    }
+    for (size_t i = 0; i < s.times_s.size(); ++i) {
+      if (!(s.times_s[i] > 0) || (i && !(s.times_s[i] > s.times_s[i - 1]))) {
+        throw SpecError(p + ".times_s", "must be positive and strictly increasing");
+      }
+    }
+  }
+  return s;
+}
+
+json drift_json(const DriftSpec& drift) {
   json dr{{"kind", name_of(drift.kind, kDriftKinds)}, {"scale", drift.scale}};
   if (drift.kind == DriftSpec::Kind::kPowerLaw) {
     dr["t0_s"] = drift.t0_s;
@@ -427,18 +345,131 @@ json DeviceSpec::to_json() const {
     dr["std_per_ln_s"] = drift.std_per_ln_s;
     dr["std_uS"] = drift.std_uS;
   }
-  j["drift"] = dr;
-  json acc{{"kind", name_of(accumulated.kind, kAccKinds)}, {"scale", accumulated.scale}};
-  if (accumulated.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
-    acc.update(json{{"t_read_s", accumulated.t_read_s}, {"add_t0", accumulated.add_t0},
-                    {"q_a", accumulated.q_a}, {"q_b", accumulated.q_b},
-                    {"q_floor", accumulated.q_floor}, {"q_max", accumulated.q_max}});
-  } else if (accumulated.kind == AccumulatedNoiseSpec::Kind::kLog10) {
-    acc.update(json{{"t_read_s", accumulated.t_read_s}, {"k", accumulated.k}});
-  }
-  j["accumulated_noise"] = acc;
-  return j;
+  return dr;
 }
+
+AccumulatedNoiseSpec read_accumulated(const json& v, const std::string& p) {
+  AccumulatedNoiseSpec a;
+  a.kind = get_enum(json(kind_of(v, p)), p + ".kind", kAccKinds);
+  std::set<std::string> allowed = {"kind", "scale"};
+  if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) allowed.insert({"t_read_s", "add_t0", "q_a", "q_b", "q_floor", "q_max"});
+  if (a.kind == AccumulatedNoiseSpec::Kind::kLog10) allowed.insert({"t_read_s", "k"});
+  reject_unknown(v, p, allowed);
+  for (const auto& [k, x] : v.items()) {
+    const std::string q = p + "." + k;
+    if (k == "scale") a.scale = non_negative(x, q);
+    if (k == "t_read_s") a.t_read_s = get_number(x, q);
+    if (k == "add_t0") a.add_t0 = get_bool(x, q);
+    if (k == "q_a") a.q_a = non_negative(x, q);
+    if (k == "q_b") a.q_b = get_number(x, q);
+    if (k == "q_floor") a.q_floor = non_negative(x, q);
+    if (k == "q_max") a.q_max = non_negative(x, q);
+    if (k == "k") a.k = get_number(x, q);
+  }
+  if (a.kind != AccumulatedNoiseSpec::Kind::kNone && !(a.t_read_s > 0)) throw SpecError(p + ".t_read_s", "must be > 0");
+  return a;
+}
+
+json accumulated_json(const AccumulatedNoiseSpec& a) {
+  json acc{{"kind", name_of(a.kind, kAccKinds)}, {"scale", a.scale}};
+  if (a.kind == AccumulatedNoiseSpec::Kind::kPcm1f) {
+    acc.update(json{{"t_read_s", a.t_read_s}, {"add_t0", a.add_t0}, {"q_a", a.q_a}, {"q_b", a.q_b},
+                    {"q_floor", a.q_floor}, {"q_max", a.q_max}});
+  } else if (a.kind == AccumulatedNoiseSpec::Kind::kLog10) {
+    acc.update(json{{"t_read_s", a.t_read_s}, {"k", a.k}});
+  }
+  return acc;
+}
+
+StuckSpec read_stuck(const json& v, const std::string& p) {
+  reject_unknown(v, p, {"at_min", "at_max"});
+  StuckSpec st;
+  for (const auto& [k, x] : v.items()) (k == "at_min" ? st.at_min : st.at_max) = fraction(x, p + "." + k);
+  if (st.at_min + st.at_max > 1) throw SpecError(p, "fractions add up to more than 1");
+  return st;
+}
+
+// [first, last] in seconds; a last of null means the source states no upper bound.
+void read_time_range(DeviceSpec& d, const json& v, const std::string& p) {
+  if (!v.is_array() || v.size() != 2) throw SpecError(p, "expected [first, last] in seconds, got " + describe(v));
+  d.time_min_s = get_number(v[0], p + "[0]");
+  d.time_max_s = v[1].is_null() ? std::numeric_limits<double>::infinity() : get_number(v[1], p + "[1]");
+  if (!(d.time_min_s >= 0) || !(d.time_max_s >= d.time_min_s)) {
+    throw SpecError(p, "expected 0 <= first <= last, got " + describe(v));
+  }
+}
+
+template <class T>
+std::function<void(const DeviceSpec&, json&)> write(const char* key, T DeviceSpec::*member) {
+  return [key, member](const DeviceSpec& d, json& j) { j[key] = d.*member; };
+}
+
+const std::vector<Field<DeviceSpec>>& device_fields() {
+  using D = DeviceSpec;
+  using V = const json&;
+  using P = const std::string&;
+  static const std::vector<Field<D>> fields = {
+      {"name", [](D& d, V v, P p) { d.name = get_string(v, p); }, write("name", &D::name)},
+      {"citation", [](D& d, V v, P p) { d.citation = get_string(v, p); }, write("citation", &D::citation)},
+      {"description", [](D& d, V v, P p) { d.description = get_string(v, p); },
+       [](const D& d, json& j) {
+         if (!d.description.empty()) j["description"] = d.description;
+       }},
+      {"g_min_uS", [](D& d, V v, P p) { d.g_min_uS = non_negative(v, p); }, write("g_min_uS", &D::g_min_uS)},
+      {"g_max_uS", [](D& d, V v, P p) { d.g_max_uS = non_negative(v, p); }, write("g_max_uS", &D::g_max_uS)},
+      {"levels", [](D& d, V v, P p) { d.levels = get_int(v, p); }, write("levels", &D::levels)},
+      {"window_dtod", [](D& d, V v, P p) { d.window_dtod = non_negative(v, p); }, write("window_dtod", &D::window_dtod)},
+      {"clip_to_window", [](D& d, V v, P p) { d.clip_to_window = get_bool(v, p); },
+       write("clip_to_window", &D::clip_to_window)},
+      {"extrapolate", [](D& d, V v, P p) { d.extrapolate = get_bool(v, p); }, write("extrapolate", &D::extrapolate)},
+      {"time_range_s", read_time_range,
+       [](const D& d, json& j) {
+         j["time_range_s"] = json::array({d.time_min_s, std::isinf(d.time_max_s) ? json(nullptr) : json(d.time_max_s)});
+       }},
+      {"programming", [](D& d, V v, P p) { d.programming = SigmaModel::from_json(v, p); },
+       [](const D& d, json& j) { j["programming"] = d.programming.to_json(); }},
+      {"read_noise", [](D& d, V v, P p) { d.read = SigmaModel::from_json(v, p); },
+       [](const D& d, json& j) { j["read_noise"] = d.read.to_json(); }},
+      {"write_verify", [](D& d, V v, P p) { d.write_verify = read_write_verify(v, p); },
+       [](const D& d, json& j) { j["write_verify"] = write_verify_json(d.write_verify); }},
+      {"drift", [](D& d, V v, P p) { d.drift = read_drift(v, p); },
+       [](const D& d, json& j) { j["drift"] = drift_json(d.drift); }},
+      {"accumulated_noise", [](D& d, V v, P p) { d.accumulated = read_accumulated(v, p); },
+       [](const D& d, json& j) { j["accumulated_noise"] = accumulated_json(d.accumulated); }},
+      {"stuck", [](D& d, V v, P p) { d.stuck = read_stuck(v, p); },
+       [](const D& d, json& j) { j["stuck"] = {{"at_min", d.stuck.at_min}, {"at_max", d.stuck.at_max}}; }},
+  };
+  return fields;
+}
+
+// What holds across keys: the window, its spread, and write-verify's tolerance inside it (a
+// fraction of the target, or at most the window's width in uS; 0 would never be met).
+void check_device(const DeviceSpec& d, const std::string& path) {
+  if (!(d.g_max_uS > d.g_min_uS)) throw SpecError(path + ".g_max_uS", "must be greater than g_min_uS");
+  d.window().validate(path);
+  if (d.window_dtod > 0.5) throw SpecError(path + ".window_dtod", "must be <= 0.5");
+  if (d.write_verify.enabled) {
+    const double limit = d.write_verify.relative ? 1.0 : d.g_max_uS - d.g_min_uS;
+    if (!(d.write_verify.tolerance > 0 && d.write_verify.tolerance <= limit)) {
+      throw SpecError(path + ".write_verify.tolerance",
+                      "is " + format_number(d.write_verify.tolerance) + ", expected above 0 and at most " +
+                          format_number(limit) +
+                          (d.write_verify.relative ? " (a fraction of the target)" : " uS (the window's width)"));
+    }
+  }
+}
+
+}  // namespace
+
+DeviceSpec DeviceSpec::from_json(const json& j, const std::string& path) {
+  DeviceSpec d = read_fields(j, path, device_fields());
+  check_device(d, path);
+  return d;
+}
+
+json DeviceSpec::to_json() const { return write_fields(*this, device_fields()); }
+
+std::vector<std::string> DeviceSpec::keys() { return keys_of(device_fields()); }
 
 DeviceSpec load_device(const std::string& name_or_path, const std::vector<std::string>& overrides,
                        const std::string& data_dir) {

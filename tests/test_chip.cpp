@@ -82,7 +82,10 @@ TEST(ChipSpec, EveryKeyOfTheTablesIsDocumented) {
   ASSERT_TRUE(in) << "docs/formats.md beside data/";
   const std::string docs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::pair<const char*, std::vector<std::string>> specs[] = {
-      {"chip", ChipSpec::keys()}, {"periphery", PeripherySpec::keys()}, {"dataflow", DataflowSpec::keys()}};
+      {"chip", ChipSpec::keys()},
+      {"periphery", PeripherySpec::keys()},
+      {"dataflow", DataflowSpec::keys()},
+      {"device", DeviceSpec::keys()}};
   for (const auto& [spec, keys] : specs) {
     EXPECT_GE(keys.size(), 3u) << spec;
     for (const std::string& key : keys) {
@@ -95,6 +98,10 @@ TEST(ChipSpec, EveryKeyOfTheTablesIsDocumented) {
   EXPECT_EQ(PeripherySpec::from_json(chip.periphery.to_json(), "periphery").to_json(), chip.periphery.to_json());
   EXPECT_EQ(chip.periphery.to_json()["adc_range"], 0.5);
   EXPECT_EQ(DataflowSpec::from_json(chip.dataflow.to_json(), "dataflow").batch, 4);
+  for (const char* device : {"pcm_aihwkit", "rram_wan2022", "rram_multilevel", "ideal"}) {
+    const DeviceSpec d = load_device(device, {}, data_dir());
+    EXPECT_EQ(DeviceSpec::from_json(d.to_json()).to_json(), d.to_json()) << device;
+  }
 }
 
 }  // namespace
