@@ -450,6 +450,30 @@ fails_with "device file as chip refused" "is a character device" timeout 20 "$bi
 # Issue #30: a repeated grid key would label rows with values they were not computed at.
 fails_with "repeated grid key refused" "is given twice" "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" \
   --chip pcm_512 --grid periphery.adc_bits=4,6 --grid periphery.adc_bits=8,10 --out "$tmp/twice.csv"
+# Issue #31: what a dataset may claim scales with what the file stores: 130x (gzip of sparse
+# samples) is refused before it is decompressed, 92x too, a few x passes.
+check "compressed datasets written" "$py" -c "
+import h5py, numpy as np, sys
+rng = np.random.default_rng(0)
+for name, p in (('c130', 0.004), ('c92', 0.006)):
+    x = np.zeros((2000, 784, 1), np.float32)
+    m = rng.random(x.shape) < p
+    x[m] = rng.random(m.sum()).astype(np.float32)
+    with h5py.File('$tmp/' + name + '.h5', 'w') as f:
+        f.create_dataset('x', data=x, compression='gzip', compression_opts=9, chunks=(100, 784, 1))
+        f['y'] = np.zeros(2000, np.int64); f.attrs['name'] = name; f.attrs['n_classes'] = np.int64(5)
+        f.attrs['source'] = 'cli_test'
+x = np.random.default_rng(1).random((400, 784, 1)).astype(np.float32).round(2)
+with h5py.File('$tmp/c_few.h5', 'w') as f:
+    f.create_dataset('x', data=x, compression='gzip', compression_opts=9, chunks=(100, 784, 1))
+    f['y'] = np.zeros(400, np.int64); f.attrs['name'] = 'few'; f.attrs['n_classes'] = np.int64(5)
+    f.attrs['source'] = 'cli_test'
+"
+fails_with "a 130x compressed dataset refused" "c130.h5.*/x.*above the 64x a dataset over 1 MiB may claim" \
+  "$bin" eval "$m/layer_pre_din1.h5" --data "$tmp/c130.h5"
+fails_with "a 92x compressed dataset refused" "above the 64x" "$bin" eval "$m/layer_pre_din1.h5" --data "$tmp/c92.h5"
+check "a modestly compressed dataset passes" "$bin" eval "$m/layer_pre_din1.h5" --data "$tmp/c_few.h5" --limit 8
+
 # Issue #31: a 1000 x 1000 grid no longer builds a million chips before any work.
 check "large grid dry run is quick" timeout 60 "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \
   --grid "periphery.adc_headroom=$(seq -s, 1 0.001 1.999)" --grid "periphery.output_noise=$(seq -s, 0 0.0001 0.0999)" \

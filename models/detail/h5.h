@@ -79,10 +79,14 @@ struct DatasetInfo {
 };
 
 // A file opened for reading; every error names the file and the object.
+// The most a dataset over 1 MiB may claim per byte the file stores for it (check_stored).
+inline constexpr double kMaxCompressionRatio = 64.0;
+
 class Reader {
  public:
   explicit Reader(const std::string& path);
-  // Refuses a dataset that claims far more data than the file stores (before any allocation).
+  // Refuses a dataset over 1 MiB that claims more than kMaxCompressionRatio times the bytes the
+  // file stores for it (before any allocation or decompression).
   void check_stored(const std::string& dataset, const DatasetInfo& info) const;
   const std::string& path() const { return path_; }
 
