@@ -48,22 +48,43 @@ def short(path):
     return name
 
 
-def sweep_line(ax, rows, key, label, fmt, color=None, x_scale=1.0):
-    """One errorbar line of sweep rows (analog mean ± std over chips, in %) against rows[key];
-    returns {key value: [mean, std]} for the summary."""
+def sweep_line(ax, rows, key, label, fmt, color=None, x_scale=1.0, spread="std", hollow=()):
+    """One errorbar line of sweep rows against rows[key]: the analog mean over chips (in %) with
+    bars of its std (spread="std") or of the chips' min and max (spread="minmax", for bimodal
+    data such as faults, where a std bar would reach above the fault-free level). Points whose key
+    value is in `hollow` (extrapolated times) are drawn hollow. Returns {key value: [mean, std]}."""
     x = [x_scale * float(r[key]) for r in rows]
     y = [100 * float(r["analog_accuracy_mean"]) for r in rows]
-    e = [100 * float(r["analog_accuracy_std"]) for r in rows]
-    ax.errorbar(x, y, yerr=e, fmt=fmt, color=color, capsize=3, label=label)
+    if spread == "minmax":
+        e = [[m - 100 * float(r["analog_accuracy_min"]) for m, r in zip(y, rows)],
+             [100 * float(r["analog_accuracy_max"]) - m for m, r in zip(y, rows)]]
+    else:
+        e = [100 * float(r["analog_accuracy_std"]) for r in rows]
+    line = ax.errorbar(x, y, yerr=e, fmt=fmt, color=color, capsize=3, label=label)
+    out = [k for k, r in enumerate(rows) if float(r[key]) in hollow]
+    if out:
+        ax.plot([x[k] for k in out], [y[k] for k in out], fmt[0], markerfacecolor="white",
+                color=line[0].get_color(), markersize=7, zorder=5)
     return {r[key]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in rows}
 
 
-def finish(ax, fig, out, name, xlabel, title, legend_size=8):
+def source_range_end(out, csv_name):
+    """The last time the device's source covers (time_range_s of the chip in the sweep's
+    .run.json); None without one."""
+    path = os.path.join(out, csv_name + ".run.json")
+    if not os.path.exists(path):
+        return None
+    last = json.load(open(path)).get("chip", {}).get("device", {}).get("time_range_s", [0, None])[1]
+    return None if last is None else float(last)
+
+
+def finish(ax, fig, out, name, xlabel, title, legend_size=8, ylabel="analog test accuracy (%), mean ± std over chips"):
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("analog test accuracy (%), mean ± std over chips")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=legend_size)
+    # Beside the axes, never over the curves.
+    ax.legend(fontsize=legend_size, loc="center left", bbox_to_anchor=(1.01, 0.5))
     save(fig, out, name)
 
 
@@ -108,7 +129,7 @@ def precision(out, summary):
 
 
 def robustness(out, summary):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(11, 4.6))
     s = summary.setdefault("robustness", {})
     for name, label, style in (("robustness_qat4", "QAT 4 bit", "o-"), ("robustness_ptq4", "FP32 + PTQ 4 bit", "s--"),
                                ("robustness_qat2", "QAT ternary", "^-"), ("robustness_ptq2", "FP32 + PTQ ternary", "v--"),
@@ -130,26 +151,31 @@ def robustness(out, summary):
 
 
 def ageing(out, summary):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.4))
     s = summary.setdefault("ageing", {})
     for chip, color in (("pcm_512", "C0"), ("neurram_256", "C1")):
         name = f"ageing_{chip}.csv"
         if not have(out, name):
             continue
         rows = read_csv(os.path.join(out, name))
+        # Beyond the device source's range the model extrapolates: those points are hollow.
+        last = source_range_end(out, name)
+        beyond = {float(r["time_s"]) for r in rows if last is not None and float(r["time_s"]) > last}
         # Told apart by colour (chip) and marker (compensation), not by dash alone.
         for comp, fmt in (("none", "s--"), ("global", "o-")):
             sel = [r for r in rows if r["drift_compensation"] == comp]
             s[f"{chip}_{comp}"] = sweep_line(ax, sel, "time_s", f"{chip}, drift compensation {comp}",
-                                             fmt, color)
+                                             fmt, color, hollow=beyond)
         s[f"{chip}_digital"] = float(rows[0]["digital_accuracy"])
-        ax.axhline(100 * float(rows[0]["digital_accuracy"]), color=color, lw=0.8, alpha=0.5)
+        ax.axhline(100 * float(rows[0]["digital_accuracy"]), color=color, lw=0.8, alpha=0.5,
+                   label=f"{chip}, digital (the chip's quantized weights)")
     ax.set_xscale("log")
     ticks = [1, 3600, 86400, 7 * 86400, 30 * 86400, YEAR, 10 * YEAR]
     ax.set_xticks(ticks)
     ax.set_xticklabels(["1 s", "1 h", "1 d", "1 w", "1 mo", "1 y", "10 y"])
-    finish(ax, fig, out, "ageing.png", "time after programming",
-           "Ageing of the 4-bit QAT H=64 model (thin lines: digital)", 7)
+    ax.plot([], [], "o", color="gray", markerfacecolor="white", label="hollow: extrapolated, beyond the device source's range")
+    finish(ax, fig, out, "ageing.png", "time after programming (log scale)",
+           "Ageing of the 4-bit QAT H=64 model", 7)
 
 
 def faults(out, summary):
@@ -164,7 +190,10 @@ def faults(out, summary):
         rows = sorted(rows, key=lambda r: float(r[key]))
         x = [max(100 * float(r[key]), zero_at) for r in rows]
         y = [100 * float(r["analog_accuracy_mean"]) for r in rows]
-        e = [100 * float(r["analog_accuracy_std"]) for r in rows]
+        # Faults split chips into ones that hit a sensitive device and ones that did not: the
+        # bars are the chips' min and max, not a std that reaches above the fault-free level.
+        e = [[m - 100 * float(r["analog_accuracy_min"]) for m, r in zip(y, rows)],
+             [100 * float(r["analog_accuracy_max"]) - m for m, r in zip(y, rows)]]
         ax.errorbar(x, y, yerr=e, fmt=marker + style, color=color, capsize=2, label=label,
                     markerfacecolor=color if filled else "white", markersize=5, lw=1.2)
         return {r[key]: [float(r["analog_accuracy_mean"]), float(r["analog_accuracy_std"])] for r in rows}
@@ -194,13 +223,24 @@ def faults(out, summary):
                     label = f"{enc}, repair {repair}" + (", fault-aware" if fam == "true" else "")
                     s[f"stuck_{end}_{enc}_{repair}_{'aware' if fam == 'true' else 'plain'}"] = line(
                         ax, sel, key, label, color, marker, fam == "true", "-" if fam == "false" else "--")
+        name = f"faults_dense_control_stuck_{end}.csv"
+        if have(out, name):  # the dense (not ternary) control on the same chip
+            rows = read_csv(os.path.join(out, name))
+            for fam, marker in (("false", "v"), ("true", "^")):
+                sel = [r for r in rows if r.get("fault_aware_mapping", "false") == fam]
+                if sel:
+                    s[f"stuck_{end}_dense_{'aware' if fam == 'true' else 'plain'}"] = line(
+                        ax, sel, key, "dense control" + (", fault-aware" if fam == "true" else ""), "C5", marker,
+                        fam == "true", "-.")
+        if "digital" in s:
+            ax.axhline(100 * s["digital"], color="gray", ls=":", lw=1, label="digital, the ternary model (its quantized weights)")
         ax.set_xscale("log")
         ax.set_xticks([zero_at, 0.1, 0.2, 0.5, 1, 2, 5, 10])
         ax.set_xticklabels(["0", "0.1", "0.2", "0.5", "1", "2", "5", "10"])
         ax.set_xlabel(f"devices {what} (% of all devices, log scale)")
         ax.set_title(what)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("accuracy (%), mean and std over chips")
+    axes[0].set_ylabel("accuracy (%), mean over chips, bars min to max")
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("Stuck devices, IMSSA-sized ternary model on imssa_64 (4 spare rows and columns per tile)")
     save(fig, out, "faults.png")
@@ -254,7 +294,7 @@ def complexity(out, summary):
     # Left: energy per inference (log scale) of the analog chip, the digital baseline at the
     # checkpoint's own precision and digital FP32. Right: the same bars stacked by energy
     # component, as shares of each bar (a stacked bar on a log axis would misdraw its parts).
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(16, 4.8))
     names = [short(r["checkpoint"]) for r in rows]
     kinds = (("analog", lambda r: r), ("digital own", lambda r: r["digital_baseline_checkpoint_precision"]),
              ("digital FP32", lambda r: r["digital_baseline_fp32"]))
@@ -269,7 +309,7 @@ def complexity(out, summary):
     ax.set_ylabel("energy per inference (nJ, log scale)")
     ax.set_title("Energy per inference: analog vs digital (22 nm table)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     parts = sorted({p for r in rows for _, get in kinds for p in get(r).get("breakdown_pJ", {})})
     colors = {p: f"C{i}" for i, p in enumerate(parts)}
     for k, (label, get) in enumerate(kinds):
@@ -290,7 +330,7 @@ def complexity(out, summary):
     bx.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     bx.set_ylabel("share of the bar's energy (%)")
     bx.set_title("Energy by component (buffer: memory traffic)")
-    bx.legend(fontsize=7, loc="lower right", ncol=2)
+    bx.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     save(fig, out, "complexity.png")
 
 
@@ -316,11 +356,11 @@ def irdrop(out, summary):
                 label = f"{t} x {t}" + (", calibrated" if cal != "0" else "")
                 s[f"{m}_t{t}_cal{cal}"] = sweep_line(ax, rows, key, label, marker + style, f"C{k}")
                 s[f"{m}_digital"] = float(rows[0]["digital_accuracy"])
-        ax.axhline(100 * s.get(f"{m}_digital", 0), color="gray", ls=":", lw=1)
+        ax.axhline(100 * s.get(f"{m}_digital", 0), color="gray", ls=":", lw=1, label="digital (quantized weights)")
         ax.set_xscale("symlog", linthresh=0.5)
         ax.set_xticks([0, 0.5, 1, 2, 5])
         ax.set_xticklabels(["0", "0.5", "1", "2", "5"])
-        ax.set_xlabel("wire resistance per segment (ohm, rows and columns)")
+        ax.set_xlabel("wire resistance per segment (ohm, rows and columns; symlog: linear below 0.5)")
         ax.set_title(f"{title} on neurram_256 tiles")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy (%), mean and std over chips")
