@@ -56,6 +56,7 @@ struct MappingSpec {
   // Strict: unknown keys and wrong types throw SpecError naming "<path>.<key>".
   static MappingSpec from_json(const nlohmann::json& j, const std::string& path = "mapping");
   nlohmann::json to_json() const;
+  static std::vector<std::string> keys();  // its JSON keys, from the one table that reads them
   void validate(const std::string& path = "mapping") const;
 };
 

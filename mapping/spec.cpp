@@ -2,8 +2,10 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "core/core.h"
+#include "core/fields.h"
 #include "mapping/mapping.h"
 
 namespace qs4d {
@@ -25,44 +27,62 @@ const std::vector<std::pair<std::string, Granularity>> kGranularities = {
 
 }  // namespace
 
+namespace {
+
+// An enumerated key, read and written through its names.
+template <class E>
+Field<MappingSpec> enum_field(const char* key, E MappingSpec::*member, const std::vector<std::pair<std::string, E>>& names) {
+  return {key, [member, &names](MappingSpec& s, const json& v, const std::string& p) { s.*member = get_enum(v, p, names); },
+          [key, member, &names](const MappingSpec& s, json& j) { j[key] = name_of(s.*member, names); }};
+}
+
+// An integer key (its range checked by validate(), which knows the combinations).
+template <class T>
+Field<MappingSpec> int_field(const char* key, T MappingSpec::*member) {
+  return {key,
+          [member](MappingSpec& s, const json& v, const std::string& p) {
+            if constexpr (std::is_same_v<T, int64_t>) {
+              s.*member = get_int(v, p);
+            } else {
+              s.*member = get_small_int(v, p);  // checked in 64 bits before it is narrowed
+            }
+          },
+          [key, member](const MappingSpec& s, json& j) { j[key] = s.*member; }};
+}
+
+const std::vector<Field<MappingSpec>>& mapping_fields() {
+  using M = MappingSpec;
+  static const std::vector<Field<M>> fields = {
+      int_field("tile_rows", &M::tile_rows),
+      int_field("tile_cols", &M::tile_cols),
+      enum_field("encoding", &M::encoding, kEncodings),
+      enum_field("offset_reference", &M::offset_reference, kReferences),
+      int_field("bits_per_device", &M::bits_per_device),
+      enum_field("quantization", &M::quantization, kSources),
+      int_field("weight_bits", &M::weight_bits),
+      enum_field("granularity", &M::granularity, kGranularities),
+      {"map_recurrence",
+       [](M& s, const json& v, const std::string& p) {
+         if (!v.is_boolean()) throw SpecError(p, "expected true or false, got " + describe(v));
+         s.map_recurrence = v.get<bool>();
+       },
+       [](const M& s, json& j) { j["map_recurrence"] = s.map_recurrence; }},
+      int_field("recurrence_bits", &M::recurrence_bits),
+  };
+  return fields;
+}
+
+}  // namespace
+
 MappingSpec MappingSpec::from_json(const json& j, const std::string& path) {
-  reject_unknown(j, path,
-                 {"tile_rows", "tile_cols", "encoding", "offset_reference", "bits_per_device",
-                  "quantization", "weight_bits", "granularity", "map_recurrence",
-                  "recurrence_bits"});
-  MappingSpec s;
-  for (const auto& [key, v] : j.items()) {
-    const std::string p = path + "." + key;
-    if (key == "tile_rows") s.tile_rows = get_int(v, p);
-    if (key == "tile_cols") s.tile_cols = get_int(v, p);
-    if (key == "encoding") s.encoding = get_enum(v, p, kEncodings);
-    if (key == "offset_reference") s.offset_reference = get_enum(v, p, kReferences);
-    if (key == "bits_per_device") s.bits_per_device = get_small_int(v, p);
-    if (key == "quantization") s.quantization = get_enum(v, p, kSources);
-    if (key == "weight_bits") s.weight_bits = get_small_int(v, p);
-    if (key == "granularity") s.granularity = get_enum(v, p, kGranularities);
-    if (key == "map_recurrence") {
-      if (!v.is_boolean()) throw SpecError(p, "expected true or false, got " + describe(v));
-      s.map_recurrence = v.get<bool>();
-    }
-    if (key == "recurrence_bits") s.recurrence_bits = get_small_int(v, p);
-  }
+  const MappingSpec s = read_fields(j, path, mapping_fields());
   s.validate(path);
   return s;
 }
 
-json MappingSpec::to_json() const {
-  return json{{"tile_rows", tile_rows},
-              {"tile_cols", tile_cols},
-              {"encoding", name_of(encoding, kEncodings)},
-              {"offset_reference", name_of(offset_reference, kReferences)},
-              {"bits_per_device", bits_per_device},
-              {"quantization", name_of(quantization, kSources)},
-              {"weight_bits", weight_bits},
-              {"granularity", name_of(granularity, kGranularities)},
-              {"map_recurrence", map_recurrence},
-              {"recurrence_bits", recurrence_bits}};
-}
+json MappingSpec::to_json() const { return write_fields(*this, mapping_fields()); }
+
+std::vector<std::string> MappingSpec::keys() { return keys_of(mapping_fields()); }
 
 void MappingSpec::validate(const std::string& path) const {
   for (const auto& [key, v] : {std::pair{"tile_rows", tile_rows}, {"tile_cols", tile_cols}}) {

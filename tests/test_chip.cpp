@@ -85,7 +85,8 @@ TEST(ChipSpec, EveryKeyOfTheTablesIsDocumented) {
       {"chip", ChipSpec::keys()},
       {"periphery", PeripherySpec::keys()},
       {"dataflow", DataflowSpec::keys()},
-      {"device", DeviceSpec::keys()}};
+      {"device", DeviceSpec::keys()},
+      {"mapping", MappingSpec::keys()}};
   for (const auto& [spec, keys] : specs) {
     EXPECT_GE(keys.size(), 3u) << spec;
     for (const std::string& key : keys) {
