@@ -268,7 +268,7 @@ check "a dry run writes nothing" bash -c "'$bin' sweep '$m/layer_post_din1.h5' -
   --chip pcm_512 --grid periphery.adc_bits=4,8 --out '$tmp/dry.csv' --dry-run >/dev/null && \
   [ ! -e '$tmp/dry.csv' ] && [ ! -e '$tmp/dry.csv.run.json' ]"
 check "SIGTERM prints the resume hint" bash -c "'$bin' sweep '$m/layer_post_din1.h5' --data '$tmp/ds_test.h5' \
-  --chip pcm_512 --grid periphery.adc_headroom=1,1.1,1.2,1.3,1.4,1.5,1.6,1.7 --trials 400 --out '$tmp/term.csv' \
+  --chip pcm_512 --grid periphery.adc_headroom=1,1.1,1.2,1.3,1.4,1.5,1.6,1.7 --trials 20000 --out '$tmp/term.csv' \
   2>'$tmp/term.err' & pid=\$!; sleep 1; kill -TERM \$pid; wait \$pid; status=\$?; \
   [ \$status = 143 ] && grep -q 'run the same command with --resume' '$tmp/term.err'"
 check "sweep.slurm says how to call it" bash -c "bash '$(dirname "$0")/../scripts/sweep.slurm' 2>&1 | grep -q 'usage: sbatch'"
