@@ -1,5 +1,6 @@
 #include "bindings/convert.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/core.h"
@@ -124,6 +125,19 @@ std::string path_from(const std::string& path) {
     throw UsageError("path \"" + printable(path) + "\" holds a NUL byte, which no file name can");
   }
   return path;
+}
+
+RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
+                             const std::function<RowMatrixXf(const SequenceBatch& part, int64_t first)>& logits) {
+  RowMatrixXf out(batch.n, outputs);
+  const int64_t per = batch.length * batch.width;
+  for (int64_t s = 0; s < batch.n; s += 256) {
+    const int64_t n = std::min<int64_t>(256, batch.n - s);
+    const SequenceBatch part{n, batch.length, batch.width,
+                             std::vector<float>(batch.values.begin() + s * per, batch.values.begin() + (s + n) * per)};
+    out.middleRows(s, n) = logits(part, s);
+  }
+  return out;
 }
 
 SequenceBatch sequences_from(const py::handle& given, const char* name) {

@@ -89,18 +89,9 @@ void register_data(py::module_& m) {
             const SequenceBatch batch = sequences_from(x, "x");
             const ExecMode exec = parse_exec_mode(mode);
             const RowMatrixXf logits = interruptible([&] {
-              // In batches of 256, so that Ctrl-C stops it between them.
               const DigitalEngine engine(*c.model, batch.length, exec);
-              RowMatrixXf out(batch.n, c.model->config().d_output);
-              const int64_t per = batch.length * batch.width;
-              for (int64_t s = 0; s < batch.n; s += 256) {
-                const int64_t n = std::min<int64_t>(256, batch.n - s);
-                const SequenceBatch part{n, batch.length, batch.width,
-                                         std::vector<float>(batch.values.begin() + s * per,
-                                                            batch.values.begin() + (s + n) * per)};
-                out.middleRows(s, n) = engine.logits(part, threads);
-              }
-              return out;
+              return logits_in_pieces(batch, c.model->config().d_output,
+                                      [&](const SequenceBatch& part, int64_t) { return engine.logits(part, threads); });
             });
             return same_kind(to_numpy(logits), x);
           },

@@ -146,6 +146,8 @@ PYBIND11_MODULE(qs4dsim, m) {
       if (std::filesystem::is_directory(installed, ec)) qs4d::set_installed_data_dir(installed.string());
     }
   }
+  m.def("seconds", [](const py::handle& t) { return time_from(t); }, py::arg("time"),
+        "A time after programming in seconds, read as eval's --times reads it ('1d', '1mo', or a number)");
   m.def("data_dir", [] { return qs4d::data_dir(); }, "The folder the presets are read from (QS4D_DATA_DIR "
         "overrides it)");
   // The library's errors, with the command line's messages; all are ValueErrors.

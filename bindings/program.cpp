@@ -83,18 +83,11 @@ py::object forward(ProgrammedChip& p, const py::object& x, int64_t first_sample,
     const DigitalEngine& engine = p.engine(batch.length);
     ActionCounts run;
     if (count) p.chip->analog().count_actions(&run, p.activation_bits);
-    RowMatrixXf out(batch.n, p.model->config().d_output);
+    RowMatrixXf out;
     try {
-      // In pieces of 256 samples (streams are keyed per sample, so the pieces change nothing),
-      // so that Ctrl-C stops it between them.
-      const int64_t per = batch.length * batch.width;
-      for (int64_t s = 0; s < batch.n; s += 256) {
-        const int64_t n = std::min<int64_t>(256, batch.n - s);
-        const SequenceBatch part{n, batch.length, batch.width,
-                                 std::vector<float>(batch.values.begin() + s * per,
-                                                    batch.values.begin() + (s + n) * per)};
-        out.middleRows(s, n) = p.chip->logits(engine, part, first_sample + s, threads);
-      }
+      out = logits_in_pieces(batch, p.model->config().d_output, [&](const SequenceBatch& part, int64_t first) {
+        return p.chip->logits(engine, part, first_sample + first, threads);
+      });
     } catch (...) {
       p.chip->analog().count_actions(nullptr);  // a stopped run counts nothing
       throw;

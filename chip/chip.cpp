@@ -202,17 +202,25 @@ json DataflowSpec::to_json() const { return write_fields(*this, dataflow_fields(
 
 std::vector<std::string> DataflowSpec::keys() { return keys_of(dataflow_fields()); }
 
+std::string ChipSpec::inert_at_every(const std::string& key, const std::vector<double>& times_s) const {
+  std::string why;
+  for (double t : times_s) {
+    const std::string reason = inert_reason(key, t);
+    if (reason.empty()) return "";
+    if (why.empty()) why = reason;
+  }
+  return why;
+}
+
 std::string ChipSpec::inert_reason(const std::string& key, double t_s) const {
   if (key.rfind("device.", 0) == 0) {
     // Write-verify outcomes steer a repair: then the programmed state matters beyond the cells.
     const bool repair_reads_verify = device.write_verify.enabled && (repair_partner || repair_spares);
     return device.inert_reason(key.substr(7), t_s, repair_reads_verify);
   }
-  const PeripherySpec& p = periphery;
-  if (key == "periphery.calibration_samples" || key == "periphery.adc_headroom") {
-    const bool finite = p.adc_bits > 0 || (analog_recurrence && p.state_adc_bits > 0);
-    if (!p.adc_calibrated) return "chip " + name + " has fixed ADC ranges (periphery.adc_range is not calibrated)";
-    if (!finite) return "chip " + name + " has ideal ADCs (periphery.adc_bits 0): no range to calibrate";
+  if ((key == "periphery.calibration_samples" || key == "periphery.adc_headroom") && !calibrates_adc()) {
+    return periphery.adc_calibrated ? "chip " + name + " has ideal ADCs (periphery.adc_bits 0): no range to calibrate"
+                            : "chip " + name + " has fixed ADC ranges (periphery.adc_range is not calibrated)";
   }
   if ((key == "periphery.state_dac_bits" || key == "periphery.state_adc_bits") && !analog_recurrence) {
     return "chip " + name + " runs its recurrence digitally (recurrence digital): it has no state converters";

@@ -110,6 +110,15 @@ struct ChipSpec {
   // ADCs; the recurrence's converters (state_dac_bits, state_adc_bits) only on an analog
   // recurrence.
   std::string inert_reason(const std::string& key, double t_s) const;
+  // Why `key` changes nothing at any of `times_s` (the first time's reason); empty when it acts
+  // at one of them.
+  std::string inert_at_every(const std::string& key, const std::vector<double>& times_s) const;
+  // Whether its ADC ranges are calibrated on samples: calibrated ranges on finite-resolution ADCs
+  // (the output ADCs, or the state ADCs of an analog recurrence).
+  bool calibrates_adc() const {
+    return periphery.adc_calibrated &&
+           (periphery.adc_bits > 0 || (analog_recurrence && periphery.state_adc_bits > 0));
+  }
   static ChipSpec from_json(const nlohmann::json& j);
   static std::vector<std::string> keys();  // the chip's own keys (the nested specs have theirs)
 };

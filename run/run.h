@@ -49,8 +49,8 @@ struct CalibrationSet {
   Dataset data;              // the samples calibration runs on
   std::string file_fingerprint;
   bool found_beside = false;  // the default, found beside the evaluated data
-  // {"source", "fingerprint", "samples", "found_beside", "disjoint_from_evaluated": true}: what
-  // every report that calibrated says about it.
+  // {"source", "fingerprint", "samples", "found_beside", "used": true,
+  // "disjoint_from_evaluated": true}: what every report that calibrated says about it.
   nlohmann::json to_json() const;
 };
 // DIR/PREFIX_train.h5 for DIR/PREFIX_test.h5 or DIR/PREFIX_val.h5; empty for any other name.
@@ -63,8 +63,9 @@ int64_t calibration_samples_needed(const ChipSpec& chip, int64_t calibrate_outpu
 // value for value to an evaluated one (naming both indices), or samples the evaluated data's
 // engine cannot run (another length or width).
 void check_disjoint(const Dataset& calibration, const Dataset& evaluated);
-// The first `count` samples of `path` (empty: the training split beside `evaluated`), checked
-// with check_disjoint. A missing default is refused with the command that writes it.
+// The first `count` samples of `path` (empty: the training split beside `evaluated`). A missing
+// default is refused with the command that writes it. Whatever runs on them checks them apart
+// from its evaluated samples (check_disjoint in evaluate_analog, run_sweep, count_inference).
 CalibrationSet load_calibration(const std::string& path, const Dataset& evaluated, int64_t count);
 
 struct DigitalReference;

@@ -426,18 +426,16 @@ int64_t check_sweep(const std::string& chip_name, const SweepOptions& o) {
   for (double t : o.eval.times_s) base.device.check_time(t);
   int64_t needed = calibration_samples_needed(base, o.eval.calibrate_outputs);
   for (const Axis& axis : axes) {
-    std::string inert;  // why the axis changes nothing, while no value and time says otherwise
+    std::string inert;  // why the axis changes nothing, while no value says otherwise
     bool acts = false;
     for (const std::string& value : axis.values) {
       std::vector<std::string> overrides = o.overrides;
       overrides.push_back(axis.key + "=" + value);
       const ChipSpec chip = load_chip(chip_name, overrides);
-      for (double t : o.eval.times_s) {
-        chip.device.check_time(t);
-        const std::string why = chip.inert_reason(axis.key, t);
-        if (why.empty()) acts = true;
-        if (inert.empty()) inert = why;
-      }
+      for (double t : o.eval.times_s) chip.device.check_time(t);
+      const std::string why = chip.inert_at_every(axis.key, o.eval.times_s);
+      if (why.empty()) acts = true;
+      if (inert.empty()) inert = why;
       needed = std::max(needed, calibration_samples_needed(chip, o.eval.calibrate_outputs));
     }
     // Rows identical to the last digit, labelled as if the axis mattered: refused, not swept.

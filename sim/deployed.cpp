@@ -30,10 +30,7 @@ DeployedChip::DeployedChip(const S4DModel& model, const MappedModel& map, const 
     : chip_(&chip), analog_(map, chip, seed, trial, age_at_zero), ops_(analog_, model, chip), seed_(seed),
       trial_(trial) {}
 
-bool DeployedChip::calibrates() const {
-  const PeripherySpec& p = chip_->periphery;
-  return p.adc_calibrated && (p.adc_bits > 0 || (chip_->analog_recurrence && p.state_adc_bits > 0));
-}
+bool DeployedChip::calibrates() const { return chip_->calibrates_adc(); }
 
 uint64_t DeployedChip::stream_base() const {
   if (time_index_ < 0) throw UsageError("the chip has not been aged yet: call age(time) before running inputs");

@@ -56,19 +56,11 @@ class ChipNoise:
                 f"{drift} drift, programming spread x{self.noise_scale:g}) drawn at "
                 f"{', '.join(str(t) for t in self.times)} after programming (one time per step, in turn)"
                 f"{', with one read' if self.read_noise else ', no read noise'}")
-        later = [t for t in self.times if self.qs4dsim_seconds(t) > 0]
+        later = [t for t in self.times if self.qs4dsim.seconds(t) > 0]
         if drift == "relaxation_table" and later:
             line += (f"; note: at {', '.join(str(t) for t in later)} this device's relaxation replaces the "
                      "programmed state, so the programming spread (and its scale) acts only at t = 0")
         return line
-
-    @staticmethod
-    def qs4dsim_seconds(t) -> float:
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "y": 3.156e7}
-        text = str(t).strip()
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
 
     def __call__(self, index: int, name: str, w: torch.Tensor, bits: int, scale: torch.Tensor) -> torch.Tensor:
         """w: the fake-quantized weights; scale: their quantizer's scale (one, or one per output),

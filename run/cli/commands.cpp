@@ -275,7 +275,6 @@ int run_sweep(const SweepArgs& args) {
     calibration = load_calibration(args.calibration, data, needed);
     o.eval.calibration = &calibration.data;
     calibration_report = calibration.to_json();
-    calibration_report["used"] = true;
   } else {
     calibration_report = {{"used", false}, {"why", "no point calibrates ADC ranges or outputs"}};
   }

@@ -132,7 +132,7 @@ nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const Chip
                                const std::string& tech, const ActionCounts& counted, bool print);
 // The calibration samples `chip` needs with `calibrate_outputs` (none: an empty set and
 // `report` says why): `given` when set (the Python module's arrays), else loaded from `path`
-// (empty: beside `data`); checked apart from `data`. `report` gets the JSON a result file carries
+// (empty: beside `data`); the run that uses it checks it apart from `data`. `report` gets the JSON a result file carries
 // under "calibration".
 CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, const std::string& path,
                                const Dataset& data, nlohmann::json& report, const Dataset* given = nullptr);

@@ -25,16 +25,7 @@ nlohmann::json inert_overrides(const ChipSpec& chip, const std::vector<std::stri
                                const std::vector<double>& times_s, bool print) {
   nlohmann::json out = nlohmann::json::array();
   for (const std::string& set : overrides) {
-    const std::string key = set.substr(0, set.find('='));
-    std::string why;
-    for (double t : times_s) {
-      const std::string reason = chip.inert_reason(key, t);
-      if (reason.empty()) {
-        why.clear();
-        break;
-      }
-      if (why.empty()) why = reason;
-    }
+    const std::string why = chip.inert_at_every(set.substr(0, set.find('=')), times_s);
     if (why.empty()) continue;
     out.push_back({{"set", set}, {"why", why}});
     if (print) {
@@ -241,12 +232,10 @@ CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, 
   if (given != nullptr) {
     set.data = *given;
     set.file_fingerprint = bytes_fingerprint(given->x.values.data(), given->x.values.size() * sizeof(float));
-    check_disjoint(set.data, data);
   } else {
     set = load_calibration(path, data, needed);
   }
   report = set.to_json();
-  report["used"] = true;
   return set;
 }
 

@@ -49,6 +49,22 @@ struct Verb {
   std::function<MpiUse()> mpi;
 };
 
+// A verb that runs `run` on its arguments, inside one ThreadScope of their --threads when they
+// have one (every parallel level); under MPI only when `mpi` says so.
+template <class A>
+Verb verb(CLI::App* command, std::shared_ptr<A> held, int (*run)(const A&), MpiUse mpi = MpiUse::kNo) {
+  return {command,
+          [held, run] {
+            if constexpr (requires { held->threads; }) {
+              const qs4d::ThreadScope threads(held->threads);
+              return run(*held);
+            } else {
+              return run(*held);
+            }
+          },
+          [mpi] { return mpi; }};
+}
+
 // Options of energy and compare, which differ only in their checkpoints and --data default.
 void add_cost_options(CLI::App* cmd, CostArgs& a, const std::string& data_default) {
   cmd->add_option("--chip", a.chip, "chip preset name or JSON file")->required();
@@ -74,11 +90,7 @@ Verb add_info(CLI::App& app) {
   auto* info_cmd = app.add_subcommand("info", "Architecture, parameters, quantization and weight "
                                               "memory of a checkpoint");
   info_cmd->add_option("checkpoint", info.checkpoint, "checkpoint (HDF5, format v1)")->required();
-  CLI::App* cmd = info_cmd;
-  return {cmd, [held] {
-    const InfoArgs& a = *held;
-    return run_info(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(info_cmd, held, &run_info);
 }
 
 // `qs4dsim eval`: its options, and how it runs.
@@ -117,12 +129,9 @@ Verb add_eval(CLI::App& app) {
   eval_cmd->footer("Under MPI (mpirun -np N qs4dsim eval ... --chip CHIP --trials K), the K chips are shared "
                    "out over the N processes and --threads threads in each; rank 0 prints and writes --json, "
                    "the same numbers as one process.");
-  CLI::App* cmd = eval_cmd;
-  return {cmd, [held] {
-    const EvalArgs& a = *held;
-    const qs4d::ThreadScope threads(a.threads);  // every parallel level
-    return run_eval(a);
-  }, [held] { return held->chip.empty() ? MpiUse::kNo : MpiUse::kYes; }};
+  Verb v = verb(eval_cmd, held, &run_eval);
+  v.mpi = [held] { return held->chip.empty() ? MpiUse::kNo : MpiUse::kYes; };  // chips share out, digital does not
+  return v;
 }
 
 // `qs4dsim predict`: its options, and how it runs.
@@ -139,12 +148,7 @@ Verb add_predict(CLI::App& app) {
       ->check(CLI::IsMember({"conv", "recurrent"}));
   pred_cmd->add_option("--threads", pred.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
-  CLI::App* cmd = pred_cmd;
-  return {cmd, [held] {
-    const PredictArgs& a = *held;
-    const qs4d::ThreadScope threads(a.threads);
-    return run_predict(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(pred_cmd, held, &run_predict);
 }
 
 // `qs4dsim map`: its options, and how it runs.
@@ -156,11 +160,7 @@ Verb add_map(CLI::App& app) {
   map_cmd->add_option("--chip", map.chip, "chip preset name (data/chips) or JSON file")->required();
   map_cmd->add_option("--set", map.overrides, "override a chip key: --set mapping.tile_rows=128");
   map_cmd->add_option("--json", map.json_out, "write the map summary as JSON to this file");
-  CLI::App* cmd = map_cmd;
-  return {cmd, [held] {
-    const MapArgs& a = *held;
-    return run_map(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(map_cmd, held, &run_map);
 }
 
 // `qs4dsim device`: its options, and how it runs.
@@ -184,11 +184,7 @@ Verb add_device(CLI::App& app) {
   dev_cmd->add_flag("--extrapolate", dev.extrapolate,
                     "allow times after programming outside the device source's range (marked)");
   dev_cmd->add_option("--csv", dev.csv_out, "write one row per (level, time) to this CSV file");
-  CLI::App* cmd = dev_cmd;
-  return {cmd, [held] {
-    const DeviceArgs& a = *held;
-    return run_device(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(dev_cmd, held, &run_device);
 }
 
 // `qs4dsim sweep`: its options, and how it runs.
@@ -230,12 +226,7 @@ Verb add_sweep(CLI::App& app) {
   sw_cmd->footer("Under MPI (mpirun -np N qs4dsim sweep ...), the (point, trial) units are shared out over "
                  "the N processes and --threads threads in each; rank 0 writes the CSV, the same byte "
                  "for byte for any N and thread count.");
-  CLI::App* cmd = sw_cmd;
-  return {cmd, [held] {
-    const SweepArgs& a = *held;
-    const qs4d::ThreadScope threads(a.threads);
-    return run_sweep(a);
-  }, [] { return MpiUse::kYes; }};
+  return verb(sw_cmd, held, &run_sweep, MpiUse::kYes);
 }
 
 // `qs4dsim quantize`: its options, and how it runs.
@@ -266,12 +257,7 @@ Verb add_quantize(CLI::App& app) {
   qz_cmd->add_option("--json", qz.json_out, "write the results as JSON to this file");
   qz_cmd->add_option("--logits", qz.logits_out,
                      "write the logits of the --components model to this HDF5 file (/logits)");
-  CLI::App* cmd = qz_cmd;
-  return {cmd, [held] {
-    const QuantizeArgs& a = *held;
-    const qs4d::ThreadScope threads(a.threads);
-    return run_quantize(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(qz_cmd, held, &run_quantize);
 }
 
 // `qs4dsim circuit`: its options, and how it runs.
@@ -310,12 +296,7 @@ Verb add_circuit(CLI::App& app) {
       ->check(CLI::Range(0.0, 1e3))->capture_default_str();
   ck_cmd->add_option("--solver", ck.solver, "exact, first-order or ideal")
       ->check(CLI::IsMember({"exact", "first-order", "ideal"}))->capture_default_str();
-  CLI::App* cmd = ck_cmd;
-  return {cmd, [held] {
-    const CircuitArgs& a = *held;
-    const qs4d::ThreadScope threads(a.threads);
-    return run_circuit(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(ck_cmd, held, &run_circuit);
 }
 
 // `qs4dsim energy`: its options, and how it runs.
@@ -326,12 +307,7 @@ Verb add_energy(CLI::App& app) {
                                               "against a digital baseline");
   en_cmd->add_option("checkpoint", en.checkpoint, "checkpoint (HDF5, format v1)")->required();
   add_cost_options(en_cmd, en, "the test split of the checkpoint's /meta dataset in data/datasets");
-  CLI::App* cmd = en_cmd;
-  return {cmd, [held] {
-    const EnergyArgs& a = *held;
-    const qs4d::ThreadScope threads(a.threads);
-    return run_energy(a);
-  }, [] { return MpiUse::kNo; }};
+  return verb(en_cmd, held, &run_energy);
 }
 
 // `qs4dsim compare`: its options, and how it runs.

@@ -34,10 +34,11 @@ int run_paired_compare(const CompareArgs& args) {
   o.seed = args.seed;
   o.batch = args.batch;
   o.threads = args.threads;
-  nlohmann::json cal_a, cal_b;
-  const CalibrationSet calibration_a = calibration_for(chip_a, 0, args.calibration, data, cal_a);
-  const CalibrationSet calibration_b = calibration_for(chip_b, 0, args.calibration, data, cal_b);
-  const CalibrationSet& calibration = calibration_a.data.x.n >= calibration_b.data.x.n ? calibration_a : calibration_b;
+  // One calibration set for both sides, as large as the side that needs more asks.
+  const ChipSpec& needier =
+      calibration_samples_needed(chip_b, 0) > calibration_samples_needed(chip_a, 0) ? chip_b : chip_a;
+  nlohmann::json calibration_report;
+  const CalibrationSet calibration = calibration_for(needier, 0, args.calibration, data, calibration_report);
   if (calibration.data.x.n > 0) o.calibration = &calibration.data;
   const PairedResult r = evaluate_paired(model_a, chip_a, model_b, chip_b, data, o);
 
@@ -75,8 +76,7 @@ int run_paired_compare(const CompareArgs& args) {
     j["a"] = {{"checkpoint", path_a}, {"chip", chip_a.resolved}, {"digital_accuracy", r.a.digital.accuracy}};
     j["b"] = {{"checkpoint", path_b}, {"chip", chip_b.resolved}, {"digital_accuracy", r.b.digital.accuracy},
               {"overrides_b", args.overrides_b}};
-    j["calibration"] = calibration.data.x.n > 0 ? (calibration_a.data.x.n >= calibration_b.data.x.n ? cal_a : cal_b)
-                                                : cal_a;
+    j["calibration"] = calibration_report;
     j["results"] = rows;
     write_text_atomic(args.json_out, j.dump(2) + "\n");
   }
