@@ -84,10 +84,39 @@ void register_data(py::module_& m) {
       .def_property_readonly("info", [](const Checkpoint& c) { return to_python(checkpoint_info(c)); },
                              "architecture, parameter counts, quantization and /meta as a dict")
       .def(
+          "state_codes",
+          [](const Checkpoint& c, int64_t layer, const py::array_t<float, py::array::c_style | py::array::forcecast>& z) {
+            const ModelConfig& cfg = c.model->config();
+            if (layer < 0 || layer >= cfg.n_layers)
+              throw UsageError("state_codes: layer " + std::to_string(layer) + " is not in 0.." +
+                               std::to_string(cfg.n_layers - 1));
+            const S4DLayer& l = c.model->layers()[static_cast<size_t>(layer)];
+            if (l.state_grid.bits == 0)
+              throw UsageError("state_codes: layer " + std::to_string(layer) + " of " + c.path +
+                               " has no state grid (/state_quant)");
+            const int64_t H = cfg.d_model, M = cfg.modes();
+            if (z.ndim() != 3 || z.shape(1) != H || z.shape(0) < 1 || z.shape(2) < 1)
+              throw UsageError("state_codes: z must be (B, " + std::to_string(H) + ", L)");
+            const int64_t B = z.shape(0), L = z.shape(2);
+            py::array_t<int16_t> codes({B, H, L, int64_t{2}, M});
+            int16_t* out = codes.mutable_data();
+            const float* u = z.data();
+            std::vector<float> y(static_cast<size_t>(L));
+            const GridPlanes planes = grid_planes(l);  // as the recurrent mode builds them
+            for (int64_t b = 0; b < B; ++b)
+              for (int64_t h = 0; h < H; ++h)
+                grid_scan_channel(planes.channel(h, M), M, u + (b * H + h) * L, L, l.state_grid.levels(), y.data(),
+                                  out + (b * H + h) * L * 2 * M, nullptr);
+            return codes;
+          },
+          py::arg("layer"), py::arg("z"),
+          "The codes (B, H, L, 2, M) of layer `layer`'s state on its trained grid for SSM inputs z (B, H, L), "
+          "as the simulator's recurrent mode computes them")
+      .def(
           "predict",
           [](const Checkpoint& c, const py::object& x, const std::string& mode, int threads) {
             const SequenceBatch batch = sequences_from(x, "x");
-            const ExecMode exec = parse_exec_mode(mode);
+            const ExecMode exec = resolve_exec_mode(mode, *c.model);
             const RowMatrixXf logits = interruptible([&] {
               const DigitalEngine engine(*c.model, batch.length, exec);
               return logits_in_pieces(batch, c.model->config().d_output,
@@ -95,7 +124,7 @@ void register_data(py::module_& m) {
             });
             return same_kind(to_numpy(logits), x);
           },
-          py::arg("x"), py::arg("mode") = "conv", py::arg("threads") = 0,
+          py::arg("x"), py::arg("mode") = "auto", py::arg("threads") = 0,
           "Digital logits (n, outputs) of x (n, L, d), as `qs4dsim predict` writes them; numpy, or a "
           "torch tensor when x is one")
       .def("__repr__", [](const Checkpoint& c) { return "<qs4dsim.Checkpoint " + c.path + ">"; });

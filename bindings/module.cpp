@@ -112,7 +112,7 @@ void register_evaluate(py::module_& m) {
       },
       py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = py::none(), py::arg("trials") = 1,
       py::arg("times") = 0.0, py::arg("seed") = 1, py::arg("threads") = 0,
-      py::arg("mode") = "conv", py::arg("batch") = 64, py::arg("energy_samples") = 16,
+      py::arg("mode") = "auto", py::arg("batch") = 64, py::arg("energy_samples") = 16,
       py::arg("tech") = "", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
       py::arg("calibration") = py::none(), py::arg("progress") = py::none(),
       "Accuracy of the checkpoint on (x, y) (numpy arrays or torch tensors): digital, or on `chip` (a "

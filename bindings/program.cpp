@@ -46,7 +46,7 @@ std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const py::
   auto p = std::make_shared<ProgrammedChip>();
   p->model = checkpoint.model;
   p->spec = chip.spec;
-  p->mode = parse_exec_mode(mode);
+  p->mode = resolve_exec_mode(mode, *checkpoint.model);
   p->tech = cli::tech_for(chip.spec, tech);  // "": the chip's own table
   p->activation_bits = load_tech(p->tech).memory.activation_bits;
   py::gil_scoped_release release;
@@ -314,7 +314,7 @@ void register_program(py::module_& m) {
       .def_property_readonly("time_s", [](const ProgrammedChip& p) { return p.chip->analog().time_s(); });
 
   m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 0, py::arg("trial") = 0,
-        py::arg("mode") = "conv", py::arg("tech") = "",
+        py::arg("mode") = "auto", py::arg("tech") = "",
         "Maps the checkpoint onto the chip (a Chip, a preset name or a dict) and programs it from "
         "(seed, trial), as eval does");
   m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = 0, py::arg("time") = 0.0,

@@ -16,6 +16,7 @@
 
 #include "bindings/bindings.h"
 #include "core/core.h"
+#include "models/model.h"
 
 namespace qs4d::py_bind {
 namespace {
@@ -66,19 +67,10 @@ Planes planes(const Floats& re, const Floats& im, const ScanShape& s) {
   return {re.data(), im.data(), re.data() + hm, im.data() + hm, re.data() + 2 * hm, im.data() + 2 * hm};
 }
 
-// A value on the grid of +-lim steps: clamped first (lim is a whole number, so this equals rounding
-// first) and then rounded half to even, as torch.round, by the float trick (|v| < 2^22 once
-// clamped). NaN goes to -lim rather than to an undefined integer conversion.
-inline float to_grid(float v, float lim) {
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: v + kMagic has no fraction bits left
-  v = v > -lim ? v : -lim;
-  v = v < lim ? v : lim;
-  return (v + kMagic) - kMagic;
-}
-
-// x_t = clamp(round(Abar x_{t-1} + Bbar u_t)) in grid steps, y_t = sum_m (2 step C x_t) real part.
-// Returns y (B, H, L); writes the codes (B, H, L, 2, M) when given and the largest |Re|, |Im|
-// before rounding, in steps.
+// x_t = clamp(round(Abar x_{t-1} + Bbar u_t)) in grid steps, y_t = sum_m (2 step C x_t) real part:
+// models/state_grid.cpp's grid_scan_channel, the kernel the simulator's recurrence runs too, one
+// (b, h) row at a time. Returns y (B, H, L) and the largest |Re|, |Im| of every mode before
+// rounding, in steps (H, M); writes the codes (B, H, L, 2, M) when given.
 py::tuple scan_forward(const Floats& re, const Floats& im, const Floats& z, int levels, py::object codes_out,
                        int threads) {
   const ScanShape s = scan_shape(re, z);
@@ -95,8 +87,10 @@ py::tuple scan_forward(const Floats& re, const Floats& im, const Floats& z, int 
   const Planes p = planes(re, im, s);
   const float* u = z.data();
   Floats y({s.B, s.H, s.L});
+  Floats peaks({s.H, s.M});
   float* out = y.mutable_data();
-  std::vector<float> peaks(static_cast<size_t>(s.H), 0.0f);
+  float* top = peaks.mutable_data();
+  std::fill(top, top + s.H * s.M, 0.0f);
   const float lim = static_cast<float>(levels);
   {
     py::gil_scoped_release release;
@@ -104,60 +98,41 @@ py::tuple scan_forward(const Floats& re, const Floats& im, const Floats& z, int 
 #pragma omp parallel for num_threads(scope.threads()) schedule(static)
     for (int64_t h = 0; h < s.H; ++h) {
       const int64_t o = h * s.M;
-      std::vector<float> qr(static_cast<size_t>(s.M)), qi(static_cast<size_t>(s.M));
-      float peak = 0.0f;
+      const GridChannel channel{p.ar + o, p.ai + o, p.br + o, p.bi + o, p.cr + o, p.ci + o};
       for (int64_t b = 0; b < s.B; ++b) {
-        std::fill(qr.begin(), qr.end(), 0.0f);
-        std::fill(qi.begin(), qi.end(), 0.0f);
         const int64_t row = b * s.H + h;
-        for (int64_t t = 0; t < s.L; ++t) {
-          const float ut = u[row * s.L + t];
-          float acc = 0.0f;
-          int16_t* code = codes ? codes + ((row * s.L + t) * 2) * s.M : nullptr;
-          float* __restrict xr = qr.data();
-          float* __restrict xi = qi.data();
-#pragma omp simd reduction(max : peak) reduction(+ : acc)
-          for (int64_t m = 0; m < s.M; ++m) {
-            const float pr = p.ar[o + m] * xr[m] - p.ai[o + m] * xi[m] + p.br[o + m] * ut;
-            const float pi = p.ar[o + m] * xi[m] + p.ai[o + m] * xr[m] + p.bi[o + m] * ut;
-            peak = std::max(peak, std::max(std::fabs(pr), std::fabs(pi)));
-            xr[m] = to_grid(pr, lim);
-            xi[m] = to_grid(pi, lim);
-            acc += p.cr[o + m] * xr[m] - p.ci[o + m] * xi[m];
-          }
-          if (code)
-            for (int64_t m = 0; m < s.M; ++m) {
-              code[m] = static_cast<int16_t>(qr[m]);
-              code[s.M + m] = static_cast<int16_t>(qi[m]);
-            }
-          out[row * s.L + t] = acc;
-        }
+        grid_scan_channel(channel, s.M, u + row * s.L, s.L, lim, out + row * s.L,
+                          codes ? codes + row * s.L * 2 * s.M : nullptr, top + o);
       }
-      peaks[static_cast<size_t>(h)] = peak;
     }
   }
-  return py::make_tuple(y, *std::max_element(peaks.begin(), peaks.end()));
+  return py::make_tuple(y, peaks);
 }
 
-// The straight-through adjoint (python/qs4d/state_scan.py), in the forward's units:
-// lam_t = conj(Abar) lam_{t+1} + conj(2 step C) dy_t. Returns (gA, gB', gC', gz'): gA =
-// sum lam conj(x_{t-1}) [x in steps], gB' = sum lam u, gC' = sum dy conj(x) [steps],
-// gz' = Re sum_m conj(Bbar') lam, each (2, H, M) [real; imag] or (B, H, L); the caller scales.
+// The straight-through adjoint (python/qs4d/state_scan.py), in the forward's units. A component
+// clamped at the grid's end (|round(p)| > levels) passes no gradient back, as torch.clamp does:
+// lam_t = conj(Abar) mu_{t+1} + conj(2 step C) dy_t, mu_t = lam_t where not clamped, else 0.
+// Returns (g, gz'): g (4, 2, H, M) holds gA = sum mu conj(x_{t-1}) [x in steps], gB' = sum mu u,
+// gC' = sum dy conj(x) [steps] as [real; imag] planes and, in plane 3's real part, the step's
+// sum lam . (q - p) (q - p: code minus value before rounding; q alone where clamped), which the
+// caller divides by the step (LSQ's gradient of a learned step); gz' = Re sum_m conj(Bbar') mu.
 py::tuple scan_backward(const Floats& re, const Floats& im, const Floats& z, const Codes& codes, const Floats& dy,
-                        int threads) {
+                        int levels, int threads) {
   const ScanShape s = scan_shape(re, z);
   expect_shape(im, "imag modes", {3, s.H, s.M});
   expect_shape(codes, "codes", {s.B, s.H, s.L, 2, s.M});
   expect_shape(dy, "dy", {s.B, s.H, s.L});
+  if (levels < 1 || levels > 32767) throw UsageError("state scan: levels must be in [1, 32767], got " + std::to_string(levels));
   const Planes p = planes(re, im, s);
   const float* u = z.data();
   const float* g = dy.data();
   const int16_t* x = codes.data();
-  Floats grads({int64_t{3}, int64_t{2}, s.H, s.M});  // gA, gB', gC' as [real; imag] planes
+  Floats grads({int64_t{4}, int64_t{2}, s.H, s.M});  // gA, gB', gC', gStep as [real; imag] planes
   Floats gz({s.B, s.H, s.L});
   float* gp = grads.mutable_data();
   float* gzp = gz.mutable_data();
   const int64_t hm = s.H * s.M;
+  const float edge = static_cast<float>(levels) + 0.5f;  // |p| >= edge rounds past the last level
   {
     py::gil_scoped_release release;
     ThreadScope scope(threads);
@@ -165,8 +140,8 @@ py::tuple scan_backward(const Floats& re, const Floats& im, const Floats& z, con
     for (int64_t h = 0; h < s.H; ++h) {
       const int64_t o = h * s.M;
       const size_t M = static_cast<size_t>(s.M);
-      std::vector<double> acc(6 * M, 0.0);  // gA re, im, gB re, im, gC re, im over the batch
-      std::vector<float> lr(M), li(M), row_sums(6 * M);  // this batch row's share of acc
+      std::vector<double> acc(7 * M, 0.0);  // gA re, im, gB re, im, gC re, im, gStep over the batch
+      std::vector<float> lr(M), li(M), row_sums(7 * M);  // this batch row's share of acc
       const std::vector<int16_t> no_state(2 * M, 0);  // x_{-1}
       for (int64_t b = 0; b < s.B; ++b) {
         std::fill(lr.begin(), lr.end(), 0.0f);
@@ -177,31 +152,38 @@ py::tuple scan_backward(const Floats& re, const Floats& im, const Floats& z, con
           const float gt = g[row * s.L + t], ut = u[row * s.L + t];
           const int16_t* xt = x + ((row * s.L + t) * 2) * s.M;
           const int16_t* __restrict xp = t > 0 ? xt - 2 * s.M : no_state.data();
-          float* __restrict lam_r = lr.data();
-          float* __restrict lam_i = li.data();
+          float* __restrict mu_r = lr.data();
+          float* __restrict mu_i = li.data();
           float* __restrict sums = row_sums.data();
           float dz = 0.0f;
 #pragma omp simd reduction(+ : dz)
           for (int64_t m = 0; m < s.M; ++m) {
-            const float nr = p.ar[o + m] * lam_r[m] + p.ai[o + m] * lam_i[m] + p.cr[o + m] * gt;
-            const float ni = p.ar[o + m] * lam_i[m] - p.ai[o + m] * lam_r[m] - p.ci[o + m] * gt;
-            lam_r[m] = nr;
-            lam_i[m] = ni;
-            dz += p.br[o + m] * nr + p.bi[o + m] * ni;
+            const float nr = p.ar[o + m] * mu_r[m] + p.ai[o + m] * mu_i[m] + p.cr[o + m] * gt;
+            const float ni = p.ar[o + m] * mu_i[m] - p.ai[o + m] * mu_r[m] - p.ci[o + m] * gt;
             const float xr = xt[m], xi = xt[s.M + m], pr = xp[m], pim = xp[s.M + m];
-            sums[m] += nr * pr + ni * pim;
-            sums[M + m] += ni * pr - nr * pim;
-            sums[2 * M + m] += nr * ut;
-            sums[3 * M + m] += ni * ut;
+            // The value before rounding, recomputed as the forward computed it.
+            const float vr = p.ar[o + m] * pr - p.ai[o + m] * pim + p.br[o + m] * ut;
+            const float vi = p.ar[o + m] * pim + p.ai[o + m] * pr + p.bi[o + m] * ut;
+            const bool in_r = std::fabs(vr) < edge, in_i = std::fabs(vi) < edge;
+            const float mr = in_r ? nr : 0.0f, mi = in_i ? ni : 0.0f;
+            mu_r[m] = mr;
+            mu_i[m] = mi;
+            dz += p.br[o + m] * mr + p.bi[o + m] * mi;
+            sums[m] += mr * pr + mi * pim;
+            sums[M + m] += mi * pr - mr * pim;
+            sums[2 * M + m] += mr * ut;
+            sums[3 * M + m] += mi * ut;
             sums[4 * M + m] += gt * xr;
             sums[5 * M + m] -= gt * xi;
+            sums[6 * M + m] += nr * (in_r ? xr - vr : xr) + ni * (in_i ? xi - vi : xi);
           }
           gzp[row * s.L + t] = dz;
         }
-        for (size_t k = 0; k < 6 * M; ++k) acc[k] += row_sums[k];  // batch rows summed in order
+        for (size_t k = 0; k < 7 * M; ++k) acc[k] += row_sums[k];  // batch rows summed in order
       }
-      for (int64_t k = 0; k < 6; ++k)
+      for (int64_t k = 0; k < 7; ++k)
         for (int64_t m = 0; m < s.M; ++m) gp[k * hm + o + m] = static_cast<float>(acc[k * M + m]);
+      for (int64_t m = 0; m < s.M; ++m) gp[7 * hm + o + m] = 0.0f;  // plane 3's imaginary part
     }
   }
   return py::make_tuple(grads, gz);
@@ -213,11 +195,12 @@ void register_state_scan(py::module_& m) {
   m.def("state_scan_forward", &scan_forward, py::arg("modes_re"), py::arg("modes_im"), py::arg("z"),
         py::arg("levels"), py::arg("codes") = py::none(), py::arg("threads") = 1,
         "The fixed-point state recurrence of qs4d.state_scan (forward): modes (3, H, M) real and "
-        "imaginary parts of [Abar; Bbar / step; 2 step C], z (B, H, L). Returns (y, peak in steps); "
+        "imaginary parts of [Abar; Bbar / step; 2 step C], z (B, H, L). Returns (y, peaks (H, M) in steps); "
         "fills codes (B, H, L, 2, M) int16 when given.");
   m.def("state_scan_backward", &scan_backward, py::arg("modes_re"), py::arg("modes_im"), py::arg("z"),
-        py::arg("codes"), py::arg("dy"), py::arg("threads") = 1,
-        "Its straight-through adjoint: returns ((3, 2, H, M) sums for Abar, Bbar, C; dz (B, H, L)).");
+        py::arg("codes"), py::arg("dy"), py::arg("levels"), py::arg("threads") = 1,
+        "Its straight-through adjoint: returns ((4, 2, H, M) sums for Abar, Bbar, C and the step; "
+        "dz (B, H, L)).");
 }
 
 }  // namespace qs4d::py_bind

@@ -33,55 +33,16 @@ def grid_model(path, bits, state, calibration):
         best = torch.load(state, map_location="cpu", weights_only=False)["best_state"]
         model.load_state_dict(best)
     else:  # as qs4dsim quantize: the float state's peaks, every layer run in float
-        model.model.eval()
-        for i, z in enumerate(float_ssm_inputs(model.model, calibration)):
-            with torch.no_grad():
-                model.x_range[i] = QATModel._state_scan(*model.discrete_ssm(i), z)[1]
+        model.calibrate_state(calibration)
     return model.eval()
 
 
-def float_ssm_inputs(s4model, x):
-    """The input z (B, H, L) of every layer's SSM with the whole model in float."""
-    inputs = []
-    hooks = [layer.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
-             for layer in s4model.s4_layers]
-    with torch.no_grad():
-        s4model(x)
-    for h in hooks:
-        h.remove()
-    return inputs
-
-
-def grid_ssm_inputs(model, x):
-    """The input z of every layer's SSM with x on the grid (each layer sees the ones before it
-    on the grid), and the logits."""
-    inputs = []
-    scan = model.ssm_scan_x
-
-    def spy(i, z):
-        inputs.append(z.detach().float().contiguous())
-        return scan(i, z)
-
-    model.ssm_scan_x = spy
+def dead_modes(model, x, bits):
+    """Per layer: the share of modes whose state is 0 at every step of every digit of x, and
+    the logits."""
+    shares = model.dead_mode_share(x)
     with torch.no_grad():
         logits = model(x)
-    del model.ssm_scan_x
-    return inputs, logits
-
-
-def dead_modes(model, x, bits):
-    """Per layer: the share of modes whose state is 0 at every step of every digit of x."""
-    inputs, logits = grid_ssm_inputs(model, x)
-    levels = 2 ** (bits - 1) - 1
-    shares = []
-    for i, z in enumerate(inputs):
-        a, b, c, _ = model.discrete_ssm(i)
-        step = float(model.x_range[i]) / levels
-        re, im = state_scan._modes(*(torch.view_as_real(t).detach() for t in (a, b, c)), step)
-        codes = np.empty((*z.shape, 2, a.shape[-1]), dtype=np.int16)
-        state_scan._module().state_scan_forward(re, im, z.numpy(), levels, codes, torch.get_num_threads())
-        alive = (codes != 0).any(axis=(0, 2, 3))  # (H, M)
-        shares.append(float(1 - alive.mean()))
     return shares, logits
 
 

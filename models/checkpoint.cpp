@@ -13,6 +13,7 @@ namespace {
 constexpr int64_t kFormatVersion = 1;
 const std::string kStateDict = "/state_dict";
 const std::string kQuant = "/quant";
+const std::string kStateQuant = "/state_quant";
 
 std::string layer_prefix(int64_t i) { return "s4_layers." + std::to_string(i) + "."; }
 std::string norm_prefix(int64_t i) { return "norms." + std::to_string(i) + "."; }
@@ -32,6 +33,7 @@ class CheckpointReader {
     read_state_dict(m);
     read_quant(m);
     build_layers(m);
+    read_state_quant(m);
     read_meta(m);
     return m;
   }
@@ -314,6 +316,62 @@ class CheckpointReader {
     }
     for (const auto& [name, q] : m.quant_) {
       if (m.tensors_.count(name)) m.tensors_[name].values = dequantize(q);
+    }
+  }
+
+  // /state_quant/s4_layers.{i}.x: the grid a layer's state was trained on (model.h, StateGrid).
+  void read_state_quant(S4DModel& m) {
+    if (!r_.exists(kStateQuant)) return;
+    if (!r_.is_group(kStateQuant)) r_.fail(ErrorKind::kWrongType, kStateQuant, "is not a group");
+    const int64_t H = m.config_.d_model, M = m.config_.modes();
+    for (const auto& name : r_.children(kStateQuant)) {
+      const std::string g = kStateQuant + "/" + name;
+      int64_t layer = -1;
+      for (int64_t i = 0; i < m.config_.n_layers; ++i)
+        if (name == layer_prefix(i) + "x") layer = i;
+      if (layer < 0) {
+        r_.fail(ErrorKind::kUnknownTensor, g,
+                "is no layer's state (expected s4_layers.{i}.x with i in 0.." +
+                    std::to_string(m.config_.n_layers - 1) + ")");
+      }
+      StateGrid grid;
+      const int64_t bits = r_.attr_int(g, "bits");
+      if (bits < kMinQuantBits || bits > kMaxQuantBits) {
+        r_.fail(ErrorKind::kBadValue, g + "/@bits", "is " + std::to_string(bits) + ", expected 2..16");
+      }
+      grid.bits = static_cast<int>(bits);
+      grid.granularity = r_.attr_string(g, "granularity");
+      const std::map<std::string, std::vector<int64_t>> shapes = {{"layer", {}}, {"channel", {H}}, {"mode", {H, M}}};
+      if (!shapes.count(grid.granularity)) {
+        r_.fail(ErrorKind::kBadValue, g + "/@granularity",
+                "is \"" + grid.granularity + "\", expected \"layer\", \"channel\" or \"mode\"");
+      }
+      grid.calibration = r_.attr_string(g, "calibration");
+      if (grid.calibration != "max" && grid.calibration != "percentile" && grid.calibration != "lsq") {
+        r_.fail(ErrorKind::kBadValue, g + "/@calibration",
+                "is \"" + grid.calibration + "\", expected \"max\", \"percentile\" or \"lsq\"");
+      }
+      const std::vector<int64_t>& want = shapes.at(grid.granularity);
+      const h5::DatasetInfo info = r_.info(g + "/step");
+      const bool scalar_ok = want.empty() && info.numel() == 1 && info.shape.size() <= 1;
+      if (!scalar_ok && info.shape != want) {
+        r_.fail(ErrorKind::kWrongShape, g + "/step",
+                "shape " + h5::shape_text(info.shape) + ", expected " +
+                    (want.empty() ? std::string("() or (1,)") : h5::shape_text(want)) + " for granularity " +
+                    grid.granularity);
+      }
+      const std::vector<float> steps = r_.read_float(g + "/step");
+      check_finite(g + "/step", steps);
+      for (float s : steps) {
+        if (!(s > 0) || s > 1e30f) r_.fail(ErrorKind::kBadValue, g + "/step", "contains a step that is not in (0, 1e30]");
+      }
+      grid.step.resize(static_cast<size_t>(H * M));
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t k = 0; k < M; ++k) {
+          const size_t from = want.empty() ? 0 : static_cast<size_t>(want.size() == 1 ? h : h * M + k);
+          grid.step[static_cast<size_t>(h * M + k)] = steps[from];
+        }
+      m.layers_[static_cast<size_t>(layer)].state_grid = std::move(grid);
     }
   }
 

@@ -360,6 +360,10 @@ void put(Writer& w, const S4DLayer& l) {
   }
   put(w, l.out_weight);
   put(w, l.discrete_from_quant);
+  put(w, l.state_grid.bits);
+  put(w, l.state_grid.granularity);
+  put(w, l.state_grid.calibration);
+  put(w, l.state_grid.step);
 }
 void get(Reader& r, S4DLayer& l) {
   get(r, l.a_bar);
@@ -370,6 +374,13 @@ void get(Reader& r, S4DLayer& l) {
   }
   get(r, l.out_weight);
   get(r, l.discrete_from_quant);
+  get(r, l.state_grid.bits);
+  get(r, l.state_grid.granularity);
+  get(r, l.state_grid.calibration);
+  get(r, l.state_grid.step);
+  if (l.state_grid.bits < 0 || l.state_grid.bits > kMaxQuantBits ||
+      (l.state_grid.bits > 0 && l.state_grid.step.size() != l.a_bar.size()))
+    r.fail("a layer whose state grid does not match its modes");
 }
 
 void put(Writer& w, const S4DModel& m) { ModelWire::put(w, m); }

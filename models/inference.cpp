@@ -25,7 +25,18 @@ const char* to_string(ExecMode mode) { return mode == ExecMode::kConv ? "conv" :
 ExecMode parse_exec_mode(const std::string& text) {
   if (text == "conv") return ExecMode::kConv;
   if (text == "recurrent") return ExecMode::kRecurrent;
-  throw UsageError("mode \"" + text + "\" is not known, expected \"conv\" or \"recurrent\"");
+  throw UsageError("mode \"" + text + "\" is not known, expected \"conv\", \"recurrent\" or \"auto\"");
+}
+
+int state_bits(const S4DModel& model) {
+  int bits = 0;
+  for (const S4DLayer& layer : model.layers()) bits = std::max(bits, layer.state_grid.bits);
+  return bits;
+}
+
+ExecMode resolve_exec_mode(const std::string& text, const S4DModel& model) {
+  if (text == "auto") return state_bits(model) > 0 ? ExecMode::kRecurrent : ExecMode::kConv;
+  return parse_exec_mode(text);
 }
 
 namespace {
@@ -71,6 +82,7 @@ struct DigitalEngine::Impl {
   };
   std::vector<ConvLayer> conv;
   std::vector<RecurrentLayer> rec;
+  std::vector<GridPlanes> grid;  // per layer; empty planes where the state stays float
   static void recurrent_ssm(const RecurrentLayer& rl, const RowMatrixXf& u, RowMatrixXf& y);
 
   // Scratch owned by one thread. The FFT buffers never move, so FFTW's plans (made for their
@@ -138,9 +150,12 @@ DigitalEngine::DigitalEngine(const S4DModel& model, int64_t length, ExecMode mod
         }
       }
       impl_->rec.push_back(std::move(rl));
+      impl_->grid.push_back(layer.state_grid.bits > 0 ? grid_planes(layer) : GridPlanes{});
     }
   }
 }
+
+int DigitalEngine::state_bits() const { return mode_ == ExecMode::kRecurrent ? qs4d::state_bits(*model_) : 0; }
 
 DigitalEngine::~DigitalEngine() = default;
 DigitalEngine::DigitalEngine(DigitalEngine&&) noexcept = default;
@@ -294,6 +309,13 @@ RowMatrixXf DigitalEngine::logits(const SequenceBatch& batch, int threads,
             ws.fft->inv(ws.time.data(), ws.freq.data(), cl.nfft);
             std::copy(ws.time.begin(), ws.time.begin() + L, ws.y.row(h).data());
           }
+        } else if (!impl_->grid[static_cast<size_t>(li)].ar.empty()) {
+          // The state on its trained grid (docs/model.md), channel by channel.
+          const GridPlanes& gp = impl_->grid[static_cast<size_t>(li)];
+          const int64_t M = c.modes();
+          for (int64_t h = 0; h < H; ++h)
+            grid_scan_channel(gp.channel(h, M), M, ws.z.row(h).data(), L, layer.state_grid.levels(),
+                              ws.y.row(h).data(), nullptr, nullptr);
         } else {
           const Impl::RecurrentLayer& rl = impl_->rec[static_cast<size_t>(li)];
           ws.zt.setZero(L, rl.padded_h);

@@ -37,6 +37,11 @@
 //     Abar, Bbar are then no longer derived from log_dt, log_A_real, A_imag, which stay in
 //     /state_dict for provenance only.
 //   A quantized /state_dict tensor takes its dequantized value from /quant.
+// /state_quant (optional): s4_layers.{i}.x for a layer whose state x was trained on a grid
+//   (docs/model.md, "The state on a grid"): attributes bits (2..16), granularity ("layer",
+//   "channel" or "mode"), calibration ("max", "percentile" or "lsq"); dataset step (float, shape
+//   () per layer, (H) per channel, (H, M) per mode), positive. Recurrent mode then runs that
+//   layer's state on the grid, exactly as the trainer did.
 // /meta (optional): free-form attributes (task, dataset, test accuracy, training configuration).
 // Other groups are ignored.
 //
@@ -100,6 +105,17 @@ struct QuantSpec {
 
 using ComplexVec = std::vector<std::complex<double>>;
 
+// The state x of one layer on a fixed-point grid (docs/model.md, "The state on a grid"): what a
+// checkpoint trained with its state quantized (/state_quant) holds and the digital recurrent mode
+// runs exactly as trained. bits = 0: the state stays float.
+struct StateGrid {
+  int bits = 0;
+  std::string granularity;  // "layer", "channel" or "mode": how many steps the trainer kept
+  std::string calibration;  // "max", "percentile" or "lsq": how it found them (provenance)
+  std::vector<float> step;  // one per mode (H * M, index h * M + m), expanded from the granularity
+  float levels() const { return bits > 0 ? static_cast<float>((1 << (bits - 1)) - 1) : 0.0f; }
+};
+
 // One S4D block, in the discrete form that both execution modes and the mapper use.
 struct S4DLayer {
   ComplexVec a_bar;           // (H * M), index h * M + m
@@ -111,6 +127,7 @@ struct S4DLayer {
   Eigen::VectorXf norm_weight, norm_bias;          // (H)
   Eigen::VectorXf running_mean, running_var;       // (H), batch norm only
   bool discrete_from_quant = false;                // Abar/Bbar came from /quant
+  StateGrid state_grid;                            // from /state_quant; bits 0 when absent
 };
 
 class S4DModel {
@@ -189,6 +206,10 @@ void write_matrix(const std::string& path, const std::string& dataset, const Row
 enum class ExecMode { kConv, kRecurrent };
 const char* to_string(ExecMode mode);
 ExecMode parse_exec_mode(const std::string& text);  // "conv" | "recurrent"; throws UsageError
+// The largest bits of any layer's state grid (0: the state is float everywhere).
+int state_bits(const S4DModel& model);
+// "auto": recurrent where the checkpoint holds a state grid (run as trained), else conv.
+ExecMode resolve_exec_mode(const std::string& text, const S4DModel& model);
 
 // Matrix products a caller may take over (sim/ runs them on simulated crossbars). Each returns
 // false to leave the product digital. Called concurrently from OpenMP threads; `sample` is the
@@ -240,6 +261,8 @@ class DigitalEngine {
 
   int64_t length() const { return length_; }
   ExecMode mode() const { return mode_; }
+  // The state bits this engine runs (0 in conv mode: the convolution keeps the state float).
+  int state_bits() const;
 
  private:
   struct Impl;
@@ -251,5 +274,30 @@ class DigitalEngine {
 
 // Index of the largest logit in each row (first one on ties).
 std::vector<int64_t> argmax_rows(const RowMatrixXf& logits);
+
+// ---------------------------------------------------------------------------------------------
+// The state on a grid: one kernel for the trainer's scan (bindings/state_scan.cpp) and the
+// simulator's recurrence, so the two give the same codes on the same inputs and steps.
+
+// One channel's recurrence coefficients in grid steps, float32, M modes each:
+// Abar, Bbar / step and 2 step C (real and imaginary parts).
+struct GridChannel {
+  const float *ar, *ai, *br, *bi, *cr, *ci;
+};
+
+// Runs x_t = clamp(round_half_even(Abar x_{t-1} + (Bbar / step) u_t), +-levels) over t < L from
+// x_{-1} = 0, in steps, and writes y[t] = sum_m Re((2 step C) x_t) (the D skip not included).
+// codes (L, 2, M) int16, when not null, receives every x_t; peaks (M), when not null, is raised
+// to the largest |Re|, |Im| of each mode before rounding, in steps.
+void grid_scan_channel(const GridChannel& p, int64_t M, const float* u, int64_t L, float levels, float* y,
+                       int16_t* codes, float* peaks);
+
+// The float32 planes of one layer (H * M each) that grid_scan_channel reads, built as the trainer
+// builds them: float(Abar), float(Bbar) / step, float(C) * (2 step).
+struct GridPlanes {
+  std::vector<float> ar, ai, br, bi, cr, ci;
+  GridChannel channel(int64_t h, int64_t M) const;
+};
+GridPlanes grid_planes(const S4DLayer& layer);
 
 }  // namespace qs4d

@@ -97,10 +97,23 @@ class ComponentQuantizer final : public LinearOverride {
     DigitalEngine(model_, samples.length, ExecMode::kRecurrent).logits(samples, threads, this);
     states_ = inputs_ = nullptr;
     if (int b = bits_of("x")) set_scales(state_scale_, trained_ranges_or(states.peaks()), b);
+    if (trained_grid()) {  // the checkpoint's own grid, per mode as trained: never recalibrated
+      for (size_t i = 0; i < state_scale_.size(); ++i) {
+        const std::vector<float>& step = model_.layers()[i].state_grid.step;
+        state_scale_[i] = step.empty() ? 0.0f : *std::max_element(step.begin(), step.end());
+      }
+    }
     if (int b = bits_of("act")) set_scales(act_scale_, inputs.peaks(), b);
   }
 
-  bool trained_state_ranges() const { return model_.meta().count("x_ranges") > 0; }
+  bool trained_state_ranges() const { return model_.meta().count("x_ranges") > 0 || trained_grid(); }
+  // x asked at the bits its /state_quant grid was trained at, in every layer: that grid is used.
+  bool trained_grid() const {
+    if (!bits_of("x")) return false;
+    for (const S4DLayer& layer : model_.layers())
+      if (layer.state_grid.bits != bits_of("x")) return false;
+    return true;
+  }
 
   bool encoder(int64_t, const Eigen::Ref<const Eigen::MatrixXf>& u, RowMatrixXf& x) const override {
     if (!bits_of("encoder") && !bits_of("act") && !inputs_) return false;
@@ -131,7 +144,9 @@ class ComponentQuantizer final : public LinearOverride {
     if (!own_ssm_ && !states_) return false;
     const Ssm& s = ssm_[static_cast<size_t>(layer)];
     const int64_t H = z.rows(), L = z.cols(), M = static_cast<int64_t>(s.a.size()) / H;
-    const double scale = state_scale_[static_cast<size_t>(layer)];
+    const double layer_scale = state_scale_[static_cast<size_t>(layer)];
+    const std::vector<float>& mode_steps = model_.layers()[static_cast<size_t>(layer)].state_grid.step;
+    const bool per_mode = trained_grid();
     const int qmax = bits_of("x") ? qmax_of(bits_of("x")) : 0;
     double peak = 0;
     for (int64_t h = 0; h < H; ++h) {
@@ -140,6 +155,7 @@ class ComponentQuantizer final : public LinearOverride {
         const size_t k = static_cast<size_t>(h * M + m);
         // Complex arithmetic written out: std::complex's operator* carries NaN recovery
         // (__muldc3) that costs more than the step itself.
+        const double scale = per_mode ? static_cast<double>(mode_steps[k]) : layer_scale;
         const double ar = s.a[k].real(), ai = s.a[k].imag(), br = s.b[k].real(),
                      bi = s.b[k].imag(), cr = 2 * s.c[k].real(), ci = 2 * s.c[k].imag();
         double xr = 0, xi = 0;

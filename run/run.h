@@ -280,7 +280,7 @@ struct PtqResult {
   int64_t unstable_modes = 0;   // quantized |Abar| >= 1
   int64_t modes = 0;
   std::vector<float> state_scales;       // per layer, when x is quantized
-  std::string state_scale_source;        // "trained" (/meta x_ranges) or "calibrated"
+  std::string state_scale_source;        // "trained" (/state_quant, or /meta x_ranges) or "calibrated"
   std::vector<float> activation_scales;  // encoder, projections..., decoder, when act is
   RowMatrixXf logits;                    // (n, d_output), with keep_logits
   double seconds = 0;

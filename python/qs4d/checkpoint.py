@@ -32,10 +32,12 @@ def _write_attrs(group, attrs: dict):
 
 
 def save(model: S4Model, path: str, quant: dict | None = None, meta: dict | None = None,
-         state_dict: dict | None = None):
+         state_dict: dict | None = None, state_quant: dict | None = None):
     """Writes `model` (or an explicit state_dict with model's config) atomically to `path`.
 
-    quant maps a tensor name to {"bits", "symmetric", "axis", "codes", "scale"[, "zero_point"]}.
+    quant maps a tensor name to {"bits", "symmetric", "axis", "codes", "scale"[, "zero_point"]};
+    state_quant maps "s4_layers.{i}.x" to {"bits", "granularity", "calibration", "step"}, the
+    grid each layer's state was trained on (docs/model.md, "The state on a grid").
     """
     sd = state_dict if state_dict is not None else model.state_dict()
     config = model.config()
@@ -68,6 +70,14 @@ def save(model: S4Model, path: str, quant: dict | None = None, meta: dict | None
                     if "zero_point" in spec:
                         qg.create_dataset("zero_point",
                                           data=np.asarray(spec["zero_point"], dtype=np.int32))
+            if state_quant:
+                q = f.create_group("state_quant")
+                for name, spec in state_quant.items():
+                    qg = q.create_group(name)
+                    qg.attrs["bits"] = np.int64(spec["bits"])
+                    qg.attrs["granularity"] = spec["granularity"]
+                    qg.attrs["calibration"] = spec["calibration"]
+                    qg.create_dataset("step", data=np.asarray(spec["step"], dtype=np.float32))
             if meta:
                 _write_attrs(f.create_group("meta"), meta)
         os.replace(tmp, path)

@@ -58,6 +58,12 @@ class QuantConfig:
     # running max of the float values seen in training (the PTQ side calibrates it instead).
     x: int = 0
     act: int = 0
+    # The grid of x (StateQuantizer, docs/model.md "The state on a grid"): one step per layer,
+    # channel or complex mode; found as a running max, a percentile of the float state (on the
+    # first batch and again at every epoch's start), or learned (LSQ, starting from the percentile).
+    x_granularity: str = "layer"
+    x_scale: str = "max"
+    x_percentile: float = 99.99
 
     def to_dict(self):
         return asdict(self)
@@ -171,6 +177,98 @@ class FakeQuant(nn.Module):
             return q.to(torch.int32), scale.to(torch.float32)
 
 
+X_GRANULARITIES = ("layer", "channel", "mode")
+X_SCALES = ("max", "percentile", "lsq")
+
+
+def float_states(a_bar, b_bar, z):
+    """|Re x|, |Im x| of the float recurrence x_t = Abar x_{t-1} + Bbar u_t, (H, M, 2 B L), for a
+    calibration batch z (B, H, L): what a percentile step is taken over."""
+    B, H, L = z.shape
+    x = torch.zeros(B, H, a_bar.shape[-1], dtype=a_bar.dtype)
+    out = torch.empty(L, B, H, a_bar.shape[-1], dtype=a_bar.dtype)
+    for t in range(L):
+        x = a_bar * x + b_bar * z[..., t].unsqueeze(-1).to(a_bar.dtype)
+        out[t] = x
+    parts = torch.view_as_real(out).abs()  # (L, B, H, M, 2)
+    return parts.permute(2, 3, 0, 1, 4).reshape(H, a_bar.shape[-1], -1)
+
+
+class StateQuantizer(nn.Module):
+    """The grid of one layer's state x: symmetric, levels = 2^(bits-1) - 1, one step per layer,
+    channel or complex mode (Re and Im share it), rounding half to even after every step and
+    clamping to +-levels steps (docs/model.md, "The state on a grid"). The steps are exported to
+    the checkpoint's /state_quant, and the simulator's recurrent mode runs them as trained."""
+
+    def __init__(self, bits, granularity, scale, H, M, percentile=99.99):
+        super().__init__()
+        if not 2 <= bits <= 16:
+            raise ValueError(f"x bits must be 2..16, got {bits}")
+        if granularity not in X_GRANULARITIES:
+            raise ValueError(f"x granularity must be one of {X_GRANULARITIES}, got {granularity!r}")
+        if scale not in X_SCALES:
+            raise ValueError(f"x scale must be one of {X_SCALES}, got {scale!r}")
+        if not 50 <= percentile <= 100:
+            raise ValueError(f"x percentile must be in [50, 100], got {percentile}")
+        self.bits, self.granularity, self.mode, self.percentile = bits, granularity, scale, percentile
+        self.levels = 2 ** (bits - 1) - 1
+        shape = {"layer": (1, 1), "channel": (H, 1), "mode": (H, M)}[granularity]
+        self.register_buffer("range", torch.zeros(shape))  # max / percentile: step = range / levels
+        self.log_step = nn.Parameter(torch.zeros(shape))   # lsq
+        self.log_step._optim = {"weight_decay": 0.0}
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def _reduce(self, per_mode, op):
+        """(H, M) values, or (H, M, n) samples, reduced to this granularity's shape."""
+        if self.granularity == "mode":
+            return per_mode if per_mode.dim() == 2 else op(per_mode, -1)
+        flat = per_mode.reshape(per_mode.shape[0], -1)
+        flat = op(flat, -1).unsqueeze(-1)  # (H, 1)
+        return flat if self.granularity == "channel" else op(flat.reshape(1, -1), -1).reshape(1, 1)
+
+    def calibrate(self, a_bar, b_bar, z):
+        """Sets the range (and a learned step's start) from the float state on z (B, H, L)."""
+        with torch.no_grad():
+            v = float_states(a_bar.detach(), b_bar.detach(), z.detach())
+            if self.mode == "max":
+                r = self._reduce(v, lambda t, d: t.amax(d))
+            else:
+                q = self.percentile / 100.0
+
+                def pct(t, d):
+                    k = max(1, min(t.shape[d], int(math.ceil(q * t.shape[d]))))
+                    return t.kthvalue(k, dim=d).values
+                r = self._reduce(v, pct)
+            self.range.copy_(r.clamp(min=1e-12))
+            if self.mode == "lsq" and not bool(self.initialized):
+                self.log_step.copy_(torch.log(self.range / self.levels))
+            self.initialized.fill_(True)
+
+    def step(self, L):
+        """The step per group, broadcasting to (H, M); differentiable when learned (LSQ, with its
+        gradient scaled by 1 / sqrt(values per step x levels))."""
+        if self.mode != "lsq":
+            return self.range.clamp(min=1e-12) / self.levels
+        per_group = {"layer": None, "channel": None, "mode": 1}[self.granularity]
+        n = 2 * L * (per_group or 1)
+        return torch.exp(grad_scale(self.log_step, 1.0 / math.sqrt(n * self.levels)))
+
+    def observe(self, peaks):
+        """A running max of the peaks (H, M) of a training batch (max mode only)."""
+        if self.mode == "max":
+            with torch.no_grad():
+                self.range.copy_(torch.maximum(self.range * 0.999, self._reduce(peaks, lambda t, d: t.amax(d))))
+
+    def export(self, L):
+        """{"bits", "granularity", "calibration", "step"} for checkpoint.save's state_quant."""
+        with torch.no_grad():
+            step = self.step(L).float()
+        shaped = step.reshape(()) if self.granularity == "layer" else \
+            step.reshape(-1) if self.granularity == "channel" else step
+        return {"bits": self.bits, "granularity": self.granularity, "calibration": self.mode,
+                "step": shaped.cpu().numpy()}
+
+
 def stable_abar_codes(q, s):
     """Shrinks complex codes q (..., 2) toward zero until |Abar| = |q| s < 1.
 
@@ -221,7 +319,13 @@ class QATModel(nn.Module):
         # Running ADC ranges (in full-scale DAC units), one per product, and the state ADC's.
         self.register_buffer("adc_range", torch.zeros(model.n_layers + 2))
         self.register_buffer("state_range", torch.zeros(model.n_layers))
-        self.register_buffer("x_range", torch.zeros(model.n_layers))
+        if config.x:
+            M = model.s4_layers[0].kernel.discrete()[0].shape[-1]
+            self.x_quant = nn.ModuleList(
+                StateQuantizer(config.x, config.x_granularity, config.x_scale, H, M, config.x_percentile)
+                for _ in range(model.n_layers))
+        self.track_state = False  # set: each layer's largest state in steps (dead modes) is kept
+        self.state_peaks = {}
         self.register_buffer("act_range", torch.zeros(model.n_layers + 2))
 
     def _running(self, buf, i, value):
@@ -269,6 +373,13 @@ class QATModel(nn.Module):
             ys.append(out[..., -1])
         return torch.stack(ys, dim=-1)
 
+    def ssm_float(self, a_bar, b_bar, c, d, z):
+        """The SSM with a float state: the convolution with its kernel, plus the D skip."""
+        L = z.shape[-1]
+        k = self.kernel(a_bar, b_bar, c, L)
+        y = torch.fft.irfft(torch.fft.rfft(z, n=2 * L) * torch.fft.rfft(k, n=2 * L), n=2 * L)[..., :L]
+        return y + z * d.unsqueeze(-1)
+
     def fixed_act(self, i, v):
         """Input of product i (0 encoder, 1.. projections, last decoder) on the static grid."""
         bits = self.config.act
@@ -280,22 +391,22 @@ class QATModel(nn.Module):
 
     @staticmethod
     def _state_scan(a_bar, b_bar, c, d, z, step=None, levels=0):
-        """x_t = Abar x_{t-1} + Bbar u_t, rounded to multiples of `step` (clamped to +-levels)
-        when a step is given, y_t = 2 Re(C x_t) + D u_t. Returns y (B, H, L) and the largest
-        |Re x|, |Im x| before rounding. Autograd through every step: the fallback where the
-        compiled scan (qs4d.state_scan) is missing, and the reference its tests compare with."""
+        """x_t = Abar x_{t-1} + Bbar u_t, rounded to multiples of `step` (a number or a tensor
+        broadcasting to (H, M); clamped to +-levels) when a step is given, y_t = 2 Re(C x_t) +
+        D u_t. Returns y (B, H, L) and each mode's largest |Re x|, |Im x| before rounding (H, M).
+        Autograd through every step, the step's included (LSQ): the fallback where the compiled
+        scan (qs4d.state_scan) is missing, and the reference its tests compare with."""
         B, H, L = z.shape
         ar, ai, br, bi = a_bar.real, a_bar.imag, b_bar.real, b_bar.imag
         cr, ci = 2 * c.real, 2 * c.imag
         xr = torch.zeros(B, H, a_bar.shape[-1], device=z.device)
         xi = torch.zeros_like(xr)
-        peak = torch.zeros((), device=z.device)
+        peak = torch.zeros(H, a_bar.shape[-1], device=z.device)
         ys = []
         for t in range(L):
             u = z[..., t].unsqueeze(-1)
             xr, xi = ar * xr - ai * xi + br * u, ar * xi + ai * xr + bi * u
-            peak = torch.maximum(peak, torch.maximum(xr.detach().abs().max(),
-                                                     xi.detach().abs().max()))
+            peak = torch.maximum(peak, torch.maximum(xr.detach().abs().amax(0), xi.detach().abs().amax(0)))
             if step is not None:
                 xr = torch.clamp(round_ste(xr / step), -levels, levels) * step
                 xi = torch.clamp(round_ste(xi / step), -levels, levels) * step
@@ -303,24 +414,63 @@ class QATModel(nn.Module):
         return torch.stack(ys, dim=-1), peak
 
     def ssm_scan_x(self, i, z):
-        """The SSM of layer i stepped with its state x on a fixed-point grid (x bits, one static
-        scale per layer: the running max of the float state's |Re|, |Im|)."""
+        """The SSM of layer i stepped with its state x on its grid (StateQuantizer i)."""
         a_bar, b_bar, c, d = self.discrete_ssm(i)
-        levels = 2 ** (self.config.x - 1) - 1
-        if float(self.x_range[i]) == 0:  # never seen: a float scan under no_grad sets the range
-            with torch.no_grad():
-                self.x_range[i] = self._state_scan(a_bar, b_bar, c, d, z)[1]
-        step = self.x_range[i].clamp(min=1e-12) / levels
+        xq = self.x_quant[i]
+        if getattr(self, "_calibrating", False):  # the float model throughout, as qs4dsim quantize
+            xq.calibrate(a_bar, b_bar, z)
+            return self.ssm_float(a_bar, b_bar, c, d, z)
+        if not bool(xq.initialized):  # never calibrated: the float state of this batch
+            xq.calibrate(a_bar, b_bar, z)
+        step = xq.step(z.shape[-1])
         if state_scan.available(z.device):
             buffers = self.__dict__.setdefault("_code_buffers", {})  # not module state
-            y, peak = state_scan.fixed_point_scan(a_bar, b_bar, c, d, z, float(step), levels,
-                                                  buffers.setdefault(i, state_scan.CodeBuffer()))
+            y, peaks = state_scan.fixed_point_scan(a_bar, b_bar, c, d, z, step, xq.levels,
+                                                   buffers.setdefault(i, state_scan.CodeBuffer()))
         else:
-            y, peak = self._state_scan(a_bar, b_bar, c, d, z, step, levels)
+            y, peaks = self._state_scan(a_bar, b_bar, c, d, z, step, xq.levels)
         if self.training:
-            with torch.no_grad():
-                self.x_range[i] = torch.maximum(self.x_range[i] * 0.999, peak)
+            xq.observe(peaks)
+        if self.track_state:
+            in_steps = (peaks / step.detach().expand_as(peaks)).detach()
+            self.state_peaks[i] = torch.maximum(self.state_peaks.get(i, in_steps), in_steps)
         return y
+
+    def calibrate_state(self, x, only_percentile=False):
+        """Takes every layer's state range from the float state on the training samples x
+        (B, L, d) with the current weights: at the start (every scale mode; an LSQ step starts
+        there) and, with only_percentile, at each epoch's start for percentile steps."""
+        if not self.config.x or (only_percentile and self.config.x_scale != "percentile"):
+            return
+        was = self.training
+        self._calibrating = True
+        self.eval()
+        try:
+            with torch.no_grad():
+                self(x)
+        finally:
+            self.train(was)
+            self._calibrating = False
+
+    def dead_mode_share(self, x, batch=500):
+        """Per layer, the share of complex modes whose state rounds to 0 at every step of every
+        sample of x (B, L, d): the modes the grid has switched off."""
+        self.track_state, self.state_peaks = True, {}
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                for k in range(0, len(x), batch):
+                    self(x[k:k + batch])
+        finally:
+            self.train(was)
+            self.track_state = False
+        return self.dead_shares()
+
+    def dead_shares(self):
+        """The dead-mode share per layer of what track_state saw: a mode is dead when its value
+        before rounding stayed within half a step of 0 throughout (0.5 rounds to 0, half to even)."""
+        return [float((self.state_peaks[i] <= 0.5).float().mean()) for i in sorted(self.state_peaks)]
 
     def quantizer(self, name):
         return self.quantizers[name.replace(".", "__")] if name.replace(".", "__") in \
@@ -389,11 +539,7 @@ class QATModel(nn.Module):
             elif c.state_bits:
                 y = self.ssm_scan(i, z)
             else:
-                a_bar, b_bar, cc, d = self.discrete_ssm(i)
-                k = self.kernel(a_bar, b_bar, cc, L)
-                y = torch.fft.irfft(torch.fft.rfft(z, n=2 * L) * torch.fft.rfft(k, n=2 * L),
-                                    n=2 * L)[..., :L]
-                y = y + z * d.unsqueeze(-1)
+                y = self.ssm_float(*self.discrete_ssm(i), z)
             y = layer.dropout(layer.activation(y))
             conv = layer.output_linear[0]
             w = self.q(_matrix_name(i), conv.weight)

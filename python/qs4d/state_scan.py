@@ -10,15 +10,19 @@ Training treats Q as the identity in the backward pass (the straight-through est
     dL/dAbar = sum_t lambda_t conj(x_{t-1}),  dL/dBbar = sum_t lambda_t u_t,
     dL/dC    = sum_t 2 dy_t conj(x_t),        dL/du_t  = Re sum_m conj(Bbar) lambda_t + D dy_t,
 
-each complex gradient written as d/dRe + i d/dIm. Both passes run in the simulator's Python
+each complex gradient written as d/dRe + i d/dIm. A component clamped at the grid's end passes
+no gradient back (as torch.clamp). The step s, one per layer, channel or mode, may be learned (LSQ,
+Esser et al. 2020): with X_t = s q_t the state in real units and P_t its value before rounding,
+
+    dL/ds = sum_t <dL/dX_t, q_t - P_t / s>   (q_t alone where clamped).
+ Both passes run in the simulator's Python
 module (`qs4dsim.state_scan_forward` / `_backward`, bindings/state_scan.cpp): each sequence's
 modes stay in cache for all L steps, and the forward keeps only the integer codes of x (2 bytes
 each). Autograd through the step loop (`QATModel._state_scan`, the fallback without the module
 and the reference the tests hold this to) keeps ~15 tensors per step, about 16 GB at batch 64
 and L = 784: a training step of the 4-layer H = 64 model at batch 64 takes ~13 s on one core
-with it and ~2.6 s with this. One difference
-from it: a clamped component passes its gradient through instead of zeroing it (the grid's range
-follows the state's running maximum, so clamps are rare).
+with it and ~2.6 s with this. The forward is models/state_grid.cpp's grid_scan_channel, the same
+kernel the simulator's recurrent mode runs, so a trained checkpoint is evaluated on its own codes.
 """
 
 from __future__ import annotations
@@ -51,18 +55,23 @@ class CodeBuffer:
 
 
 def fixed_point_scan(a_bar, b_bar, c, d, z, step, levels, buffer=None):
-    """y (B, H, L) and the largest |Re|, |Im| of the state before rounding, for complex (H, M)
-    a_bar, b_bar, c, real d (H), z (B, H, L) on the CPU, a positive scalar step and levels in
-    [1, 32767]. `buffer` (a CodeBuffer) keeps the codes between calls; the codes are kept only
-    where a gradient will be asked for."""
-    step = float(step)
-    if not step > 0 or not 1 <= levels <= 32767:
+    """y (B, H, L) and the largest |Re|, |Im| of each mode's state before rounding (H, M), for
+    complex (H, M) a_bar, b_bar, c, real d (H), z (B, H, L) on the CPU, levels in [1, 32767] and
+    a positive step: a number, or a tensor that broadcasts to (H, M) (one per layer, channel or
+    mode; docs/model.md), which may require a gradient (a learned step, LSQ). `buffer` (a
+    CodeBuffer) keeps the codes between calls; the codes are kept only where a gradient will be
+    asked for."""
+    H, M = a_bar.shape[-2], a_bar.shape[-1]
+    step = torch.as_tensor(step, dtype=torch.float32)
+    if not 1 <= levels <= 32767 or not bool((step.detach() > 0).all()) or \
+            not bool(torch.isfinite(step.detach()).all()):
         raise ValueError(f"fixed-point state: step must be > 0 and levels in [1, 32767], "
-                         f"got {step}, {levels}")
-    tensors = (torch.view_as_real(a_bar), torch.view_as_real(b_bar), torch.view_as_real(c), d, z)
+                         f"got {step.detach().min().item() if step.numel() else step}, {levels}")
+    step = step.expand(H, M)
+    tensors = (torch.view_as_real(a_bar), torch.view_as_real(b_bar), torch.view_as_real(c), d, z, step)
     keep = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     buffer = (buffer or CodeBuffer()) if keep else None
-    return _FixedPointScan.apply(*tensors, step, int(levels), buffer)
+    return _FixedPointScan.apply(*tensors, int(levels), buffer)
 
 
 def _module():
@@ -74,8 +83,11 @@ def _module():
 
 
 def _modes(a, b, c, step):
-    """Real and imaginary planes (3, H, M) of [Abar; Bbar / step; 2 step C] as float32 numpy."""
-    stacked = torch.stack([a, b / step, c * (2 * step)]).detach().float().cpu()
+    """Real and imaginary planes (3, H, M) of [Abar; Bbar / step; 2 step C] as float32 numpy, in
+    the order of float32 operations that models/state_grid.cpp's grid_planes repeats."""
+    a, b, c = (t.detach().float().cpu() for t in (a, b, c))
+    s = step.detach().float().cpu().unsqueeze(-1)
+    stacked = torch.stack([a, b / s, c * (2 * s)])
     return stacked[..., 0].contiguous().numpy(), stacked[..., 1].contiguous().numpy()
 
 
@@ -86,29 +98,30 @@ class _FixedPointScan(torch.autograd.Function):
         re, im = _modes(a, b, c, step)
         zf = z.detach().float().contiguous()
         codes, ctx.generation = buffer.take((*z.shape, 2, a.shape[-2])) if buffer else (None, 0)
-        y, peak = qs4dsim.state_scan_forward(re, im, zf.numpy(), levels,
-                                             None if codes is None else codes.numpy(),
-                                             torch.get_num_threads())
+        y, peaks = qs4dsim.state_scan_forward(re, im, zf.numpy(), levels,
+                                              None if codes is None else codes.numpy(),
+                                              torch.get_num_threads())
         y = torch.from_numpy(y).to(z.dtype) + z * d.unsqueeze(-1)
-        peak = torch.tensor(peak * step, dtype=z.dtype)
-        ctx.mark_non_differentiable(peak)
-        ctx.save_for_backward(a, b, c, d, z)
-        ctx.buffer, ctx.step, ctx.modes = buffer, step, (re, im)
-        return y, peak
+        peaks = torch.from_numpy(peaks).to(z.dtype) * step.detach()
+        ctx.mark_non_differentiable(peaks)
+        ctx.save_for_backward(a, b, c, d, z, step)
+        ctx.buffer, ctx.levels, ctx.modes = buffer, levels, (re, im)
+        return y, peaks
 
     @staticmethod
-    def backward(ctx, dy, _dpeak):
-        a, b, c, d, z = ctx.saved_tensors
+    def backward(ctx, dy, _dpeaks):
+        a, b, c, d, z, step = ctx.saved_tensors
         if ctx.buffer.generation != ctx.generation:
             raise RuntimeError("fixed-point state scan: a later forward through the same code "
                                "buffer overwrote this one's state; run backward before the next "
                                "forward (or give each forward its own CodeBuffer)")
         re, im = ctx.modes
-        step = ctx.step
         grads, dz = _module().state_scan_backward(
             re, im, z.detach().float().contiguous().numpy(), ctx.buffer.codes.numpy(),
-            dy.detach().float().contiguous().numpy(), torch.get_num_threads())
-        grads = torch.from_numpy(grads).permute(0, 2, 3, 1).to(a.dtype)  # (3, H, M, 2)
+            dy.detach().float().contiguous().numpy(), ctx.levels, torch.get_num_threads())
+        grads = torch.from_numpy(grads).permute(0, 2, 3, 1).to(a.dtype)  # (4, H, M, 2)
+        s = step.detach().unsqueeze(-1)
         grad_z = torch.from_numpy(dz).to(z.dtype) + dy * d.unsqueeze(-1)
         grad_d = (dy * z).sum(dim=(0, 2))
-        return grads[0], grads[1] / step, grads[2] * (2 * step), grad_d, grad_z, None, None, None
+        grad_step = grads[3][..., 0] / step.detach()
+        return (grads[0], grads[1] / s, grads[2] * (2 * s), grad_d, grad_z, grad_step, None, None)

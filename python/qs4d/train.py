@@ -114,6 +114,8 @@ def quant_config(args):
                                   act_bits=args.act_bits, adc_bits=args.adc_bits,
                                   state_bits=args.state_bits)
     qconfig.x, qconfig.act = args.x_bits, args.act_fixed_bits
+    qconfig.x_granularity, qconfig.x_scale, qconfig.x_percentile = \
+        args.x_granularity, args.x_scale, args.x_percentile
     for name in ("encoder", "output", "decoder", "abar", "bbar", "c", "d"):
         value = getattr(args, f"{name}_bits")
         if value is not None:
@@ -121,6 +123,12 @@ def quant_config(args):
                 raise SystemExit(f"--{name}-bits: {value}, expected 2..16")
             setattr(qconfig, name, value)
     return qconfig
+
+
+def calibration_rows(n, k=16):
+    """The training rows the state's grid is calibrated on: floor(i n / k), i < k, the rule
+    `qs4dsim quantize` uses for its calibration samples (docs/model.md)."""
+    return np.array([i * n // k for i in range(min(k, n))], dtype=np.int64)
 
 
 def model_outputs(model) -> int:
@@ -182,6 +190,13 @@ def main(argv=None):
     q.add_argument("--x-bits", type=int, default=0,
                    help="fixed-point state x after every step (static scale per layer; the compiled "
                         "scan of the qs4dsim module on the CPU, else autograd through every step)")
+    q.add_argument("--x-granularity", choices=("layer", "channel", "mode"), default="layer",
+                   help="one step of x's grid per layer, per channel or per complex mode")
+    q.add_argument("--x-scale", choices=("max", "percentile", "lsq"), default="max",
+                   help="x's steps: a running max, a percentile of the float state (each epoch), "
+                        "or learned (LSQ, from the percentile)")
+    q.add_argument("--x-percentile", type=float, default=99.99,
+                   help="the percentile of |Re x|, |Im x| that --x-scale percentile / lsq start from")
     q.add_argument("--act-fixed-bits", type=int, default=0,
                    help="fixed-point inputs of encoder, projections, decoder (static scales)")
     q.add_argument("--scale", choices=("lsq", "max"), default="lsq")
@@ -247,6 +262,7 @@ def main(argv=None):
             print(model.hwa.describe(), flush=True)
         with torch.no_grad():  # initialise the learned scales from the starting weights
             model.eval()(torch.from_numpy(xtr[:2]).to(device))
+        model.calibrate_state(torch.from_numpy(xtr[calibration_rows(len(xtr))]).to(device))
     opt = build_optimizer(model, args.lr, args.weight_decay)
     sched = build_schedule(opt, args.epochs, steps)
     state_path = os.path.join(args.work_dir, "state.pt")
@@ -274,6 +290,8 @@ def main(argv=None):
     for epoch in range(start_epoch, last_epoch):
         if epoch >= args.epochs:  # a --time-budget shortened the schedule
             break
+        if qconfig and qconfig.x:  # percentile steps follow the weights, epoch by epoch
+            model.calibrate_state(torch.from_numpy(xtr[calibration_rows(len(xtr))]).to(device), only_percentile=True)
         model.train()
         gen = np.random.default_rng(args.seed * 1000 + epoch)
         order = gen.permutation(len(xtr))
@@ -305,9 +323,16 @@ def main(argv=None):
                 args.epochs = fit
                 sched = build_schedule(opt, fit, steps, steps_done=sched.last_epoch)
         train_seconds += seconds
+        if qconfig and qconfig.x:
+            model.track_state, model.state_peaks = True, {}
         val = evaluate(model, xva, yva, device=device)
         history.append({"epoch": epoch, "loss": total_loss / steps, "val_accuracy": val,
                         "samples_per_s": len(xtr) / seconds})
+        if qconfig and qconfig.x:
+            model.track_state = False
+            history[-1]["x_dead_mode_share"] = model.dead_shares()
+            print("dead modes per layer: " + ", ".join(f"{v:.1%}" for v in history[-1]["x_dead_mode_share"]),
+                  flush=True)
         print(f"epoch {epoch} done: loss {total_loss / steps:.4f} val {val:.4f} "
               f"({len(xtr) / seconds:.0f} samples/s)", flush=True)
         if val > best:
@@ -336,11 +361,17 @@ def main(argv=None):
             "quantization": json.dumps(qconfig.to_dict() if qconfig else None),
             "hardware_aware": json.dumps(model.hwa.to_dict() if getattr(model, "hwa", None) else None),
             "training_config": json.dumps(portable_config(vars(args)))}
-    if qconfig and qconfig.x:  # the trained model depends on its grid: qs4dsim quantize reads them
-        meta["x_ranges"] = json.dumps([float(v) for v in model.x_range])
+    state_quant = None
+    if qconfig and qconfig.x:  # the trained model depends on its grid: the checkpoint carries it
+        L = xtr.shape[1]
+        state_quant = {f"s4_layers.{i}.x": q.export(L) for i, q in enumerate(model.x_quant)}
+        dead = model.dead_mode_share(torch.from_numpy(xva[:1000]))
+        meta["x_dead_mode_share"] = json.dumps(dead)
+        print("dead modes per layer (state always 0 on 1,000 validation samples): " +
+              ", ".join(f"{v:.1%}" for v in dead), flush=True)
     if qconfig:
         sd, quant = model.export_tensors()
-        checkpoint.save(base, args.out, quant=quant, meta=meta, state_dict=sd)
+        checkpoint.save(base, args.out, quant=quant, meta=meta, state_dict=sd, state_quant=state_quant)
     else:
         checkpoint.save(base, args.out, meta=meta)
     print(f"wrote {args.out}")

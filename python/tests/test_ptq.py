@@ -121,7 +121,7 @@ def test_quantize_rejects_unknown_components(tmp_path):
     assert r.returncode != 0 and "state=8" in r.stderr and "abar" in r.stderr
 
 
-def test_a_qat_run_of_x_hands_its_trained_ranges_to_quantize(tmp_path):
+def test_a_qat_run_of_x_hands_its_trained_grid_to_quantize(tmp_path):
     from qs4d import train
     rng = np.random.default_rng(0)
     prefix = str(tmp_path / "tiny")
@@ -134,17 +134,20 @@ def test_a_qat_run_of_x_hands_its_trained_ranges_to_quantize(tmp_path):
                 "--batch", "16", "--threads", "1", "--out", path, "--work-dir", str(tmp_path / "w"),
                 "--epochs", "1", "--x-bits", "8"])
     with h5py.File(path) as f:
-        ranges = json.loads(f["meta"].attrs["x_ranges"])
-    assert len(ranges) == 2 and min(ranges) > 0
+        steps = [float(f[f"state_quant/s4_layers.{i}.x/step"][()]) for i in range(2)]
+        assert f["state_quant/s4_layers.0.x"].attrs["granularity"] == "layer"
+    assert min(steps) > 0
     out = tmp_path / "q.json"
     r = subprocess.run([BIN, "quantize", path, "--data", prefix + "_test.h5", "--components", "x=8",
                         "--json", str(out)], check=True, capture_output=True, text=True)
-    assert "x's ranges as trained" in r.stdout
+    assert "x's steps as trained" in r.stdout
     row = json.loads(out.read_text())["results"][1]
     assert row["state_scale_source"] == "trained"
-    assert row["state_scales"] == pytest.approx([v / 127 for v in ranges], rel=1e-6)
-    # A damaged attribute is refused by name.
+    assert row["state_scales"] == pytest.approx(steps, rel=1e-6)
+    # An older checkpoint's /meta x_ranges (one range per layer) still counts as trained; a
+    # damaged one is refused by name.
     with h5py.File(path, "a") as f:
+        del f["state_quant"]
         f["meta"].attrs["x_ranges"] = "[1.0, -2.0]"
     r = subprocess.run([BIN, "quantize", path, "--data", prefix + "_test.h5", "--components", "x=8"],
                        capture_output=True, text=True)

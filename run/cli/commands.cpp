@@ -266,7 +266,7 @@ int run_sweep(const SweepArgs& args) {
   o.eval.seed = args.seed;
   o.eval.batch = args.batch;
   o.eval.threads = args.threads;
-  o.eval.mode = parse_exec_mode(args.mode);
+  o.eval.mode = resolve_exec_mode(args.mode, model);
   o.eval.calibrate_outputs = args.calibrate;
   o.out_csv = args.out;
   nlohmann::json calibration_report;
@@ -283,7 +283,7 @@ int run_sweep(const SweepArgs& args) {
   o.identity["grids"] = args.grids;
   o.identity["trials"] = args.trials;
   o.identity["times_s"] = o.eval.times_s;
-  o.identity["mode"] = args.mode;
+  o.identity["mode"] = to_string(o.eval.mode);
   if (args.calibrate > 0) o.identity["calibrate_outputs"] = args.calibrate;  // absent: older CSVs resume
   o.identity["calibration"] = calibration_report;
   o.resume = args.resume;
@@ -305,7 +305,7 @@ int run_predict(const PredictArgs& args) {
                      " features per step, the model " + args.checkpoint + " expects d_input = " +
                      std::to_string(model.config().d_input));
   }
-  const DigitalEngine engine(model, x.length, parse_exec_mode(args.mode));
+  const DigitalEngine engine(model, x.length, resolve_exec_mode(args.mode, model));
   const RowMatrixXf logits = engine.logits(x, args.threads);
   write_matrix(args.out, "/logits", logits);
   std::printf("wrote %s:/logits (%lld, %lld)\n", args.out.c_str(),

@@ -26,7 +26,7 @@ struct EvalArgs {
   int64_t trials = 1;
   std::string times = "0";
   uint64_t seed = 1;
-  std::string mode = "conv";
+  std::string mode = "auto";
   int64_t limit = 0;
   int64_t batch = 64;
   int threads = 0;
@@ -43,7 +43,7 @@ struct PredictArgs {
   std::string input;
   std::string input_dataset;
   std::string out;
-  std::string mode = "conv";
+  std::string mode = "auto";
   int threads = 0;
 };
 
@@ -67,7 +67,7 @@ struct DeviceArgs {
 };
 
 struct SweepArgs {
-  std::string checkpoint, data, chip, out, times = "0", mode = "conv";
+  std::string checkpoint, data, chip, out, times = "0", mode = "auto";
   std::vector<std::string> grids, overrides;
   int64_t trials = 1, limit = 0, batch = 64;
   int threads = 0;

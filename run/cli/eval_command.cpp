@@ -37,7 +37,7 @@ nlohmann::json inert_overrides(const ChipSpec& chip, const std::vector<std::stri
 }
 
 // What evaluate_analog runs for these arguments (energy counted in the same run when asked).
-AnalogEvalOptions analog_options(const EvalArgs& args, const ChipSpec& chip, const std::vector<double>& times_s,
+AnalogEvalOptions analog_options(const EvalArgs& args, const S4DModel& model, const ChipSpec& chip, const std::vector<double>& times_s,
                                  const CalibrationSet& calibration, ActionCounts* counts, bool print) {
   AnalogEvalOptions o;
   o.trials = args.trials;
@@ -45,7 +45,7 @@ AnalogEvalOptions analog_options(const EvalArgs& args, const ChipSpec& chip, con
   o.seed = args.seed;
   o.batch = args.batch;
   o.threads = args.threads;
-  o.mode = parse_exec_mode(args.mode);
+  o.mode = resolve_exec_mode(args.mode, model);
   o.progress = print && isatty(STDERR_FILENO) != 0;
   o.calibrate_outputs = args.calibrate;
   if (calibration.data.x.n > 0) o.calibration = &calibration.data;
@@ -181,7 +181,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   const CalibrationSet calibration =
       calibration_for(chip, args.calibrate, args.calibration, data, calibration_report, given_calibration);
   ActionCounts counts;
-  const AnalogEvalOptions o = analog_options(args, chip, times_s, calibration, &counts, print);
+  const AnalogEvalOptions o = analog_options(args, model, chip, times_s, calibration, &counts, print);
   const AnalogEvalResult r = evaluate_analog(model, data, chip, o);
   if (MpiSession::rank() != 0) return {};  // rank 0 has every chip's result and reports
 
@@ -200,6 +200,7 @@ nlohmann::json analog_eval_report(const EvalArgs& args, const S4DModel& model, c
   j["seed"] = args.seed;
   j["trials"] = args.trials;
   j["mode"] = to_string(o.mode);
+  j["state_bits"] = o.mode == ExecMode::kRecurrent ? state_bits(model) : 0;
   j["chip"] = chip.resolved;
   j["digital_accuracy"] = r.digital.accuracy;
   j["digital_float_accuracy"] = r.digital_float.accuracy;
@@ -243,7 +244,7 @@ nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Da
                            const Dataset* calibration, const ChipSpec* chip) {
   if (!args.chip.empty() || chip != nullptr) return analog_eval_report(args, model, data, print, calibration, chip);
   DigitalEvalOptions opt;
-  opt.mode = parse_exec_mode(args.mode);
+  opt.mode = resolve_exec_mode(args.mode, model);
   opt.batch = args.batch;
   opt.threads = args.threads;
   const DigitalEvalResult r = evaluate_digital(model, data, opt);
@@ -253,8 +254,12 @@ nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Da
   say(print, "data        %s (%s, %lld samples, L = %lld)\n", args.data.c_str(),
               data.name.c_str(), static_cast<long long>(r.n_samples),
               static_cast<long long>(data.x.length));
+  const int x_bits = opt.mode == ExecMode::kRecurrent ? state_bits(model) : 0;
   say(print, "mode        %s, batch %lld, %d threads\n", to_string(opt.mode),
               static_cast<long long>(opt.batch), threads);
+  if (state_bits(model) > 0)
+    say(print, "state       %s\n", x_bits > 0 ? (std::to_string(x_bits) + "-bit grid, as trained").c_str()
+                                           : "float (conv mode: the trained grid is not applied)");
   say(print, "accuracy    %.4f (%lld / %lld)\n", r.accuracy, static_cast<long long>(r.correct),
               static_cast<long long>(r.n_samples));
   say(print, "throughput  %.1f samples/s (%.2f s)\n", r.samples_per_s, r.seconds);
@@ -269,6 +274,7 @@ nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Da
     j["samples_per_s"] = r.samples_per_s;
     j["seconds"] = r.seconds;
     j["mode"] = to_string(opt.mode);
+    j["state_bits"] = x_bits;
     j["batch"] = opt.batch;
     j["threads"] = threads;
     j["sequence_length"] = data.x.length;

@@ -100,8 +100,8 @@ Verb add_eval(CLI::App& app) {
   auto* eval_cmd = app.add_subcommand("eval", "Digital accuracy and throughput on a dataset");
   eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint (HDF5, format v1)")->required();
   eval_cmd->add_option("--data", eval.data, "dataset file (HDF5: /x, /y)")->required();
-  eval_cmd->add_option("--mode", eval.mode, "execution mode")
-      ->check(CLI::IsMember({"conv", "recurrent"}));
+  eval_cmd->add_option("--mode", eval.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
+      ->check(CLI::IsMember({"auto", "conv", "recurrent"}));
   eval_cmd->add_option("--limit", eval.limit, "evaluate only the first N samples (0 = all)")
       ->check(kNonNegativeInteger);
   eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(kBatchSize);
@@ -144,8 +144,8 @@ Verb add_predict(CLI::App& app) {
   pred_cmd->add_option("--input-dataset", pred.input_dataset, "path of the inputs in INPUT")
       ->required();
   pred_cmd->add_option("--out", pred.out, "output HDF5 file (dataset /logits)")->required();
-  pred_cmd->add_option("--mode", pred.mode, "execution mode")
-      ->check(CLI::IsMember({"conv", "recurrent"}));
+  pred_cmd->add_option("--mode", pred.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
+      ->check(CLI::IsMember({"auto", "conv", "recurrent"}));
   pred_cmd->add_option("--threads", pred.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
   return verb(pred_cmd, held, &run_predict);
@@ -215,8 +215,8 @@ Verb add_sweep(CLI::App& app) {
   sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(kBatchSize);
   sw_cmd->add_option("--threads", sw.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
-  sw_cmd->add_option("--mode", sw.mode, "execution mode")
-      ->check(CLI::IsMember({"conv", "recurrent"}));
+  sw_cmd->add_option("--mode", sw.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
+      ->check(CLI::IsMember({"auto", "conv", "recurrent"}));
   sw_cmd->add_option("--out", sw.out, "results CSV (rewritten atomically after each point)")
       ->required();
   sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");

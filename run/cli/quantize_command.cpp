@@ -88,10 +88,12 @@ int run_quantize(const QuantizeArgs& args) {
   std::printf("data        %s (%s, %lld samples, L = %lld), recurrent mode\n", args.data.c_str(),
               data.name.c_str(), static_cast<long long>(data.x.n),
               static_cast<long long>(data.x.length));
-  const bool trained_x = model.meta().count("x_ranges") > 0;
+  const bool grid_x = state_bits(model) > 0, trained_x = grid_x || model.meta().count("x_ranges") > 0;
   std::printf("calibration %s (%lld samples spread evenly: static scales of %s)\n\n",
               calib_path.c_str(), static_cast<long long>(calibration.x.n),
-              trained_x ? "act; x's ranges as trained, from /meta x_ranges" : "x and act");
+              !trained_x ? "x and act"
+              : grid_x   ? "act; x's steps as trained, from /state_quant (x at its trained bits)"
+                         : "act; x's ranges as trained, from /meta x_ranges");
   std::printf("%-24s %9s %9s %14s %8s\n", "quantized", "accuracy", "change", "|Abar| >= 1", "seconds");
   nlohmann::json rows = nlohmann::json::array();
   double reference = 0;

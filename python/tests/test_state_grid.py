@@ -1,0 +1,168 @@
+"""The state on a grid (docs/model.md): the trainer's scan and the simulator's recurrence give the
+same codes on the same inputs and steps; an exported checkpoint runs in `qs4dsim eval` exactly as
+trained and says so (state_bits); both sides calibrate on the same training rows.
+
+Needs the Python module qs4dsim (PYTHONPATH=build/bindings) and, for the CLI checks, QS4D_BIN."""
+import json
+import math
+import os
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from qs4d import checkpoint, data, state_scan
+from qs4d.model import S4Model
+from qs4d.quant import QATModel, QuantConfig, StateQuantizer
+
+if not state_scan.available():  # pragma: no cover - depends on the build
+    if os.environ.get("QS4D_REQUIRE_MODULE"):
+        raise ImportError("qs4dsim not importable; set PYTHONPATH=build/bindings")
+    pytest.skip("qs4dsim not built (PYTHONPATH=build/bindings)", allow_module_level=True)
+import qs4dsim  # noqa: E402
+
+BIN = os.environ.get("QS4D_BIN")
+
+
+def _model(seed=3, H=6, N=8, layers=2):
+    torch.manual_seed(seed)
+    m = S4Model(d_input=1, d_output=3, d_model=H, n_layers=layers, d_state=N, dropout=0.0)
+    with torch.no_grad():  # slow modes, so the state matters
+        for layer in m.s4_layers:
+            layer.kernel.log_dt.uniform_(math.log(0.01), math.log(0.05))
+    return m
+
+
+def _export(q, path, L):
+    sd, quant = q.export_tensors()
+    grid = {f"s4_layers.{i}.x": s.export(L) for i, s in enumerate(q.x_quant)}
+    checkpoint.save(q.model, path, quant=quant, state_dict=sd, state_quant=grid)
+
+
+@pytest.mark.parametrize("granularity,scale", [("mode", "lsq"), ("channel", "percentile"), ("layer", "max")])
+def test_trainer_and_simulator_give_identical_codes(tmp_path, granularity, scale):
+    """Every step, every mode, every layer: the codes the trainer's compiled scan keeps for its
+    backward equal the codes the simulator's recurrence computes from the exported checkpoint."""
+    L = 50
+    q = QATModel(_model(), QuantConfig.uniform(8, x=5, x_granularity=granularity, x_scale=scale))
+    x = torch.rand(8, L, 1)
+    q.calibrate_state(x)
+    if scale == "lsq":  # move the learned steps off their start
+        with torch.no_grad():
+            for s in q.x_quant:
+                s.log_step.add_(torch.randn_like(s.log_step) * 0.2)
+    path = str(tmp_path / "g.h5")
+    _export(q, path, L)
+    ckpt = qs4dsim.Checkpoint.load(path)
+    z = torch.randn(4, 6, L) * 3
+    for i, sq in enumerate(q.x_quant):
+        a, b, c, d = q.discrete_ssm(i)
+        buffer = state_scan.CodeBuffer()
+        step = sq.step(L).detach().requires_grad_()  # a gradient asked for: the codes are kept
+        state_scan.fixed_point_scan(a, b, c, d, z, step, sq.levels, buffer)
+        trainer = buffer.codes.numpy()
+        simulator = ckpt.state_codes(i, z.numpy())
+        assert trainer.shape == simulator.shape == (4, 6, L, 2, 4)
+        assert np.abs(trainer).max() >= 2  # a grid in use, not all zeros
+        np.testing.assert_array_equal(trainer, simulator)
+
+
+def test_exported_checkpoint_runs_as_trained(tmp_path):
+    """The simulator's digital recurrent mode ("auto" picks it for a grid) gives the trainer's
+    logits; conv mode keeps the state float and is further off."""
+    L = 40
+    q = QATModel(_model(5), QuantConfig.uniform(6, x=4, x_granularity="mode", x_scale="percentile",
+                                                 x_percentile=99.0)).eval()
+    x = torch.rand(16, L, 1)
+    q.calibrate_state(x)
+    path = str(tmp_path / "g.h5")
+    _export(q, path, L)
+    ckpt = qs4dsim.Checkpoint.load(path)
+    with torch.no_grad():
+        want = q(x).numpy()
+    got = ckpt.predict(x.numpy())
+    assert np.abs(got - want).max() < 1e-4 * max(1.0, np.abs(want).max())
+    conv = ckpt.predict(x.numpy(), mode="conv")
+    assert np.abs(conv - want).max() > 10 * np.abs(got - want).max()
+    if BIN:
+        data.write_dataset(str(tmp_path / "d_test.h5"), x.numpy(), np.zeros(16), "d", 3, "t")
+        out = tmp_path / "e.json"
+        subprocess.run([BIN, "eval", path, "--data", str(tmp_path / "d_test.h5"), "--json", str(out)],
+                       check=True, capture_output=True)
+        report = json.loads(out.read_text())
+        assert report["mode"] == "recurrent" and report["state_bits"] == 4
+        subprocess.run([BIN, "eval", path, "--data", str(tmp_path / "d_test.h5"), "--mode", "conv",
+                        "--json", str(out)], check=True, capture_output=True)
+        assert json.loads(out.read_text())["state_bits"] == 0
+
+
+def test_a_damaged_grid_is_refused_by_name(tmp_path):
+    q = QATModel(_model(), QuantConfig.uniform(8, x=8, x_granularity="channel"))
+    q.calibrate_state(torch.rand(2, 20, 1))
+    path = str(tmp_path / "g.h5")
+    _export(q, path, 20)
+    for where, damage, words in (
+            ("s4_layers.0.x/step", lambda g: g.__setitem__("step", np.zeros(5, np.float32)), r"shape \(5,\), expected \(6,\)"),
+            ("s4_layers.1.x", lambda g: g.attrs.__setitem__("granularity", "row"), "granularity"),
+            ("s4_layers.1.x", lambda g: g.attrs.__setitem__("bits", 40), "2..16")):
+        bad = str(tmp_path / "bad.h5")
+        with open(path, "rb") as src, open(bad, "wb") as dst:
+            dst.write(src.read())
+        with h5py.File(bad, "a") as f:
+            g = f["state_quant/" + where.split("/")[0]]
+            if where.endswith("/step"):
+                del g["step"]
+            damage(g)
+        with pytest.raises(ValueError, match=words):
+            qs4dsim.Checkpoint.load(bad)
+
+
+def test_dead_modes_counted_per_layer():
+    """A mode whose state never leaves half a step of 0 is dead: a per-layer step far above the
+    state switches every mode off, per-mode steps at the percentile keep them."""
+    L = 30
+    x = torch.rand(8, L, 1)
+    coarse = QATModel(_model(), QuantConfig.uniform(0, x=8))
+    coarse.calibrate_state(x)
+    with torch.no_grad():
+        for s in coarse.x_quant:
+            s.range.mul_(1e6)
+    assert coarse.dead_mode_share(x) == [1.0, 1.0]
+    fine = QATModel(_model(), QuantConfig.uniform(0, x=8, x_granularity="mode", x_scale="percentile"))
+    fine.calibrate_state(x)
+    assert max(fine.dead_mode_share(x)) < 0.1
+
+
+def test_calibration_rows_are_quantize_rule():
+    """The trainer calibrates its grid on the training rows floor(i n / k), the rows `qs4dsim
+    quantize` takes for its static scales: on a float model both find the same per-layer range."""
+    from qs4d.train import calibration_rows
+    assert calibration_rows(10, 4).tolist() == [0, 2, 5, 7]
+    if not BIN:
+        pytest.skip("QS4D_BIN not set")
+
+
+@pytest.mark.skipif(not BIN, reason="set QS4D_BIN to the qs4dsim binary (scripts/test.sh does)")
+def test_trainer_and_quantize_calibrate_on_the_same_samples(tmp_path):
+    from qs4d.train import calibration_rows
+    m = _model(7).eval()
+    path = str(tmp_path / "m.h5")
+    checkpoint.save(m, path)
+    rng = np.random.default_rng(4)
+    train_x = rng.uniform(0, 1, size=(100, 30, 1)).astype(np.float32)
+    data.write_dataset(str(tmp_path / "d_train.h5"), train_x, np.zeros(100), "d", 3, "t")
+    data.write_dataset(str(tmp_path / "d_test.h5"), rng.uniform(0, 1, size=(10, 30, 1)).astype(np.float32),
+                       np.zeros(10), "d", 3, "t")
+    out = tmp_path / "q.json"
+    subprocess.run([BIN, "quantize", path, "--data", str(tmp_path / "d_test.h5"), "--components", "x=8",
+                    "--calibrate", "16", "--json", str(out)], check=True, capture_output=True)
+    cpp = json.loads(out.read_text())["results"][1]["state_scales"]
+    q = QATModel(m, QuantConfig.uniform(0, x=8))
+    q.calibrate_state(torch.from_numpy(train_x[calibration_rows(100, 16)]))
+    py = [float(s.step(30)) for s in q.x_quant]
+    assert py == pytest.approx(cpp, rel=1e-4)
+    # Other rows give other ranges: the comparison can tell.
+    q.calibrate_state(torch.from_numpy(train_x[[1, 3, 5, 9]]))
+    assert [float(s.step(30)) for s in q.x_quant] != pytest.approx(cpp, rel=1e-4)
