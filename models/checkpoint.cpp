@@ -505,7 +505,18 @@ std::map<std::string, int64_t> S4DModel::parameter_counts() const {
   return out;
 }
 
-int64_t S4DModel::weight_bytes() const {
+int64_t S4DModel::weight_bytes() const { return weight_bytes_at(0); }
+
+int64_t S4DModel::state_bytes(int fixed_bits) const {
+  int64_t bits = 0;
+  for (const S4DLayer& layer : layers_) {
+    const int b = fixed_bits > 0 ? fixed_bits : (layer.state_grid.bits > 0 ? layer.state_grid.bits : 32);
+    bits += 2 * static_cast<int64_t>(layer.a_bar.size()) * b;  // Re and Im of every mode
+  }
+  return (bits + 7) / 8;
+}
+
+int64_t S4DModel::weight_bytes_at(int fixed_bits) const {
   int64_t bits = 0;
   for (const auto& [name, t] : tensors_) {
     if (name.find("running_") != std::string::npos) continue;
@@ -517,10 +528,10 @@ int64_t S4DModel::weight_bytes() const {
       if (quant_.count(prefix)) continue;
     }
     const auto q = quant_.find(name);
-    bits += t.numel() * (q == quant_.end() ? 32 : q->second.bits);
+    bits += t.numel() * (fixed_bits > 0 ? fixed_bits : q == quant_.end() ? 32 : q->second.bits);
   }
   for (const auto& [name, q] : quant_) {
-    if (!tensors_.count(name)) bits += static_cast<int64_t>(q.codes.size()) * q.bits;
+    if (!tensors_.count(name)) bits += static_cast<int64_t>(q.codes.size()) * (fixed_bits > 0 ? fixed_bits : q.bits);
   }
   return (bits + 7) / 8;
 }

@@ -150,8 +150,13 @@ class S4DModel {
 
   // Parameter counts by group: encoder, ssm, output_linear, norms, decoder.
   std::map<std::string, int64_t> parameter_counts() const;
-  // Bytes to hold all weights: quantized tensors at their bit width, the others at 32 bits.
+  // Bytes to hold all weights: quantized tensors at their bit width, the others at 32 bits;
+  // weight_bytes_at(32) is the same tensors in float32 (the FP32 model's memory).
   int64_t weight_bytes() const;
+  int64_t weight_bytes_at(int fixed_bits) const;
+  // Bytes of one sample's state (Re and Im of every mode of every layer): at each layer's grid
+  // bits (32 where float), or all at fixed_bits.
+  int64_t state_bytes(int fixed_bits = 0) const;
 
  private:
   friend class CheckpointReader;

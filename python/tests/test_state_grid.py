@@ -166,3 +166,26 @@ def test_trainer_and_quantize_calibrate_on_the_same_samples(tmp_path):
     # Other rows give other ranges: the comparison can tell.
     q.calibrate_state(torch.from_numpy(train_x[[1, 3, 5, 9]]))
     assert [float(s.step(30)) for s in q.x_quant] != pytest.approx(cpp, rel=1e-4)
+
+
+@pytest.mark.skipif(not BIN, reason="set QS4D_BIN to the qs4dsim binary (scripts/test.sh does)")
+def test_info_counts_the_state_in_memory(tmp_path):
+    """`qs4dsim info` names each layer's grid and counts one sample's state in memory: the 2 x 6 x 4
+    modes x (Re, Im) of this model at 4 bits instead of 32 save 2 * 6 * 4 * 2 * 28 / 8 = 336 bytes."""
+    import re
+    q = QATModel(_model(), QuantConfig.uniform(8, x=4, x_granularity="mode"))
+    q.calibrate_state(torch.rand(2, 20, 1))
+    path = str(tmp_path / "g.h5")
+    _export(q, path, 20)
+
+    def memory(p):
+        text = subprocess.run([BIN, "info", p], check=True, capture_output=True, text=True).stdout
+        held, fp32 = re.search(r"memory\s+(\d+) bytes.*float32: (\d+) bytes", text).groups()
+        return text, int(held), int(fp32)
+
+    text, held, fp32 = memory(path)
+    assert "state grid   layer 1: 4 bit, one step per mode, max" in text
+    with h5py.File(path, "a") as f:
+        del f["state_quant"]
+    _, held_float, fp32_same = memory(path)
+    assert held_float - held == 336 and fp32_same == fp32

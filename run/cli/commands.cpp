@@ -69,6 +69,18 @@ int run_info(const InfoArgs& args) {
               static_cast<long long>(discrete_layers), static_cast<long long>(c.n_layers));
   std::printf("weight memory %lld bytes (%s)\n", static_cast<long long>(model.weight_bytes()),
               human_bytes(model.weight_bytes()).c_str());
+  for (size_t i = 0; i < model.layers().size(); ++i) {
+    const StateGrid& g = model.layers()[i].state_grid;
+    if (g.bits > 0)
+      std::printf("state grid   layer %zu: %d bit, one step per %s, %s (/state_quant)\n", i, g.bits,
+                  g.granularity.c_str(), g.calibration.c_str());
+  }
+  // Zhao et al.'s measure: weights and the recurrent state together, against the same model in FP32.
+  const int64_t held = model.weight_bytes() + model.state_bytes(),
+                fp32 = model.weight_bytes_at(32) + model.state_bytes(32);
+  std::printf("memory       %lld bytes, weights and one sample's state (%s); the same in float32: %lld bytes, %.2fx this\n", static_cast<long long>(held),
+              human_bytes(held).c_str(), static_cast<long long>(fp32),
+              static_cast<double>(fp32) / static_cast<double>(std::max<int64_t>(held, 1)));
   if (!model.meta().empty()) {
     std::printf("\nmeta\n");
     for (const auto& [k, v] : model.meta()) {
