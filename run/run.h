@@ -195,12 +195,28 @@ struct SweepOptions {
   // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
   // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
   nlohmann::json identity;
+  // explore (issue #34): several checkpoints, as the first axis ("checkpoint", by these names;
+  // empty: the one model run_sweep is given, no such column), and each point priced (cost_tech
+  // not empty) from the actions its trial-0 chip counted at the first time on its first
+  // cost_samples samples: energy per inference, area, latency, throughput, energy-delay product,
+  // and a pareto column over `objectives` (parse_objectives), recomputed over every row at each
+  // write. The costs are `qs4dsim energy`'s for the same chip and seed.
+  std::vector<std::pair<std::string, const S4DModel*>> checkpoints;
+  std::string cost_tech;
+  int64_t cost_samples = 16;
+  std::vector<std::string> objectives;
 };
 struct SweepSummary {
   int64_t points = 0, skipped = 0, evaluated = 0;
 };
 SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip,
                        const SweepOptions& options);
+// "accuracy,energy,area" -> the objectives of explore's Pareto front (accuracy, energy, area,
+// latency, edp; at least two, each once); throws UsageError naming an unknown one.
+std::vector<std::string> parse_objectives(const std::string& text);
+// Which rows are on the Pareto front of `costs` (every objective to be minimised): no other row
+// at most as large on every objective and smaller on one. Quadratic in the rows.
+std::vector<bool> pareto_front(const std::vector<std::vector<double>>& costs);
 // Checks a sweep before any work (each grid key once, at most a million points, every axis value
 // and time valid on the chip; run_sweep calls it too) and returns the calibration samples it needs
 // (calibration_samples_needed at any point).

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "run/detail/explore.h"
 #include "run/detail/sweep_units.h"
 #include "run/run.h"
 
@@ -83,6 +84,7 @@ std::string fmt(double v) {
 // their keys. Also checks, or records, the run identity beside it.
 struct Table {
   std::string header;
+  std::vector<std::string> columns;
   std::map<int64_t, std::vector<std::string>> rows;
   std::map<std::string, bool> done;
 };
@@ -150,6 +152,11 @@ class RowCheck {
     }
     unit(line, f, c++);  // agreement
     unit(line, f, c++);  // clip fraction
+    if (!o_.cost_tech.empty()) {  // explore: energy, area, latency, throughput, EDP, pareto
+      for (int k = 0; k < 5; ++k) number(line, f, c++, 0.0, 1e300);
+      if (f[c] != "true" && f[c] != "false") fail(line, c, f[c], "true or false");
+      ++c;
+    }
     if (!(lo <= mean + 1e-6 && mean <= hi + 1e-6)) {
       fail(line, mean_column, f[mean_column],
            "a mean between the min " + f[mean_column + 2] + " and max " + f[mean_column + 3]);
@@ -214,6 +221,8 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes, int64_t p
                         "agreement_with_digital", "adc_clip_fraction"}) {
     header.push_back(h);
   }
+  if (!o.cost_tech.empty())
+    for (const std::string& h : detail::cost_columns()) header.push_back(h);
   std::string header_line;
   for (size_t i = 0; i < header.size(); ++i) header_line += (i ? "," : "") + csv_field(header[i]);
 
@@ -289,15 +298,27 @@ Table read_table(const SweepOptions& o, const std::vector<Axis>& axes, int64_t p
     }
     checker.complete(times_seen);
   }
-  return Table{header_line, std::move(rows), std::move(done)};
+  return Table{header_line, header, std::move(rows), std::move(done)};
 }
 
 // The CSV: header, then every point's rows in point order (so the file does not depend on the
 // order points finish in, nor on how many processes ran them).
-void write_table(const std::string& path, const Table& t) {
+void write_table(const std::string& path, const Table& t, const SweepOptions& o) {
   std::string text = t.header + "\n";
-  for (const auto& [point, lines] : t.rows) {
-    for (const auto& l : lines) text += l + "\n";
+  if (o.cost_tech.empty()) {
+    for (const auto& [point, lines] : t.rows) {
+      for (const auto& l : lines) text += l + "\n";
+    }
+  } else {  // explore: the front is over every row, so each write marks it afresh
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [point, lines] : t.rows)
+      for (const auto& l : lines) rows.push_back(split_csv_line(l));
+    detail::mark_pareto(rows, t.columns, o.objectives);
+    for (const auto& r : rows) {
+      std::string line;
+      for (size_t c = 0; c < r.size(); ++c) line += (c ? "," : "") + csv_field(r[c]);
+      text += line + "\n";
+    }
   }
   write_text_atomic(path, text);
 }
@@ -327,6 +348,10 @@ std::vector<std::string> point_rows(int64_t p, const std::vector<std::string>& v
           t.has_ci95() ? fmt(t.ci95_high()) : std::string(), fmt(t.mean_agreement()), fmt(clip)}) {
       line += "," + f;
     }
+    if (!o.cost_tech.empty()) {  // the point's costs, from its trial-0 chip; pareto set at write time
+      for (const std::string& f : detail::cost_fields(by_trial.front().extra.at("costs"))) line += "," + f;
+      line += ",false";
+    }
     out.push_back(line);
   }
   return out;
@@ -341,7 +366,9 @@ class ReferenceCache {
     std::shared_ptr<Entry> entry;
     {
       const std::lock_guard<std::mutex> lock(mutex_);
-      std::shared_ptr<Entry>& slot = entries_[reference_key(chip)];
+      char who[32];  // explore: one cache over several checkpoints
+      std::snprintf(who, sizeof who, "%p|", static_cast<const void*>(&model));
+      std::shared_ptr<Entry>& slot = entries_[who + reference_key(chip)];
       if (!slot) slot = std::make_shared<Entry>();
       entry = slot;
     }
@@ -448,11 +475,26 @@ int64_t check_sweep(const std::string& chip_name, const SweepOptions& o) {
   return needed;
 }
 
-SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip_name,
+SweepSummary run_sweep(const S4DModel& single_model, const Dataset& data, const std::string& chip_name,
                        const SweepOptions& o) {
-  const std::vector<Axis> axes = parse_axes(o.grids);
+  std::vector<Axis> axes = parse_axes(o.grids);
+  // explore's checkpoints: the first axis (slowest), not a chip override.
+  const bool checkpoint_axis = !o.checkpoints.empty();
+  if (checkpoint_axis) {
+    Axis names{"checkpoint", {}};
+    for (const auto& [name, m] : o.checkpoints) names.values.push_back(name);
+    axes.insert(axes.begin(), names);
+  }
+  if (!o.cost_tech.empty()) {
+    load_tech(o.cost_tech);  // a bad table fails before any work
+    if (o.objectives.size() < 2) throw UsageError("explore: give at least two objectives");
+  }
   int64_t points = 1;
   for (const Axis& axis : axes) points *= static_cast<int64_t>(axis.values.size());
+  const int64_t per_checkpoint = checkpoint_axis ? points / static_cast<int64_t>(o.checkpoints.size()) : points;
+  auto model_of = [&](int64_t p) -> const S4DModel& {
+    return checkpoint_axis ? *o.checkpoints[static_cast<size_t>(p / per_checkpoint)].second : single_model;
+  };
   check_sweep(chip_name, o);
   // A point's grid values (last axis fastest), its resume key and its overrides.
   auto point = [&](int64_t p, std::vector<std::string>& values, std::string& key, std::vector<std::string>& overrides) {
@@ -466,7 +508,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     }
     for (size_t a = 0; a < axes.size(); ++a) {
       key += values[a] + "\x1f";
-      overrides.push_back(axes[a].key + "=" + values[a]);
+      if (!(checkpoint_axis && a == 0)) overrides.push_back(axes[a].key + "=" + values[a]);
     }
   };
   if (o.eval.calibration != nullptr) check_disjoint(*o.eval.calibration, data);  // once, not per unit
@@ -512,7 +554,15 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     e.threads = threads;
     e.progress = false;
     const ChipSpec chip = chip_of(unit.point);
+    const S4DModel& model = model_of(unit.point);
     e.reference = &cache.get(model, d, chip, e);
+    ActionCounts counts;
+    const bool priced = !o.cost_tech.empty() && unit.trial == 0;  // the point's first chip, first time
+    if (priced) {
+      e.counts = &counts;
+      e.count_samples = o.cost_samples;
+      e.activation_bits = load_tech(o.cost_tech).memory.activation_bits;
+    }
     const AnalogEvalResult r = evaluate_analog(model, d, chip, e);
     detail::UnitResult u;
     u.point = unit.point;
@@ -524,6 +574,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
       u.clips.push_back(t.adc_clips);
       u.conversions.push_back(t.adc_conversions);
     }
+    if (priced) u.extra["costs"] = detail::price_counts(model, d.x.length, chip, o.cost_tech, counts);
     return u;
   };
   if (o.dry_run) {
@@ -532,7 +583,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
         ReferenceCache cache;  // of this slice of the data
         AnalogEvalOptions e = o.eval;
         e.threads = 1;
-        cache.get(model, d, chip_of(todo.front()), e);
+        cache.get(model_of(todo.front()), d, chip_of(todo.front()), e);
         const auto t0 = std::chrono::steady_clock::now();
         evaluate_unit({todo.front(), 0}, 1, d, cache);
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -549,7 +600,7 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
     std::string key;
     point(p, values, key, overrides);
     table.rows[p] = point_rows(p, values, o, data.x.n, by_trial);
-    write_table(o.out_csv, table);
+    write_table(o.out_csv, table, o);
     ++summary.evaluated;
     progress.advance();
   };

@@ -17,6 +17,16 @@ run_mpi -np 3 "$bin" sweep "${args[@]}" --threads 2 --out three.csv 2>/dev/null 
 cmp one.csv three.csv || { echo "FAIL: 3 processes differ from 1"; diff one.csv three.csv | head; exit 1; }
 echo "ok: 1, 2 and 3 processes give the same CSV"
 
+# explore (issue #34): two checkpoints, priced points and the front, the same for 1, 2, 3 processes.
+ex=("$ckpt" "$ckpt" --data "$data" --chip neurram_256 --limit 200 --trials 2 --times 0 --seed 11
+    --grid periphery.adc_bits=5,8 --energy-samples 2)
+"$bin" explore "${ex[@]}" --threads 2 --out ex1.csv 2>/dev/null >/dev/null
+run_mpi -np 2 "$bin" explore "${ex[@]}" --threads 1 --out ex2.csv 2>/dev/null >/dev/null
+run_mpi -np 3 "$bin" explore "${ex[@]}" --threads 2 --out ex3.csv 2>/dev/null >/dev/null
+cmp ex1.csv ex2.csv && cmp ex1.csv ex3.csv || { echo "FAIL: explore differs across process counts"; exit 1; }
+[ "$(($(wc -l <ex1.csv) - 1))" -eq 4 ] || { echo "FAIL: explore: expected 4 rows"; exit 1; }
+echo "ok: explore gives the same CSV for 1, 2 and 3 processes"
+
 # Killed as a batch system ends an allocation (SIGTERM to mpirun, which ends its processes),
 # after the first points are in, then finished by one process.
 run_mpi -np 2 "$bin" sweep "${args[@]}" --threads 1 --out killed.csv 2>/dev/null >/dev/null &

@@ -98,3 +98,28 @@ TEST(Inference, RejectsInputOfTheWrongWidthOrLength) {
 
 }  // namespace
 }  // namespace qs4d
+
+namespace qs4d {
+namespace {
+
+// The state on a grid (docs/model.md), hand-solved: x_t = round(0.5 x_{t-1} + u_t) in steps of 1,
+// u = 1.4, 0, 0.6, 2.5 gives x = 1, round(0.5) = 0 (a tie to even), 1, round(3.0) = 3; with C = 1
+// (plane 2 s C = 2) y = 2, 0, 2, 6; the largest value before rounding is 3. On +-2 levels the last
+// state clamps to 2 (y = 4).
+TEST(StateGrid, HandSolvedSequence) {
+  const float ar = 0.5f, ai = 0, br = 1, bi = 0, cr = 2, ci = 0;
+  const GridChannel p{&ar, &ai, &br, &bi, &cr, &ci};
+  const float u[4] = {1.4f, 0.0f, 0.6f, 2.5f};
+  float y[4], peak = 0;
+  int16_t codes[8];
+  grid_scan_channel(p, 1, u, 4, 100.0f, y, codes, &peak);
+  EXPECT_EQ(std::vector<float>(y, y + 4), (std::vector<float>{2, 0, 2, 6}));
+  EXPECT_EQ(codes[6], 3);
+  EXPECT_EQ(codes[7], 0);
+  EXPECT_FLOAT_EQ(peak, 3.0f);
+  grid_scan_channel(p, 1, u, 4, 2.0f, y, nullptr, nullptr);
+  EXPECT_EQ(y[3], 4.0f);
+}
+
+}  // namespace
+}  // namespace qs4d

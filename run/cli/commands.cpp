@@ -261,14 +261,20 @@ void on_interrupt(int sig) {  // SIGINT (Ctrl-C) or SIGTERM (a batch system's ti
 }
 }  // namespace
 
-int run_sweep(const SweepArgs& args) {
+namespace {
+
+// sweep and explore: the run from its arguments (explore: several checkpoints, priced points).
+int run_grid(const SweepArgs& args, const ExploreArgs* explore) {
   std::snprintf(g_resume_hint, sizeof g_resume_hint,
                 "\ninterrupted: the finished points are in %s; run the same command with --resume to finish\n",
                 args.out.c_str());
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   MpiSession::require_one_run_per_job();
-  const S4DModel model = S4DModel::load(args.checkpoint);
+  std::vector<std::string> paths = explore ? explore->checkpoints : std::vector<std::string>{args.checkpoint};
+  std::vector<std::unique_ptr<S4DModel>> models;
+  for (const auto& path : paths) models.push_back(std::make_unique<S4DModel>(S4DModel::load(path)));
+  const S4DModel& model = *models.front();
   const Dataset data = load_dataset(args.data, args.limit);
   SweepOptions o;
   o.grids = args.grids;
@@ -290,23 +296,46 @@ int run_sweep(const SweepArgs& args) {
   } else {
     calibration_report = {{"used", false}, {"why", "no point calibrates ADC ranges or outputs"}};
   }
-  o.identity = run_identity(args.checkpoint, args.data, data, args.limit,
-                            load_chip(args.chip, o.overrides), o.overrides, args.seed);
+  const ChipSpec base = load_chip(args.chip, o.overrides);
+  o.identity = run_identity(paths.front(), args.data, data, args.limit, base, o.overrides, args.seed);
   o.identity["grids"] = args.grids;
   o.identity["trials"] = args.trials;
   o.identity["times_s"] = o.eval.times_s;
   o.identity["mode"] = to_string(o.eval.mode);
   if (args.calibrate > 0) o.identity["calibrate_outputs"] = args.calibrate;  // absent: older CSVs resume
   o.identity["calibration"] = calibration_report;
+  if (explore) {
+    nlohmann::json listed = nlohmann::json::array();
+    for (size_t i = 0; i < paths.size(); ++i) {
+      o.checkpoints.emplace_back(paths[i], models[i].get());
+      listed.push_back({{"path", paths[i]}, {"fingerprint", file_fingerprint(paths[i])}});
+    }
+    o.cost_tech = tech_for(base, explore->tech);
+    o.cost_samples = explore->energy_samples;
+    o.objectives = parse_objectives(explore->objectives);
+    o.identity["checkpoints"] = listed;
+    o.identity["tech"] = o.cost_tech;
+    o.identity["energy_samples"] = o.cost_samples;
+    o.identity["objectives"] = o.objectives;
+  }
   o.resume = args.resume;
   o.dry_run = args.dry_run;
   const SweepSummary s = run_sweep(model, data, args.chip, o);
   if (args.dry_run || MpiSession::rank() != 0) return 0;
-  std::printf("sweep: %lld points, %lld evaluated, %lld already done (%d processes); results in %s (seed %llu)\n",
-              static_cast<long long>(s.points), static_cast<long long>(s.evaluated),
+  std::printf("%s: %lld points, %lld evaluated, %lld already done (%d processes); results in %s (seed %llu)\n",
+              explore ? "explore" : "sweep", static_cast<long long>(s.points), static_cast<long long>(s.evaluated),
               static_cast<long long>(s.skipped), MpiSession::size(), args.out.c_str(),
               static_cast<unsigned long long>(args.seed));
   return 0;
+}
+
+}  // namespace
+
+int run_sweep(const SweepArgs& args) { return run_grid(args, nullptr); }
+
+int run_explore(const ExploreArgs& args) {
+  if (args.checkpoints.empty()) throw UsageError("explore: give at least one checkpoint");
+  return run_grid(args, &args);
 }
 
 int run_predict(const PredictArgs& args) {

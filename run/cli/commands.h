@@ -79,6 +79,14 @@ struct SweepArgs {
   std::string calibration;   // calibration samples; empty: the training split beside `data`
 };
 
+// explore: a sweep over several checkpoints whose points are priced too (issue #34).
+struct ExploreArgs : SweepArgs {
+  std::vector<std::string> checkpoints;
+  std::string tech;                               // empty: the chip's own table
+  std::string objectives = "accuracy,energy,area";
+  int64_t energy_samples = 16;                    // samples each point's first chip counts on
+};
+
 struct QuantizeArgs {
   std::string checkpoint, data, calibration, components, study, json_out, logits_out;
   int64_t limit = 0, calibrate = 64, batch = 64;
@@ -146,6 +154,7 @@ int run_compare(const CompareArgs& args);
 int run_paired_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
+int run_explore(const ExploreArgs& args);
 int run_device(const DeviceArgs& args);
 // The overrides a verb passes on, with PREFIX extrapolate=true when --extrapolate was given
 // (prefix "device." for a chip's device, "" for a device alone).

@@ -187,46 +187,68 @@ Verb add_device(CLI::App& app) {
   return verb(dev_cmd, held, &run_device);
 }
 
+// The options sweep and explore share (everything but the checkpoint argument).
+void add_grid_options(CLI::App* cmd, SweepArgs& sw) {
+  cmd->add_option("--data", sw.data, "dataset file (HDF5: /x, /y)")->required();
+  cmd->add_option("--chip", sw.chip, "chip preset name or JSON file")->required();
+  cmd->add_option("--grid", sw.grids, "an axis: key=v1,v2,... (repeat for more axes)")
+      ->required();
+  cmd->add_option("--set", sw.overrides, "fixed chip overrides for every point");
+  cmd->add_option("--trials", sw.trials, "chips per point")
+      ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
+  cmd->add_option("--calibrate", sw.calibrate,
+                  "chip-in-the-loop output calibration on the first N calibration samples at every time "
+                  "(0 = none)")
+      ->check(kNonNegativeInteger);
+  cmd->add_option("--calibration", sw.calibration, kCalibrationHelp);
+  cmd->add_flag("--extrapolate", sw.extrapolate,
+                "allow times after programming outside the device source's range (marked)");
+  cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
+  cmd->add_option("--seed", sw.seed, "master random seed")
+      ->check(kNonNegativeInteger);
+  cmd->add_option("--limit", sw.limit, "use only the first N samples")
+      ->check(kNonNegativeInteger);
+  cmd->add_option("--batch", sw.batch, "samples per batch")->check(kBatchSize);
+  cmd->add_option("--threads", sw.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
+  cmd->add_option("--mode", sw.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
+      ->check(CLI::IsMember({"auto", "conv", "recurrent"}));
+  cmd->add_option("--out", sw.out, "results CSV (rewritten atomically after each point)")
+      ->required();
+  cmd->add_flag("--resume", sw.resume, "continue an interrupted run in --out");
+  cmd->add_flag("--dry-run", sw.dry_run,
+                "print the points, the work units to run and an estimate of core-hours from one unit "
+                "timed on 64 and 256 samples, then stop");
+  cmd->footer("Under MPI (mpirun -np N qs4dsim " + cmd->get_name() + " ...), the (point, trial) units are shared "
+              "out over the N processes and --threads threads in each; rank 0 writes the CSV, the same byte "
+              "for byte for any N and thread count.");
+}
+
 // `qs4dsim sweep`: its options, and how it runs.
 Verb add_sweep(CLI::App& app) {
   auto held = std::make_shared<SweepArgs>();
-  SweepArgs& sw = *held;
   auto* sw_cmd = app.add_subcommand("sweep", "Analog accuracy over a grid of chip parameters");
-  sw_cmd->add_option("checkpoint", sw.checkpoint, "checkpoint (HDF5, format v1)")->required();
-  sw_cmd->add_option("--data", sw.data, "dataset file (HDF5: /x, /y)")->required();
-  sw_cmd->add_option("--chip", sw.chip, "chip preset name or JSON file")->required();
-  sw_cmd->add_option("--grid", sw.grids, "an axis: key=v1,v2,... (repeat for more axes)")
-      ->required();
-  sw_cmd->add_option("--set", sw.overrides, "fixed chip overrides for every point");
-  sw_cmd->add_option("--trials", sw.trials, "chips per point")
-      ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
-  sw_cmd->add_option("--calibrate", sw.calibrate,
-                     "chip-in-the-loop output calibration on the first N calibration samples at every time "
-                     "(0 = none)")
-      ->check(kNonNegativeInteger);
-  sw_cmd->add_option("--calibration", sw.calibration, kCalibrationHelp);
-  sw_cmd->add_flag("--extrapolate", sw.extrapolate,
-                   "allow times after programming outside the device source's range (marked)");
-  sw_cmd->add_option("--times", sw.times, "times after programming, e.g. 1s,1h,1d,1y");
-  sw_cmd->add_option("--seed", sw.seed, "master random seed")
-      ->check(kNonNegativeInteger);
-  sw_cmd->add_option("--limit", sw.limit, "use only the first N samples")
-      ->check(kNonNegativeInteger);
-  sw_cmd->add_option("--batch", sw.batch, "samples per batch")->check(kBatchSize);
-  sw_cmd->add_option("--threads", sw.threads, "threads, every parallel level (0 = default)")
-      ->check(CLI::Range(0, qs4d::kMaxThreads));
-  sw_cmd->add_option("--mode", sw.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
-      ->check(CLI::IsMember({"auto", "conv", "recurrent"}));
-  sw_cmd->add_option("--out", sw.out, "results CSV (rewritten atomically after each point)")
-      ->required();
-  sw_cmd->add_flag("--resume", sw.resume, "continue an interrupted sweep in --out");
-  sw_cmd->add_flag("--dry-run", sw.dry_run,
-                   "print the points, the work units to run and an estimate of core-hours from one unit "
-                   "timed on 64 and 256 samples, then stop");
-  sw_cmd->footer("Under MPI (mpirun -np N qs4dsim sweep ...), the (point, trial) units are shared out over "
-                 "the N processes and --threads threads in each; rank 0 writes the CSV, the same byte "
-                 "for byte for any N and thread count.");
+  sw_cmd->add_option("checkpoint", held->checkpoint, "checkpoint (HDF5, format v1)")->required();
+  add_grid_options(sw_cmd, *held);
   return verb(sw_cmd, held, &run_sweep, MpiUse::kYes);
+}
+
+// `qs4dsim explore`: a sweep over checkpoints whose every point is priced too, with its front.
+Verb add_explore(CLI::App& app) {
+  auto held = std::make_shared<ExploreArgs>();
+  ExploreArgs& ex = *held;
+  auto* cmd = app.add_subcommand(
+      "explore", "Accuracy, energy, area and latency of every design point (checkpoints x chip grid), and "
+                 "its Pareto front");
+  cmd->add_option("checkpoints", ex.checkpoints, "checkpoints (HDF5, format v1): the first axis")->required();
+  add_grid_options(cmd, ex);
+  cmd->add_option("--tech", ex.tech, "technology table that prices the points (default: the chip's own)");
+  cmd->add_option("--energy-samples", ex.energy_samples,
+                  "samples each point's first chip counts its actions on, at the first time")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--objectives", ex.objectives,
+                  "the front's objectives: two or more of accuracy, energy, area, latency, edp");
+  return verb(cmd, held, &run_explore, MpiUse::kYes);
 }
 
 // `qs4dsim quantize`: its options, and how it runs.
@@ -366,7 +388,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", qs4d::kProgramVersion);
 
   const std::vector<Verb> verbs = {add_info(app),     add_eval(app),    add_predict(app),  add_map(app),
-                                   add_device(app),   add_sweep(app),   add_quantize(app), add_circuit(app),
+                                   add_device(app),   add_sweep(app),   add_explore(app), add_quantize(app), add_circuit(app),
                                    add_energy(app),   add_compare(app), add_presets(app)};
 
   // MPI first (it may take its own arguments); only under an MPI launcher.

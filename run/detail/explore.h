@@ -1,0 +1,30 @@
+// The cost side of `qs4dsim explore` (run-internal; run/explore.cpp): a sweep whose points are
+// also priced, and the Pareto flag over its rows.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "run/run.h"
+
+namespace qs4d::detail {
+
+// The columns explore adds after a sweep's, in order; the last is "pareto".
+const std::vector<std::string>& cost_columns();
+
+// The costs of one point from the actions its trial-0 chip counted (per_inference applied here):
+// {"energy_pJ", "area_mm2", "latency_ns"}, priced by the tech table `tech`.
+nlohmann::json price_counts(const S4DModel& model, int64_t length, const ChipSpec& chip, const std::string& tech,
+                            const ActionCounts& counted);
+
+// The cost fields of a row (every column but "pareto", which write time fills in).
+std::vector<std::string> cost_fields(const nlohmann::json& costs);
+
+// Sets the "pareto" field (the last) of every row: within each time, "true" where no other row of
+// that time is at least as good on every objective and better on one. `header` names the columns.
+void mark_pareto(std::vector<std::vector<std::string>>& rows, const std::vector<std::string>& header,
+                 const std::vector<std::string>& objectives);
+
+}  // namespace qs4d::detail
