@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -221,6 +222,40 @@ std::vector<bool> pareto_front(const std::vector<std::vector<double>>& costs);
 // and time valid on the chip; run_sweep calls it too) and returns the calibration samples it needs
 // (calibration_samples_needed at any point).
 int64_t check_sweep(const std::string& chip, const SweepOptions& options);
+
+// The inverse question (issue #34): the largest (or smallest) value of one chip parameter at
+// which the analog accuracy stays within max_drop of the digital accuracy with 95% confidence:
+// at every time, the lower end of the 95% t-interval over the chips >= digital - max_drop.
+// Bisection on a bracket [lo, hi] whose ends are measured first: the end that passes says the
+// direction (the lower end passing: the largest value tolerated, e.g. a noise scale; the upper
+// end: the smallest value needed, e.g. converter bits). Every new probe must lie between its
+// neighbours' accuracies (within their intervals): a parameter whose effect is not monotone on the
+// bracket is refused, naming the probes that show it.
+struct ToleranceProbe {
+  double value = 0;
+  double digital = 0;      // the digital accuracy of this probe's mapping
+  double worst_mean = 0;   // the mean over chips at the worst time
+  double worst_low = 0;    // the lower 95% bound at that time (the mean for noise-free measures)
+  double half_width = 0;   // worst_mean - worst_low
+  bool passes = false;
+};
+struct ToleranceOptions {
+  std::string key;
+  double lo = 0, hi = 0;
+  double max_drop = 0.01;
+  int max_steps = 8;        // bisection steps after the three first probes
+  bool integer = false;     // bisect on whole numbers (bits)
+};
+struct ToleranceResult {
+  std::string key, direction;  // "largest" (lower end passes) or "smallest" (upper end passes)
+  bool found = false;          // false: no value in the bracket passes (or every value does: see note)
+  double value = 0;            // the passing side of the final bracket
+  double bracket_lo = 0, bracket_hi = 0;  // the final bracket, the boundary inside it
+  std::string note;
+  std::vector<ToleranceProbe> probes;  // in the order measured
+};
+// `measure(v)` evaluates the chip with key = v (its passes field is set here).
+ToleranceResult find_tolerance(const ToleranceOptions& options, const std::function<ToleranceProbe(double)>& measure);
 
 // The MPI run this process belongs to. Constructed once in main: under an MPI launcher (mpirun,
 // srun; detected from its environment) it initialises MPI, else (or in a build without MPI) the

@@ -22,7 +22,7 @@ fails_with() {  # fails_with NAME PATTERN COMMAND... ; command must exit non-zer
 }
 
 m=$fixtures/models
-for verb in info eval predict map device sweep explore energy compare quantize circuit; do
+for verb in info eval predict map device sweep explore tolerance energy compare quantize circuit; do
   check "help $verb" bash -c "'$bin' $verb --help | grep -q Usage"
 done
 check "info" bash -c "'$bin' info $m/batch_pre_din3.h5 | grep -q 'batch norm'"
@@ -332,6 +332,27 @@ fails_with "explore one objective" "at least two" bash -c "$(declare -f explore)
 cp "$tmp/explore_full.csv" "$tmp/explore.csv"
 sed -i '2s/,true$/,maybe/; 2s/,false$/,maybe/' "$tmp/explore.csv"
 fails_with "explore resume refuses a bad pareto cell" "column pareto" explore --resume
+
+# tolerance (issue #34): bits are searched on whole numbers from the bracket's ends; the answer is
+# one of its probes, which passes, and the next smaller one measured fails.
+check "tolerance" "$bin" tolerance "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip neurram_256 \
+  --find periphery.adc_bits --range 2,10 --max-drop 0.2 --trials 2 --seed 3 --json "$tmp/tol.json"
+check "tolerance json" "$py" -c "
+import json
+j = json.load(open('$tmp/tol.json'))
+assert j['key'] == 'periphery.adc_bits' and j['range'] == [2, 10] and j['direction'] in ('smallest', 'largest')
+values = [p['value'] for p in j['probes']]
+assert values[:2] == [2, 10] and all(v == int(v) for v in values)
+if j['found'] and not j['note']:
+    ok = {p['value']: p['passes'] for p in j['probes']}
+    assert ok[j['value']] and j['bracket'][1] - j['bracket'][0] <= 1
+"
+fails_with "tolerance of an inert key" "changes nothing" "$bin" tolerance "$m/layer_post_din1.h5" \
+  --data "$tmp/ds_test.h5" --chip ideal --find device.programming.scale
+fails_with "tolerance needs two chips" "not in range 2 to" "$bin" tolerance "$m/layer_post_din1.h5" \
+  --data "$tmp/ds_test.h5" --chip neurram_256 --find device.programming.scale --trials 1
+fails_with "tolerance without a bracket" "give --range" "$bin" tolerance "$m/layer_post_din1.h5" \
+  --data "$tmp/ds_test.h5" --chip neurram_256 --find device.g_max_uS
 
 # sweep: interrupted (last point removed) and resumed gives the same file.
 sweep() { "$bin" sweep "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --chip pcm_512 \

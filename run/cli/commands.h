@@ -87,6 +87,17 @@ struct ExploreArgs : SweepArgs {
   int64_t energy_samples = 16;                    // samples each point's first chip counts on
 };
 
+// tolerance: the largest (smallest) value of one chip parameter within an accuracy drop (#34).
+struct ToleranceArgs {
+  std::string checkpoint, data, chip, find, range, times = "0", calibration, json_out, mode = "auto";
+  std::vector<std::string> overrides;
+  double max_drop = 0.01;
+  int64_t trials = 5, limit = 0, batch = 64;
+  int steps = 8, threads = 0;
+  uint64_t seed = 1;
+  bool extrapolate = false;
+};
+
 struct QuantizeArgs {
   std::string checkpoint, data, calibration, components, study, json_out, logits_out;
   int64_t limit = 0, calibrate = 64, batch = 64;
@@ -155,6 +166,7 @@ int run_paired_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
 int run_sweep(const SweepArgs& args);
 int run_explore(const ExploreArgs& args);
+int run_tolerance(const ToleranceArgs& args);
 int run_device(const DeviceArgs& args);
 // The overrides a verb passes on, with PREFIX extrapolate=true when --extrapolate was given
 // (prefix "device." for a chip's device, "" for a device alone).

@@ -251,6 +251,38 @@ Verb add_explore(CLI::App& app) {
   return verb(cmd, held, &run_explore, MpiUse::kYes);
 }
 
+// `qs4dsim tolerance`: its options, and how it runs.
+Verb add_tolerance(CLI::App& app) {
+  auto held = std::make_shared<ToleranceArgs>();
+  ToleranceArgs& t = *held;
+  auto* cmd = app.add_subcommand("tolerance", "The largest value of a chip parameter a model tolerates within an "
+                                              "accuracy drop (or the smallest it needs), by bisection");
+  cmd->add_option("checkpoint", t.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  cmd->add_option("--data", t.data, "dataset file (HDF5: /x, /y)")->required();
+  cmd->add_option("--chip", t.chip, "chip preset name or JSON file")->required();
+  cmd->add_option("--find", t.find, "the chip key to search, e.g. device.programming.scale or periphery.adc_bits")
+      ->required();
+  cmd->add_option("--max-drop", t.max_drop, "accuracy drop allowed below the digital accuracy (fraction)")
+      ->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--range", t.range, "the bracket LO,HI (defaults for bits, noise and drift scales, stuck "
+                                      "fractions and wire resistance)");
+  cmd->add_option("--set", t.overrides, "fixed chip overrides");
+  cmd->add_option("--times", t.times, "times after programming; the worst decides");
+  cmd->add_option("--trials", t.trials, "chips per probe (at least 2: the 95% interval)")
+      ->check(CLI::Range(int64_t{2}, qs4d::kMaxTrials));
+  cmd->add_option("--steps", t.steps, "bisection steps after the bracket's ends and middle")->check(CLI::Range(1, 40));
+  cmd->add_option("--calibration", t.calibration, kCalibrationHelp);
+  cmd->add_option("--seed", t.seed, "master random seed")->check(kNonNegativeInteger);
+  cmd->add_option("--limit", t.limit, "use only the first N samples")->check(kNonNegativeInteger);
+  cmd->add_option("--batch", t.batch, "samples per batch")->check(kBatchSize);
+  cmd->add_option("--threads", t.threads, "threads, every parallel level (0 = default)")
+      ->check(CLI::Range(0, qs4d::kMaxThreads));
+  cmd->add_option("--mode", t.mode, "execution mode")->check(CLI::IsMember({"auto", "conv", "recurrent"}));
+  cmd->add_flag("--extrapolate", t.extrapolate, "allow times outside the device source's range (marked)");
+  cmd->add_option("--json", t.json_out, "write the result and every probe as JSON");
+  return verb(cmd, held, &run_tolerance);
+}
+
 // `qs4dsim quantize`: its options, and how it runs.
 Verb add_quantize(CLI::App& app) {
   auto held = std::make_shared<QuantizeArgs>();
@@ -388,7 +420,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", qs4d::kProgramVersion);
 
   const std::vector<Verb> verbs = {add_info(app),     add_eval(app),    add_predict(app),  add_map(app),
-                                   add_device(app),   add_sweep(app),   add_explore(app), add_quantize(app), add_circuit(app),
+                                   add_device(app),   add_sweep(app),   add_explore(app), add_tolerance(app), add_quantize(app), add_circuit(app),
                                    add_energy(app),   add_compare(app), add_presets(app)};
 
   // MPI first (it may take its own arguments); only under an MPI launcher.
