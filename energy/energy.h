@@ -163,7 +163,15 @@ struct EnergyReport {
   double latency_ns = 0;
   double area_mm2 = 0;
   std::map<std::string, double> area_breakdown_mm2;
-  double tops_per_w = 0;                // 2 x model MACs per inference / energy
+  double tops_per_w = 0;                // system: 2 x model MACs per inference / all the energy
+  // Macro: the MACs the crossbars do (the model's less those left digital) over the crossbars'
+  // own energy with their converters (dac, array, adc): what a macro paper quotes.
+  double analog_macs = 0, macro_tops_per_w = 0;
+  // Latency per stage (each matrix group, and the digital work), in ns; the stages run one after
+  // another, so the largest is the critical one.
+  std::map<std::string, double> latency_breakdown_ns;
+  std::string critical_stage;
+  double edp_pJ_ns = 0;                 // energy x latency
   double programming_energy_pJ = 0, programming_time_ns = 0;  // once per chip
   DigitalBaseline int8, fp32;
   DigitalBaseline native;               // weights at their stored bits (FP32 MACs above 8 bits)

@@ -114,6 +114,9 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
   }
   for (const auto& [k, v] : r.breakdown_pJ) r.energy_pJ += v;
   r.tops_per_w = r.energy_pJ > 0 ? 2.0 * model.macs_per_inference / r.energy_pJ : 0;
+  r.analog_macs = std::max(0.0, model.macs_per_inference - c.digital_macs);
+  const double macro_pJ = r.breakdown_pJ["dac"] + r.breakdown_pJ["array"] + r.breakdown_pJ["adc"];
+  r.macro_tops_per_w = macro_pJ > 0 ? 2.0 * r.analog_macs / macro_pJ : 0;
 
   // Latency: products one after another; within a group (one matrix, or one layer's recurrence
   // blocks) tiles work in parallel and each tile's conversions share its ADCs.
@@ -140,8 +143,14 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
     const double t_read = t.array.t_read_ns_base + t.array.t_read_ns_per_bit * magnitude_bits(dac_bits);
     g.second = t.dac.latency_ns + t_read + worst * t.adc_latency_ns(adc_bits, dac_bits);
     analog_ns += g.first * g.second;
+    r.latency_breakdown_ns[name] = g.first * g.second;
   }
-  r.latency_ns = analog_ns + digital_ops(c) / t.digital.ops_per_ns;
+  r.latency_breakdown_ns["digital"] = digital_ops(c) / t.digital.ops_per_ns;
+  r.latency_ns = analog_ns + r.latency_breakdown_ns["digital"];
+  double longest = -1;
+  for (const auto& [stage, ns] : r.latency_breakdown_ns) {
+    if (ns > longest) longest = ns, r.critical_stage = stage;
+  }
 
   // Area of every tile the mapping allocated, each converter sized by its own bits (ideal
   // converters priced as 8 bits), as the periphery built them.
@@ -172,6 +181,7 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
   r.fp32 = digital_baseline(all_digital, model, chip.dataflow, t, "fp32", 32.0);
   r.native = digital_baseline(all_digital, model, chip.dataflow, t, "checkpoint", model.mac_weight_bits);
   r.assumptions = assumptions(chip.dataflow, t);
+  r.edp_pJ_ns = r.energy_pJ * r.latency_ns;
   return r;
 }
 
@@ -188,7 +198,15 @@ json EnergyReport::to_json() const {
          {"energy_pJ_per_inference", energy_pJ},
          {"breakdown_pJ", breakdown_pJ},
          {"tops_per_w", tops_per_w},
+         {"tops_per_w_system", tops_per_w},
+         {"tops_per_w_macro", macro_tops_per_w},
+         {"analog_macs_per_inference", analog_macs},
          {"latency_ns_per_inference", latency_ns},
+         {"latency_breakdown_ns", latency_breakdown_ns},
+         {"latency_critical_stage", critical_stage},
+         {"latency_vs_int8_baseline", int8.latency_ns > 0 ? latency_ns / int8.latency_ns : 0.0},
+         {"edp_pJ_ns", edp_pJ_ns},
+         {"edp_int8_baseline_pJ_ns", int8.energy_pJ * int8.latency_ns},
          {"area_mm2", area_mm2},
          {"area_breakdown_mm2", area_breakdown_mm2},
          {"memory", memory_json(memory)},

@@ -348,9 +348,25 @@ void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {
   }
   for (size_t t = 0; t < tiles_.size(); ++t) {
     const RowMatrixXi16& pulses = tiles_[t].programmed.pulses;
-    // Without write-verify every used device takes one programming pulse.
-    counts->programming_pulses += pulses.size() ? static_cast<double>(pulses.cast<int64_t>().sum())
-                                                : static_cast<double>(map_->tiles[t].devices_used);
+    const Tile& tile = map_->tiles[t];
+    // Without write-verify every used device takes one programming pulse. With it, the pulses of
+    // the cells that hold a weight or the reference: an unused cell is never written.
+    if (pulses.size() == 0) {
+      counts->programming_pulses += static_cast<double>(tile.devices_used);
+      continue;
+    }
+    int64_t sum = 0;
+    const auto rows = std::min<Eigen::Index>(pulses.rows(), static_cast<Eigen::Index>(tile.rows.size()));
+    const auto cols = std::min<Eigen::Index>(pulses.cols(), static_cast<Eigen::Index>(tile.cols.size()));
+    for (Eigen::Index r = 0; r < rows; ++r) {
+      const int32_t m = tile.rows[static_cast<size_t>(r)].matrix;
+      if (m < 0) continue;
+      for (Eigen::Index c = 0; c < cols; ++c) {
+        const int32_t col = tile.cols[static_cast<size_t>(c)].matrix;
+        if (col == m || col == kReferenceColumn) sum += pulses(r, c);
+      }
+    }
+    counts->programming_pulses += static_cast<double>(sum);
   }
   counts->programming_pulses += repair_pulses_;
 }

@@ -47,8 +47,9 @@ void print_memory(const std::vector<MemoryLine>& lines, const char* indent) {
 }
 
 void print_report(const EnergyReport& r) {
-  std::printf("energy      %.4g pJ per inference (%.4g nJ), %.3g TOPS/W\n", r.energy_pJ,
-              r.energy_pJ / 1e3, r.tops_per_w);
+  std::printf("energy      %.4g pJ per inference (%.4g nJ), %.3g TOPS/W system (every MAC of the model over all the "
+              "energy); %.3g TOPS/W macro (the %.4g crossbar MACs over DAC + array + ADC)\n",
+              r.energy_pJ, r.energy_pJ / 1e3, r.tops_per_w, r.macro_tops_per_w, r.analog_macs);
   for (const char* k : {"dac", "array", "adc", "digital", "buffer"}) {
     const double v = r.breakdown_pJ.at(k);
     std::printf("  %-9s %12.4g pJ  %5.1f%%\n", k == std::string("buffer") ? "memory" : k, v,
@@ -61,7 +62,17 @@ void print_report(const EnergyReport& r) {
     print_memory(r.memory_if_streamed, "  ");
   }
   for (const auto& flag : r.assumptions["range_flags"]) std::printf("  note: %s\n", flag.get<std::string>().c_str());
-  std::printf("latency     %.4g us per inference\n", r.latency_ns / 1e3);
+  std::printf("latency     %.4g us per inference (stages one after another; critical: %s), EDP %.4g pJ s\n",
+              r.latency_ns / 1e3, r.critical_stage.c_str(), r.edp_pJ_ns * 1e-9);
+  for (const auto& [stage, ns] : r.latency_breakdown_ns)
+    std::printf("  %-22s %10.4g us  %5.1f%%\n", stage.c_str(), ns / 1e3, r.latency_ns > 0 ? 100 * ns / r.latency_ns : 0.0);
+  if (r.int8.latency_ns > 0 && r.latency_ns > r.int8.latency_ns) {
+    std::printf("  note: %.3gx the int8 baseline's %.4g us. The chip runs each stage's vectors one after another,\n"
+                "  and each vector waits for its tiles' shared ADCs (columns per ADC, one conversion after another),\n"
+                "  while the baseline's PE array streams MACs; %s takes %.0f%% of the time.\n",
+                r.latency_ns / r.int8.latency_ns, r.int8.latency_ns / 1e3, r.critical_stage.c_str(),
+                100 * r.latency_breakdown_ns.at(r.critical_stage) / r.latency_ns);
+  }
   std::printf("area        %.4g mm^2 (cells %.3g, DAC %.3g, ADC %.3g, digital %.3g, memory %.3g)\n", r.area_mm2,
               r.area_breakdown_mm2.at("cells"), r.area_breakdown_mm2.at("dac"),
               r.area_breakdown_mm2.at("adc"), r.area_breakdown_mm2.at("digital"),
