@@ -60,8 +60,8 @@ class PeakRecorder {
 
 class ComponentQuantizer final : public LinearOverride {
  public:
-  ComponentQuantizer(const S4DModel& model, const std::map<std::string, int>& bits)
-      : model_(model), bits_(bits) {
+  ComponentQuantizer(const S4DModel& model, const std::map<std::string, int>& bits, const std::string& x_granularity)
+      : model_(model), bits_(bits), x_granularity_(x_granularity) {
     const int64_t n_layers = model.config().n_layers;
     enc_w_ = model.encoder_weight();
     dec_w_ = model.decoder_weight();
@@ -85,6 +85,7 @@ class ComponentQuantizer final : public LinearOverride {
                bits_of("x");
     state_scale_.assign(static_cast<size_t>(n_layers), 0.0f);
     act_scale_.assign(static_cast<size_t>(n_layers + 2), 0.0f);
+    mode_peaks_.assign(static_cast<size_t>(n_layers), std::vector<float>(model.layers()[0].a_bar.size(), 0.0f));
   }
 
   // Runs the calibration samples with float x and inputs, recording their peaks, then sets the
@@ -97,11 +98,24 @@ class ComponentQuantizer final : public LinearOverride {
     DigitalEngine(model_, samples.length, ExecMode::kRecurrent).logits(samples, threads, this);
     states_ = inputs_ = nullptr;
     if (int b = bits_of("x")) set_scales(state_scale_, trained_ranges_or(states.peaks()), b);
-    if (trained_grid()) {  // the checkpoint's own grid, per mode as trained: never recalibrated
-      for (size_t i = 0; i < state_scale_.size(); ++i) {
-        const std::vector<float>& step = model_.layers()[i].state_grid.step;
-        state_scale_[i] = step.empty() ? 0.0f : *std::max_element(step.begin(), step.end());
+    // Every mode's step: the trained grid's (never recalibrated), else one per layer, or the
+    // calibration's peak over each channel or mode (x_granularity) / qmax.
+    x_steps_.clear();
+    for (size_t i = 0; i < state_scale_.size() && bits_of("x"); ++i) {
+      const size_t n = mode_peaks_[i].size(), M = n / static_cast<size_t>(model_.config().d_model);
+      std::vector<float> steps(n, state_scale_[i]);
+      if (trained_grid()) {
+        steps = model_.layers()[i].state_grid.step;
+      } else if (x_granularity_ != "layer" && !trained_state_ranges()) {
+        const float qmax = static_cast<float>(qmax_of(bits_of("x")));
+        for (size_t h = 0; h * M < n; ++h) {
+          const float channel = *std::max_element(mode_peaks_[i].begin() + h * M, mode_peaks_[i].begin() + (h + 1) * M);
+          for (size_t m = 0; m < M; ++m)
+            steps[h * M + m] = std::max(x_granularity_ == "mode" ? mode_peaks_[i][h * M + m] : channel, 1e-30f) / qmax;
+        }
       }
+      state_scale_[i] = *std::max_element(steps.begin(), steps.end());
+      x_steps_.push_back(std::move(steps));
     }
     if (int b = bits_of("act")) set_scales(act_scale_, inputs.peaks(), b);
   }
@@ -144,10 +158,9 @@ class ComponentQuantizer final : public LinearOverride {
     if (!own_ssm_ && !states_) return false;
     const Ssm& s = ssm_[static_cast<size_t>(layer)];
     const int64_t H = z.rows(), L = z.cols(), M = static_cast<int64_t>(s.a.size()) / H;
-    const double layer_scale = state_scale_[static_cast<size_t>(layer)];
-    const std::vector<float>& mode_steps = model_.layers()[static_cast<size_t>(layer)].state_grid.step;
-    const bool per_mode = trained_grid();
+    const std::vector<float>* steps = x_steps_.empty() ? nullptr : &x_steps_[static_cast<size_t>(layer)];
     const int qmax = bits_of("x") ? qmax_of(bits_of("x")) : 0;
+    std::vector<float> mode_peak(states_ ? s.a.size() : 0, 0.0f);
     double peak = 0;
     for (int64_t h = 0; h < H; ++h) {
       y.row(h) = s.d[h] * z.row(h);
@@ -155,7 +168,7 @@ class ComponentQuantizer final : public LinearOverride {
         const size_t k = static_cast<size_t>(h * M + m);
         // Complex arithmetic written out: std::complex's operator* carries NaN recovery
         // (__muldc3) that costs more than the step itself.
-        const double scale = per_mode ? static_cast<double>(mode_steps[k]) : layer_scale;
+        const double scale = steps ? static_cast<double>((*steps)[k]) : 0.0;
         const double ar = s.a[k].real(), ai = s.a[k].imag(), br = s.b[k].real(),
                      bi = s.b[k].imag(), cr = 2 * s.c[k].real(), ci = 2 * s.c[k].imag();
         double xr = 0, xi = 0;
@@ -169,11 +182,17 @@ class ComponentQuantizer final : public LinearOverride {
             xi = quantize_value(xi, scale, qmax);
           }
           peak = std::max({peak, std::abs(xr), std::abs(xi)});
+          if (states_) mode_peak[k] = std::max(mode_peak[k], static_cast<float>(std::max(std::abs(xr), std::abs(xi))));
           y(h, t) += static_cast<float>(cr * xr - ci * xi);
         }
       }
     }
-    if (states_) states_->record(static_cast<size_t>(layer), static_cast<float>(peak));
+    if (states_) {
+      states_->record(static_cast<size_t>(layer), static_cast<float>(peak));
+      std::lock_guard<std::mutex> lock(mode_mutex_);
+      std::vector<float>& kept = mode_peaks_[static_cast<size_t>(layer)];
+      for (size_t k = 0; k < kept.size(); ++k) kept[k] = std::max(kept[k], mode_peak[k]);
+    }
     return true;
   }
 
@@ -250,6 +269,10 @@ class ComponentQuantizer final : public LinearOverride {
   bool own_ssm_ = false;
   int64_t unstable_ = 0, modes_ = 0;
   std::vector<float> state_scale_, act_scale_;
+  std::string x_granularity_;
+  std::vector<std::vector<float>> x_steps_;          // per layer, per mode (h * M + m)
+  mutable std::vector<std::vector<float>> mode_peaks_;  // the calibration's |Re|, |Im| peaks per mode
+  mutable std::mutex mode_mutex_;
   // Set only during calibrate(): record peaks, quantize nothing.
   const PeakRecorder* states_ = nullptr;
   const PeakRecorder* inputs_ = nullptr;
@@ -305,7 +328,9 @@ PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset
     parse_component_bits(name + "=" + std::to_string(bits));  // validates
   }
   const auto start = std::chrono::steady_clock::now();
-  ComponentQuantizer quantizer(model, options.bits);
+  if (options.x_granularity != "layer" && options.x_granularity != "channel" && options.x_granularity != "mode")
+    throw UsageError("x granularity \"" + options.x_granularity + "\": expected layer, channel or mode");
+  ComponentQuantizer quantizer(model, options.bits, options.x_granularity);
   quantizer.calibrate(calibration.x, options.threads);
   const DigitalEngine engine(model, data.x.length, ExecMode::kRecurrent);
   PtqResult r;

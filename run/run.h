@@ -322,6 +322,9 @@ struct PtqOptions {
   int64_t batch = 64;
   int threads = 0;
   bool keep_logits = false;            // return every sample's logits
+  // x's static steps: one per layer, or each channel's or mode's own calibrated peak / qmax (a
+  // checkpoint's trained grid is used as trained whatever this says).
+  std::string x_granularity = "layer";
 };
 
 struct PtqResult {

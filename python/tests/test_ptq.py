@@ -30,8 +30,10 @@ def quant(v, bits, scale=None):
     return np.clip(np.round(v / s), -qmax(bits), qmax(bits)) * s
 
 
-def reference_logits(m, x, bits, state_scales=None, act_scales=None):
-    """The model in float64, stepped through time, with the named components quantized."""
+def reference_logits(m, x, bits, state_scales=None, act_scales=None, peaks=None):
+    """The model in float64, stepped through time, with the named components quantized; state_scales
+    per layer may be one number or one per mode (H, M). `peaks` (a list), when given, receives each
+    layer's per-mode largest |Re x|, |Im x|."""
     def q(name, v):
         return quant(v, bits[name]) if name in bits else v
 
@@ -49,8 +51,13 @@ def reference_logits(m, x, bits, state_scales=None, act_scales=None):
         for t in range(x.shape[1]):
             state = a * state + b * h[:, t, :, None]
             if "x" in bits:
-                state = quant(state, bits["x"], state_scales[i])
+                state = quant(state, bits["x"], np.asarray(state_scales[i]))
+            if peaks is not None:
+                top = np.maximum(np.abs(state.real), np.abs(state.imag)).max(0)
+                peak = top if t == 0 else np.maximum(peak, top)
             ys.append(2 * (c * state).sum(-1).real + d * h[:, t])
+        if peaks is not None:
+            peaks.append(peak)
         y = np.stack(ys, axis=1)
         y = 0.5 * y * (1 + np.vectorize(math.erf)(y / math.sqrt(2)))
         w = q("projections", sd[f"s4_layers.{i}.output_linear.0.weight"][:, :, 0])
@@ -107,6 +114,40 @@ def test_quantize_matches_numpy_reference(tmp_path, components):
                                              .astype(np.complex128), bits["abar"])) >= 1).sum())
                        for lay in m.s4_layers)
         assert row["unstable_modes"] == unstable and row["modes"] == a.size
+
+
+@pytest.mark.skipif(not BIN, reason="set QS4D_BIN to the qs4dsim binary (scripts/test.sh does)")
+@pytest.mark.parametrize("granularity", ["mode", "channel"])
+def test_quantize_x_per_mode_matches_numpy(tmp_path, granularity):
+    """--x-granularity: each mode's (or channel's) own step, its calibration peak / qmax, found here
+    from the float model on the calibration samples and applied in the float64 reference."""
+    torch.manual_seed(6)
+    m = S4Model(d_input=1, d_output=4, d_model=8, n_layers=2, d_state=8, dropout=0.0).eval()
+    with torch.no_grad():
+        for layer in m.s4_layers:
+            layer.kernel.log_dt.uniform_(math.log(0.01), math.log(0.05))
+    path = str(tmp_path / "m.h5")
+    checkpoint.save(m, path)
+    x = np.random.default_rng(2).uniform(0, 1, size=(60, 40, 1)).astype(np.float32)
+    calibration = np.random.default_rng(3).uniform(0, 1, size=(60, 40, 1)).astype(np.float32)
+    data.write_dataset(str(tmp_path / "d_test.h5"), x, np.zeros(60), "d", 4, "t")
+    data.write_dataset(str(tmp_path / "d_train.h5"), calibration, np.zeros(60), "d", 4, "t")
+    logits_file, out = str(tmp_path / "logits.h5"), tmp_path / "q.json"
+    subprocess.run([BIN, "quantize", path, "--data", str(tmp_path / "d_test.h5"), "--components", "x=5",
+                    "--x-granularity", granularity, "--calibrate", "60", "--logits", logits_file,
+                    "--json", str(out)], check=True, capture_output=True)
+    peaks = []
+    reference_logits(m, calibration.astype(np.float64), {}, peaks=peaks)
+    if granularity == "channel":
+        peaks = [np.repeat(p.max(1, keepdims=True), p.shape[1], axis=1) for p in peaks]
+    steps = [p / qmax(5) for p in peaks]
+    assert json.loads(out.read_text())["results"][1]["state_scales"] == pytest.approx([s.max() for s in steps], rel=1e-5)
+    expected = reference_logits(m, x.astype(np.float64), {"x": 5}, steps)
+    with h5py.File(logits_file) as f:
+        got = f["logits"][()]
+    assert np.median(np.abs(got - expected)) < 1e-5 * max(1.0, np.abs(expected).max())
+    layer_wide = reference_logits(m, x.astype(np.float64), {"x": 5}, [s.max() for s in steps])
+    assert np.abs(layer_wide - expected).max() > 10 * np.median(np.abs(got - expected))  # the test can tell
 
 
 @pytest.mark.skipif(not BIN, reason="set QS4D_BIN to the qs4dsim binary (scripts/test.sh does)")

@@ -100,6 +100,7 @@ struct ToleranceArgs {
 
 struct QuantizeArgs {
   std::string checkpoint, data, calibration, components, study, json_out, logits_out;
+  std::string x_granularity = "layer";
   int64_t limit = 0, calibrate = 64, batch = 64;
   int threads = 0;
 };

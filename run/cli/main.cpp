@@ -300,6 +300,9 @@ Verb add_quantize(CLI::App& app) {
   qz_cmd->add_option("--calibration", qz.calibration,
                      "dataset for the static scales of x and act, never the evaluated samples (default: the "
                      "training split beside --data, PREFIX_train.h5 beside PREFIX_test.h5)");
+  qz_cmd->add_option("--x-granularity", qz.x_granularity,
+                     "x's static steps: one per layer, or per channel or complex mode from the calibration's peaks")
+      ->check(CLI::IsMember({"layer", "channel", "mode"}));
   qz_cmd->add_option("--calibrate", qz.calibrate, "calibration samples, spread evenly over the file")
       ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
   qz_cmd->add_option("--limit", qz.limit, "evaluate only the first N samples (0 = all)")

@@ -104,6 +104,7 @@ int run_quantize(const QuantizeArgs& args) {
     o.batch = args.batch;
     o.threads = args.threads;
     o.keep_logits = !args.logits_out.empty() && !args.components.empty() && i == 1;
+    o.x_granularity = args.x_granularity;
     const PtqResult r = evaluate_ptq(model, data, calibration, o);
     if (bits.empty()) reference = r.accuracy;
     char unstable[32];
@@ -126,7 +127,7 @@ int run_quantize(const QuantizeArgs& args) {
                                          {"samples", calibration.x.n}, {"spread", "evenly over the file"},
                                          {"disjoint_from_evaluated", true}}},
                         {"calibration_samples", calibration.x.n},
-                        {"mode", "recurrent"}, {"results", rows}};
+                        {"mode", "recurrent"}, {"x_granularity", args.x_granularity}, {"results", rows}};
     write_text_atomic(args.json_out, j.dump(2) + "\n");
   }
   return 0;
