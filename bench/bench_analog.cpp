@@ -234,6 +234,40 @@ void BM_SweepAgainstEval(benchmark::State& state, bool sweep) {
   std::filesystem::remove(csv + ".run.json");
 }
 
+// explore against sweep (issue #34: pricing adds at most 5% to a point): the same 4 points x 2
+// chips as above, once as a sweep and once as an explore of the one checkpoint, whose trial-0 chip
+// of each point counts its actions on 16 images and prices them with the chip's table.
+void BM_ExploreAgainstSweep(benchmark::State& state, bool explore) {
+  static const std::optional<qs4d::S4DModel> model = shipped("fmnist196_s4d_h64_n64_l4_qat4.h5");
+  static const qs4d::Dataset data = test_images(256);
+  qs4d::AnalogEvalOptions eval;
+  eval.times_s = {86400.0};
+  eval.threads = 1;
+  eval.trials = 2;
+  eval.calibration = &calibration_images();
+  static const bool warm = [&] {
+    return qs4d::evaluate_analog(*model, data, qs4d::load_chip("pcm_512", {}), eval).times[0].mean() >= 0;
+  }();
+  benchmark::DoNotOptimize(warm);
+  const std::string csv = std::filesystem::temp_directory_path() / "qs4d_bench_explore.csv";
+  for (auto _ : state) {
+    std::filesystem::remove(csv);
+    qs4d::SweepOptions o;
+    o.grids = {"periphery.adc_headroom=1,1.1,1.2,1.3"};
+    o.eval = eval;
+    o.out_csv = csv;
+    o.progress = false;
+    if (explore) {
+      o.checkpoints = {{"qat4", &*model}};
+      o.cost_tech = "22nm_lp";
+      o.objectives = {"accuracy", "energy", "area"};
+    }
+    benchmark::DoNotOptimize(qs4d::run_sweep(*model, data, "pcm_512", o).evaluated);
+  }
+  std::filesystem::remove(csv);
+  std::filesystem::remove(csv + ".run.json");
+}
+
 // First argument 0: the H = 64 model's 128 x 64 projection; 1: the H = 256 model's 512 x 256
 // one. Second: 1 with 1% per-read noise (exact at the conversion: a second product for the
 // variance and one normal draw per output), 0 with programming noise, drift and converters only.
@@ -249,6 +283,8 @@ BENCHMARK_CAPTURE(BM_ImssaTrial, analog_imssa_64, true)->Unit(benchmark::kMillis
 BENCHMARK(BM_EvalTrials)->Arg(1)->Arg(2)->MinTime(3.0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_SweepAgainstEval, sweep_4_points_x_2_chips, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_SweepAgainstEval, eval_8_chips, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ExploreAgainstSweep, explore_4_points_x_2_chips, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ExploreAgainstSweep, sweep_4_points_x_2_chips, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -17,6 +17,7 @@ RATIOS = [
     ("imssa_64 whole trial (program, age, calibrate, 512 images) / digital (target 2.5)", "BM_ImssaTrial/analog_imssa_64/real_time", "BM_ImssaTrial/digital_blocks/real_time", "time"),
     ("eval pcm_512 4 chips: 1 thread / 2 threads (target >= 1.7)", "BM_EvalTrials/1/min_time:3.000/real_time", "BM_EvalTrials/2/min_time:3.000/real_time", "time"),
     ("sweep 4 points x 2 chips / eval 8 chips, same chip (target <= 1.15, #29)", "BM_SweepAgainstEval/sweep_4_points_x_2_chips/real_time", "BM_SweepAgainstEval/eval_8_chips/real_time", "time"),
+    ("explore / sweep, 4 points x 2 chips, pricing included (target <= 1.05, #34)", "BM_ExploreAgainstSweep/explore_4_points_x_2_chips/real_time", "BM_ExploreAgainstSweep/sweep_4_points_x_2_chips/real_time", "time"),
     ("IR drop: transfer matrix of a 256 x 256 tile / 100k reads (target 1, #13)", "BM_TransferMatrix/real_time", "BM_Reads100k/real_time", "time"),
     ("pcm_aihwkit programming + ageing, 1 thread (target 30 M/s)", "BM_ProgramAndAge/pcm_aihwkit/1/real_time", None, "rate"),
 ]

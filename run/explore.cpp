@@ -78,10 +78,8 @@ const std::vector<std::string>& cost_columns() {
   return columns;
 }
 
-nlohmann::json price_counts(const S4DModel& model, int64_t length, const ChipSpec& chip, const std::string& tech_name,
-                            const ActionCounts& counted) {
-  const TechTable tech = load_tech(tech_name);
-  const MappedModel map = map_model(model, chip.mapping, chip.device.window());
+nlohmann::json price_counts(const S4DModel& model, int64_t length, const ChipSpec& chip, const MappedModel& map,
+                            const TechTable& tech, const ActionCounts& counted) {
   const EnergyReport r = estimate_energy(model, length, map, chip, tech,
                                          per_inference(counted, model, length, chip, tech.memory.activation_bits));
   return {{"energy_pJ", r.energy_pJ}, {"area_mm2", r.area_mm2}, {"latency_ns", r.latency_ns}};

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -485,8 +486,9 @@ SweepSummary run_sweep(const S4DModel& single_model, const Dataset& data, const 
     for (const auto& [name, m] : o.checkpoints) names.values.push_back(name);
     axes.insert(axes.begin(), names);
   }
+  std::optional<TechTable> tech;  // read once; a bad table fails before any work
   if (!o.cost_tech.empty()) {
-    load_tech(o.cost_tech);  // a bad table fails before any work
+    tech = load_tech(o.cost_tech);
     if (o.objectives.size() < 2) throw UsageError("explore: give at least two objectives");
   }
   int64_t points = 1;
@@ -561,7 +563,7 @@ SweepSummary run_sweep(const S4DModel& single_model, const Dataset& data, const 
     if (priced) {
       e.counts = &counts;
       e.count_samples = o.cost_samples;
-      e.activation_bits = load_tech(o.cost_tech).memory.activation_bits;
+      e.activation_bits = tech->memory.activation_bits;
     }
     const AnalogEvalResult r = evaluate_analog(model, d, chip, e);
     detail::UnitResult u;
@@ -574,7 +576,7 @@ SweepSummary run_sweep(const S4DModel& single_model, const Dataset& data, const 
       u.clips.push_back(t.adc_clips);
       u.conversions.push_back(t.adc_conversions);
     }
-    if (priced) u.extra["costs"] = detail::price_counts(model, d.x.length, chip, o.cost_tech, counts);
+    if (priced) u.extra["costs"] = detail::price_counts(model, d.x.length, chip, *e.reference->map, *tech, counts);
     return u;
   };
   if (o.dry_run) {

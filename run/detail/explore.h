@@ -15,9 +15,9 @@ namespace qs4d::detail {
 const std::vector<std::string>& cost_columns();
 
 // The costs of one point from the actions its trial-0 chip counted (per_inference applied here):
-// {"energy_pJ", "area_mm2", "latency_ns"}, priced by the tech table `tech`.
-nlohmann::json price_counts(const S4DModel& model, int64_t length, const ChipSpec& chip, const std::string& tech,
-                            const ActionCounts& counted);
+// {"energy_pJ", "area_mm2", "latency_ns"}, priced by `tech` on the point's mapping `map`.
+nlohmann::json price_counts(const S4DModel& model, int64_t length, const ChipSpec& chip, const MappedModel& map,
+                            const TechTable& tech, const ActionCounts& counted);
 
 // The cost fields of a row (every column but "pareto", which write time fills in).
 std::vector<std::string> cost_fields(const nlohmann::json& costs);
