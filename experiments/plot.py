@@ -411,6 +411,40 @@ def pruning(out, summary):
     save(fig, out, "pruning.png")
 
 
+def front(out, summary):
+    """Issue #34: accuracy against energy per design point, area as marker size, one colour per
+    checkpoint, the front joined, each checkpoint's digital accuracy as a dotted line."""
+    for chip in ("neurram_256", "pcm_512"):
+        name = f"front_{chip}.csv"
+        if not have(out, name):
+            continue
+        rows = read_csv(os.path.join(out, name))
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+        ckpts = sorted({r["checkpoint"] for r in rows})
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        areas = [float(r["area_mm2"]) for r in rows]
+        a_max = max(areas) if areas else 1.0
+        for k, ck in enumerate(ckpts):
+            mine = [r for r in rows if r["checkpoint"] == ck]
+            c = colors[k % len(colors)]
+            ax.scatter([float(r["energy_pJ_per_inference"]) / 1e6 for r in mine],
+                       [100 * float(r["analog_accuracy_mean"]) for r in mine],
+                       s=[20 + 200 * float(r["area_mm2"]) / a_max for r in mine], color=c, alpha=0.6,
+                       label=short(ck))
+            ax.axhline(100 * float(mine[0]["digital_accuracy"]), color=c, ls=":", lw=0.8)
+        on = sorted((float(r["energy_pJ_per_inference"]) / 1e6, 100 * float(r["analog_accuracy_mean"]))
+                    for r in rows if r["pareto"] == "true")
+        if on:
+            ax.plot(*zip(*on), color="k", lw=1, label="Pareto front (accuracy, energy, area)")
+        summary[f"front_{chip}"] = [{k: r[k] for k in ("checkpoint", "periphery.adc_bits", "mapping.encoding",
+                                                        "analog_accuracy_mean", "energy_pJ_per_inference",
+                                                        "area_mm2")} for r in rows if r["pareto"] == "true"]
+        ax.set_xscale("log")
+        finish(ax, fig, out, f"front_{chip}.png", "energy per inference (uJ)",
+               f"design points on {chip} at 1 day: marker area ~ chip area; dotted: digital accuracy",
+               ylabel="analog test accuracy (%), mean over chips")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -418,7 +452,7 @@ def main(argv=None):
         return 2
     out = argv[0]
     summary = {}
-    for f in (precision, robustness, ageing, faults, complexity, pruning, irdrop):
+    for f in (precision, robustness, ageing, faults, complexity, pruning, irdrop, front):
         f(out, summary)
     with open(os.path.join(out, "summary.json.tmp"), "w") as fh:
         json.dump(summary, fh, indent=1)
