@@ -1,5 +1,6 @@
 // Action counts: merging and scaling, over the counters ActionCounts names once.
 #include "core/core.h"
+#include "core/counts.h"
 
 namespace qs4d {
 

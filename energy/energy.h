@@ -40,6 +40,7 @@
 
 #include "chip/chip.h"
 #include "mapping/mapping.h"
+#include "core/counts.h"
 #include "models/model.h"
 
 namespace qs4d {

@@ -20,6 +20,7 @@
 #include "circuit/circuit.h"
 #include "devices/devices.h"
 #include "mapping/mapping.h"
+#include "core/counts.h"
 #include "models/model.h"
 
 namespace qs4d {

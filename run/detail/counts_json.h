@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/core.h"
+#include "core/counts.h"
 
 namespace qs4d::detail {
 
