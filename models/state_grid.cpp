@@ -28,17 +28,26 @@ void grid_scan_channel(const GridChannel& p, int64_t M, const float* u, int64_t 
   float* __restrict xr = qr.data();
   float* __restrict xi = qi.data();
   float* __restrict pk = top.data();
+  // Local restrict copies: the planes never alias the state, which lets the mode loop vectorise
+  // as plain loads (without them GCC versioned it into gathers, 15 ns per mode and step).
+  const float* __restrict ar = p.ar;
+  const float* __restrict ai = p.ai;
+  const float* __restrict br = p.br;
+  const float* __restrict bi = p.bi;
+  const float* __restrict cr = p.cr;
+  const float* __restrict ci = p.ci;
   for (int64_t t = 0; t < L; ++t) {
     const float ut = u[t];
     float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
     for (int64_t m = 0; m < M; ++m) {
-      const float pr = p.ar[m] * xr[m] - p.ai[m] * xi[m] + p.br[m] * ut;
-      const float pi = p.ar[m] * xi[m] + p.ai[m] * xr[m] + p.bi[m] * ut;
-      pk[m] = std::max(pk[m], std::max(std::fabs(pr), std::fabs(pi)));
+      const float pr = ar[m] * xr[m] - ai[m] * xi[m] + br[m] * ut;
+      const float pi = ar[m] * xi[m] + ai[m] * xr[m] + bi[m] * ut;
+      const float mag = std::fabs(pr) > std::fabs(pi) ? std::fabs(pr) : std::fabs(pi);
+      pk[m] = pk[m] > mag ? pk[m] : mag;
       xr[m] = to_grid(pr, levels);
       xi[m] = to_grid(pi, levels);
-      acc += p.cr[m] * xr[m] - p.ci[m] * xi[m];
+      acc += cr[m] * xr[m] - ci[m] * xi[m];
     }
     if (codes) {
       int16_t* c = codes + t * 2 * M;
