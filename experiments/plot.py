@@ -423,13 +423,14 @@ def front(out, summary):
         ckpts = sorted({r["checkpoint"] for r in rows})
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         areas = [float(r["area_mm2"]) for r in rows]
-        a_max = max(areas) if areas else 1.0
+        a_min, a_max = (min(areas), max(areas)) if areas else (0.0, 1.0)
+        size = lambda a: 20 + 280 * (a - a_min) / max(a_max - a_min, 1e-12)  # noqa: E731
         for k, ck in enumerate(ckpts):
             mine = [r for r in rows if r["checkpoint"] == ck]
             c = colors[k % len(colors)]
             ax.scatter([float(r["energy_pJ_per_inference"]) / 1e6 for r in mine],
                        [100 * float(r["analog_accuracy_mean"]) for r in mine],
-                       s=[20 + 200 * float(r["area_mm2"]) / a_max for r in mine], color=c, alpha=0.6,
+                       s=[size(float(r["area_mm2"])) for r in mine], color=c, alpha=0.6,
                        label=short(ck))
             ax.axhline(100 * float(mine[0]["digital_accuracy"]), color=c, ls=":", lw=0.8)
         on = sorted((float(r["energy_pJ_per_inference"]) / 1e6, 100 * float(r["analog_accuracy_mean"]))
@@ -441,7 +442,7 @@ def front(out, summary):
                                                         "area_mm2")} for r in rows if r["pareto"] == "true"]
         ax.set_xscale("log")
         finish(ax, fig, out, f"front_{chip}.png", "energy per inference (uJ)",
-               f"design points on {chip} at 1 day: marker area ~ chip area; dotted: digital accuracy",
+               f"design points on {chip} at 1 day\nmarker size: chip area (smallest to largest); dotted: digital accuracy",
                ylabel="analog test accuracy (%), mean over chips")
 
 
