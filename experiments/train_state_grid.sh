@@ -17,15 +17,24 @@ THREADS=${THREADS:-2}
 GRANULARITY=${GRANULARITY:-mode}
 SCALE=${SCALE:-lsq}
 XBITS=${XBITS:-8}
+# PROFILE=all8: every weight tensor at 8 bits; PROFILE=het: the shipped heterogeneous assignment
+# (Abar, encoder, D at 8 bits; projections, Bbar, C, decoder at 4), now with x on its grid too.
+PROFILE=${PROFILE:-all8}
+case $PROFILE in
+  all8) weights=(--bits 8) ;;
+  het) weights=(--bits 4 --encoder-bits 8 --abar-bits 8 --d-bits 8) ;;
+  *) echo "PROFILE must be all8 or het, got $PROFILE" >&2; exit 2 ;;
+esac
 out=${OUT:-$root/runs/state_grid}
 mkdir -p "$out"
 export PYTHONPATH=$root/build/bindings${PYTHONPATH:+:$PYTHONPATH}
 for seed in $SEEDS; do
   name=x${XBITS}_${GRANULARITY}_${SCALE}_seed${seed}
+  [ "$PROFILE" = all8 ] || name=${PROFILE}_$name
   [ -f "$out/$name.h5" ] && { echo "$name: done ($out/$name.h5)"; continue; }
   (cd "$root/python" && /usr/bin/python3 -m qs4d.train --data "$root/data/datasets/mnist_784" \
      --init-from "$root/data/checkpoints/smnist784_s4d_h64_n64_l4_fp32.h5" \
-     --bits 8 --x-bits "$XBITS" --x-granularity "$GRANULARITY" --x-scale "$SCALE" \
+     "${weights[@]}" --x-bits "$XBITS" --x-granularity "$GRANULARITY" --x-scale "$SCALE" \
      --epochs "$EPOCHS" --lr 0.002 --batch 64 --augment-shift 2 --seed "$seed" --threads "$THREADS" \
      --work-dir "$out/$name" --out "$out/$name.h5")
 done
