@@ -27,12 +27,6 @@ const std::map<std::string, Objective>& objective_table() {
   return table;
 }
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 }  // namespace
 
 std::vector<std::string> parse_objectives(const std::string& text) {
@@ -72,6 +66,12 @@ std::vector<bool> pareto_front(const std::vector<std::vector<double>>& costs) {
 
 namespace detail {
 
+std::string csv_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
 const std::vector<std::string>& cost_columns() {
   static const std::vector<std::string> columns = {"energy_pJ_per_inference", "area_mm2", "latency_ns_per_inference",
                                                    "throughput_per_s", "edp_pJ_ns", "pareto"};
@@ -89,7 +89,7 @@ std::vector<std::string> cost_fields(const nlohmann::json& costs) {
   const double e = costs.at("energy_pJ").get<double>(), a = costs.at("area_mm2").get<double>(),
                l = costs.at("latency_ns").get<double>();
   // One inference at a time: throughput is 1 / latency (no overlap of inferences is modelled).
-  return {fmt(e), fmt(a), fmt(l), fmt(l > 0 ? 1e9 / l : 0.0), fmt(e * l)};
+  return {csv_number(e), csv_number(a), csv_number(l), csv_number(l > 0 ? 1e9 / l : 0.0), csv_number(e * l)};
 }
 
 void mark_pareto(std::vector<std::vector<std::string>>& rows, const std::vector<std::string>& header,

@@ -75,11 +75,7 @@ std::string csv_field(const std::string& v) {
   return out + "\"";
 }
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string fmt(double v) { return detail::csv_number(v); }
 
 // The CSV as found: its header line (checked against the grid), the rows of the points done, and
 // their keys. Also checks, or records, the run identity beside it.

@@ -8,12 +8,6 @@
 namespace qs4d {
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 // The next probe between a and b: whole numbers for bits, geometric where the bracket spans more
 // than a factor 8 above zero (noise scales, resistances), else the midpoint.
 double between(double a, double b, bool integer) {
@@ -30,22 +24,30 @@ void check_between(const ToleranceOptions& o, const ToleranceProbe& left, const 
   const double low = std::min(left.worst_mean, right.worst_mean) - tol;
   const double high = std::max(left.worst_mean, right.worst_mean) + tol;
   if (mid.worst_mean < low || mid.worst_mean > high) {
-    throw UsageError("tolerance: " + o.key + " does not act monotonically on [" + num(o.lo) + ", " + num(o.hi) +
-                     "]: accuracy " + num(mid.worst_mean) + " at " + num(mid.value) + " is outside [" + num(low) +
-                     ", " + num(high) + "], the range of its neighbours " + num(left.value) + " (" +
-                     num(left.worst_mean) + ") and " + num(right.value) + " (" + num(right.worst_mean) +
-                     ") with their 95% intervals; bisection needs a monotone effect: choose a bracket where it is");
+    throw UsageError("tolerance: " + o.key + " does not act monotonically on [" +
+                     format_number(o.lo) + ", " + format_number(o.hi) + "]: accuracy " +
+                     format_number(mid.worst_mean) + " at " + format_number(mid.value) +
+                     " is outside [" + format_number(low) + ", " + format_number(high) +
+                     "], the range of its neighbours " + format_number(left.value) + " (" +
+                     format_number(left.worst_mean) + ") and " + format_number(right.value) + " (" +
+                     format_number(right.worst_mean) +
+                     ") with their 95% intervals; bisection needs a monotone effect: choose a "
+                     "bracket where it is");
   }
 }
 
 }  // namespace
 
-ToleranceResult find_tolerance(const ToleranceOptions& o, const std::function<ToleranceProbe(double)>& measure) {
+ToleranceResult find_tolerance(const ToleranceOptions& o,
+                               const std::function<ToleranceProbe(double)>& measure) {
   if (!(o.lo < o.hi) || !std::isfinite(o.lo) || !std::isfinite(o.hi))
-    throw UsageError("tolerance: --range " + num(o.lo) + "," + num(o.hi) + ": expected LO,HI with LO < HI");
-  if (!(o.max_drop >= 0 && o.max_drop < 1)) throw UsageError("tolerance: --max-drop " + num(o.max_drop) + ": expected [0, 1)");
+    throw UsageError("tolerance: --range " + format_number(o.lo) + "," + format_number(o.hi) +
+                     ": expected LO,HI with LO < HI");
+  if (!(o.max_drop >= 0 && o.max_drop < 1))
+    throw UsageError("tolerance: --max-drop " + format_number(o.max_drop) + ": expected [0, 1)");
   if (o.integer && (o.lo != std::floor(o.lo) || o.hi != std::floor(o.hi)))
-    throw UsageError("tolerance: " + o.key + " takes whole numbers: --range " + num(o.lo) + "," + num(o.hi));
+    throw UsageError("tolerance: " + o.key + " takes whole numbers: --range " +
+                     format_number(o.lo) + "," + format_number(o.hi));
   ToleranceResult r;
   r.key = o.key;
   auto probe = [&](double v) {
@@ -67,7 +69,8 @@ ToleranceResult find_tolerance(const ToleranceOptions& o, const std::function<To
     r.found = lo.passes;
     r.value = r.direction == "largest" ? o.hi : o.lo;
     r.note = lo.passes ? "every value of the bracket passes: widen --range to find the boundary"
-                       : "no value of the bracket passes: the chip loses more than --max-drop even at its best end";
+                       : "no value of the bracket passes: the chip loses more than --max-drop even "
+                         "at its best end";
     return r;
   }
   r.direction = lo.passes ? "largest" : "smallest";

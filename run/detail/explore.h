@@ -11,6 +11,9 @@
 
 namespace qs4d::detail {
 
+// A number as a sweep's CSV writes it (six significant digits): sweep and explore cells alike.
+std::string csv_number(double v);
+
 // The columns explore adds after a sweep's, in order; the last is "pareto".
 const std::vector<std::string>& cost_columns();
 
