@@ -213,6 +213,7 @@ class StateQuantizer(nn.Module):
         self.bits, self.granularity, self.mode, self.percentile = bits, granularity, scale, percentile
         self.levels = 2 ** (bits - 1) - 1
         shape = {"layer": (1, 1), "channel": (H, 1), "mode": (H, M)}[granularity]
+        self.modes_per_step = H * M // (shape[0] * shape[1])
         self.register_buffer("range", torch.zeros(shape))  # max / percentile: step = range / levels
         self.log_step = nn.Parameter(torch.zeros(shape))   # lsq
         self.log_step._optim = {"weight_decay": 0.0}
@@ -249,8 +250,7 @@ class StateQuantizer(nn.Module):
         gradient scaled by 1 / sqrt(values per step x levels))."""
         if self.mode != "lsq":
             return self.range.clamp(min=1e-12) / self.levels
-        per_group = {"layer": None, "channel": None, "mode": 1}[self.granularity]
-        n = 2 * L * (per_group or 1)
+        n = 2 * L * self.modes_per_step  # state values each step quantizes per sample
         return torch.exp(grad_scale(self.log_step, 1.0 / math.sqrt(n * self.levels)))
 
     def observe(self, peaks):

@@ -71,14 +71,15 @@ int run_tolerance(const ToleranceArgs& args) {
     return chip;
   };
   // A key that changes nothing on this chip is refused before any evaluation.
-  for (double end : {t.lo, t.hi}) {
-    const std::string why = chip_at(end).inert_at_every(args.find, times);
+  const ChipSpec at_lo = chip_at(t.lo), at_hi = chip_at(t.hi);
+  for (const ChipSpec* end : {&at_lo, &at_hi}) {
+    const std::string why = end->inert_at_every(args.find, times);
     if (!why.empty()) throw UsageError("tolerance: --find " + args.find + " changes nothing here: " + why);
   }
   const S4DModel model = S4DModel::load(args.checkpoint);
   const Dataset data = load_dataset(args.data, args.limit);
-  const ChipSpec& needier = calibration_samples_needed(chip_at(t.hi), 0) > calibration_samples_needed(chip_at(t.lo), 0)
-                                ? chip_at(t.hi) : chip_at(t.lo);
+  const ChipSpec& needier =
+      calibration_samples_needed(at_hi, 0) > calibration_samples_needed(at_lo, 0) ? at_hi : at_lo;
   nlohmann::json calibration_report;
   const CalibrationSet calibration = calibration_for(needier, 0, args.calibration, data, calibration_report);
   AnalogEvalOptions o;
