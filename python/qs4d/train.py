@@ -14,6 +14,7 @@ again continues from there.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -31,14 +32,47 @@ from .hwa import ChipNoise
 from .quant import QATModel, QuantConfig
 
 
-def build_optimizer(model, lr, weight_decay):
-    """AdamW as in the state-spaces example: SSM parameters carry their own lr and no decay."""
-    plain = [p for p in model.parameters() if not hasattr(p, "_optim")]
-    groups = [{"params": plain}]
-    for hp in {frozenset(p._optim.items()) for p in model.parameters() if hasattr(p, "_optim")}:
+def optimizer_groups(model):
+    """The parameter groups in a fixed order: plain parameters, then one group per distinct
+    `_optim` setting, sorted. (A set's order follows Python's per-process string hashing, so a
+    resumed run could see the groups in another order than the run that saved them.)"""
+    groups = [{"params": [p for p in model.parameters() if not hasattr(p, "_optim")]}]
+    for hp in sorted({tuple(sorted(p._optim.items())) for p in model.parameters()
+                      if hasattr(p, "_optim")}):
         params = [p for p in model.parameters()
-                  if hasattr(p, "_optim") and frozenset(p._optim.items()) == hp]
+                  if hasattr(p, "_optim") and tuple(sorted(p._optim.items())) == hp]
         groups.append({"params": params, **dict(hp)})
+    return groups
+
+
+def groups_in_saved_order(groups, saved, where):
+    """Orders `groups` as the saved optimiser state holds them. States written before the order
+    was fixed hold them in their process's hash order; the order whose group sizes and moment
+    shapes all match the saved ones is the one. None matching is an error naming the file."""
+    def matches(group, saved_group):
+        if len(group["params"]) != len(saved_group["params"]):
+            return False
+        for p, i in zip(group["params"], saved_group["params"]):
+            moment = saved["state"].get(i, {}).get("exp_avg")
+            if moment is not None and tuple(moment.shape) != tuple(p.shape):
+                return False
+        return True
+    saved_groups = saved["param_groups"]
+    if len(saved_groups) == len(groups):
+        for order in itertools.permutations(groups):
+            if all(matches(g, s) for g, s in zip(order, saved_groups)):
+                return list(order)
+    raise SystemExit(f"{where}: the saved optimiser holds {len(saved_groups)} parameter groups of "
+                     f"{[len(g['params']) for g in saved_groups]} parameters; this model has "
+                     f"{[len(g['params']) for g in groups]}: not the same training command")
+
+
+def build_optimizer(model, lr, weight_decay, saved=None, where=""):
+    """AdamW as in the state-spaces example: SSM parameters carry their own lr and no decay.
+    With `saved` (a resumed optimiser state), the groups follow its order."""
+    groups = optimizer_groups(model)
+    if saved is not None:
+        groups = groups_in_saved_order(groups, saved, where)
     return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
 
@@ -263,13 +297,13 @@ def main(argv=None):
         with torch.no_grad():  # initialise the learned scales from the starting weights
             model.eval()(torch.from_numpy(xtr[:2]).to(device))
         model.calibrate_state(torch.from_numpy(xtr[calibration_rows(len(xtr))]).to(device))
-    opt = build_optimizer(model, args.lr, args.weight_decay)
-    sched = build_schedule(opt, args.epochs, steps)
     state_path = os.path.join(args.work_dir, "state.pt")
+    st = torch.load(state_path, map_location=device) if os.path.exists(state_path) else None
+    opt = build_optimizer(model, args.lr, args.weight_decay, st and st["opt"], state_path)
+    sched = build_schedule(opt, args.epochs, steps)
     start_epoch, best, train_seconds, history = 0, -1.0, 0.0, []
     best_state = None
-    if os.path.exists(state_path):
-        st = torch.load(state_path, map_location=device)
+    if st is not None:
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])

@@ -131,3 +131,33 @@ def test_a_ten_step_schedule_trains():
             opt.step()
             sched.step()
         assert opt.param_groups[0]["lr"] < 0.01
+
+
+def test_resume_restores_optimizer_groups_saved_in_another_order():
+    """A state saved by a process whose string hashing ordered the `_optim` groups differently
+    (the het sMNIST run of #32 could not resume) loads into the groups in the saved order."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2, bias=False),
+                                torch.nn.Linear(2, 5))
+    model[0].weight._optim = {"lr": 1e-3, "weight_decay": 0.0}
+    model[1].weight._optim = {"weight_decay": 0.0}
+    model[2].weight._optim = {"weight_decay": 0.0}
+    groups = train.optimizer_groups(model)
+    saved_opt = torch.optim.AdamW([groups[0], groups[2], groups[1]], lr=1e-2)
+    model(torch.ones(1, 3)).sum().backward()
+    saved_opt.step()
+    saved = saved_opt.state_dict()
+    opt = train.build_optimizer(model, 1e-2, 0.01, saved, "state.pt")
+    opt.load_state_dict(saved)
+    assert opt.state[model[1].weight]["exp_avg"].shape == model[1].weight.shape
+    assert opt.param_groups[1]["params"][0] is model[1].weight
+    # The order is fixed without a saved state: the same across processes.
+    assert [len(g["params"]) for g in train.optimizer_groups(model)] == [2, 1, 2]
+    # A state from another model is refused by name, not loaded into the wrong tensors.
+    other = torch.nn.Sequential(torch.nn.Linear(3, 4))
+    try:
+        train.build_optimizer(other, 1e-2, 0.01, saved, "state.pt")
+    except SystemExit as e:
+        assert "state.pt" in str(e) and "parameter groups" in str(e)
+    else:
+        raise AssertionError("a mismatching saved optimiser was accepted")
