@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "bindings/bindings.h"
-#include "run/cli/commands.h"
+#include "run/run.h"
 
 namespace qs4d::py_bind {
 
@@ -62,60 +62,61 @@ void register_evaluate(py::module_& m) {
                            std::to_string(calibrate) + ", threads " + std::to_string(threads) +
                            ": expected energy_samples, calibrate, threads >= 0 and trials, batch >= 1");
         }
-        cli::EvalArgs args;
-        args.checkpoint = checkpoint.path;
-        args.data = "<numpy arrays>";
-        args.trials = trials;
-        std::string joined;
-        for (double t : times_from(times)) {
-          char text[40];
-          std::snprintf(text, sizeof text, "%s%.17g", joined.empty() ? "" : ",", t);
-          joined += text;
-        }
-        args.times = joined;
-        args.seed = seed;
-        args.threads = threads;
-        args.mode = mode;
-        args.batch = batch;
-        args.energy_samples = energy_samples;
-        args.tech = tech;
-        args.extrapolate = extrapolate;
-        args.calibrate = calibrate;
+        EvalRequest request;  // the library's defaults, as eval's
+        request.checkpoint = checkpoint.path;
+        request.trials = trials;
+        request.times_s = times_from(times);
+        request.seed = seed;
+        request.threads = threads;
+        request.mode = mode;
+        request.batch = batch;
+        request.energy_samples = energy_samples;
+        request.tech = tech;
+        request.extrapolate = extrapolate;
+        request.calibrate = calibrate;
         std::shared_ptr<Chip> chip;
-        std::optional<ChipSpec> spec;
         if (!chip_given.is_none()) {
           chip = chip_from(chip_given);
-          args.chip = chip->name_or_path.empty() ? chip->spec.name : chip->name_or_path;
-          args.overrides = chip->overrides;
-          spec = chip->with(extrapolate ? std::vector<std::string>{"device.extrapolate=true"}
-                                        : std::vector<std::string>{});
+          request.overrides = chip->overrides;
+          request.chip = chip->with(extrapolate ? std::vector<std::string>{"device.extrapolate=true"}
+                                                : std::vector<std::string>{});
         }
-        const Dataset data = dataset_from(x, y, checkpoint.model->config().d_output);
+        // The data: a Dataset read from a file (reported by its path and limit, as eval reports
+        // it), or arrays x and y.
+        Dataset data;
+        if (py::isinstance<Dataset>(x)) {
+          if (!y.is_none()) throw UsageError("evaluate: y is given with a Dataset, which holds its own labels");
+          data = x.cast<const Dataset&>();
+          check_data_fits(*checkpoint.model, data, batch);
+          request.data = data.path;
+          request.limit = data.limit;
+        } else {
+          if (y.is_none()) throw UsageError("evaluate: y (the labels) is needed with arrays x");
+          data = dataset_from(x, y, checkpoint.model->config().d_output);
+          request.data = "<numpy arrays>";
+        }
         // Calibration samples: a dataset file's path, or an array of inputs (no labels needed).
         Dataset calibration_arrays;
-        const bool arrays = !calibration.is_none() && !py::isinstance<py::str>(calibration);
-        if (arrays) {
+        if (!calibration.is_none() && !py::isinstance<py::str>(calibration)) {
           calibration_arrays.x = sequences_from(calibration, "calibration");
           calibration_arrays.y.assign(static_cast<size_t>(calibration_arrays.x.n), 0);
           calibration_arrays.n_classes = data.n_classes;
           calibration_arrays.source = "numpy arrays";
+          request.calibration = &calibration_arrays;
         } else if (!calibration.is_none()) {
-          args.calibration = calibration.cast<std::string>();
+          request.calibration_path = calibration.cast<std::string>();
         }
-        const nlohmann::json report = interruptible(
-            [&] {
-              return cli::eval_report(args, *checkpoint.model, data, false, arrays ? &calibration_arrays : nullptr,
-                                      spec ? &*spec : nullptr);
-            },
-            chip ? progress_display(progress) : std::function<void()>{});
+        const nlohmann::json report =
+            interruptible([&] { return evaluation_report(*checkpoint.model, data, request, false); },
+                          chip ? progress_display(progress) : std::function<void()>{});
         return to_python(report);
       },
-      py::arg("checkpoint"), py::arg("x"), py::arg("y"), py::arg("chip") = py::none(), py::arg("trials") = 1,
+      py::arg("checkpoint"), py::arg("x"), py::arg("y") = py::none(), py::arg("chip") = py::none(), py::arg("trials") = 1,
       py::arg("times") = 0.0, py::arg("seed") = 1, py::arg("threads") = 0,
       py::arg("mode") = "auto", py::arg("batch") = 64, py::arg("energy_samples") = 16,
       py::arg("tech") = "", py::arg("extrapolate") = false, py::arg("calibrate") = 0,
       py::arg("calibration") = py::none(), py::arg("progress") = py::none(),
-      "Accuracy of the checkpoint on (x, y) (numpy arrays or torch tensors): digital, or on `chip` (a "
+      "Accuracy of the checkpoint on (x, y) (numpy arrays or torch tensors; or x a Dataset, y omitted): digital, or on `chip` (a "
       "Chip, a preset name such as \"pcm_512\", or a dict) over `trials` chips at each of `times` after "
       "programming (a number of seconds, \"1d\", \"0,1h,1d\" or a list). Returns what `qs4dsim eval "
       "--json` writes, with the same defaults (seed 1, time 0) and the same keys and numbers for the "

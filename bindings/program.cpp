@@ -7,7 +7,6 @@
 
 #include "bindings/bindings.h"
 #include "run/run.h"
-#include "run/cli/commands.h"
 
 namespace qs4d::py_bind {
 namespace {
@@ -47,7 +46,7 @@ std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const py::
   p->model = checkpoint.model;
   p->spec = chip.spec;
   p->mode = resolve_exec_mode(mode, *checkpoint.model);
-  p->tech = cli::tech_for(chip.spec, tech);  // "": the chip's own table
+  p->tech = tech_for(chip.spec, tech);  // "": the chip's own table
   p->activation_bits = load_tech(p->tech).memory.activation_bits;
   py::gil_scoped_release release;
   p->map = map_model(*p->model, p->spec.mapping, p->spec.device.window());
@@ -192,7 +191,7 @@ py::object energy(ProgrammedChip& p) {
   if (p.counts.samples == 0) {
     throw UsageError("no actions counted yet: run forward(x, count=True) on some inputs first");
   }
-  return to_python(cli::energy_for_eval(*p.model, p.counted_length, p.spec, p.tech, p.counts, false));
+  return to_python(energy_for_eval(*p.model, p.counted_length, p.spec, p.tech, p.counts, false));
 }
 
 // The weights as `chip` holds them after programming and ageing to `time`: each matrix quantized

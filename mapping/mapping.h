@@ -23,11 +23,15 @@
 // the matrix's rows, S_tile(c) is the sum of the inputs applied to c's tile, step_m the
 // conductance of one code step, offset_m = qmax_m for offset encoding and 0 otherwise.
 // `ideal_mvm` evaluates exactly that with ideal devices; sim/ evaluates it with real ones.
+//
+// Also here: the post-training quantization study of single components (evaluate_ptq), which
+// rounds with the mapper's post-training rule and runs the model digitally.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -163,5 +167,57 @@ struct LayerMapSummary {
   }
 };
 std::vector<LayerMapSummary> summarize(const MappedModel& mapped);
+
+// ---------------------------------------------------------------------------------------------
+// Post-training quantization of single model components, evaluated in recurrent mode.
+//
+// Zhao et al., "Quantizing Small-Scale State-Space Models for Edge AI" (arXiv 2506.12480),
+// quantize one part of an S4D model at a time to find which parts are sensitive. The same study
+// here, on any checkpoint: each named component is rounded to `bits` (symmetric, uniform, codes
+// in [-(2^(b-1) - 1), 2^(b-1) - 1]) and the model runs step by step:
+//   encoder, projections, decoder: the weight matrices, one scale per tensor (max |w| / qmax);
+//   abar, bbar, c: each layer's complex tensor, one scale over real and imaginary parts; Abar is
+//     rounded to nearest with no stability fix, so a mode may land on or outside the unit circle
+//     (counted in the result: that is how post-training quantization breaks a recurrence);
+//   d: each layer's skip vector;
+//   x: the complex state after every step, one static scale per layer (the largest |Re x|,
+//     |Im x| seen on the calibration samples), as a fixed-point state register holds it;
+//   act: the inputs of encoder, projections and decoder, one static scale per product from the
+//     calibration samples.
+// Components not named stay float32; the recurrence then runs in float32 as well.
+// The component names, in the order reports list them.
+const std::vector<std::string>& ptq_components();
+
+// "abar=8,x=6" or "all=4" -> {component: bits}; throws UsageError naming the bad item.
+std::map<std::string, int> parse_component_bits(const std::string& text);
+
+struct PtqOptions {
+  std::map<std::string, int> bits;     // component -> bits (2..16)
+  int64_t batch = 64;
+  int threads = 0;
+  bool keep_logits = false;            // return every sample's logits
+  // x's static steps: one per layer, or each channel's or mode's own calibrated peak / qmax (a
+  // checkpoint's trained grid is used as trained whatever this says).
+  std::string x_granularity = "layer";
+};
+
+struct PtqResult {
+  int64_t n_samples = 0;
+  int64_t correct = 0;
+  double accuracy = 0;
+  int64_t unstable_modes = 0;   // quantized |Abar| >= 1
+  int64_t modes = 0;
+  std::vector<float> state_scales;       // per layer, when x is quantized
+  std::string state_scale_source;        // "trained" (/state_quant, or /meta x_ranges) or "calibrated"
+  std::vector<float> activation_scales;  // encoder, projections..., decoder, when act is
+  RowMatrixXf logits;                    // (n, d_output), with keep_logits
+  double seconds = 0;
+};
+
+// Quantizes the named components of `model`, calibrates the static scales of x and act on
+// `calibration` (its samples, all of them; x's from the checkpoint's /meta x_ranges instead
+// where a QAT run of x wrote them), and evaluates on `data` in recurrent mode.
+PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
+                       const PtqOptions& options);
 
 }  // namespace qs4d

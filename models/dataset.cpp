@@ -99,8 +99,25 @@ SequenceBatch read_sequences(const std::string& path, const std::string& dataset
   return h5::read_contained(path, [&] { return read_sequences_here(path, dataset); });
 }
 
+void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch) {
+  if (batch <= 0) throw UsageError("batch must be positive");
+  if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
+  if (model.config().d_output < data.n_classes) {
+    throw UsageError("dataset " + data.path + " has " + std::to_string(data.n_classes) +
+                     " classes, the model " + model.path() + " only " +
+                     std::to_string(model.config().d_output) + " outputs");
+  }
+  if (data.x.width != model.config().d_input) {  // both files named (issue #31)
+    throw UsageError("dataset " + (data.path.empty() ? data.name : data.path) + " has " +
+                     std::to_string(data.x.width) + " features per step, the model " + model.path() +
+                     " expects d_input = " + std::to_string(model.config().d_input));
+  }
+}
+
 Dataset load_dataset(const std::string& path, int64_t limit) {
-  return h5::read_contained(path, [&] { return load_dataset_here(path, limit); });
+  Dataset d = h5::read_contained(path, [&] { return load_dataset_here(path, limit); });
+  d.limit = limit;
+  return d;
 }
 
 namespace {

@@ -188,11 +188,15 @@ struct Dataset {
   std::string source;
   int64_t n_classes = 0;
   std::string path;  // the file it was read from (for messages)
+  int64_t limit = 0;  // read with limit > 0: only its first `limit` samples (for the record)
 };
 
 // Reads a dataset file (strict: shapes, types, finite values, labels in [0, n_classes)).
 // limit > 0 reads only the first `limit` samples.
 Dataset load_dataset(const std::string& path, int64_t limit = 0);
+// Refuses a dataset the model cannot run, naming both files: no samples, more classes than the
+// model has outputs, or a width other than its d_input; and a batch below 1.
+void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch);
 // Reads any float (n, L, d) dataset from any HDF5 file.
 SequenceBatch read_sequences(const std::string& path, const std::string& dataset);
 // Reads a float (rows, cols) dataset (e.g. the /logits that predict writes).

@@ -7,6 +7,7 @@
 #include "sim/detail/parallel.h"
 #include "sim/detail/predict.h"
 #include "run/detail/sweep_units.h"
+#include "run/detail/reference.h"
 #include "run/run.h"
 
 namespace qs4d {

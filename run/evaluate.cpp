@@ -11,21 +11,6 @@
 
 namespace qs4d {
 
-void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch) {
-  if (batch <= 0) throw UsageError("batch must be positive");
-  if (data.x.n == 0) throw UsageError("dataset " + data.name + " holds no samples");
-  if (model.config().d_output < data.n_classes) {
-    throw UsageError("dataset " + data.path + " has " + std::to_string(data.n_classes) +
-                     " classes, the model " + model.path() + " only " +
-                     std::to_string(model.config().d_output) + " outputs");
-  }
-  if (data.x.width != model.config().d_input) {  // both files named (issue #31)
-    throw UsageError("dataset " + (data.path.empty() ? data.name : data.path) + " has " +
-                     std::to_string(data.x.width) + " features per step, the model " + model.path() +
-                     " expects d_input = " + std::to_string(model.config().d_input));
-  }
-}
-
 DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                                    const DigitalEvalOptions& options) {
   check_data_fits(model, data, options.batch);

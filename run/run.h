@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,6 @@ struct DigitalEvalResult {
   std::vector<int64_t> predictions;
 };
 
-// Refuses a dataset the model cannot run, naming both files: no samples, more classes than the
-// model has outputs, or a width other than its d_input; and a batch below 1.
-void check_data_fits(const S4DModel& model, const Dataset& data, int64_t batch);
 // Runs the digital reference over the whole dataset.
 DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
                                    const DigitalEvalOptions& options);
@@ -68,8 +66,13 @@ void check_disjoint(const Dataset& calibration, const Dataset& evaluated);
 // default is refused with the command that writes it. Whatever runs on them checks them apart
 // from its evaluated samples (check_disjoint in evaluate_analog, run_sweep, count_inference).
 CalibrationSet load_calibration(const std::string& path, const Dataset& evaluated, int64_t count);
+// The calibration samples `chip` needs with `calibrate_outputs` (none: an empty set, and
+// `report` says why): `given` when set (the Python module's arrays), else loaded from `path`
+// (empty: beside `data`). `report` gets what a result file carries under "calibration".
+CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, const std::string& path,
+                               const Dataset& data, nlohmann::json& report, const Dataset* given = nullptr);
 
-struct DigitalReference;
+struct DigitalReference;  // run/detail/reference.h: the digital passes a sweep shares
 
 struct AnalogEvalOptions {
   int64_t trials = 1;
@@ -100,22 +103,6 @@ struct AnalogEvalOptions {
   const DigitalReference* reference = nullptr;
 };
 
-// The digital passes an analog evaluation is compared against: the checkpoint as stored, and the
-// chip's quantized weights applied digitally (what an ideal chip must reproduce; its predictions
-// are the agreement's reference). They depend on the model, the data, the chip's mapping, its
-// conductance window and which products are analog, and on nothing random: reference_key names
-// that, so a sweep computes them once per distinct key instead of once per (point, trial).
-// The mapped model and the engine that every chip of such a run shares come with them.
-struct DigitalReference {
-  DigitalEvalResult float_model;  // the checkpoint as stored
-  DigitalEvalResult quantized;    // the quantized weights (timings of the float pass)
-  double quantized_seconds = 0;   // one pass of the quantized model
-  std::shared_ptr<const MappedModel> map;
-  std::shared_ptr<const DigitalEngine> engine;
-};
-DigitalReference digital_reference(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
-                                   const AnalogEvalOptions& options);
-std::string reference_key(const ChipSpec& chip);
 
 struct AnalogTimeResult {
   double time_s = 0;
@@ -257,6 +244,49 @@ struct ToleranceResult {
 // `measure(v)` evaluates the chip with key = v (its passes field is set here).
 ToleranceResult find_tolerance(const ToleranceOptions& options, const std::function<ToleranceProbe(double)>& measure);
 
+// ---------------------------------------------------------------------------------------------
+// An evaluation as asked for: the library call under `qs4dsim eval` and the Python module's
+// evaluate(), with one set of defaults (these). The CLI parses its text into it, the module its
+// Python objects (times parsed once, to seconds); both get the same report, eval --json's keys,
+// which a digital and a chip run share where they report the same thing (digital_accuracy, run).
+struct EvalRequest {
+  std::string checkpoint;               // the checkpoint's path, as the report names it
+  std::string data;                     // the data's path, or what the arrays were
+  int64_t limit = 0;                    // the data is the file's first `limit` samples (0: all)
+  std::optional<ChipSpec> chip;         // none: the digital reference only
+  std::vector<std::string> overrides;   // the chip's overrides as given (recorded; inert ones noted)
+  bool extrapolate = false;             // the chip allows times beyond its device source's range
+  int64_t trials = 1;
+  std::vector<double> times_s{0.0};
+  uint64_t seed = 1;
+  std::string mode = "auto";            // auto: recurrent where the checkpoint holds a state grid
+  int64_t batch = 64;
+  int threads = 0;                      // 0: the default
+  std::string tech;                     // the energy figures' table; empty: the chip's own
+  int64_t energy_samples = 16;          // counted on the first chip at the first time; 0: none
+  int64_t calibrate = 0;                // chip-in-the-loop output calibration on N samples
+  std::string calibration_path;         // calibration samples; empty: the training split beside data
+  const Dataset* calibration = nullptr; // or the samples themselves (the module's arrays)
+};
+// Runs the request on `data` (printing eval's text report when `print`) and returns the report.
+nlohmann::json evaluation_report(const S4DModel& model, const Dataset& data, const EvalRequest& request,
+                                 bool print);
+// What made a result: program, checkpoint and dataset with fingerprints, limit, chip (null for a
+// digital run), overrides, seed. Every result file carries it; verbs add their own keys.
+nlohmann::json run_identity(const std::string& checkpoint, const std::string& data_path, const Dataset& data,
+                            int64_t limit, const ChipSpec* chip, const std::vector<std::string>& overrides,
+                            uint64_t seed);
+// `overrides` with PREFIX extrapolate=true added when `extrapolate` ("device." for a chip's device).
+std::vector<std::string> with_extrapolation(std::vector<std::string> overrides, bool extrapolate,
+                                            const std::string& prefix);
+// The technology table a run prices with: `tech` when given, else the chip's own.
+std::string tech_for(const ChipSpec& chip, const std::string& tech);
+// The energy figures of a chip run from the actions it counted (printed when `print`).
+nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
+                               const std::string& tech, const ActionCounts& counted, bool print);
+// eval's and energy's text for an energy report.
+void print_energy_report(const EnergyReport& report);
+
 // The MPI run this process belongs to. Constructed once in main: under an MPI launcher (mpirun,
 // srun; detected from its environment) it initialises MPI, else (or in a build without MPI) the
 // process is rank 0 of 1 and nothing is initialised, so the binary runs without mpirun.
@@ -293,57 +323,5 @@ ActionCounts count_inference(const S4DModel& model, const Dataset& data, const C
 // Everything for one checkpoint on one chip: counts on `data`, priced by `tech`.
 EnergyReport estimate_energy(const S4DModel& model, const Dataset& data, const ChipSpec& chip,
                              const TechTable& tech, const CountOptions& options);
-
-// ---------------------------------------------------------------------------------------------
-// Post-training quantization of single model components, evaluated in recurrent mode.
-//
-// Zhao et al., "Quantizing Small-Scale State-Space Models for Edge AI" (arXiv 2506.12480),
-// quantize one part of an S4D model at a time to find which parts are sensitive. The same study
-// here, on any checkpoint: each named component is rounded to `bits` (symmetric, uniform, codes
-// in [-(2^(b-1) - 1), 2^(b-1) - 1]) and the model runs step by step:
-//   encoder, projections, decoder: the weight matrices, one scale per tensor (max |w| / qmax);
-//   abar, bbar, c: each layer's complex tensor, one scale over real and imaginary parts; Abar is
-//     rounded to nearest with no stability fix, so a mode may land on or outside the unit circle
-//     (counted in the result: that is how post-training quantization breaks a recurrence);
-//   d: each layer's skip vector;
-//   x: the complex state after every step, one static scale per layer (the largest |Re x|,
-//     |Im x| seen on the calibration samples), as a fixed-point state register holds it;
-//   act: the inputs of encoder, projections and decoder, one static scale per product from the
-//     calibration samples.
-// Components not named stay float32; the recurrence then runs in float32 as well.
-// The component names, in the order reports list them.
-const std::vector<std::string>& ptq_components();
-
-// "abar=8,x=6" or "all=4" -> {component: bits}; throws UsageError naming the bad item.
-std::map<std::string, int> parse_component_bits(const std::string& text);
-
-struct PtqOptions {
-  std::map<std::string, int> bits;     // component -> bits (2..16)
-  int64_t batch = 64;
-  int threads = 0;
-  bool keep_logits = false;            // return every sample's logits
-  // x's static steps: one per layer, or each channel's or mode's own calibrated peak / qmax (a
-  // checkpoint's trained grid is used as trained whatever this says).
-  std::string x_granularity = "layer";
-};
-
-struct PtqResult {
-  int64_t n_samples = 0;
-  int64_t correct = 0;
-  double accuracy = 0;
-  int64_t unstable_modes = 0;   // quantized |Abar| >= 1
-  int64_t modes = 0;
-  std::vector<float> state_scales;       // per layer, when x is quantized
-  std::string state_scale_source;        // "trained" (/state_quant, or /meta x_ranges) or "calibrated"
-  std::vector<float> activation_scales;  // encoder, projections..., decoder, when act is
-  RowMatrixXf logits;                    // (n, d_output), with keep_logits
-  double seconds = 0;
-};
-
-// Quantizes the named components of `model`, calibrates the static scales of x and act on
-// `calibration` (its samples, all of them; x's from the checkpoint's /meta x_ranges instead
-// where a QAT run of x wrote them), and evaluates on `data` in recurrent mode.
-PtqResult evaluate_ptq(const S4DModel& model, const Dataset& data, const Dataset& calibration,
-                       const PtqOptions& options);
 
 }  // namespace qs4d

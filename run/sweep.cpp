@@ -14,6 +14,7 @@
 
 #include "run/detail/explore.h"
 #include "run/detail/sweep_units.h"
+#include "run/detail/reference.h"
 #include "run/run.h"
 
 namespace qs4d {

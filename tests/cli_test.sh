@@ -43,6 +43,9 @@ fails_with "thread cap" "threads" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5
 fails_with "unknown component" "NAME one of" "$bin" quantize "$m/layer_pre_din1.h5" --data \
   "$fixtures/datasets/fashion_mnist_196_test.h5" --components state=8 --limit 2
 fails_with "bad mode" "mode" "$bin" eval "$m/layer_pre_din1.h5" --data x.h5 --mode fft
+# A chip key on a digital run would change nothing: refused, not ignored.
+fails_with "set needs a chip" "--set periphery.adc_bits=6 needs --chip" "$bin" eval "$m/layer_pre_din1.h5" \
+  --data x.h5 --set periphery.adc_bits=6
 fails_with "wrong width names both files" \
   "layer_pre_din3_io.h5:/x has 3 features per step, the model .*layer_pre_din1.h5 expects d_input = 1" \
   "$bin" predict "$m/layer_pre_din1.h5" "$m/layer_pre_din3_io.h5" --input-dataset /x --out "$tmp/p.h5"

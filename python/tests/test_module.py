@@ -64,11 +64,38 @@ def test_loaders(ckpt, data):
     assert chip.spec["periphery"]["adc_bits"] == 6 and chip.name == "pcm_512"
 
 
+# What two runs of the same evaluation may report differently: how long they took.
+TIMINGS = {"seconds", "samples_per_s", "seconds_per_analog_pass", "seconds_per_digital_pass"}
+
+
+def untimed(report):
+    return {k: v for k, v in report.items() if k not in TIMINGS}
+
+
 def test_digital_evaluate_equals_cli(tmp_path, ckpt, data):
+    """One library call under both, one set of defaults: with no options, the module's evaluate
+    of a Dataset and `qs4dsim eval` report the same JSON, timings aside (#29)."""
     cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT))
-    mine = qs4dsim.evaluate(ckpt, data.x, data.y)
-    assert set(mine) == set(cli)
-    assert mine["accuracy"] == cli["accuracy"] and mine["n_correct"] == cli["n_correct"]
+    mine = qs4dsim.evaluate(ckpt, data)
+    assert untimed(mine) == untimed(cli)
+    assert cli["run"]["seed"] == 1 and cli["run"]["chip"] is None and cli["run"]["limit"] == LIMIT
+    # Arrays give the same numbers; the report names them as arrays.
+    arrays = qs4dsim.evaluate(ckpt, data.x, data.y)
+    assert arrays["accuracy"] == cli["accuracy"] and arrays["n_correct"] == cli["n_correct"]
+    assert arrays["data"] == "<numpy arrays>"
+    assert arrays["run"]["data_fingerprint"] == cli["run"]["data_fingerprint"]
+    with pytest.raises(qs4dsim.Error, match="holds its own labels"):
+        qs4dsim.evaluate(ckpt, data, data.y)
+    with pytest.raises(qs4dsim.Error, match="y \\(the labels\\)"):
+        qs4dsim.evaluate(ckpt, data.x)
+
+
+def test_chip_evaluate_of_a_dataset_equals_cli(tmp_path, ckpt, data):
+    cli = cli_json(tmp_path, "eval", CKPT, "--data", DATA, "--limit", str(LIMIT), "--chip", "pcm_512")
+    mine = qs4dsim.evaluate(ckpt, data, chip="pcm_512", calibration=TRAIN)
+    mine["calibration"]["found_beside"] = True  # the CLI found the file the module was given
+    mine["run"]["calibration"]["found_beside"] = True
+    assert untimed(mine) == untimed(cli)
 
 
 def test_analog_evaluate_equals_cli(tmp_path, ckpt, data):

@@ -91,26 +91,6 @@ int run_info(const InfoArgs& args) {
   return 0;
 }
 
-// What made a result: program, inputs with fingerprints (the dataset's by its values, so HDF5
-// metadata does not count), chip, overrides, seed. Written into every result file.
-nlohmann::json run_identity(const std::string& checkpoint, const std::string& data_path, const Dataset& data,
-                            int64_t limit, const ChipSpec& chip, const std::vector<std::string>& overrides,
-                            uint64_t seed) {
-  const std::string x = bytes_fingerprint(data.x.values.data(), data.x.values.size() * sizeof(float));
-  const std::string y = bytes_fingerprint(data.y.data(), data.y.size() * sizeof(data.y[0]));
-  return nlohmann::json{{"program", kProgramVersion},
-                        {"checkpoint", checkpoint},
-                        {"checkpoint_fingerprint", file_fingerprint(checkpoint)},
-                        {"data", data_path},
-                        {"data_fingerprint", x + "/" + y},
-                        {"limit", limit},
-                        {"samples", data.x.n},
-                        {"chip", chip.resolved},
-                        {"overrides", overrides},
-                        {"seed", seed}};
-}
-
-
 int run_map(const MapArgs& args) {
   const S4DModel model = S4DModel::load(args.checkpoint);
   const ChipSpec chip = load_chip(args.chip, args.overrides);
@@ -297,7 +277,7 @@ int run_grid(const SweepArgs& args, const ExploreArgs* explore) {
     calibration_report = {{"used", false}, {"why", "no point calibrates ADC ranges or outputs"}};
   }
   const ChipSpec base = load_chip(args.chip, o.overrides);
-  o.identity = run_identity(paths.front(), args.data, data, args.limit, base, o.overrides, args.seed);
+  o.identity = run_identity(paths.front(), args.data, data, args.limit, &base, o.overrides, args.seed);
   o.identity["grids"] = args.grids;
   o.identity["trials"] = args.trials;
   o.identity["times_s"] = o.eval.times_s;

@@ -18,24 +18,12 @@ struct InfoArgs {
   std::string checkpoint;
 };
 
+// eval's text options; everything typed is the library's request, its defaults the library's.
 struct EvalArgs {
-  std::string checkpoint;
-  std::string data;
-  std::string chip;                    // empty: digital only
-  std::vector<std::string> overrides;
-  int64_t trials = 1;
-  std::string times = "0";
-  uint64_t seed = 1;
-  std::string mode = "auto";
-  int64_t limit = 0;
-  int64_t batch = 64;
-  int threads = 0;
+  EvalRequest request;
+  std::string chip;   // empty: digital only
+  std::string times;  // empty: the request's default
   std::string json_out;
-  std::string tech;  // energy figures of `eval --chip`; empty: the chip's own table
-  int64_t energy_samples = 16;
-  bool extrapolate = false;  // allow times outside the device source's range
-  int64_t calibrate = 0;     // chip-in-the-loop output calibration on the first N calibration samples
-  std::string calibration;   // calibration samples; empty: the training split beside `data`
 };
 
 struct PredictArgs {
@@ -140,28 +128,6 @@ struct CompareArgs : CostArgs {
 };
 
 int run_energy(const EnergyArgs& args);
-// Counts and prices the chip for `eval --chip`, prints the summary, returns the JSON figures.
-// What made a result file (program, checkpoint and dataset with fingerprints, limit, chip,
-// overrides, seed); verbs add their own keys (trials, times, grids).
-nlohmann::json run_identity(const std::string& checkpoint, const std::string& data_path, const Dataset& data,
-                            int64_t limit, const ChipSpec& chip, const std::vector<std::string>& overrides,
-                            uint64_t seed);
-
-// The energy report of eval --chip from the actions its own run counted (printed when `print`).
-nlohmann::json energy_for_eval(const S4DModel& model, int64_t length, const ChipSpec& chip,
-                               const std::string& tech, const ActionCounts& counted, bool print);
-// The calibration samples `chip` needs with `calibrate_outputs` (none: an empty set and
-// `report` says why): `given` when set (the Python module's arrays), else loaded from `path`
-// (empty: beside `data`); the run that uses it checks it apart from `data`. `report` gets the JSON a result file carries
-// under "calibration".
-CalibrationSet calibration_for(const ChipSpec& chip, int64_t calibrate_outputs, const std::string& path,
-                               const Dataset& data, nlohmann::json& report, const Dataset* given = nullptr);
-// What `eval` reports (the keys of `eval --json`), digital only or on a chip; printed when
-// `print`. The Python module's evaluate() returns the same.
-// `calibration`, when set, replaces args.calibration's file (see calibration_for); `chip`, when
-// set, is the chip (args.chip then only names it; the Python module's chips may be dicts).
-nlohmann::json eval_report(const EvalArgs& args, const S4DModel& model, const Dataset& data, bool print,
-                           const Dataset* calibration = nullptr, const ChipSpec* chip = nullptr);
 int run_compare(const CompareArgs& args);
 int run_paired_compare(const CompareArgs& args);
 int run_info(const InfoArgs& args);
@@ -169,20 +135,11 @@ int run_sweep(const SweepArgs& args);
 int run_explore(const ExploreArgs& args);
 int run_tolerance(const ToleranceArgs& args);
 int run_device(const DeviceArgs& args);
-// The overrides a verb passes on, with PREFIX extrapolate=true when --extrapolate was given
-// (prefix "device." for a chip's device, "" for a device alone).
-inline std::vector<std::string> with_extrapolation(std::vector<std::string> overrides, bool extrapolate,
-                                                   const std::string& prefix) {
-  if (extrapolate) overrides.push_back(prefix + "extrapolate=true");
-  return overrides;
-}
-// The technology table a verb prices with: --tech when given, else the chip's own.
-inline std::string tech_for(const ChipSpec& chip, const std::string& tech) {
-  return tech.empty() ? chip.technology : tech;
-}
 // The device, chip and technology-table presets in data/ with their one-line descriptions.
 int run_presets();
 int run_map(const MapArgs& args);
+// The request eval runs: times parsed, the chip loaded with its overrides.
+EvalRequest eval_request(const EvalArgs& args);
 int run_eval(const EvalArgs& args);
 int run_predict(const PredictArgs& args);
 int run_quantize(const QuantizeArgs& args);

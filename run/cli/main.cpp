@@ -98,32 +98,32 @@ Verb add_eval(CLI::App& app) {
   auto held = std::make_shared<EvalArgs>();
   EvalArgs& eval = *held;
   auto* eval_cmd = app.add_subcommand("eval", "Digital accuracy and throughput on a dataset");
-  eval_cmd->add_option("checkpoint", eval.checkpoint, "checkpoint (HDF5, format v1)")->required();
-  eval_cmd->add_option("--data", eval.data, "dataset file (HDF5: /x, /y)")->required();
-  eval_cmd->add_option("--mode", eval.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
+  eval_cmd->add_option("checkpoint", eval.request.checkpoint, "checkpoint (HDF5, format v1)")->required();
+  eval_cmd->add_option("--data", eval.request.data, "dataset file (HDF5: /x, /y)")->required();
+  eval_cmd->add_option("--mode", eval.request.mode, "execution mode (auto: recurrent where the checkpoint holds a state grid, run as trained; else conv)")
       ->check(CLI::IsMember({"auto", "conv", "recurrent"}));
-  eval_cmd->add_option("--limit", eval.limit, "evaluate only the first N samples (0 = all)")
+  eval_cmd->add_option("--limit", eval.request.limit, "evaluate only the first N samples (0 = all)")
       ->check(kNonNegativeInteger);
-  eval_cmd->add_option("--batch", eval.batch, "samples per batch")->check(kBatchSize);
-  eval_cmd->add_option("--threads", eval.threads, "threads, every parallel level (0 = default)")
+  eval_cmd->add_option("--batch", eval.request.batch, "samples per batch")->check(kBatchSize);
+  eval_cmd->add_option("--threads", eval.request.threads, "threads, every parallel level (0 = default)")
       ->check(CLI::Range(0, qs4d::kMaxThreads));
   eval_cmd->add_option("--json", eval.json_out, "write the results as JSON to this file");
   eval_cmd->add_option("--chip", eval.chip, "evaluate on this chip (preset name or JSON file)");
-  eval_cmd->add_option("--set", eval.overrides, "override a chip key: --set periphery.adc_bits=6");
-  eval_cmd->add_option("--trials", eval.trials, "independently programmed chips")
+  eval_cmd->add_option("--set", eval.request.overrides, "override a chip key: --set periphery.adc_bits=6");
+  eval_cmd->add_option("--trials", eval.request.trials, "independently programmed chips")
       ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
-  eval_cmd->add_option("--calibrate", eval.calibrate,
+  eval_cmd->add_option("--calibrate", eval.request.calibrate,
                        "chip-in-the-loop output calibration: after programming and at every time, fit one gain "
                        "and offset per read-out on the first N calibration samples (no labels; 0 = none)")
       ->check(kNonNegativeInteger);
-  eval_cmd->add_option("--calibration", eval.calibration, kCalibrationHelp);
-  eval_cmd->add_flag("--extrapolate", eval.extrapolate,
+  eval_cmd->add_option("--calibration", eval.request.calibration_path, kCalibrationHelp);
+  eval_cmd->add_flag("--extrapolate", eval.request.extrapolate,
                      "allow times after programming outside the device source's range (marked)");
-  eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y");
-  eval_cmd->add_option("--seed", eval.seed, "master random seed (echoed in the report)")
+  eval_cmd->add_option("--times", eval.times, "times after programming, e.g. 1s,1h,1d,1y (default: 0, right after programming)");
+  eval_cmd->add_option("--seed", eval.request.seed, "master random seed (echoed in the report)")
       ->check(kNonNegativeInteger);
-  eval_cmd->add_option("--tech", eval.tech, "technology table for the energy figures (data/energy; default: the chip's own, its \"technology\" key)");
-  eval_cmd->add_option("--energy-samples", eval.energy_samples,
+  eval_cmd->add_option("--tech", eval.request.tech, "technology table for the energy figures (data/energy; default: the chip's own, its \"technology\" key)");
+  eval_cmd->add_option("--energy-samples", eval.request.energy_samples,
                        "energy figures from the actions of the first N samples of the first chip at the first time (0 = none)")
       ->check(kNonNegativeInteger);
   eval_cmd->footer("Under MPI (mpirun -np N qs4dsim eval ... --chip CHIP --trials K), the K chips are shared "

@@ -70,7 +70,7 @@ int run_paired_compare(const CompareArgs& args) {
   std::printf("\nverdict: \"b better\" or \"b worse\" only where the interval of the paired difference excludes 0\n");
   if (!args.json_out.empty()) {
     nlohmann::json j;
-    j["run"] = run_identity(path_a, args.data, data, args.limit, chip_a, overrides, args.seed);
+    j["run"] = run_identity(path_a, args.data, data, args.limit, &chip_a, overrides, args.seed);
     j["run"]["trials"] = args.trials;
     j["run"]["times_s"] = o.times_s;
     j["a"] = {{"checkpoint", path_a}, {"chip", chip_a.resolved}, {"digital_accuracy", r.a.digital.accuracy}};

@@ -115,7 +115,7 @@ int run_tolerance(const ToleranceArgs& args) {
   if (!r.note.empty()) std::printf("note: %s\n", r.note.c_str());
   if (!args.json_out.empty()) {
     nlohmann::json j;
-    j["run"] = run_identity(args.checkpoint, args.data, data, args.limit, base, overrides, args.seed);
+    j["run"] = run_identity(args.checkpoint, args.data, data, args.limit, &base, overrides, args.seed);
     j["run"]["trials"] = args.trials;
     j["run"]["times_s"] = times;
     j["calibration"] = calibration_report;

@@ -1,4 +1,4 @@
-// Post-training quantization of single components (see run/run.h): a LinearOverride that runs the
+// Post-training quantization of single components (see mapping/mapping.h): a LinearOverride that runs the
 // model's products with quantized weights and inputs and the SSM step by step with a quantized
 // state, and a calibration pass that finds the static scales.
 #include <algorithm>
@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "run/run.h"
+#include "mapping/mapping.h"
 
 namespace qs4d {
 namespace {
