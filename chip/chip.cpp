@@ -80,6 +80,11 @@ const std::vector<Field<PeripherySpec>>& periphery_fields() {
       {"adc_bits", read_bits(&P::adc_bits), write_member("adc_bits", &P::adc_bits)},
       {"state_dac_bits", read_bits(&P::state_dac_bits), write_member("state_dac_bits", &P::state_dac_bits)},
       {"state_adc_bits", read_bits(&P::state_adc_bits), write_member("state_adc_bits", &P::state_adc_bits)},
+      {"state_ranges",
+       [](P& p, const json& v, const std::string& q) {
+         p.state_ranges_trained = one_of(v, q, "calibrated", "trained") == "trained";
+       },
+       [](const P& p, json& j) { j["state_ranges"] = p.state_ranges_trained ? "trained" : "calibrated"; }},
       {"adc_range",
        [](P& p, const json& v, const std::string& q) {
          if (v.is_string() && v.get<std::string>() == "calibrated") {
@@ -222,8 +227,13 @@ std::string ChipSpec::inert_reason(const std::string& key, double t_s) const {
     return periphery.adc_calibrated ? "chip " + name + " has ideal ADCs (periphery.adc_bits 0): no range to calibrate"
                             : "chip " + name + " has fixed ADC ranges (periphery.adc_range is not calibrated)";
   }
-  if ((key == "periphery.state_dac_bits" || key == "periphery.state_adc_bits") && !analog_recurrence) {
+  if ((key == "periphery.state_dac_bits" || key == "periphery.state_adc_bits" || key == "periphery.state_ranges") &&
+      !analog_recurrence) {
     return "chip " + name + " runs its recurrence digitally (recurrence digital): it has no state converters";
+  }
+  if (key == "periphery.state_ranges" && periphery.state_dac_bits == 0 && periphery.state_adc_bits == 0) {
+    return "chip " + name + " has ideal state converters (periphery.state_dac_bits and state_adc_bits 0): no range "
+           "to set";
   }
   return "";
 }
@@ -306,6 +316,14 @@ ChipSpec ChipSpec::from_json(const json& j) {
     throw SpecError(c.repair_spares ? "repair" : "fault_aware_mapping",
                     "is not modelled together with wire, driver, sense or access resistance (IR drop "
                     "places every cell where the mapping put it); set those resistances to 0");
+  }
+  if (c.analog_recurrence && c.periphery.state_ranges_trained && !c.periphery.adc_calibrated) {
+    throw SpecError("periphery.state_ranges", "\"trained\" needs adc_range \"calibrated\" (the ranges of the "
+                                              "input u and the output y beside the trained state are calibrated)");
+  }
+  if (c.analog_recurrence && c.periphery.state_ranges_trained && c.periphery.two_phase_inputs) {
+    throw SpecError("periphery.state_ranges", "\"trained\" needs signed_inputs \"polarity\" (a two-phase read "
+                                              "converts each phase alone, which the trained bounds do not bound)");
   }
   c.resolved = j;
   c.resolved["device"] = c.device.to_json();

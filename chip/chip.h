@@ -35,6 +35,10 @@ struct PeripherySpec {
   CircuitSolver ir_drop = CircuitSolver::kExact;  // how a tile with resistances is solved
   int state_dac_bits = 0;       // analog recurrence: bits of the state fed back, 0 = ideal
   int state_adc_bits = 0;       // analog recurrence: bits of the state read out, 0 = ideal
+  // Analog recurrence: the state converters' ranges. false ("calibrated"): each channel's DAC
+  // scales to its input vector, the ADCs share their tile's calibrated range. true ("trained"):
+  // from the checkpoint's trained state grid (sim/analog_ops.cpp, docs/model.md).
+  bool state_ranges_trained = false;
   bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
   // The converters a product of this kind runs through: the recurrence's state loop has its own
   // DAC and ADC, every other product the input DAC and output ADC. The one place that decides.
@@ -117,7 +121,8 @@ struct ChipSpec {
   // (the output ADCs, or the state ADCs of an analog recurrence).
   bool calibrates_adc() const {
     return periphery.adc_calibrated &&
-           (periphery.adc_bits > 0 || (analog_recurrence && periphery.state_adc_bits > 0));
+           (periphery.adc_bits > 0 || (analog_recurrence && periphery.state_adc_bits > 0) ||
+            (analog_recurrence && periphery.state_ranges_trained && periphery.state_dac_bits > 0));
   }
   static ChipSpec from_json(const nlohmann::json& j);
   static std::vector<std::string> keys();  // the chip's own keys (the nested specs have theirs)

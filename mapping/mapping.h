@@ -83,6 +83,10 @@ struct QuantizedMatrix {
   int64_t inputs() const { return codes.cols(); }
   int32_t qmax() const { return (int32_t{1} << (bits - 1)) - 1; }
   RowMatrixXf dequantized() const;
+  // Recurrence blocks of a checkpoint trained with its state on a grid (/state_quant): for each
+  // state output (2M, re/im interleaved), the largest |value| the trained grid allows, in the
+  // block's own state units (recurrence_state_ranges). Empty otherwise.
+  Eigen::VectorXd state_range;
 };
 
 // Max-based symmetric quantization of w, one scale per output row (per column of the crossbar)
@@ -97,6 +101,12 @@ std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const Mappi
 // those rows keep Abar's resolution whatever the size of Bbar). y is the same either way.
 Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes,
                                  double state_unit = 0.0);
+// The trained grid's bounds in the block's state units: mode m's grid clamps Re x and Im x to
+// R_m = step_m x (2^(bits-1) - 1); the block holds x~ = k_m x (k_m = beta / Bbar_m, or 1 when
+// the state is not rescaled), whose parts are bounded by (|Re k_m| + |Im k_m|) R_m. One entry
+// per state output (2M). Empty when the layer has no state grid.
+Eigen::VectorXd recurrence_state_ranges(const S4DLayer& layer, int64_t channel, int64_t modes,
+                                        double state_unit);
 // The mapper's state unit for layer i: the checkpoint's Abar quantization scale x qmax when the
 // layer's Abar is quantized (/quant), so the trained codes map back exactly, else the layer's
 // largest |Re Abar| or |Im Abar|.

@@ -117,6 +117,23 @@ Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t
   return b;
 }
 
+Eigen::VectorXd recurrence_state_ranges(const S4DLayer& layer, int64_t channel, int64_t modes,
+                                        double state_unit) {
+  const StateGrid& grid = layer.state_grid;
+  if (grid.bits == 0) return {};
+  Eigen::VectorXd r(2 * modes);
+  for (int64_t m = 0; m < modes; ++m) {
+    const size_t k = static_cast<size_t>(channel * modes + m);
+    const std::complex<double> b0 = layer.b_bar[k];
+    // The same rescaling recurrence_block applies.
+    const std::complex<double> scale =
+        state_unit > 0 && std::abs(b0) > 1e-12 ? std::complex<double>(state_unit) / b0 : 1.0;
+    const double bound = static_cast<double>(grid.step[k]) * grid.levels();
+    r(2 * m) = r(2 * m + 1) = (std::abs(scale.real()) + std::abs(scale.imag())) * bound;
+  }
+  return r;
+}
+
 double recurrence_state_unit(const S4DModel& model, int64_t layer) {
   const auto q = model.quant().find("s4_layers." + std::to_string(layer) + ".kernel.Abar");
   const S4DLayer& l = model.layers()[static_cast<size_t>(layer)];
@@ -152,9 +169,11 @@ std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const Mappi
     if (spec.map_recurrence) {
       const S4DLayer& layer = model.layers()[static_cast<size_t>(i)];
       for (int64_t h = 0; h < H; ++h) {
-        add(post_training(recurrence_block(layer, h, c.modes(), recurrence_state_unit(model, i)),
-                          spec.recurrence_bits, Granularity::kPerColumn),
+        const double unit = recurrence_state_unit(model, i);
+        add(post_training(recurrence_block(layer, h, c.modes(), unit), spec.recurrence_bits,
+                          Granularity::kPerColumn),
             p + "recurrence." + std::to_string(h), MatrixKind::kRecurrence, i, h);
+        out.back().state_range = recurrence_state_ranges(layer, h, c.modes(), unit);
       }
     }
   }

@@ -94,6 +94,7 @@ AnalogChip::AnalogChip(const MappedModel& map, const ChipSpec& chip, uint64_t se
       blocks_[m].push_back(std::move(b));
     }
   }
+  check_trained_state_ranges();
   if (age_now) age(0.0);
 }
 
@@ -307,6 +308,10 @@ void AnalogChip::age(double t_s) {
 
 void AnalogChip::begin_calibration() {
   std::fill(adc_range_.begin(), adc_range_.end(), 0.0f);
+  u_peak_.assign(map_->matrices.size(), 0.0f);
+  y_peak_.assign(map_->matrices.size(), 0.0f);
+  sum_peak_.assign(map_->matrices.size(), 0.0f);
+  state_dac_scale_.clear();  // the calibration runs on dynamic DAC scales
   calibrating_ = true;
 }
 
@@ -318,6 +323,7 @@ void AnalogChip::end_calibration() {
     // clipped state of a recurrence does not recover (RESULTS section 7).
     r = r > 0 ? r * static_cast<float>(chip_->periphery.adc_headroom) : 1.0f;  // 1: no signal
   }
+  if (trained_state_ranges()) fill_state_ranges();
 }
 
 void AnalogChip::count_actions(ActionCounts* counts, int activation_bits) {

@@ -81,9 +81,11 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
   for (int64_t h = 0; h < H; ++h) {
     const auto m = static_cast<size_t>(matrices[static_cast<size_t>(h)]);
     const QuantizedMatrix& q = map.matrices[m];
-    // DAC: this channel's own scale, clipping and levels.
-    float scale = static_cast<float>(p.dac_range);
-    if (p.dac_range <= 0) {
+    // DAC: this channel's own scale, clipping and levels; with trained state ranges a fixed
+    // scale (state_ranges.cpp).
+    const bool trained = !state_dac_scale_.empty() && state_dac_scale_[m] > 0;
+    float scale = trained ? state_dac_scale_[m] : static_cast<float>(p.dac_range);
+    if (!trained && p.dac_range <= 0) {
       scale = 0;
       for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(in(h, i)));
     }
@@ -91,7 +93,7 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
     float v_sum = 0;
     for (int64_t i = 0; i < n; ++i) {
       float x = in(h, i) * inv;
-      if (p.dac_range > 0) x = std::clamp(x, -1.0f, 1.0f);
+      if (trained || p.dac_range > 0) x = std::clamp(x, -1.0f, 1.0f);
       if (dac_bits > 0) x = std::round(x * dac_levels) * dac_step;
       pass.v[static_cast<size_t>(i)] = x;
       v_sum += x;
@@ -101,7 +103,8 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
       const TileState& s = tiles_[static_cast<size_t>(blk.tile)];
       const auto rows = static_cast<int64_t>(blk.rows.size());
       const auto n_conv = static_cast<int64_t>(blk.conversions.size());
-      const float range = adc_range(blk);
+      const bool per_conversion = trained && blk.conversion_range.size() == n_conv;
+      const float tile_range = adc_range(blk);
       pass.drive.resize(static_cast<size_t>(rows));
       pass.analog.resize(static_cast<size_t>(blk.g_rows.cols()));
       pass.sd.resize(static_cast<size_t>(blk.g_rows.cols()));
@@ -128,8 +131,9 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
               blk.ref_coef.array() * pass.analog[static_cast<size_t>(n_conv)];
         }
         // Output noise, then the ADC (or, while calibrating, the largest value seen).
-        const float to_code = range > 0 ? adc_q / range : 0.0f, lsb = adc_q > 0 ? range / adc_q : 0.0f;
         for (int64_t c = 0; c < n_conv; ++c) {
+          const float range = per_conversion ? blk.conversion_range(c) : tile_range;
+          const float to_code = range > 0 ? adc_q / range : 0.0f, lsb = adc_q > 0 ? range / adc_q : 0.0f;
           float& a = pass.analog[static_cast<size_t>(c)];
           if (output_noise) {
             const float draw = *z++;
@@ -155,6 +159,14 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
       if (e.offset != 0) a -= static_cast<float>(e.offset) * v_sum;
       out(h, o) = scale * a * f[o];
     }
+    if (calibrating_) {  // the ranges of u and y beside the trained state (state_ranges.cpp)
+      if (pass.u_seen.size() != static_cast<size_t>(H)) pass.u_seen.assign(static_cast<size_t>(H), 0.0f);
+      if (pass.y_seen.size() != static_cast<size_t>(H)) pass.y_seen.assign(static_cast<size_t>(H), 0.0f);
+      if (pass.sum_seen.size() != static_cast<size_t>(H)) pass.sum_seen.assign(static_cast<size_t>(H), 0.0f);
+      pass.sum_seen[static_cast<size_t>(h)] = std::max(pass.sum_seen[static_cast<size_t>(h)], std::abs(in.row(h).sum()));
+      pass.u_seen[static_cast<size_t>(h)] = std::max(pass.u_seen[static_cast<size_t>(h)], std::abs(in(h, n - 1)));
+      pass.y_seen[static_cast<size_t>(h)] = std::max(pass.y_seen[static_cast<size_t>(h)], std::abs(out(h, n - 1)));
+    }
   }
   ++pass.steps;
 }
@@ -166,6 +178,12 @@ void AnalogChip::flush_recurrence(const std::vector<int64_t>& matrices, int dac_
   std::lock_guard<std::mutex> lock(mutex_);
   if (calibrating_) {
     for (size_t t = 0; t < pass.seen.size(); ++t) adc_range_[t] = std::max(adc_range_[t], pass.seen[t]);
+    for (size_t h = 0; h < pass.u_seen.size() && h < matrices.size(); ++h) {
+      const auto m = static_cast<size_t>(matrices[h]);
+      u_peak_[m] = std::max(u_peak_[m], pass.u_seen[h]);
+      y_peak_[m] = std::max(y_peak_[m], pass.y_seen[h]);
+      sum_peak_[m] = std::max(sum_peak_[m], pass.sum_seen[h]);
+    }
   }
   if (counts_ != nullptr && !calibrating_ && pass.steps > 0) {
     ActionCounts& c = *counts_;

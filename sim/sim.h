@@ -71,6 +71,8 @@ class AnalogChip {
   struct RecurrencePass {
     std::vector<float> v, drive, analog, sd, noise, acc;  // noise: the caller's draws, if it wants
     std::vector<float> seen;  // per tile, during calibration
+    std::vector<float> u_seen, y_seen, sum_seen;  // per channel, during calibration: largest |u_t|,
+                                                  // |y_t|, |sum of the inputs|
     double g_v2 = 0;          // sum over reads of drive^2 . row conductance (array energy)
     int64_t steps = 0, clips = 0, conversions = 0;
   };
@@ -128,6 +130,9 @@ class AnalogChip {
       float factor = 1;  // drift compensation of this read-out
     };
     std::vector<Conversion> conversions;
+    // Trained state ranges (recurrence blocks, periphery.state_ranges "trained"): each
+    // conversion's ADC range in analog units; empty: the tile's range.
+    Eigen::VectorXf conversion_range;
     std::vector<float> signs;  // per entry of cols
     // The conversions as one product: column k of a conversion enters with sign_k, so its mean
     // is drive * g_eff and, the columns' read noise being independent, its variance
@@ -188,6 +193,13 @@ class AnalogChip {
   std::vector<std::vector<Block>> blocks_;         // per matrix
   std::vector<Eigen::VectorXf> scale_f_;           // per matrix: its row scales in float
   mutable std::vector<float> adc_range_;
+  // Trained state ranges (state_ranges.cpp): per recurrence matrix, its DAC's fixed full scale
+  // (0: dynamic), and the largest |u_t|, |y_t| and |input sum| the calibration saw.
+  std::vector<float> state_dac_scale_;
+  mutable std::vector<float> u_peak_, y_peak_, sum_peak_;
+  bool trained_state_ranges() const;
+  void check_trained_state_ranges() const;
+  void fill_state_ranges();
   std::vector<int64_t> unverified_;
   int64_t repaired_ = 0, spare_lines_used_ = 0, rows_moved_ = 0;
   double repair_pulses_ = 0;

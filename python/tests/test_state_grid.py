@@ -189,3 +189,59 @@ def test_info_counts_the_state_in_memory(tmp_path):
         del f["state_quant"]
     _, held_float, fp32_same = memory(path)
     assert held_float - held == 336 and fp32_same == fp32
+
+
+def _converter_chip(bits, ranges, **periphery):
+    """An IMSSA-style chip with only the recurrence on the crossbar, on ideal devices, so that its
+    state converters are the one thing between it and the digital recurrence."""
+    return {"name": "state_converters", "device": "ideal",
+            "mapping": {"tile_rows": 128, "tile_cols": 128, "encoding": "differential",
+                        "weight_bits": 8, "recurrence_bits": 8},
+            "periphery": {"adc_range": "calibrated", "calibration_samples": 16, "adc_headroom": 1.5,
+                          "state_dac_bits": bits, "state_adc_bits": bits, "state_ranges": ranges,
+                          **periphery},
+            "analog_layers": [], "recurrence": "analog"}
+
+
+def _logit_error(ckpt, chip, x, cal):
+    """Mean |logit error| of `chip` against the same chip with ideal state converters (the one
+    difference), relative to the mean |logit|."""
+    logits = []
+    for c in (chip, _converter_chip(0, "calibrated")):
+        p = qs4dsim.program(ckpt, c, seed=1)
+        p.age(0.0, calibration=cal)
+        logits.append(p.forward(x))
+    return float(np.abs(logits[0] - logits[1]).mean() / np.abs(logits[1]).mean())
+
+
+def test_state_converters_ranged_by_the_trained_grid(tmp_path):
+    """periphery.state_ranges "trained" (docs/model.md): the state converters of an analog
+    recurrence take their ranges from the checkpoint's per-mode grid. At 8 bits they follow the
+    ideal converters more closely than ranges calibrated per tile (the control); at 16 bits they
+    lose nothing; a grid shrunk tenfold clips the state at its bounds (the ranges are the grid's);
+    a checkpoint without a grid, or a chip whose ADC ranges are fixed, is refused by name."""
+    L = 60
+    q = QATModel(_model(7), QuantConfig.uniform(8, x=8, x_granularity="mode", x_scale="percentile",
+                                                 x_percentile=99.99)).eval()
+    q.calibrate_state(torch.rand(24, L, 1))
+    path = str(tmp_path / "g.h5")
+    _export(q, path, L)
+    ckpt = qs4dsim.Checkpoint.load(path)
+    evaluated = np.random.default_rng(2).uniform(0, 1, (12, L, 1)).astype(np.float32)
+    cal = np.random.default_rng(3).uniform(0, 1, (16, L, 1)).astype(np.float32)
+    trained = _logit_error(ckpt, _converter_chip(8, "trained"), evaluated, cal)
+    calibrated = _logit_error(ckpt, _converter_chip(8, "calibrated"), evaluated, cal)
+    assert trained < 0.75 * calibrated, (trained, calibrated)
+    assert _logit_error(ckpt, _converter_chip(16, "trained"), evaluated, cal) < 5e-4
+    with torch.no_grad():
+        for s in q.x_quant:
+            s.range.mul_(0.1)
+    shrunk = str(tmp_path / "shrunk.h5")
+    _export(q, shrunk, L)
+    assert _logit_error(qs4dsim.Checkpoint.load(shrunk), _converter_chip(16, "trained"), evaluated, cal) > 0.05
+    with pytest.raises(qs4dsim.Error, match='state_ranges.*needs adc_range "calibrated"'):
+        qs4dsim.Chip.load(_converter_chip(8, "trained", adc_range=0.5))
+    plain = str(tmp_path / "plain.h5")
+    checkpoint.save(_model(7), plain)
+    with pytest.raises(qs4dsim.Error, match="needs a checkpoint trained with its state on a grid"):
+        qs4dsim.program(qs4dsim.Checkpoint.load(plain), _converter_chip(8, "trained"), seed=1)
