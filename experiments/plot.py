@@ -446,6 +446,86 @@ def front(out, summary):
                ylabel="analog test accuracy (%), mean over chips")
 
 
+def state_grid(out, summary):
+    """Issue #32: (a) sMNIST at L = 784 with the state x on a grid: PTQ at 8 bits per layer,
+    channel and mode, and QAT by configuration (each training seed a dot, the mean with its 95%
+    t-interval over seeds), against Zhao et al.'s ~40% (PTQ) and ~96% (QAT); (b) the analog
+    recurrence's state converter bits, ranges from the trained grid or calibrated per tile
+    (mean over chips, 95% t-interval)."""
+    if not have(out, "smnist_state_grid.json"):
+        return
+    grid = json.load(open(os.path.join(out, "smnist_state_grid.json")))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    labels, k = [], 0
+    if os.path.exists(os.path.join(out, "smnist_ptq_granularity.json")):
+        ptq = json.load(open(os.path.join(out, "smnist_ptq_granularity.json")))["runs"]
+        for g in ("layer", "channel", "mode"):
+            run = ptq.get(f"all8_{g}")
+            if run:
+                ax.bar(k, 100 * run["results"][-1]["accuracy"], color="0.7")
+                labels.append(f"PTQ all 8\nx per {g}")
+                k += 1
+    names = {"all8 x8 mode lsq": "QAT all 8\nx 8 per mode", "all8 x6 mode lsq": "QAT all 8\nx 6 per mode",
+             "all8 x4 mode lsq": "QAT all 8\nx 4 per mode", "het x8 mode lsq": "QAT het\n(Bbar 4), x 8",
+             "het_b8 x8 mode lsq": "QAT het\n(Bbar 8), x 8"}
+    rows = {}
+    for key, label in names.items():
+        g = grid["groups"].get(key)
+        if not g:
+            continue
+        accs = [100 * r["qs4dsim_eval"] for r in g["seeds"]]
+        st = g["qs4dsim_eval"]
+        ax.bar(k, 100 * st["mean"], color="C0", alpha=0.6)
+        ax.scatter([k] * len(accs), accs, color="k", s=12, zorder=3)
+        if st.get("ci95"):
+            ax.errorbar(k, 100 * st["mean"], yerr=[[100 * (st["mean"] - st["ci95"][0])], [100 * (st["ci95"][1] - st["mean"])]],
+                        color="C3", capsize=4, zorder=4)
+        ratio = g["seeds"][0].get("memory_ratio_vs_float32")
+        labels.append(label + (f"\n{ratio:.2f}x mem" if ratio else ""))
+        rows[key] = {"mean": st["mean"], "ci95": st.get("ci95"), "seeds": len(accs)}
+        k += 1
+    ax.axhline(40, color="C1", ls="--", lw=1, label="Zhao et al.: PTQ all 8 bits (~40%)")
+    ax.axhline(96, color="C2", ls="--", lw=1, label="Zhao et al.: QAT all 8 bits (~96%)")
+    ax.set_xticks(range(k))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("sMNIST test accuracy (%), qs4dsim eval, 2,000 digits")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("(a) the state on a grid: PTQ and QAT (dots: training seeds; red: 95% CI)", fontsize=9)
+    summary["state_grid"] = rows
+    conv = os.path.join(out, "state_converters", "summary.json")
+    if os.path.exists(conv):
+        points = json.load(open(conv))["rows"]
+        series = (("ADC bits (DAC 16)", "C0", lambda p: p["point"].startswith("adc"), "state_adc_bits"),
+                  ("DAC bits (ADC 16)", "C1", lambda p: p["point"].startswith("dac"), "state_dac_bits"))
+        for label, color, pick, axis in series:
+            mine = sorted((p for p in points if pick(p)), key=lambda p: p[axis])
+            if not mine:
+                continue
+            xs = [p[axis] for p in mine]
+            ys = [100 * p["accuracy_mean"] for p in mine]
+            lo = [100 * (p["accuracy_mean"] - p["accuracy_ci95"][0]) if p["accuracy_ci95"] else 0 for p in mine]
+            hi = [100 * (p["accuracy_ci95"][1] - p["accuracy_mean"]) if p["accuracy_ci95"] else 0 for p in mine]
+            bx.errorbar(xs, ys, yerr=[lo, hi], marker="o", color=color, capsize=3,
+                        label=f"{label}, trained ranges ({mine[0]['chips']} chips x {mine[0]['samples']} digits)")
+        for p, marker in ((next((p for p in points if p["state_ranges"] == "calibrated"), None), "s"),
+                          (next((p for p in points if p["encoding"] == "offset"), None), "^")):
+            if p:
+                bx.scatter([p["state_adc_bits"]], [100 * p["accuracy_mean"]], marker=marker, color="C3", zorder=4,
+                           label=f"control: {p['point']}")
+        if points:
+            bx.axhline(100 * points[0]["digital_accuracy"], color="0.5", ls=":", lw=0.8)
+        summary["state_converters"] = [{k: p[k] for k in ("point", "state_dac_bits", "state_adc_bits", "state_ranges",
+                                                          "encoding", "chips", "accuracy_mean", "accuracy_ci95")}
+                                       for p in points]
+        bx.set_xlabel("state converter bits")
+        bx.set_ylabel("analog accuracy (%), mean over chips")
+        bx.set_ylim(0, 105)
+        bx.legend(fontsize=6, loc="center right")
+        bx.set_title("(b) analog recurrence on imssa_smnist: state converter bits", fontsize=9)
+    save(fig, out, "state_grid.png")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -453,7 +533,7 @@ def main(argv=None):
         return 2
     out = argv[0]
     summary = {}
-    for f in (precision, robustness, ageing, faults, complexity, pruning, irdrop, front):
+    for f in (precision, robustness, ageing, faults, complexity, pruning, irdrop, front, state_grid):
         f(out, summary)
     with open(os.path.join(out, "summary.json.tmp"), "w") as fh:
         json.dump(summary, fh, indent=1)

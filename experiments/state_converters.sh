@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Issue #32: how many bits the state converters of an analog recurrence need, on the shipped
+# all-8-bit sMNIST checkpoint (x on an 8-bit grid, one learned step per mode) and an IMSSA-style
+# chip scaled to it (experiments/chips/imssa_smnist.json: differential pairs, converters ranged
+# by the trained grid). The state ADC and the state DAC are swept apart, the other at 16 bits:
+# ADC bits in ADC_BITS (DAC 16), DAC bits in DAC_BITS (ADC 16); controls: both at 12 bits with
+# ranges calibrated per tile (the earlier ranges), and offset encoding (imssa_64's) with the
+# ADC at 8 bits. TRIALS chips each on the first LIMIT test digits; the device is rram_multilevel
+# without its stuck devices (a stuck device in a recurrence block fails it outright: RESULTS 7).
+# Writes one eval JSON per point into experiments/results/state_converters/, skips points already
+# there (resumable), then summarizes them. About 1 s per chip and digit on 2 cores: the default
+# 6 points x 10 chips x 32 digits take about 35 minutes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/build/bin/qs4dsim
+CKPT=${CKPT:-$root/data/checkpoints/smnist784_s4d_h64_n64_l4_qat8_x8.h5}
+DATA=${DATA:-$root/data/datasets/mnist_784_test.h5}
+CHIP=${CHIP:-$root/experiments/chips/imssa_smnist.json}
+ADC_BITS=${ADC_BITS:-6 8}
+DAC_BITS=${DAC_BITS:-8 12}
+TRIALS=${TRIALS:-10}
+LIMIT=${LIMIT:-32}
+THREADS=${THREADS:-2}
+SEED=${SEED:-1}
+out=$root/experiments/results/state_converters
+mkdir -p "$out"
+point() {  # point NAME DAC_BITS ADC_BITS RANGES [extra --set ...]
+  local name=$1 dac=$2 adc=$3 ranges=$4
+  shift 4
+  [ -f "$out/$name.json" ] && { echo "$name: done"; return; }
+  echo "$name: state DAC $dac bits, state ADC $adc bits, ranges $ranges, $TRIALS chips, $LIMIT digits"
+  "$bin" eval "$CKPT" --data "$DATA" --chip "$CHIP" --limit "$LIMIT" --trials "$TRIALS" --seed "$SEED" \
+    --threads "$THREADS" --energy-samples 4 --set device.stuck.at_min=0 --set device.stuck.at_max=0 \
+    --set periphery.state_dac_bits="$dac" --set periphery.state_adc_bits="$adc" \
+    --set periphery.state_ranges="$ranges" "$@" --json "$out/$name.json" > "$out/$name.txt"
+}
+for b in $ADC_BITS; do point "adc${b}_dac16" 16 "$b" trained; done
+for b in $DAC_BITS; do point "dac${b}_adc16" "$b" 16 trained; done
+point calibrated_dac12_adc12 12 12 calibrated
+point offset_adc8_dac16 16 8 trained --set mapping.encoding=offset --set mapping.offset_reference=column
+/usr/bin/python3 "$root/experiments/summarize_state_converters.py" "$out"
