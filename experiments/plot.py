@@ -496,8 +496,11 @@ def state_grid(out, summary):
     conv = os.path.join(out, "state_converters", "summary.json")
     if os.path.exists(conv):
         points = json.load(open(conv))["rows"]
-        series = (("ADC bits (DAC 16)", "C0", lambda p: p["point"].startswith("adc"), "state_adc_bits"),
-                  ("DAC bits (ADC 16)", "C1", lambda p: p["point"].startswith("dac"), "state_dac_bits"))
+        series = (("ADC bits (DAC 16), trained ranges", "C0",
+                   lambda p: p["point"].startswith("adc") and p["state_dac_bits"] == 16, "state_adc_bits"),
+                  ("DAC bits (ADC 16), trained ranges", "C1", lambda p: p["point"].startswith("dac"), "state_dac_bits"),
+                  ("ADC bits (DAC 16), calibrated ranges", "C3",
+                   lambda p: p["point"].startswith("calibrated_adc"), "state_adc_bits"))
         for label, color, pick, axis in series:
             mine = sorted((p for p in points if pick(p)), key=lambda p: p[axis])
             if not mine:
@@ -507,12 +510,13 @@ def state_grid(out, summary):
             lo = [100 * (p["accuracy_mean"] - p["accuracy_ci95"][0]) if p["accuracy_ci95"] else 0 for p in mine]
             hi = [100 * (p["accuracy_ci95"][1] - p["accuracy_mean"]) if p["accuracy_ci95"] else 0 for p in mine]
             bx.errorbar(xs, ys, yerr=[lo, hi], marker="o", color=color, capsize=3,
-                        label=f"{label}, trained ranges ({mine[0]['chips']} chips x {mine[0]['samples']} digits)")
-        for p, marker in ((next((p for p in points if p["state_ranges"] == "calibrated"), None), "s"),
+                        label=f"{label} ({mine[0]['chips']} chips x {mine[0]['samples']} digits)")
+        for p, marker in ((next((p for p in points if p["point"] == "calibrated_dac12_adc12"), None), "s"),
+                          (next((p for p in points if p["point"] == "adc8_dac12"), None), "*"),
                           (next((p for p in points if p["encoding"] == "offset"), None), "^")):
             if p:
-                bx.scatter([p["state_adc_bits"]], [100 * p["accuracy_mean"]], marker=marker, color="C3", zorder=4,
-                           label=f"control: {p['point']}")
+                bx.scatter([p["state_adc_bits"]], [100 * p["accuracy_mean"]], marker=marker, color="k", zorder=4,
+                           s=40, label=p["point"] + (" (offset encoding)" if p["encoding"] == "offset" else ""))
         if points:
             bx.axhline(100 * points[0]["digital_accuracy"], color="0.5", ls=":", lw=0.8)
         summary["state_converters"] = [{k: p[k] for k in ("point", "state_dac_bits", "state_adc_bits", "state_ranges",
@@ -521,7 +525,7 @@ def state_grid(out, summary):
         bx.set_xlabel("state converter bits")
         bx.set_ylabel("analog accuracy (%), mean over chips")
         bx.set_ylim(0, 105)
-        bx.legend(fontsize=6, loc="center right")
+        bx.legend(fontsize=6, loc="lower right")
         bx.set_title("(b) analog recurrence on imssa_smnist: state converter bits", fontsize=9)
     save(fig, out, "state_grid.png")
 

@@ -3,13 +3,13 @@
 # all-8-bit sMNIST checkpoint (x on an 8-bit grid, one learned step per mode) and an IMSSA-style
 # chip scaled to it (experiments/chips/imssa_smnist.json: differential pairs, converters ranged
 # by the trained grid). The state ADC and the state DAC are swept apart, the other at 16 bits:
-# ADC bits in ADC_BITS (DAC 16), DAC bits in DAC_BITS (ADC 16); controls: both at 12 bits with
-# ranges calibrated per tile (the earlier ranges), and offset encoding (imssa_64's) with the
-# ADC at 8 bits. TRIALS chips each on the first LIMIT test digits; the device is rram_multilevel
+# ADC bits in ADC_BITS (DAC 16), DAC bits in DAC_BITS (ADC 16), and the design point ADC 8, DAC
+# 12; controls: the ADC points and both at 12 bits with ranges calibrated per tile (the earlier
+# ranges), and offset encoding (imssa_64's) with the ADC at 8 bits. TRIALS chips each on the first LIMIT test digits; the device is rram_multilevel
 # without its stuck devices (a stuck device in a recurrence block fails it outright: RESULTS 7).
 # Writes one eval JSON per point into experiments/results/state_converters/, skips points already
 # there (resumable), then summarizes them. About 1 s per chip and digit on 2 cores: the default
-# 6 points x 10 chips x 32 digits take about 35 minutes.
+# 10 points x 10 chips x 32 digits take about 40 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/bin/qs4dsim
@@ -17,7 +17,7 @@ CKPT=${CKPT:-$root/data/checkpoints/smnist784_s4d_h64_n64_l4_qat8_x8.h5}
 DATA=${DATA:-$root/data/datasets/mnist_784_test.h5}
 CHIP=${CHIP:-$root/experiments/chips/imssa_smnist.json}
 ADC_BITS=${ADC_BITS:-6 8}
-DAC_BITS=${DAC_BITS:-8 12}
+DAC_BITS=${DAC_BITS:-8 10 12}
 TRIALS=${TRIALS:-10}
 LIMIT=${LIMIT:-32}
 THREADS=${THREADS:-2}
@@ -36,6 +36,10 @@ point() {  # point NAME DAC_BITS ADC_BITS RANGES [extra --set ...]
 }
 for b in $ADC_BITS; do point "adc${b}_dac16" 16 "$b" trained; done
 for b in $DAC_BITS; do point "dac${b}_adc16" "$b" 16 trained; done
+point adc8_dac12 12 8 trained  # a design point: the ADC at the grid's bits, the DAC where it holds
+# Controls: the same bits with the ranges calibrated per tile (the DAC scaled to each input
+# vector), and imssa_64's offset encoding.
 point calibrated_dac12_adc12 12 12 calibrated
+for b in $ADC_BITS; do point "calibrated_adc${b}_dac16" 16 "$b" calibrated; done
 point offset_adc8_dac16 16 8 trained --set mapping.encoding=offset --set mapping.offset_reference=column
 /usr/bin/python3 "$root/experiments/summarize_state_converters.py" "$out"
