@@ -7,6 +7,7 @@
 #   bash experiments/run.sh            # full: whole test set, 5 chips per point (~1 h on 2 cores)
 #   bash experiments/run.sh --quick    # 500 test images, 2 chips per point (a few minutes)
 #   bash experiments/run.sh --only ageing,faults --out DIR
+#   bash experiments/run.sh --only state        # section 7's state grid and converters
 #
 # Re-running continues interrupted sweeps (--resume) and skips finished steps; delete the output
 # folder to start over. Seeded: --seed (default 1) goes to every command.
@@ -240,6 +241,22 @@ if want front; then
       done
     done
   done
+fi
+
+# 7. The state on a grid (issue #32), sMNIST at L = 784: the QAT checkpoints of
+# experiments/train_state_grid.sh (in runs/state_grid; about 15 minutes per seed, not started
+# here) scored by qs4dsim eval, and the analog recurrence's state converter bits
+# (experiments/state_converters.sh, about 40 minutes; its results go to experiments/results/).
+if want state; then
+  if [ -d runs/state_grid ]; then
+    log "state: scoring the checkpoints in runs/state_grid"
+    $py experiments/summarize_state_grid.py runs/state_grid "$out"
+  else
+    log "state: runs/state_grid missing (run experiments/train_state_grid.sh first); scoring skipped"
+  fi
+  [ $quick -eq 1 ] && sc_env=(TRIALS=2 LIMIT=8) || sc_env=()
+  log "state: state converter bits"
+  env "${sc_env[@]}" SEED=$seed OUT="$out/state_converters" bash experiments/state_converters.sh
 fi
 
 log "experiments done in $(( $(date +%s) - start )) s; plotting"

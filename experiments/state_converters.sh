@@ -5,11 +5,12 @@
 # by the trained grid). The state ADC and the state DAC are swept apart, the other at 16 bits:
 # ADC bits in ADC_BITS (DAC 16), DAC bits in DAC_BITS (ADC 16), and the design point ADC 8, DAC
 # 12; controls: the ADC points and both at 12 bits with ranges calibrated per tile (the earlier
-# ranges), and offset encoding (imssa_64's) with the ADC at 8 bits. TRIALS chips each on the first LIMIT test digits; the device is rram_multilevel
-# without its stuck devices (a stuck device in a recurrence block fails it outright: RESULTS 7).
-# Writes one eval JSON per point into experiments/results/state_converters/, skips points already
-# there (resumable), then summarizes them. About 1 s per chip and digit on 2 cores: the default
-# 10 points x 10 chips x 32 digits take about 40 minutes.
+# ranges), and offset encoding (imssa_64's) with the ADC at 8 bits. TRIALS chips each on the
+# first LIMIT test digits; the device is rram_multilevel without its stuck devices (a stuck
+# device in a recurrence block fails it outright: RESULTS 7). Writes one eval JSON per point into
+# OUT (default experiments/results/state_converters/), skips points already there (resumable),
+# then summarizes them. About 1 s per chip and digit on 2 cores: the default 10 points x 10 chips
+# x 32 digits take about 40 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/bin/qs4dsim
@@ -22,7 +23,7 @@ TRIALS=${TRIALS:-10}
 LIMIT=${LIMIT:-32}
 THREADS=${THREADS:-2}
 SEED=${SEED:-1}
-out=$root/experiments/results/state_converters
+out=${OUT:-$root/experiments/results/state_converters}
 mkdir -p "$out"
 point() {  # point NAME DAC_BITS ADC_BITS RANGES [extra --set ...]
   local name=$1 dac=$2 adc=$3 ranges=$4

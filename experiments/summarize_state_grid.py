@@ -5,7 +5,7 @@ and `qs4dsim info`'s memory ratio against float32, grouped by configuration (x b
 profile) with the mean and the 95% t-interval over training seeds. Writes
 experiments/results/smnist_state_grid.json. Rerunning re-scores every checkpoint (about 8 s each).
 
-    /usr/bin/python3 experiments/summarize_state_grid.py [runs/state_grid]
+    /usr/bin/python3 experiments/summarize_state_grid.py [runs/state_grid [RESULTS_DIR]]
 """
 import json
 import math
@@ -69,7 +69,8 @@ def main(argv):
     out = {"what": __doc__.strip().splitlines()[0], "test_data": DATA, "groups": {}}
     for key, rows in groups.items():
         out["groups"][key] = {"seeds": rows, "qs4dsim_eval": summary([r["qs4dsim_eval"] for r in rows])}
-    path = os.path.join(ROOT, "experiments", "results", "smnist_state_grid.json")
+    results = argv[1] if len(argv) > 1 else os.path.join(ROOT, "experiments", "results")
+    path = os.path.join(results, "smnist_state_grid.json")
     with open(path + ".tmp", "w") as f:
         json.dump(out, f, indent=1)
     os.replace(path + ".tmp", path)
