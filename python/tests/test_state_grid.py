@@ -241,6 +241,10 @@ def test_state_converters_ranged_by_the_trained_grid(tmp_path):
     assert _logit_error(qs4dsim.Checkpoint.load(shrunk), _converter_chip(16, "trained"), evaluated, cal) > 0.05
     with pytest.raises(qs4dsim.Error, match='state_ranges.*needs adc_range "calibrated"'):
         qs4dsim.Chip.load(_converter_chip(8, "trained", adc_range=0.5))
+    with pytest.raises(qs4dsim.Error, match='state_ranges.*needs signed_inputs "polarity"'):
+        qs4dsim.Chip.load(_converter_chip(8, "trained", signed_inputs="two_phase"))
+    with pytest.raises(qs4dsim.Error, match='modelled on the column-level read path'):
+        qs4dsim.program(ckpt, _converter_chip(8, "trained", read_noise_path="cell"), seed=1)
     plain = str(tmp_path / "plain.h5")
     checkpoint.save(_model(7), plain)
     with pytest.raises(qs4dsim.Error, match="needs a checkpoint trained with its state on a grid"):
