@@ -37,7 +37,7 @@ struct PeripherySpec {
   int state_adc_bits = 0;       // analog recurrence: bits of the state read out, 0 = ideal
   // Analog recurrence: the state converters' ranges. false ("calibrated"): each channel's DAC
   // scales to its input vector, the ADCs share their tile's calibrated range. true ("trained"):
-  // from the checkpoint's trained state grid (sim/analog_ops.cpp, docs/model.md).
+  // from the checkpoint's trained state grid (sim/state_ranges.cpp, docs/model.md).
   bool state_ranges_trained = false;
   bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
   // The converters a product of this kind runs through: the recurrence's state loop has its own
@@ -118,11 +118,13 @@ struct ChipSpec {
   // at one of them.
   std::string inert_at_every(const std::string& key, const std::vector<double>& times_s) const;
   // Whether its ADC ranges are calibrated on samples: calibrated ranges on finite-resolution ADCs
-  // (the output ADCs, or the state ADCs of an analog recurrence).
+  // (the output ADCs, or the state ADCs of an analog recurrence, or its state DAC when ranged by
+  // the trained grid: the input u's range is calibrated).
   bool calibrates_adc() const {
     return periphery.adc_calibrated &&
-           (periphery.adc_bits > 0 || (analog_recurrence && periphery.state_adc_bits > 0) ||
-            (analog_recurrence && periphery.state_ranges_trained && periphery.state_dac_bits > 0));
+           (periphery.adc_bits > 0 ||
+            (analog_recurrence && (periphery.state_adc_bits > 0 ||
+                                   (periphery.state_ranges_trained && periphery.state_dac_bits > 0))));
   }
   static ChipSpec from_json(const nlohmann::json& j);
   static std::vector<std::string> keys();  // the chip's own keys (the nested specs have theirs)

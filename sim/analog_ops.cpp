@@ -78,6 +78,14 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
   const float adc_q = adc_bits > 0 ? static_cast<float>((int64_t{1} << (adc_bits - 1)) - 1) : 0.0f;
   pass.v.resize(static_cast<size_t>(n));
   out.resize(H, n);
+  // The calibration of trained state ranges also records each channel's |u|, |y| and input sum
+  // (state_ranges.cpp); calibrated ranges need only the tiles' largest values.
+  const bool record_peaks = calibrating_ && trained_state_ranges();
+  if (record_peaks && pass.u_seen.size() != static_cast<size_t>(H)) {
+    pass.u_seen.assign(static_cast<size_t>(H), 0.0f);
+    pass.y_seen.assign(static_cast<size_t>(H), 0.0f);
+    pass.sum_seen.assign(static_cast<size_t>(H), 0.0f);
+  }
   for (int64_t h = 0; h < H; ++h) {
     const auto m = static_cast<size_t>(matrices[static_cast<size_t>(h)]);
     const QuantizedMatrix& q = map.matrices[m];
@@ -130,10 +138,16 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
           Eigen::Map<Eigen::ArrayXf>(pass.analog.data(), n_conv) -=
               blk.ref_coef.array() * pass.analog[static_cast<size_t>(n_conv)];
         }
-        // Output noise, then the ADC (or, while calibrating, the largest value seen).
+        // Output noise, then the ADC (or, while calibrating, the largest value seen); the
+        // tile's range unless each conversion has its own.
+        float range = tile_range;
+        float to_code = range > 0 ? adc_q / range : 0.0f, lsb = adc_q > 0 ? range / adc_q : 0.0f;
         for (int64_t c = 0; c < n_conv; ++c) {
-          const float range = per_conversion ? blk.conversion_range(c) : tile_range;
-          const float to_code = range > 0 ? adc_q / range : 0.0f, lsb = adc_q > 0 ? range / adc_q : 0.0f;
+          if (per_conversion) {
+            range = blk.conversion_range(c);
+            to_code = range > 0 ? adc_q / range : 0.0f;
+            lsb = adc_q > 0 ? range / adc_q : 0.0f;
+          }
           float& a = pass.analog[static_cast<size_t>(c)];
           if (output_noise) {
             const float draw = *z++;
@@ -159,10 +173,7 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
       if (e.offset != 0) a -= static_cast<float>(e.offset) * v_sum;
       out(h, o) = scale * a * f[o];
     }
-    if (calibrating_) {  // the ranges of u and y beside the trained state (state_ranges.cpp)
-      if (pass.u_seen.size() != static_cast<size_t>(H)) pass.u_seen.assign(static_cast<size_t>(H), 0.0f);
-      if (pass.y_seen.size() != static_cast<size_t>(H)) pass.y_seen.assign(static_cast<size_t>(H), 0.0f);
-      if (pass.sum_seen.size() != static_cast<size_t>(H)) pass.sum_seen.assign(static_cast<size_t>(H), 0.0f);
+    if (record_peaks) {
       pass.sum_seen[static_cast<size_t>(h)] = std::max(pass.sum_seen[static_cast<size_t>(h)], std::abs(in.row(h).sum()));
       pass.u_seen[static_cast<size_t>(h)] = std::max(pass.u_seen[static_cast<size_t>(h)], std::abs(in(h, n - 1)));
       pass.y_seen[static_cast<size_t>(h)] = std::max(pass.y_seen[static_cast<size_t>(h)], std::abs(out(h, n - 1)));
