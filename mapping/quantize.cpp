@@ -83,6 +83,12 @@ QuantizedMatrix quantize_tensor(const S4DModel& model, const MappingSpec& spec,
   return post_training(w, spec.weight_bits, spec.granularity);
 }
 
+// Whether the block holds mode m's state rescaled, as x~ = beta x / Bbar_m (a state unit beta
+// given and Bbar_m not 0), or as the model defines it.
+bool rescales_state(std::complex<double> b_bar, double state_unit) {
+  return state_unit > 0 && std::abs(b_bar) > 1e-12;
+}
+
 }  // namespace
 
 Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t modes,
@@ -96,7 +102,7 @@ Eigen::MatrixXd recurrence_block(const S4DLayer& layer, int64_t channel, int64_t
     // x~' = Abar x~ + beta u and C becomes C Bbar / beta: the state rows hold Abar and beta
     // instead of Abar next to a Bbar often a hundred times smaller. The output y is unchanged.
     const std::complex<double> b0 = layer.b_bar[k];
-    const bool normalise = state_unit > 0 && std::abs(b0) > 1e-12;
+    const bool normalise = rescales_state(b0, state_unit);
     const std::complex<double> a = layer.a_bar[k];
     const std::complex<double> bb = normalise ? std::complex<double>(state_unit) : b0;
     const std::complex<double> c = normalise ? layer.c[k] * b0 / state_unit : layer.c[k];
@@ -125,9 +131,8 @@ Eigen::VectorXd recurrence_state_ranges(const S4DLayer& layer, int64_t channel, 
   for (int64_t m = 0; m < modes; ++m) {
     const size_t k = static_cast<size_t>(channel * modes + m);
     const std::complex<double> b0 = layer.b_bar[k];
-    // The same rescaling recurrence_block applies.
-    const std::complex<double> scale =
-        state_unit > 0 && std::abs(b0) > 1e-12 ? std::complex<double>(state_unit) / b0 : 1.0;
+    // x~ = k x with k = beta / Bbar_m where recurrence_block rescales the state, else 1.
+    const std::complex<double> scale = rescales_state(b0, state_unit) ? std::complex<double>(state_unit) / b0 : 1.0;
     const double bound = static_cast<double>(grid.step[k]) * grid.levels();
     r(2 * m) = r(2 * m + 1) = (std::abs(scale.real()) + std::abs(scale.imag())) * bound;
   }
@@ -168,8 +173,8 @@ std::vector<QuantizedMatrix> logical_matrices(const S4DModel& model, const Mappi
         p + "output_linear", MatrixKind::kOutputProjection, i, -1);
     if (spec.map_recurrence) {
       const S4DLayer& layer = model.layers()[static_cast<size_t>(i)];
+      const double unit = recurrence_state_unit(model, i);
       for (int64_t h = 0; h < H; ++h) {
-        const double unit = recurrence_state_unit(model, i);
         add(post_training(recurrence_block(layer, h, c.modes(), unit), spec.recurrence_bits,
                           Granularity::kPerColumn),
             p + "recurrence." + std::to_string(h), MatrixKind::kRecurrence, i, h);
