@@ -78,16 +78,14 @@ void register_evaluate(py::module_& m) {
         if (!chip_given.is_none()) {
           chip = chip_from(chip_given);
           request.overrides = chip->overrides;
-          request.chip = chip->with(extrapolate ? std::vector<std::string>{"device.extrapolate=true"}
-                                                : std::vector<std::string>{});
+          request.chip = chip->with(with_extrapolation({}, extrapolate, "device."));
         }
         // The data: a Dataset read from a file (reported by its path and limit, as eval reports
         // it), or arrays x and y.
         Dataset data;
         if (py::isinstance<Dataset>(x)) {
           if (!y.is_none()) throw UsageError("evaluate: y is given with a Dataset, which holds its own labels");
-          data = x.cast<const Dataset&>();
-          check_data_fits(*checkpoint.model, data, batch);
+          data = x.cast<const Dataset&>();  // the evaluation checks it fits the model
           request.data = data.path;
           request.limit = data.limit;
         } else {

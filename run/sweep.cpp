@@ -20,6 +20,8 @@
 namespace qs4d {
 namespace {
 
+using detail::csv_number;  // the number format of every CSV cell (sweep and explore alike)
+
 struct Axis {
   std::string key;
   std::vector<std::string> values;
@@ -76,8 +78,6 @@ std::string csv_field(const std::string& v) {
   return out + "\"";
 }
 
-std::string fmt(double v) { return detail::csv_number(v); }
-
 // The CSV as found: its header line (checked against the grid), the rows of the points done, and
 // their keys. Also checks, or records, the run identity beside it.
 struct Table {
@@ -128,7 +128,7 @@ class RowCheck {
     exact(line, f, c++, std::to_string(n_samples_), "this run's sample count");
     size_t& seen = times_seen[p];
     if (seen >= o_.eval.times_s.size()) fail(line, c, f[c], "no more rows for point " + std::to_string(p));
-    exact(line, f, c++, fmt(o_.eval.times_s[seen]), "the point's next time (times in order, each once)");
+    exact(line, f, c++, csv_number(o_.eval.times_s[seen]), "the point's next time (times in order, each once)");
     ++seen;
     unit(line, f, c++);  // digital accuracy
     const size_t mean_column = c;
@@ -188,7 +188,7 @@ class RowCheck {
     errno = 0;
     const double v = t.empty() ? 0.0 : std::strtod(t.c_str(), &end);
     if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE || !(v >= lo && v <= hi)) {
-      fail(line, c, t, "a number in [" + fmt(lo) + ", " + fmt(hi) + "]");
+      fail(line, c, t, "a number in [" + csv_number(lo) + ", " + csv_number(hi) + "]");
     }
     return v;
   }
@@ -341,9 +341,11 @@ std::vector<std::string> point_rows(int64_t p, const std::vector<std::string>& v
                                           : 0.0;
     for (const std::string& f :
          {std::to_string(o.eval.seed), std::to_string(o.eval.trials), std::to_string(n_samples),
-          fmt(t.time_s), fmt(by_trial.front().digital_accuracy), fmt(t.mean()), fmt(t.std()), fmt(t.min()),
-          fmt(t.max()), t.has_ci95() ? fmt(t.ci95_low()) : std::string(),
-          t.has_ci95() ? fmt(t.ci95_high()) : std::string(), fmt(t.mean_agreement()), fmt(clip)}) {
+          csv_number(t.time_s), csv_number(by_trial.front().digital_accuracy), csv_number(t.mean()),
+          csv_number(t.std()), csv_number(t.min()), csv_number(t.max()),
+          t.has_ci95() ? csv_number(t.ci95_low()) : std::string(),
+          t.has_ci95() ? csv_number(t.ci95_high()) : std::string(), csv_number(t.mean_agreement()),
+          csv_number(clip)}) {
       line += "," + f;
     }
     if (!o.cost_tech.empty()) {  // the point's costs, from its trial-0 chip; pareto set at write time

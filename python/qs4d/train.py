@@ -36,12 +36,11 @@ def optimizer_groups(model):
     """The parameter groups in a fixed order: plain parameters, then one group per distinct
     `_optim` setting, sorted. (A set's order follows Python's per-process string hashing, so a
     resumed run could see the groups in another order than the run that saved them.)"""
-    groups = [{"params": [p for p in model.parameters() if not hasattr(p, "_optim")]}]
-    for hp in sorted({tuple(sorted(p._optim.items())) for p in model.parameters()
-                      if hasattr(p, "_optim")}):
-        params = [p for p in model.parameters()
-                  if hasattr(p, "_optim") and tuple(sorted(p._optim.items())) == hp]
-        groups.append({"params": params, **dict(hp)})
+    def setting(p):
+        return tuple(sorted(p._optim.items())) if hasattr(p, "_optim") else None
+    groups = [{"params": [p for p in model.parameters() if setting(p) is None]}]
+    for hp in sorted({setting(p) for p in model.parameters()} - {None}):
+        groups.append({"params": [p for p in model.parameters() if setting(p) == hp], **dict(hp)})
     return groups
 
 
