@@ -24,7 +24,14 @@ void ActionCounts::add(const ActionCounts& o) {
   programming_pulses += o.programming_pulses;
   for (const auto& [m, a] : o.matrices) {
     MatrixActivity& mine = matrices[m];
-    if (mine.name.empty()) mine = a; else mine.vectors += a.vectors;
+    if (mine.name.empty()) {
+      mine = a;
+      continue;
+    }
+    mine.vectors += a.vectors;
+    mine.dac_conversions += a.dac_conversions;
+    mine.g_v2_uS += a.g_v2_uS;
+    for (const auto& [k, v] : a.adc_conversions) mine.adc_conversions[k] += v;
   }
 }
 
@@ -46,7 +53,12 @@ void ActionCounts::scale(double f) {
     v.read_bits *= f;
     v.write_bits *= f;
   }
-  for (auto& [m, a] : matrices) a.vectors *= f;
+  for (auto& [m, a] : matrices) {
+    a.vectors *= f;
+    a.dac_conversions *= f;
+    a.g_v2_uS *= f;
+    for (auto& [k, v] : a.adc_conversions) v *= f;
+  }
 }
 
 }  // namespace qs4d

@@ -29,6 +29,10 @@ struct MatrixActivity {
   double vectors = 0;      // input vectors applied (times phases)
   int dac_bits = 0, adc_bits = 0;
   std::map<int64_t, double> conversions_per_tile;  // ADC conversions of one vector, per tile
+  // This matrix's own converter and array actions (ActionCounts' maps are their sums), so each
+  // stage is priced apart; a recurrence pass records its array sum on its layer's first matrix.
+  double dac_conversions = 0, g_v2_uS = 0;  // at dac_bits
+  std::map<AdcKey, double> adc_conversions;
 };
 // A digital operand that a stationary dataflow may keep in a unit's local storage: its footprint
 // in one unit, how many units hold one, and the bits all units read and write per inference.

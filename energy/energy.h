@@ -19,6 +19,7 @@
 //   memory  every operand the digital side moves, at the level the chip's dataflow puts it
 //           (memory.cpp): bits x the level's energy per bit, SRAM levels priced by capacity
 //           from published points of SRAM energy against size (log-log interpolation)
+// Leakage  the table's static power per mm^2 of CMOS area x latency (chip and baseline alike).
 // Latency: the model's matrix products run one after another, each vector taking, per phase,
 // DAC + read + ADC time with a tile's conversions shared among its ADCs (tiles of one product in
 // parallel); the digital glue adds ops / digital.ops_per_ns. Area: cells, one DAC per row, one
@@ -74,6 +75,11 @@ struct TechTable {
   struct Programming {
     double pulse_pJ = 0, pulse_ns = 0;
   } programming;
+  // Static power of the CMOS area (converters, digital units, SRAMs; not the memristor cells),
+  // drawn for the whole latency of an inference, by the chip and by the digital baseline alike.
+  struct Leakage {
+    double uW_per_mm2 = 0;
+  } leakage;
   struct Baseline {
     double mac_int8_pJ = 0, mac_fp32_pJ = 0, macs_per_ns = 1, mac_area_mm2 = 0;
     int64_t pe_rows = 1, pe_cols = 1;  // the weight-stationary PE array
@@ -173,6 +179,14 @@ struct EnergyReport {
   std::map<std::string, double> latency_breakdown_ns;
   std::string critical_stage;
   double edp_pJ_ns = 0;                 // energy x latency
+  // Inferences per second one after another (1 / latency), and pipelined: each stage on its own
+  // tiles (the digital glue on the shared digital unit) working on the next input as soon as it
+  // is free, so the slowest stage sets the rate.
+  double throughput_per_s = 0, pipelined_throughput_per_s = 0;
+  // Each analog stage's own converter and array energy per inference, pJ: {dac, array, adc}
+  // (their sums are breakdown_pJ's); the digital glue and the memory are the shared unit's.
+  std::map<std::string, std::map<std::string, double>> stage_energy_pJ;
+  double static_power_uW = 0;           // leakage x CMOS area; its energy is breakdown_pJ["leakage"]
   double programming_energy_pJ = 0, programming_time_ns = 0;  // once per chip
   DigitalBaseline int8, fp32;
   DigitalBaseline native;               // weights at their stored bits (FP32 MACs above 8 bits)

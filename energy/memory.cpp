@@ -160,6 +160,10 @@ DigitalBaseline digital_baseline(const ActionCounts& all_digital, const ModelCom
   b.latency_ns = macs / t.baseline.macs_per_ns + (ops - macs) / t.digital.ops_per_ns;
   b.area_mm2 = t.baseline.mac_area_mm2 + t.digital.area_mm2_shared +
                memory_area_mm2(all_digital, d, t, a / m.activation_bits);
+  // All of the baseline's area is CMOS: it leaks for its whole latency, as the chip's does.
+  const double leakage_pJ = t.leakage.uW_per_mm2 * b.area_mm2 * b.latency_ns * 1e-3;  // uW x ns = 1e-3 pJ
+  b.energy_pJ += leakage_pJ;
+  b.breakdown_pJ["leakage"] = leakage_pJ;
   return b;
 }
 

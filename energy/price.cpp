@@ -1,6 +1,7 @@
 // Prices per-inference action counts with a technology table; the digital baseline.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "energy/energy.h"
 
@@ -96,6 +97,26 @@ std::map<std::string, double> energy_breakdown_pJ(const ActionCounts& c, const T
   return {{"dac", dac}, {"array", array}, {"adc", adc}, {"digital", digital}};
 }
 
+// Each stage's converter and array energy, priced from its matrices' own actions by the same
+// formulas as the chip-wide figures.
+static std::map<std::string, std::map<std::string, double>> stage_energy_pJ(const ActionCounts& c,
+                                                                          const TechTable& t) {
+  std::map<std::string, ActionCounts> stages;
+  for (const auto& [m, a] : c.matrices) {
+    ActionCounts& s = stages[a.group];
+    s.dac_conversions[a.dac_bits] += a.dac_conversions;
+    s.g_v2_uS[a.dac_bits] += a.g_v2_uS;
+    for (const auto& [k, v] : a.adc_conversions) s.adc_conversions[k] += v;
+  }
+  std::map<std::string, std::map<std::string, double>> out;
+  for (const auto& [group, s] : stages) {
+    auto e = energy_breakdown_pJ(s, t);
+    e.erase("digital");
+    out[group] = e;
+  }
+  return out;
+}
+
 EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const ModelComplexity& model,
                    const ChipSpec& chip, const TechTable& t) {
   EnergyReport r;
@@ -113,7 +134,6 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
     }
   }
   for (const auto& [k, v] : r.breakdown_pJ) r.energy_pJ += v;
-  r.tops_per_w = r.energy_pJ > 0 ? 2.0 * model.macs_per_inference / r.energy_pJ : 0;
   r.analog_macs = std::max(0.0, model.macs_per_inference - c.digital_macs);
   const double macro_pJ = r.breakdown_pJ["dac"] + r.breakdown_pJ["array"] + r.breakdown_pJ["adc"];
   r.macro_tops_per_w = macro_pJ > 0 ? 2.0 * r.analog_macs / macro_pJ : 0;
@@ -175,6 +195,16 @@ EnergyReport price(const ActionCounts& c, const ActionCounts& all_digital, const
     if (k != "adc_recurrence") r.area_mm2 += v;
   }
 
+  // Leakage of the CMOS area (all but the cells) for the whole latency; the efficiency figures
+  // and the energy-delay product below include it.
+  r.static_power_uW = t.leakage.uW_per_mm2 * (r.area_mm2 - cells);
+  r.breakdown_pJ["leakage"] = r.static_power_uW * r.latency_ns * 1e-3;  // uW x ns = 1e-3 pJ
+  r.energy_pJ += r.breakdown_pJ["leakage"];
+  r.tops_per_w = r.energy_pJ > 0 ? 2.0 * model.macs_per_inference / r.energy_pJ : 0;
+  r.throughput_per_s = r.latency_ns > 0 ? 1e9 / r.latency_ns : 0;
+  r.pipelined_throughput_per_s = longest > 0 ? 1e9 / longest : 0;
+  r.stage_energy_pJ = stage_energy_pJ(c, t);
+
   r.programming_energy_pJ = c.programming_pulses * t.programming.pulse_pJ;
   r.programming_time_ns = c.programming_pulses * t.programming.pulse_ns;
   r.int8 = digital_baseline(all_digital, model, chip.dataflow, t, "int8", 8.0);
@@ -206,6 +236,10 @@ json EnergyReport::to_json() const {
          {"latency_critical_stage", critical_stage},
          {"latency_vs_int8_baseline", int8.latency_ns > 0 ? latency_ns / int8.latency_ns : 0.0},
          {"edp_pJ_ns", edp_pJ_ns},
+         {"throughput_per_s", throughput_per_s},
+         {"pipelined_throughput_per_s", pipelined_throughput_per_s},
+         {"stage_energy_pJ", stage_energy_pJ},
+         {"static_power_uW", static_power_uW},
          {"edp_int8_baseline_pJ_ns", int8.energy_pJ * int8.latency_ns},
          {"area_mm2", area_mm2},
          {"area_breakdown_mm2", area_breakdown_mm2},
@@ -269,6 +303,13 @@ std::vector<SensitivityRow> energy_sensitivity(const EnergyReport& r, const Acti
     ChipSpec c = chip;
     c.dataflow.ssm_parameters_local = local;
     add("ssm_parameters", local ? "local" : "streamed", c, tech);
+  }
+  for (double factor : {0.1, 10.0}) {
+    TechTable t = tech;
+    t.leakage.uW_per_mm2 *= factor;
+    char value[32];
+    std::snprintf(value, sizeof value, "%g uW/mm^2", t.leakage.uW_per_mm2);
+    add("leakage", value, chip, t);
   }
   return rows;
 }

@@ -134,7 +134,7 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
   const std::string path = source;
   TechTable t;
   reject_unknown(j, path, {"name", "description", "feature_nm", "dac", "array", "adc", "digital",
-                           "memory", "programming", "baseline"});
+                           "memory", "programming", "baseline", "leakage"});
   for (const char* k : {"name", "description", "feature_nm"}) {
     if (!j.contains(k)) throw SpecError(path + "." + k, "missing");
   }
@@ -201,6 +201,7 @@ TechTable TechTable::from_json(const json& j, const std::string& source) {
   if (!(t.baseline.macs_per_ns > 0)) throw SpecError(path + ".baseline.macs_per_ns", "must be > 0");
   t.baseline.pe_rows = whole_number(pe_rows, 1, 65536, path + ".baseline.pe_rows");
   t.baseline.pe_cols = whole_number(pe_cols, 1, 65536, path + ".baseline.pe_cols");
+  read_section(j, path, "leakage", {{"uW_per_mm2", &t.leakage.uW_per_mm2}}, {}, c);
   read_memory(j, path, t.memory, c);
   return t;
 }

@@ -31,7 +31,7 @@ if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 ir_l
 else limit=0 trials=5 fault_limit=2000 fault_trials=5 ir_limit=1000 ir_trials=2 out=${out:-experiments/results}; fi
 mkdir -p "$out"
 
-bin=build/bin/qs4dsim
+bin=${QS4D_BIN:-build/bin/qs4dsim}  # a copy keeps a long run on one binary while build/ is rebuilt
 py=/usr/bin/python3
 data=data/datasets/fashion_mnist_196_test.h5
 ck=data/checkpoints

@@ -19,6 +19,19 @@ std::map<K, V> unpairs(const nlohmann::json& a) {
   return m;
 }
 
+// ADC conversions by key as [bits, input bits, r_col_log10_x20, count] rows.
+nlohmann::json adc_list(const std::map<AdcKey, double>& m) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& [k, v] : m) a.push_back({k.bits, k.input_bits, k.r_col_log10_x20, v});
+  return a;
+}
+
+std::map<AdcKey, double> adc_map(const nlohmann::json& a) {
+  std::map<AdcKey, double> m;
+  for (const auto& r : a) m[AdcKey{r.at(0).get<int>(), r.at(1).get<int>(), r.at(2).get<int>()}] = r.at(3).get<double>();
+  return m;
+}
+
 }  // namespace
 
 nlohmann::json counts_to_json(const ActionCounts& c) {
@@ -30,10 +43,7 @@ nlohmann::json counts_to_json(const ActionCounts& c) {
   }
   j["dac_conversions"] = pairs(c.dac_conversions);
   j["g_v2_uS"] = pairs(c.g_v2_uS);
-  j["adc_conversions"] = nlohmann::json::array();
-  for (const auto& [k, v] : c.adc_conversions) {
-    j["adc_conversions"].push_back({k.bits, k.input_bits, k.r_col_log10_x20, v});
-  }
+  j["adc_conversions"] = adc_list(c.adc_conversions);
   ActionCounts::each_scalar(c, [&](const char* name, const double& v) { j["scalars"][name] = v; });
   j["operands"] = nlohmann::json::object();
   for (const auto& [name, o] : c.operands) {
@@ -44,7 +54,8 @@ nlohmann::json counts_to_json(const ActionCounts& c) {
   for (const auto& [m, a] : c.matrices) {
     j["matrices"].push_back({{"index", m}, {"name", a.name}, {"group", a.group}, {"vectors", a.vectors},
                              {"dac_bits", a.dac_bits}, {"adc_bits", a.adc_bits},
-                             {"per_tile", pairs(a.conversions_per_tile)}});
+                             {"per_tile", pairs(a.conversions_per_tile)}, {"dac", a.dac_conversions},
+                             {"g_v2_uS", a.g_v2_uS}, {"adc", adc_list(a.adc_conversions)}});
   }
   return j;
 }
@@ -58,9 +69,7 @@ ActionCounts counts_from_json(const nlohmann::json& j) {
   }
   c.dac_conversions = unpairs<int, double>(j.at("dac_conversions"));
   c.g_v2_uS = unpairs<int, double>(j.at("g_v2_uS"));
-  for (const auto& a : j.at("adc_conversions")) {
-    c.adc_conversions[AdcKey{a.at(0).get<int>(), a.at(1).get<int>(), a.at(2).get<int>()}] = a.at(3).get<double>();
-  }
+  c.adc_conversions = adc_map(j.at("adc_conversions"));
   const nlohmann::json& scalars = j.at("scalars");
   ActionCounts::each_scalar(c, [&](const char* name, double& v) { v = scalars.at(name).get<double>(); });
   for (const auto& [name, o] : j.at("operands").items()) {
@@ -75,6 +84,9 @@ ActionCounts counts_from_json(const nlohmann::json& j) {
     a.dac_bits = m.at("dac_bits").get<int>();
     a.adc_bits = m.at("adc_bits").get<int>();
     a.conversions_per_tile = unpairs<int64_t, double>(m.at("per_tile"));
+    a.dac_conversions = m.at("dac").get<double>();
+    a.g_v2_uS = m.at("g_v2_uS").get<double>();
+    a.adc_conversions = adc_map(m.at("adc"));
     c.matrices[m.at("index").get<int64_t>()] = a;
   }
   return c;

@@ -22,10 +22,17 @@ void print_energy_report(const EnergyReport& r) {
   std::printf("energy      %.4g pJ per inference (%.4g nJ), %.3g TOPS/W system (every MAC of the model over all the "
               "energy); %.3g TOPS/W macro (the %.4g crossbar MACs over DAC + array + ADC)\n",
               r.energy_pJ, r.energy_pJ / 1e3, r.tops_per_w, r.macro_tops_per_w, r.analog_macs);
-  for (const char* k : {"dac", "array", "adc", "digital", "buffer"}) {
+  for (const char* k : {"dac", "array", "adc", "digital", "buffer", "leakage"}) {
     const double v = r.breakdown_pJ.at(k);
     std::printf("  %-9s %12.4g pJ  %5.1f%%\n", k == std::string("buffer") ? "memory" : k, v,
                 r.energy_pJ > 0 ? 100 * v / r.energy_pJ : 0.0);
+  }
+  std::printf("  (leakage: %.4g uW static power of the CMOS area over the latency)\n", r.static_power_uW);
+  std::printf("per stage   converters and array (DAC + array + ADC); the digital and memory lines are shared\n");
+  for (const auto& [stage, e] : r.stage_energy_pJ) {
+    const double sum = e.at("dac") + e.at("array") + e.at("adc");
+    std::printf("  %-22s %10.4g pJ  (DAC %.3g, array %.3g, ADC %.3g)\n", stage.c_str(), sum, e.at("dac"),
+                e.at("array"), e.at("adc"));
   }
   std::printf("memory      by operand and level (dataflow: %s)\n", r.assumptions["dataflow"].dump().c_str());
   print_memory(r.memory, "  ");
@@ -38,6 +45,8 @@ void print_energy_report(const EnergyReport& r) {
               r.latency_ns / 1e3, r.critical_stage.c_str(), r.edp_pJ_ns * 1e-9);
   for (const auto& [stage, ns] : r.latency_breakdown_ns)
     std::printf("  %-22s %10.4g us  %5.1f%%\n", stage.c_str(), ns / 1e3, r.latency_ns > 0 ? 100 * ns / r.latency_ns : 0.0);
+  std::printf("throughput  %.4g inferences/s one after another; %.4g pipelined (each stage on its own tiles, "
+              "%s the slowest)\n", r.throughput_per_s, r.pipelined_throughput_per_s, r.critical_stage.c_str());
   if (r.int8.latency_ns > 0 && r.latency_ns > r.int8.latency_ns) {
     std::printf("  note: %.3gx the int8 baseline's %.4g us. The chip runs each stage's vectors one after another,\n"
                 "  and each vector waits for its tiles' shared ADCs (columns per ADC, one conversion after another),\n"

@@ -150,8 +150,8 @@ class RowCheck {
     }
     unit(line, f, c++);  // agreement
     unit(line, f, c++);  // clip fraction
-    if (!o_.cost_tech.empty()) {  // explore: energy, area, latency, throughput, EDP, pareto
-      for (int k = 0; k < 5; ++k) number(line, f, c++, 0.0, 1e300);
+    if (!o_.cost_tech.empty()) {  // explore: the cost columns (non-negative numbers), then pareto
+      for (size_t k = 0; k + 1 < detail::cost_columns().size(); ++k) number(line, f, c++, 0.0, 1e300);
       if (f[c] != "true" && f[c] != "false") fail(line, c, f[c], "true or false");
       ++c;
     }

@@ -393,6 +393,9 @@ void AnalogChip::record(int64_t m, const Block& blk, int64_t batch, const RowMat
   c.adc_conversions[AdcKey{adc_bits, dac_bits, blk.r_col_log10_x20}] += b * n_conv;
   c.shift_adds += b * n_conv;  // each conversion shifted into its output's partial sum
   MatrixActivity& a = c.matrices[m];
+  a.dac_conversions += b * rows;
+  a.g_v2_uS += g_v2;
+  a.adc_conversions[AdcKey{adc_bits, dac_bits, blk.r_col_log10_x20}] += b * n_conv;
   if (phase == 0) {
     a.conversions_per_tile[blk.tile] = n_conv;
   }

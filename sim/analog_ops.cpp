@@ -209,11 +209,15 @@ void AnalogChip::flush_recurrence(const std::vector<int64_t>& matrices, int dac_
         c.cell_reads += phases * steps * rows * cols;
         c.adc_conversions[AdcKey{adc_bits, dac_bits, blk.r_col_log10_x20}] += phases * steps * n_conv;
         c.shift_adds += phases * steps * n_conv;
-        c.matrices[m].conversions_per_tile[blk.tile] = n_conv;
+        MatrixActivity& a = c.matrices[m];
+        a.conversions_per_tile[blk.tile] = n_conv;
+        a.dac_conversions += phases * steps * rows;
+        a.adc_conversions[AdcKey{adc_bits, dac_bits, blk.r_col_log10_x20}] += phases * steps * n_conv;
       }
       count_product(c, m, pass.steps, dac_bits, adc_bits);
     }
     c.g_v2_uS[dac_bits] += pass.g_v2;
+    if (!matrices.empty()) c.matrices[matrices.front()].g_v2_uS += pass.g_v2;  // one sum per pass
   }
   pass = RecurrencePass{};
 }

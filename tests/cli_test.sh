@@ -288,7 +288,12 @@ j = json.load(open('$tmp/e.json'))
 for k in ('energy_pJ_per_inference', 'breakdown_pJ', 'tops_per_w', 'latency_ns_per_inference',
           'area_mm2', 'digital_baseline', 'analog_vs_digital_energy_ratio'): assert k in j, k
 b = j['breakdown_pJ']
-assert set(b) == {'dac', 'array', 'adc', 'digital', 'buffer'}, b
+assert set(b) == {'dac', 'array', 'adc', 'digital', 'buffer', 'leakage'}, b
+assert math.isclose(b['leakage'], j['static_power_uW'] * j['latency_ns_per_inference'] * 1e-3, rel_tol=1e-9)
+assert j['pipelined_throughput_per_s'] >= j['throughput_per_s'] > 0
+for stage, e in j['stage_energy_pJ'].items(): assert set(e) == {'dac', 'array', 'adc'}, (stage, e)
+for k in ('dac', 'array', 'adc'):
+    assert math.isclose(sum(e[k] for e in j['stage_energy_pJ'].values()), b[k], rel_tol=1e-9), k
 assert math.isclose(sum(b.values()), j['energy_pJ_per_inference'], rel_tol=1e-9)
 assert math.isclose(j['analog_vs_digital_energy_ratio'],
                     j['energy_pJ_per_inference'] / j['digital_baseline']['energy_pJ_per_inference'])
@@ -400,7 +405,7 @@ check "sweep records its run" bash -c "grep -q checkpoint_fingerprint '$tmp/swee
 # A sidecar written before the chip had its newer keys (each at its default) is the same run.
 "$py" -c "
 import json; p = '$tmp/sweep.csv.run.json'; j = json.load(open(p))
-for k in ('technology', 'spares', 'fault_aware_mapping'): j['chip'].pop(k, None)
+for k in ('spares', 'fault_aware_mapping'): j['chip'].pop(k, None)
 json.dump(j, open(p, 'w'))"
 check "sweep resume across added chip keys" bash -c "$(declare -f sweep); bin='$bin' m='$m' tmp='$tmp' sweep --resume 2>&1 | grep -q '0 evaluated, 4 already done'"
 fails_with "sweep resume of another run" "made by another run (differs in: chip, overrides" sweep --resume \

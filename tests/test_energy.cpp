@@ -112,6 +112,9 @@ TEST(Energy, TablesAreStrict) {
   bad["memory"]["local"].erase("capacity_bytes");
   EXPECT_NE(message(bad).find("t.json.memory.local.capacity_bytes"), std::string::npos) << message(bad);
   bad = j;
+  bad.erase("leakage");
+  EXPECT_NE(message(bad).find("t.json.leakage"), std::string::npos) << message(bad);
+  bad = j;
   bad["adc"]["model"] = "flash";
   EXPECT_NE(message(bad).find("t.json.adc.model"), std::string::npos) << message(bad);
   EXPECT_THROW(load_tech("no_such_table"), UsageError);
@@ -166,6 +169,25 @@ TEST(Energy, ActionCountsFollowTheShapes) {
   const ActionCounts kr = count_inference(model, data, rec, rec_map, o);
   EXPECT_DOUBLE_EQ(kr.digital_macs, 0.0);
   EXPECT_GT(kr.row_activations, rows + cfg.n_layers * L * H * (2.0 * cfg.modes()));
+
+  // Each matrix records its own converter and array actions (a stage is priced from them); over
+  // the matrices they sum to the chip-wide counts, recurrence passes included.
+  for (const ActionCounts* counts : {&k, &kr}) {
+    double dac = 0, g_v2 = 0;
+    std::map<AdcKey, double> adc_by_key;
+    for (const auto& [m, a] : counts->matrices) {
+      dac += a.dac_conversions;
+      g_v2 += a.g_v2_uS;
+      for (const auto& [key, n] : a.adc_conversions) adc_by_key[key] += n;
+    }
+    double dac_all = 0, g_v2_all = 0;
+    for (const auto& [bits, n] : counts->dac_conversions) dac_all += n;
+    for (const auto& [bits, v] : counts->g_v2_uS) g_v2_all += v;
+    EXPECT_NEAR(dac, dac_all, 1e-9 * dac_all);
+    EXPECT_NEAR(g_v2, g_v2_all, 1e-9 * g_v2_all);
+    ASSERT_EQ(adc_by_key.size(), counts->adc_conversions.size());
+    for (const auto& [key, n] : counts->adc_conversions) EXPECT_NEAR(adc_by_key.at(key), n, 1e-9 * n);
+  }
 }
 
 // Programming energy counts the cells a chip writes (weights and references), not every cell it

@@ -33,6 +33,7 @@ TechTable round_numbers() {
   t.memory.global_buffer.pJ_per_bit = 0.05;
   t.memory.global_buffer.capacity_bytes = 1000;
   t.memory.global_buffer.area_um2_per_bit = 0.1;
+  t.leakage.uW_per_mm2 = 0;
   return t;
 }
 
@@ -84,6 +85,71 @@ TEST(Pricing, HandBuiltCountsOnAHandBuiltChip) {
   EXPECT_NEAR(r.area_mm2, 6.4e-7 + 1.6e-5 + 3.2e-4 + 0.011 + 8e-4, 1e-15);
   EXPECT_NEAR(r.programming_energy_pJ, 2000.0, 1e-9);
   EXPECT_NEAR(r.programming_time_ns, 1e5, 1e-6);
+}
+
+// Two stages on their own tiles, each with its own converter actions: their stage energies are
+// the chip-wide figures split by stage, the slower stage sets the pipelined rate, and leakage is
+// the table's static power of the CMOS area (cells excluded) over the latency, hand-solved.
+TEST(Pricing, StagesThroughputAndLeakageByHand) {
+  ChipSpec chip;
+  chip.name = "hand";
+  chip.dataflow.activations_local = false;
+  ActionCounts c;
+  c.samples = 1;
+  c.converters.push_back(TileConverters{0, 8, 8, 5, 6, "matrix"});
+  c.converters.push_back(TileConverters{1, 8, 8, 5, 6, "matrix"});
+  MatrixActivity enc, dec;
+  enc.name = enc.group = "encoder";
+  dec.name = dec.group = "decoder";
+  enc.vectors = 4, dec.vectors = 1;
+  enc.dac_bits = dec.dac_bits = 5;
+  enc.adc_bits = dec.adc_bits = 6;
+  enc.conversions_per_tile[0] = 10;
+  dec.conversions_per_tile[1] = 2;
+  enc.dac_conversions = 80, dec.dac_conversions = 20;  // 5-bit DAC: m = 4
+  enc.g_v2_uS = 1500, dec.g_v2_uS = 500;
+  enc.adc_conversions[AdcKey{6, 5, 0}] = 40, dec.adc_conversions[AdcKey{6, 5, 0}] = 10;
+  c.matrices[0] = enc, c.matrices[1] = dec;
+  c.dac_conversions[5] = 100, c.g_v2_uS[5] = 2000, c.adc_conversions[AdcKey{6, 5, 0}] = 50;
+  ModelComplexity model;
+  model.macs_per_inference = 100;
+  ActionCounts all_digital;
+  all_digital.samples = 1;
+  all_digital.digital_macs = 100;
+  TechTable t = round_numbers();
+  t.leakage.uW_per_mm2 = 1000;
+
+  const EnergyReport r = price(c, all_digital, model, chip, t);
+  // Encoder: DAC 80 x 3 = 240, array 1500 x 0.04 x 18 x 1e-3 = 1.08, ADC 40 x 4.9 = 196.
+  // Decoder: DAC 20 x 3 = 60, array 500 x 0.04 x 18 x 1e-3 = 0.36, ADC 10 x 4.9 = 49.
+  EXPECT_NEAR(r.stage_energy_pJ.at("encoder").at("dac"), 240.0, 1e-9);
+  EXPECT_NEAR(r.stage_energy_pJ.at("encoder").at("array"), 1.08, 1e-12);
+  EXPECT_NEAR(r.stage_energy_pJ.at("encoder").at("adc"), 196.0, 1e-9);
+  EXPECT_NEAR(r.stage_energy_pJ.at("decoder").at("dac"), 60.0, 1e-9);
+  EXPECT_NEAR(r.stage_energy_pJ.at("decoder").at("array"), 0.36, 1e-12);
+  EXPECT_NEAR(r.stage_energy_pJ.at("decoder").at("adc"), 49.0, 1e-9);
+  for (const char* k : {"dac", "array", "adc"}) {
+    EXPECT_NEAR(r.stage_energy_pJ.at("encoder").at(k) + r.stage_energy_pJ.at("decoder").at(k), r.breakdown_pJ.at(k),
+                1e-9) << k;
+  }
+  // Latency: encoder 4 x (1 + 18 + 5 x 11) = 296 ns, decoder 1 x (1 + 18 + 1 x 11) = 30 ns, no
+  // digital work: one after another 326 ns; pipelined, the encoder's 296 ns sets the rate.
+  EXPECT_NEAR(r.latency_ns, 326.0, 1e-9);
+  EXPECT_NEAR(r.throughput_per_s, 1e9 / 326.0, 1e-3);
+  EXPECT_NEAR(r.pipelined_throughput_per_s, 1e9 / 296.0, 1e-3);
+  EXPECT_EQ(r.critical_stage, "encoder");
+  // Leakage: CMOS area = 16 DACs x 2 um2 + 4 ADCs x 160 um2 + digital 2 x 0.001 + 0.01 mm2 +
+  // buffer 8e-4 mm2 = 0.0134992 mm2; x 1000 uW/mm2 x 326 ns x 1e-3 = 4.4007392 pJ.
+  const double cmos_mm2 = 16 * 2e-6 + 4 * 160e-6 + 0.012 + 8e-4;
+  EXPECT_NEAR(r.area_mm2 - r.area_breakdown_mm2.at("cells"), cmos_mm2, 1e-15);
+  EXPECT_NEAR(r.static_power_uW, 1000 * cmos_mm2, 1e-9);
+  EXPECT_NEAR(r.breakdown_pJ.at("leakage"), 1000 * cmos_mm2 * 326.0 * 1e-3, 1e-9);
+  double sum = 0;
+  for (const auto& [k, v] : r.breakdown_pJ) sum += v;
+  EXPECT_NEAR(r.energy_pJ, sum, 1e-9);
+  // The baseline leaks over its own area and latency, at the same rate.
+  EXPECT_NEAR(r.int8.breakdown_pJ.at("leakage").get<double>(), 1000 * r.int8.area_mm2 * r.int8.latency_ns * 1e-3,
+              1e-9);
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ std::string csv_number(double v);
 const std::vector<std::string>& cost_columns();
 
 // The costs of one point from the actions its trial-0 chip counted (per_inference applied here):
-// {"energy_pJ", "area_mm2", "latency_ns"}, priced by `tech` on the point's mapping `map`.
+// {"energy_pJ", "area_mm2", "latency_ns", "pipelined_throughput_per_s"}, priced by `tech` on the point's mapping `map`.
 nlohmann::json price_counts(const S4DModel& model, int64_t length, const ChipSpec& chip, const MappedModel& map,
                             const TechTable& tech, const ActionCounts& counted);
 
