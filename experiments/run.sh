@@ -211,22 +211,14 @@ if want irdrop; then
 fi
 
 # Issue #34: the QS4D question "model size against numerical precision" as a front. Every shipped
-# Fashion-MNIST checkpoint (H = 32 float, H = 48 pruned 4-bit, H = 64 float and 2/3/4/8-bit) on
-# neurram_256 and pcm_512 across ADC bits and encoding, each point priced from its own chips'
-# counted actions; then, per chip, the largest programming noise, drift and stuck fraction the
-# 4- and 8-bit models tolerate within 1 point of their digital accuracy (95% lower bound).
-# Tile size is an axis of the irdrop step above (it changes two keys together).
+# Fashion-MNIST checkpoint (H = 32 float and 2/4/8-bit, H = 48 pruned 4-bit, H = 64 float and
+# 2/3/4/8-bit) on neurram_256 and pcm_512 across ADC bits and encoding, each point priced from its
+# own chips' counted actions; then, per chip, the largest programming noise, drift and stuck
+# fraction the 4- and 8-bit H = 64 models tolerate within 1 point of their digital accuracy (95%
+# lower bound). Tile size is an axis of the irdrop step above (it changes two keys together). The
+# H = 32 QAT models come from experiments/train_front_models.sh (SIZES=32, about 20 minutes).
 if want front; then
-  front_ckpts=($small $pruned $fp32)
-  for m in qat2 qat3 qat4 qat8; do front_ckpts+=($ck/fmnist196_s4d_h64_n64_l4_$m.h5); done
-  front_resume=()
   for chip in neurram_256 pcm_512; do
-    f=$out/front_$chip.csv
-    front_resume=(); [ -f $f ] && front_resume=(--resume)
-    log "explore front_$chip"
-    $bin explore "${front_ckpts[@]}" --data $data --chip $chip --limit $limit --trials $trials --seed $seed \
-      --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
-      --energy-samples 16 --out $f "${front_resume[@]}"
     for m in qat4 qat8; do
       for key in device.programming.scale device.drift.scale device.stuck.at_min; do
         t=$out/tolerance_${chip}_${m}_${key##*device.}.json
@@ -240,6 +232,21 @@ if want front; then
           log "tolerance $m on $chip: $key refused (see above)"
       done
     done
+  done
+  front_ckpts=($small)
+  for m in qat2 qat4 qat8; do front_ckpts+=($ck/fmnist196_s4d_h32_n32_l3_$m.h5); done
+  front_ckpts+=($pruned $fp32)
+  for m in qat2 qat3 qat4 qat8; do front_ckpts+=($ck/fmnist196_s4d_h64_n64_l4_$m.h5); done
+  missing=0
+  for f in "${front_ckpts[@]}"; do [ -f $f ] || { log "front: $f missing (experiments/train_front_models.sh)"; missing=1; }; done
+  for chip in neurram_256 pcm_512; do
+    [ $missing -eq 0 ] || break
+    f=$out/front_$chip.csv
+    front_resume=(); [ -f $f ] && front_resume=(--resume)
+    log "explore front_$chip"
+    $bin explore "${front_ckpts[@]}" --data $data --chip $chip --limit $limit --trials $trials --seed $seed \
+      --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
+      --energy-samples 16 --out $f "${front_resume[@]}"
   done
 fi
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Issue #34: the checkpoints the size-against-precision front still lacks. Fashion-MNIST at
+# L = 196 (as every shipped fmnist196 model), QAT at 2, 4 and 8 bits (encoder, projections and
+# decoder at BITS, the discrete SSM at 8, LSQ scales) from an FP32 parent of the same size, with
+# the recipe of the shipped H = 64 QAT models: 2 epochs, lr 0.002.
+#   H = 32 (N = 32, 3 layers): from the shipped fmnist196_s4d_h32_n32_l3.h5.
+#   H = 128 (N = 64, 4 layers): an FP32 parent first (EPOCHS128 epochs, the H = 64 recipe's
+#   schedule shortened to fit: ~100 samples/s on 2 cores, about 10 minutes per epoch), then QAT.
+#
+# Resumable: every run keeps its state in runs/front_models/NAME/ after each epoch; running the
+# same command again continues where it stopped, and a finished run (its .h5 written) is skipped.
+#   bash experiments/train_front_models.sh            # H = 32, then H = 128
+#   SIZES=32 bash experiments/train_front_models.sh   # only H = 32 (about 15 minutes)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+SIZES=${SIZES:-32 128}
+THREADS=${THREADS:-2}
+EPOCHS128=${EPOCHS128:-8}
+out=${OUT:-$root/runs/front_models}
+data=$root/data/datasets/fashion_mnist_196
+mkdir -p "$out"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# train NAME ARGS...: one resumable qs4d.train run into $out/NAME.h5.
+train() {
+  local name=$1; shift
+  [ -f "$out/$name.h5" ] && { log "$name: done ($out/$name.h5)"; return 0; }
+  log "$name: training"
+  (cd "$root/python" && /usr/bin/python3 -m qs4d.train --data "$data" --threads "$THREADS" \
+     --work-dir "$out/$name" --out "$out/$name.h5" "$@")
+}
+
+qat() {  # qat NAME PARENT BITS
+  train "$1" --init-from "$2" --bits "$3" --ssm-bits 8 --epochs 2 --lr 0.002 --seed 0
+}
+
+for h in $SIZES; do
+  case $h in
+    32) parent=$root/data/checkpoints/fmnist196_s4d_h32_n32_l3.h5 ;;
+    128)
+      parent=$out/fmnist196_s4d_h128_n64_l4_fp32.h5
+      train fmnist196_s4d_h128_n64_l4_fp32 --d-model 128 --d-state 64 --n-layers 4 \
+        --epochs "$EPOCHS128" --seed 0 ;;
+    *) echo "SIZES: 32 and/or 128, got $h" >&2; exit 2 ;;
+  esac
+  stem=$(basename "$parent" .h5); stem=${stem%_fp32}
+  for bits in 4 2 8; do qat "${stem}_qat$bits" "$parent" "$bits"; done
+done
