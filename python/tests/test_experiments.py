@@ -73,3 +73,40 @@ def test_plots_and_summary_from_run_outputs(tmp_path):
     assert summary["faults"]["stuck_max_offset_spares_plain"]["0"][0] == 0.6
     assert summary["complexity"]["h64_n64_l4_qat2"]["memory_reduction"] == 8.0
     assert summary["pruning"]["fine_tuned"]["accuracy"] == 0.88
+
+
+def test_front_summary_marks_spread_and_cheapest_points(tmp_path):
+    """experiments/summarize_front.py on a hand-made front: the front rows in energy order, a
+    front point whose interval overlaps the cheaper one's is "within the spread", the halvings of
+    energy are counted between the cheapest and the most accurate front point, and a checkpoint
+    with no point within 1 point of its digital accuracy says so."""
+    cols = ("point,checkpoint,periphery.adc_bits,mapping.encoding,seed,trials,n_samples,time_s,"
+            "digital_accuracy,analog_accuracy_mean,analog_accuracy_std,analog_accuracy_min,"
+            "analog_accuracy_max,analog_accuracy_ci95_low,analog_accuracy_ci95_high,"
+            "agreement_with_digital,adc_clip_fraction,energy_pJ_per_inference,area_mm2,"
+            "latency_ns_per_inference,throughput_per_s,pipelined_throughput_per_s,edp_pJ_ns,pareto")
+    rows = [  # checkpoint, adc bits, mean, ci low, ci high, energy pJ, pareto
+        ("a/big.h5", 8, 0.90, 0.895, 0.905, 4e6, "true"),
+        ("a/big.h5", 4, 0.85, 0.84, 0.86, 2e6, "true"),
+        ("a/small.h5", 8, 0.851, 0.80, 0.90, 1e6, "true"),
+        ("a/small.h5", 4, 0.70, 0.60, 0.80, 3e6, "false"),
+    ]
+    with open(tmp_path / "front_chip_x.csv", "w") as f:
+        f.write(cols + "\n")
+        for i, (ck, bits, m, lo, hi, e, p) in enumerate(rows):
+            f.write(f"{i},{ck},{bits},differential,1,5,100,86400,0.9,{m},0.01,{lo},{hi},{lo},{hi},0.9,0,"
+                    f"{e},1.0,1e6,1000,2000,{e * 1e6},{p}\n")
+    json.dump({"run": {"chip": {"name": "chip_x"}, "checkpoint": "a/big.h5", "times_s": [0]},
+               "key": "device.programming.scale", "direction": "largest", "found": True, "value": 1.5,
+               "bracket": [1.5, 1.6], "note": "",
+               "probes": [{"value": 0, "worst_mean": 0.9, "worst_ci95_low": 0.9, "passes": True}]},
+              open(tmp_path / "tolerance_chip_x_big_programming.json", "w"))
+    text = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "experiments", "summarize_front.py"),
+                           str(tmp_path)], check=True, capture_output=True, text=True).stdout
+    front = [l for l in text.splitlines() if l.startswith("| small") or l.startswith("| big")][:3]
+    assert [l.split("|")[1].strip() for l in front] == ["small", "big", "big"], text
+    assert "cheapest" in front[0] and "within the spread" in front[1] and "intervals apart" in front[2], text
+    assert "2.00 halvings of energy for 4.90 points, 2.45 points per halving" in text, text
+    assert "| big | 90.00 | ADC 8, differential |" in text, text
+    assert "| small | 90.00 | none (best: ADC 8, differential) |" in text, text
+    assert "| chip_x | big | device.programming.scale | 0s | largest 1.5 | [1.5, 1.6] | 0: 90.0, 90.0 |" in text, text
