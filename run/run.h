@@ -88,9 +88,7 @@ struct AnalogEvalOptions {
   int64_t count_samples = 16;
   int activation_bits = 8;  // width of the words products read and write (the tech table's)
   bool progress = false;    // a progress bar over chips x times on stderr
-  // Chip-in-the-loop output calibration at every time on the first N calibration samples
-  // (0 = none).
-  int64_t calibrate_outputs = 0;
+  int64_t calibrate_outputs = 0;  // output calibration at every time on N calibration samples
   // The samples ADC ranges and output gains are calibrated on (load_calibration); required when
   // calibration_samples_needed(chip, calibrate_outputs) > 0, never the evaluated data.
   const Dataset* calibration = nullptr;
@@ -102,7 +100,6 @@ struct AnalogEvalOptions {
   // them across runs (a sweep, per mapping); else evaluate_analog computes them.
   const DigitalReference* reference = nullptr;
 };
-
 
 struct AnalogTimeResult {
   double time_s = 0;
@@ -120,10 +117,6 @@ struct AnalogTimeResult {
   double ci95_low() const;
   double ci95_high() const;
 };
-
-// Student's t quantile t(0.975, df) for df >= 1: the table for df <= 30, above it the
-// Cornish-Fisher expansion around the normal quantile (within 1e-4 of the exact value).
-double t_quantile_975(int64_t df);
 
 struct AnalogEvalResult {
   DigitalEvalResult digital;         // the same quantized weights, digital
@@ -161,10 +154,8 @@ PairedResult evaluate_paired(const S4DModel& model_a, const ChipSpec& chip_a, co
                              const ChipSpec& chip_b, const Dataset& data, const AnalogEvalOptions& options);
 
 // A grid sweep: the cartesian product of "key=v1,v2,..." axes over a chip, each point evaluated
-// like `eval --chip`, one CSV row per (point, time). The CSV is rewritten atomically after every
-// point; with resume, points already in the file are skipped, so an interrupted sweep loses
-// nothing.
-// The work is units of (grid point, chip trial), handed out dynamically to the processes of an MPI
+// like `eval --chip`, one CSV row per (point, time), the CSV rewritten atomically after every
+// point (resume skips the points already in it). The work is units of (grid point, chip trial), handed out dynamically to the processes of an MPI
 // run (mpirun -np N; see MpiSession) and to worker threads inside each; the first process writes
 // the CSV. Each unit's noise is keyed by (seed, trial), so the CSV is the same, byte for byte, for
 // any number of processes and threads; rows are in point order, whatever order points finish in.
@@ -175,9 +166,8 @@ struct SweepOptions {
   std::string out_csv;
   bool resume = false;
   bool progress = true;            // a progress bar with time remaining on stderr
-  // Print the points, the work units still to run and an estimate of core-hours from one unit
-  // timed on a quarter of timing_samples and on all of them (fixed plus per-sample cost), then
-  // stop.
+  // Print the points, the units still to run and core-hours estimated from one unit timed on a
+  // quarter of timing_samples and on all of them (fixed plus per-sample cost), then stop.
   bool dry_run = false;
   int64_t timing_samples = 256;
   // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
@@ -199,12 +189,6 @@ struct SweepSummary {
 };
 SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::string& chip,
                        const SweepOptions& options);
-// "accuracy,energy,area" -> the objectives of explore's Pareto front (accuracy, energy, area,
-// latency, edp; at least two, each once); throws UsageError naming an unknown one.
-std::vector<std::string> parse_objectives(const std::string& text);
-// Which rows are on the Pareto front of `costs` (every objective to be minimised): no other row
-// at most as large on every objective and smaller on one. Quadratic in the rows.
-std::vector<bool> pareto_front(const std::vector<std::vector<double>>& costs);
 // Checks a sweep before any work (each grid key once, at most a million points, every axis value
 // and time valid on the chip; run_sweep calls it too) and returns the calibration samples it needs
 // (calibration_samples_needed at any point).
@@ -306,7 +290,6 @@ class MpiSession {
   // whole sweep into the same file (srun without --mpi=pmix, or a build without MPI).
   static void require_one_run_per_job();
 };
-
 
 // Counts of one chip on the first `samples` inputs of `data` (trial 0, t = 0, ADC calibrated as
 // in eval, on `calibration`), with the model's digital glue added, per inference.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "run/detail/explore.h"
 #include "run/run.h"
 
 namespace qs4d {

@@ -13,7 +13,7 @@
 
 #include "models/model.h"
 #include "devices/devices.h"
-#include "run/run.h"
+#include "run/detail/explore.h"
 #include "run/run.h"
 
 namespace qs4d::cli {

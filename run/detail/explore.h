@@ -9,6 +9,17 @@
 
 #include "run/run.h"
 
+namespace qs4d {
+
+// "accuracy,energy,area" -> the objectives of explore's Pareto front (accuracy, energy, area,
+// latency, edp; at least two, each once); throws UsageError naming an unknown one.
+std::vector<std::string> parse_objectives(const std::string& text);
+// Which rows are on the Pareto front of `costs` (every objective to be minimised): no other row
+// at most as large on every objective and smaller on one. Quadratic in the rows.
+std::vector<bool> pareto_front(const std::vector<std::vector<double>>& costs);
+
+}  // namespace qs4d
+
 namespace qs4d::detail {
 
 // A number as a sweep's CSV writes it (six significant digits): sweep and explore cells alike.
