@@ -6,8 +6,8 @@ files `experiments/run.sh --only front` writes (front_CHIP.csv, tolerance_CHIP_M
 
 For each chip: the points on the Pareto front (accuracy, energy, area at one day), each with its
 95% t-interval over chips; which front points are distinguishable from the next cheaper one (their
-intervals do not overlap: the control for calling a point "better"); the accuracy paid per
-halving of energy along the front; each checkpoint's cheapest point within 1 point of its own
+intervals do not overlap: the control for calling a point "better"); the front's energy levels
+and the accuracy paid per halving of energy between them; each checkpoint's cheapest point within 1 point of its own
 digital accuracy (lower 95% bound); then the tolerance table.
 """
 import csv
@@ -49,18 +49,31 @@ def front_section(path):
                    f"[{100 * lo:.2f}, {100 * hi:.2f}] | {fnum(r, 'energy_pJ_per_inference') / 1e6:.3f} | "
                    f"{fnum(r, 'area_mm2'):.3f} | {fnum(r, 'latency_ns_per_inference') / 1e6:.3f} | {verdict} |")
         prev = r
-    # Accuracy per halving of energy: between the cheapest and the most accurate front point.
-    if len(front) >= 2:
-        best = max(front, key=lambda r: fnum(r, "analog_accuracy_mean"))
-        cheap = front[0]
-        halvings = math.log2(fnum(best, "energy_pJ_per_inference") / fnum(cheap, "energy_pJ_per_inference"))
-        if halvings > 0:
-            d = 100 * (fnum(best, "analog_accuracy_mean") - fnum(cheap, "analog_accuracy_mean"))
-            out += ["", f"From the most accurate front point ({short(best['checkpoint'])}, ADC "
-                        f"{best['periphery.adc_bits']}, {best['mapping.encoding']}) to the cheapest "
-                        f"({short(cheap['checkpoint'])}, ADC {cheap['periphery.adc_bits']}, "
-                        f"{cheap['mapping.encoding']}): {halvings:.2f} halvings of energy for {d:.2f} points, "
-                        f"{d / halvings:.2f} points per halving."]
+    # The front's steps: front points within 5% of each other's energy are one energy level (the
+    # converter bits move energy by far less than the model does), each level represented by its
+    # most accurate point; the accuracy paid per halving of energy between consecutive levels.
+    levels = []
+    for r in front:
+        e = fnum(r, "energy_pJ_per_inference")
+        if levels and e <= 1.05 * fnum(levels[-1][0], "energy_pJ_per_inference"):
+            levels[-1].append(r)
+        else:
+            levels.append([r])
+    best = [max(level, key=lambda r: fnum(r, "analog_accuracy_mean")) for level in levels]
+    if len(best) >= 2:
+        out += ["", "The front's energy levels (points within 5% of each other's energy), each by its most accurate "
+                    "point, and what a halving of energy costs between them:", "",
+                "| level | best point | analog mean | energy (uJ) | from the level below: halvings, points, points per halving |",
+                "| --- | --- | --- | --- | --- |"]
+        for i, r in enumerate(best):
+            step = ""
+            if i > 0:
+                h = math.log2(fnum(r, "energy_pJ_per_inference") / fnum(best[i - 1], "energy_pJ_per_inference"))
+                d = 100 * (fnum(r, "analog_accuracy_mean") - fnum(best[i - 1], "analog_accuracy_mean"))
+                step = f"{h:.2f}, {d:+.2f}, {d / h:+.2f}"
+            out.append(f"| {i + 1} | {short(r['checkpoint'])}, ADC {r['periphery.adc_bits']}, "
+                       f"{r['mapping.encoding']} | {100 * fnum(r, 'analog_accuracy_mean'):.2f} | "
+                       f"{fnum(r, 'energy_pJ_per_inference') / 1e6:.3f} | {step} |")
     # Each checkpoint's cheapest point whose lower bound is within 1 point of its digital accuracy.
     out += ["", "Each checkpoint's cheapest design point within 1 point of its digital accuracy (95% lower bound):",
             "", "| checkpoint | digital | cheapest point within 1 pt | analog [95% CI] | energy (uJ) | area (mm^2) |",
@@ -91,8 +104,9 @@ def tolerance_section(results):
         return []
     out = ["### Tolerance: the largest device non-ideality each model keeps within 1 point of its digital "
            "accuracy (95% lower bound over the chips)", "",
-           "| chip | model | key | time | answer | final bracket | probes (value: mean, lower bound) |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
+           "| chip | model | key | time | images | answer | final bracket | highest passing / lowest failing probe | "
+           "probes (value: mean, lower bound) |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for f in files:
         j = json.load(open(f))
         chip = j["run"]["chip"]["name"] if isinstance(j["run"].get("chip"), dict) else "?"
@@ -104,8 +118,12 @@ def tolerance_section(results):
             answer = "none in the range" if not j["note"] else j["note"]
         probes = "; ".join(f"{p['value']:.3g}: {100 * p['worst_mean']:.1f}, {100 * p['worst_ci95_low']:.1f}"
                            for p in sorted(j["probes"], key=lambda p: p["value"]))
-        out.append(f"| {chip} | {model} | {j['key']} | {times} | {answer} | "
-                   f"[{j['bracket'][0]:.4g}, {j['bracket'][1]:.4g}] | {probes} |")
+        passing = [p["value"] for p in j["probes"] if p["passes"]]
+        failing = [p["value"] for p in j["probes"] if not p["passes"]]
+        edge = (f"{max(passing):.3g}" if passing else "none") + " / " + (f"{min(failing):.3g}" if failing else "none")
+        images = j["run"].get("limit", 0) or "all"
+        out.append(f"| {chip} | {model} | {j['key']} | {times} | {images} | {answer} | "
+                   f"[{j['bracket'][0]:.4g}, {j['bracket'][1]:.4g}] | {edge} | {probes} |")
     return out
 
 

@@ -106,7 +106,8 @@ def test_front_summary_marks_spread_and_cheapest_points(tmp_path):
     front = [l for l in text.splitlines() if l.startswith("| small") or l.startswith("| big")][:3]
     assert [l.split("|")[1].strip() for l in front] == ["small", "big", "big"], text
     assert "cheapest" in front[0] and "within the spread" in front[1] and "intervals apart" in front[2], text
-    assert "2.00 halvings of energy for 4.90 points, 2.45 points per halving" in text, text
+    assert "| 3 | big, ADC 8, differential | 90.00 | 4.000 | 1.00, +5.00, +5.00 |" in text, text
+    assert "| 2 | big, ADC 4, differential | 85.00 | 2.000 | 1.00, -0.10, -0.10 |" in text, text
     assert "| big | 90.00 | ADC 8, differential |" in text, text
     assert "| small | 90.00 | none (best: ADC 8, differential) |" in text, text
-    assert "| chip_x | big | device.programming.scale | 0s | largest 1.5 | [1.5, 1.6] | 0: 90.0, 90.0 |" in text, text
+    assert "| chip_x | big | device.programming.scale | 0s | all | largest 1.5 | [1.5, 1.6] | 0 / none | 0: 90.0, 90.0 |" in text, text
