@@ -442,7 +442,7 @@ def front(out, summary):
                                                         "area_mm2")} for r in rows if r["pareto"] == "true"]
         ax.set_xscale("log")
         finish(ax, fig, out, f"front_{chip}.png", "energy per inference (uJ)",
-               f"design points on {chip} at 1 day\nmarker size: chip area (smallest to largest); dotted: digital accuracy",
+               f"design points on {chip} at 1 day\nmarker size: area; dotted: digital accuracy",
                ylabel="analog test accuracy (%), mean over chips")
 
 
