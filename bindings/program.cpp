@@ -312,7 +312,7 @@ void register_program(py::module_& m) {
       .def_property_readonly("repaired_cells", [](const ProgrammedChip& p) { return p.chip->analog().repaired_cells(); })
       .def_property_readonly("time_s", [](const ProgrammedChip& p) { return p.chip->analog().time_s(); });
 
-  m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 0, py::arg("trial") = 0,
+  m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 1, py::arg("trial") = 0,
         py::arg("mode") = "auto", py::arg("tech") = "",
         "Maps the checkpoint onto the chip (a Chip, a preset name or a dict) and programs it from "
         "(seed, trial), as eval does");
