@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bindings/arrays.h"
 #include "core/core.h"
 
 namespace qs4d::py_bind {
@@ -82,50 +83,26 @@ nlohmann::json json_from(const py::dict& d, const char* name) {
 }
 
 namespace {
-std::string shape_of(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
+ArrayInfo info_of(const py::array& a) {
+  ArrayInfo i;
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) i.shape.push_back(static_cast<int64_t>(a.shape(d)));
+  i.kind = a.dtype().kind();
+  i.dtype = py::str(a.dtype()).cast<std::string>();
+  return i;
 }
 
-// A C-contiguous float32 copy of a, or a UsageError when a does not hold floats, is larger than
-// any model's input, or cannot be converted (numpy's conversion result is always checked).
+// A C-contiguous float32 copy of a, checked first (bindings/arrays.h) and after: numpy's
+// conversion result is always checked.
 py::array_t<float, py::array::c_style | py::array::forcecast> floats(const py::array& a, const char* name) {
-  if (a.dtype().kind() != 'f' && a.dtype().kind() != 'i' && a.dtype().kind() != 'u') {
-    throw UsageError(std::string(name) + ": expected a float array, found dtype " +
-                     py::str(a.dtype()).cast<std::string>());
-  }
-  if (static_cast<int64_t>(a.size()) > kMaxDatasetElements) {
-    throw UsageError(std::string(name) + ": shape " + shape_of(a) + " holds " + std::to_string(a.size()) +
-                     " values, expected at most " + std::to_string(kMaxDatasetElements));
-  }
+  check_numeric(info_of(a), name);
   auto out = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
   if (!out) {
-    throw UsageError(std::string(name) + ": numpy could not convert the array of shape " + shape_of(a) +
+    throw UsageError(std::string(name) + ": numpy could not convert the array of shape " + shape_text(info_of(a).shape) +
                      " to a contiguous float32 array (out of memory?)");
   }
   return out;
 }
-
-// Inputs and weights are finite and of a sane magnitude: far beyond any normalised input or
-// weight, float32 products overflow and the logits become NaN.
-constexpr float kMaxMagnitude = 1e6f;
-void require_finite(const float* v, size_t n, const char* name) {
-  for (size_t i = 0; i < n; ++i) {
-    if (!(std::abs(v[i]) <= kMaxMagnitude)) {
-      throw UsageError(std::string(name) + ": element " + std::to_string(i) + " is " + format_number(v[i]) +
-                       ", expected a finite value within +-1e6");
-    }
-  }
-}
 }  // namespace
-
-std::string path_from(const std::string& path) {
-  if (path.find('\0') != std::string::npos) {
-    throw UsageError("path \"" + printable(path) + "\" holds a NUL byte, which no file name can");
-  }
-  return path;
-}
 
 RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
                              const std::function<RowMatrixXf(const SequenceBatch& part, int64_t first)>& logits) {
@@ -142,38 +119,20 @@ RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
 
 SequenceBatch sequences_from(const py::handle& given, const char* name) {
   const py::array x = array_from(given, name);
-  if (x.ndim() != 3) {
-    throw UsageError(std::string(name) + ": expected inputs shaped (samples, length, features), found shape " +
-                     shape_of(x));
-  }
+  if (x.ndim() != 3) return sequences_of(info_of(x), nullptr, name);  // refuses, naming the shape
+  check_numeric(info_of(x), name);
   const auto f = floats(x, name);
-  SequenceBatch b{f.shape(0), f.shape(1), f.shape(2), {}};
-  if (b.n == 0 || b.length == 0 || b.width == 0) throw UsageError(std::string(name) + ": empty shape " + shape_of(x));
-  b.values.assign(f.data(), f.data() + f.size());
-  require_finite(b.values.data(), b.values.size(), name);
-  return b;
+  return sequences_of(info_of(f), f.data(), name);
 }
 
 Dataset dataset_from(const py::handle& x, const py::handle& given_y, int64_t n_classes) {
   Dataset d;
   d.x = sequences_from(x, "x");
   const py::array y = array_from(given_y, "y");
-  if (y.ndim() != 1 || y.shape(0) != d.x.n) {
-    throw UsageError("y: expected labels shaped (" + std::to_string(d.x.n) + ",) to match x, found shape " +
-                     shape_of(y));
-  }
-  if (y.dtype().kind() != 'i' && y.dtype().kind() != 'u') {
-    throw UsageError("y: expected integer labels, found dtype " + py::str(y.dtype()).cast<std::string>());
-  }
+  check_labels_shape(info_of(y), d.x.n);
   const auto labels = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(y);
   if (!labels) throw UsageError("y: numpy could not convert the labels to int64");
-  d.y.assign(labels.data(), labels.data() + labels.size());
-  for (size_t i = 0; i < d.y.size(); ++i) {
-    if (d.y[i] < 0 || d.y[i] >= n_classes) {
-      throw UsageError("y: label " + std::to_string(d.y[i]) + " at index " + std::to_string(i) +
-                       " is outside [0, " + std::to_string(n_classes) + ") (the checkpoint's outputs)");
-    }
-  }
+  d.y = labels_of(labels.data(), static_cast<int64_t>(labels.size()), n_classes);
   d.n_classes = n_classes;
   d.name = "numpy";
   d.source = "numpy arrays";
@@ -182,13 +141,10 @@ Dataset dataset_from(const py::handle& x, const py::handle& given_y, int64_t n_c
 
 RowMatrixXf matrix_from(const py::handle& given, const char* name) {
   const py::array a = array_from(given, name);
-  if (a.ndim() != 2) throw UsageError(std::string(name) + ": expected a 2-D array, found shape " + shape_of(a));
-  if (a.shape(0) < 1 || a.shape(1) < 1) throw UsageError(std::string(name) + ": empty shape " + shape_of(a));
+  const ArrayInfo before = info_of(a);
+  if (before.shape.size() != 2 || before.shape[0] < 1 || before.shape[1] < 1) return matrix_of(before, nullptr, name);
   const auto f = floats(a, name);
-  RowMatrixXf m(f.shape(0), f.shape(1));
-  std::copy(f.data(), f.data() + f.size(), m.data());
-  require_finite(m.data(), static_cast<size_t>(m.size()), name);
-  return m;
+  return matrix_of(info_of(f), f.data(), name);
 }
 
 py::array_t<float> to_numpy(const RowMatrixXf& m) { return to_numpy<float>(m); }

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bindings/arrays.h"
 #include "models/model.h"
 
 namespace qs4d::py_bind {
@@ -42,8 +43,6 @@ nlohmann::json json_from(const py::dict& d, const char* name);
 // torch (array_from). Errors name the argument, what it was and what was expected.
 SequenceBatch sequences_from(const py::handle& x, const char* name = "x");
 Dataset dataset_from(const py::handle& x, const py::handle& y, int64_t n_classes);
-// A file path as given, refused when it holds a NUL byte (C would cut it there).
-std::string path_from(const std::string& path);
 // A 2-D float array (both sizes >= 1) as a row-major float32 matrix.
 RowMatrixXf matrix_from(const py::handle& a, const char* name);
 // `logits(part, first)` over `batch` in pieces of 256 samples (sample `first` of the batch opens

@@ -41,19 +41,14 @@ namespace {
 // Converter bits: 0 (ideal) or 2..24.
 std::function<void(PeripherySpec&, const json&, const std::string&)> read_bits(int PeripherySpec::*bits) {
   return [bits](PeripherySpec& p, const json& v, const std::string& q) {
-    const int64_t b = get_int(v, q);
-    if (b < 0 || b == 1 || b > 24) throw SpecError(q, "must be 0 (ideal) or 2..24, got " + describe(v));
-    p.*bits = static_cast<int>(b);
+    p.*bits = static_cast<int>(bounded_int(v, q, bounds::kConverterBits));
   };
 }
 
 // A resistance of the tile's circuit (0 or within the physical range).
 std::function<void(PeripherySpec&, const json&, const std::string&)> read_ohm(double CircuitSpec::*ohm) {
   return [ohm](PeripherySpec& p, const json& v, const std::string& q) {
-    const double x = get_number(v, q);
-    if (!is_physical_resistance(x)) {
-      throw SpecError(q, "is " + format_number(x) + ", expected a resistance of " + kResistanceRangeText);
-    }
+    const double x = bounded(v, q, bounds::kResistance);
     if (ohm == nullptr) {  // wire_resistance_ohm: both wires, per segment (the older single key)
       p.circuit.row_wire_ohm = p.circuit.col_wire_ohm = x;
     } else {
@@ -121,19 +116,12 @@ const std::vector<Field<PeripherySpec>>& periphery_fields() {
        write_member("calibration_samples", &P::calibration_samples)},
       {"adc_headroom",
        [](P& p, const json& v, const std::string& q) {
-         const double x = get_number(v, q);
-         if (!(x >= 1) || !(x <= 1000)) throw SpecError(q, "must be in 1 .. 1000 (a factor)");
-         p.adc_headroom = x;
+         p.adc_headroom = bounded(v, q, bounds::kAdcHeadroom);
        },
        write_member("adc_headroom", &P::adc_headroom)},
       {"output_noise",
        [](P& p, const json& v, const std::string& q) {
-         const double x = get_number(v, q);
-         // Relative to the ADC range: above 10 the noise is ten full scales, no read-out at all.
-         if (!(x >= 0 && x <= 10)) {
-           throw SpecError(q, "is " + format_number(x) + ", expected 0 .. 10 (relative to the ADC range)");
-         }
-         p.output_noise = x;
+         p.output_noise = bounded(v, q, bounds::kOutputNoise);
        },
        write_member("output_noise", &P::output_noise)},
       {"wire_resistance_ohm", read_ohm(nullptr)},  // read only: written as the two wires
@@ -174,8 +162,7 @@ const std::vector<Field<DataflowSpec>>& dataflow_fields() {
        [](const D& d, json& j) { j["activations"] = d.activations_local ? "local" : "global_buffer"; }},
       {"batch",
        [](D& d, const json& v, const std::string& q) {
-         d.batch = get_int(v, q);
-         if (d.batch < 1 || d.batch > 1'000'000) throw SpecError(q, "must be 1 .. 1000000, got " + describe(v));
+         d.batch = bounded_int(v, q, bounds::kDataflowBatch);
        },
        write_member("batch", &D::batch)},
   };
@@ -279,9 +266,7 @@ const std::vector<Field<ChipSpec>>& chip_fields() {
        [](C& c, const json& v, const std::string& q) {
          reject_unknown(v, q, {"rows", "cols"});
          for (const auto& [k, x] : v.items()) {
-           const int64_t n = get_int(x, q + "." + k);
-           if (n < 0 || n > 4096) throw SpecError(q + "." + k, "must be 0..4096 spare lines per tile, got " + describe(x));
-           (k == "rows" ? c.spare_rows : c.spare_cols) = n;
+           (k == "rows" ? c.spare_rows : c.spare_cols) = bounded_int(x, q + "." + k, bounds::kSpareLines);
          }
        }},
       {"fault_aware_mapping", [](C& c, const json& v, const std::string& q) { c.fault_aware_mapping = get_bool(v, q); }},

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/bounds.h"
 #include "circuit/detail/network.h"
 #include "circuit/circuit.h"
 
@@ -58,9 +59,9 @@ void check_spec(const CircuitSpec& s) {
       {"driver_ohm", s.driver_ohm},     {"sense_ohm", s.sense_ohm},
       {"access_ohm", s.access_ohm}};
   for (const auto& [name, v] : values) {
-    if (!is_physical_resistance(v)) {
-      throw UsageError(std::string("circuit ") + name + " = " + format_number(v) +
-                       " ohm, expected " + kResistanceRangeText);
+    if (!bounds::kResistance.admits(v)) {
+      throw UsageError(std::string("circuit ") + name + " = " + format_number(v) + " ohm, expected " +
+                       range_text(bounds::kResistance) + " (" + bounds::kResistance.why + ")");
     }
   }
 }

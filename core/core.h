@@ -132,16 +132,6 @@ struct ConductanceWindow {
 // "0.3", "nan"), for messages that must not narrow what the user wrote.
 std::string format_number(double x);
 
-// Physical ranges shared by every reader of a resistance (chip periphery, the circuit verb): a
-// resistance is 0 (an ideal contact, its nodes joined) or within these bounds. Below a micro-ohm
-// no wire, driver or sense stage exists; above a giga-ohm it is an open circuit, not a resistor.
-inline constexpr double kMinResistanceOhm = 1e-6;
-inline constexpr double kMaxResistanceOhm = 1e9;
-inline bool is_physical_resistance(double ohm) {
-  return ohm == 0 || (ohm >= kMinResistanceOhm && ohm <= kMaxResistanceOhm);
-}
-inline constexpr const char* kResistanceRangeText = "0 or 1e-06 .. 1e+09 ohm";
-
 // ---------------------------------------------------------------------------------------------
 // Times after programming. "1s,1h,1d,1y" -> seconds, sorted, each once. Units s, m (minutes),
 // h, d, w, mo (365.25 / 12 days), y (365.25 days); a bare number is seconds. Throws UsageError

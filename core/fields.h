@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounds.h"
 #include "core/core.h"
 
 namespace qs4d::spec_json {
@@ -22,6 +23,22 @@ struct Field {
   // Writes the spec's value under `key`; empty for a key that is only read (a shorthand).
   std::function<void(const S&, json& out)> write = {};
 };
+
+// A number within a physical bound (core/bounds.h), refused with a SpecError that names `path`,
+// the value as given, the range and why. check_bound takes a value already read.
+inline void check_bound(double x, const std::string& shown, const std::string& path, const PhysicalBound& b) {
+  if (!b.admits(x)) throw SpecError(path, "is " + shown + ", expected " + range_text(b) + " (" + b.why + ")");
+}
+inline double bounded(const json& v, const std::string& path, const PhysicalBound& b) {
+  const double x = get_number(v, path);
+  check_bound(x, format_number(x), path, b);
+  return x;
+}
+inline int64_t bounded_int(const json& v, const std::string& path, const PhysicalBound& b) {
+  const int64_t x = get_int(v, path);
+  check_bound(static_cast<double>(x), std::to_string(x), path, b);
+  return x;
+}
 
 template <class S>
 std::vector<std::string> keys_of(const std::vector<Field<S>>& fields) {

@@ -39,35 +39,6 @@ std::string kind_of(const json& j, const std::string& path) {
   return get_string(j["kind"], path + ".kind");
 }
 
-// A physical bound on a noise parameter (a spread of 0.1 S, ten times the conductance, a
-// thousand times the source's fit: beyond any device).
-double at_most(double v, double bound, const std::string& path) {
-  if (v > bound) throw SpecError(path, "must be at most " + describe(json(bound)) + ", got " + describe(json(v)));
-  return v;
-}
-
-double non_negative(const json& j, const std::string& path) {
-  const double v = get_number(j, path);
-  if (!std::isfinite(v) || v < 0) throw SpecError(path, "must be finite and >= 0, got " + describe(j));
-  return v;
-}
-
-// A finite number within [lo, hi], shown as given when it is not.
-double within(const json& j, const std::string& path, double lo, double hi, const std::string& what) {
-  const double v = get_number(j, path);
-  if (!(v >= lo && v <= hi)) {
-    throw SpecError(path, "is " + format_number(v) + ", expected " + format_number(lo) + " .. " +
-                              format_number(hi) + " (" + what + ")");
-  }
-  return v;
-}
-
-double fraction(const json& j, const std::string& path) {
-  const double v = non_negative(j, path);
-  if (v > 1) throw SpecError(path, "must be a fraction in [0, 1], got " + describe(j));
-  return v;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -135,9 +106,9 @@ SigmaModel SigmaModel::from_json(const json& j, const std::string& path) {
     if (!j.contains(key)) throw SpecError(path + "." + key, "missing (required for this kind)");
     return j[key];
   };
-  if (j.contains("scale")) s.scale = at_most(non_negative(j["scale"], path + ".scale"), 1e3, path + ".scale");
-  if (s.kind == Kind::kConstant) s.sigma_uS = at_most(non_negative(need("sigma_uS"), path + ".sigma_uS"), 1e5, path + ".sigma_uS");
-  if (s.kind == Kind::kProportional) s.relative = at_most(non_negative(need("relative"), path + ".relative"), 10, path + ".relative");
+  if (j.contains("scale")) s.scale = bounded(j["scale"], path + ".scale", bounds::kSigmaScale);
+  if (s.kind == Kind::kConstant) s.sigma_uS = bounded(need("sigma_uS"), path + ".sigma_uS", bounds::kSigmaAbsolute);
+  if (s.kind == Kind::kProportional) s.relative = bounded(need("relative"), path + ".relative", bounds::kSigmaRelative);
   if (s.kind == Kind::kPolynomial) {
     s.coefficients = get_numbers(need("coefficients_uS"), path + ".coefficients_uS");
     if (s.coefficients.empty()) throw SpecError(path + ".coefficients_uS", "must not be empty");
@@ -185,11 +156,7 @@ LogClip LogClip::from_json(const json& j, const std::string& path) {
   LogClip c;
   if (j.is_number()) {  // a constant: the same value at every conductance
     c.a = 0;
-    c.b = c.lo = c.hi = get_number(j, path);
-    if (!(std::abs(c.b) <= 100)) {
-      throw SpecError(path, "is " + format_number(c.b) + ", expected a finite value within +-100 "
-                            "(drift exponents and their spreads are fractions)");
-    }
+    c.b = c.lo = c.hi = bounded(j, path, bounds::kDriftExponent);
     return c;
   }
   if (!j.is_object()) {
@@ -198,14 +165,7 @@ LogClip LogClip::from_json(const json& j, const std::string& path) {
   }
   reject_unknown(j, path, {"a", "b", "min", "max"});
   for (const auto& [k, v] : j.items()) {
-    const double x = get_number(v, path + "." + k);
-    (k == "a" ? c.a : k == "b" ? c.b : k == "min" ? c.lo : c.hi) = x;
-  }
-  for (const auto& [name, x] : {std::pair{"a", c.a}, {"b", c.b}, {"min", c.lo}, {"max", c.hi}}) {
-    if (!(std::abs(x) <= 100)) {
-      throw SpecError(path + "." + name, "is " + format_number(x) + ", expected a finite value within +-100 "
-                                         "(drift exponents and their spreads are fractions)");
-    }
+    (k == "a" ? c.a : k == "b" ? c.b : k == "min" ? c.lo : c.hi) = bounded(v, path + "." + k, bounds::kDriftExponent);
   }
   if (c.lo > c.hi) throw SpecError(path, "min must not exceed max");
   return c;
@@ -271,15 +231,14 @@ WriteVerifySpec read_write_verify(const json& v, const std::string& p) {
   for (const auto& [k, x] : v.items()) {
     const std::string q = p + "." + k;
     if (k == "enabled") w.enabled = get_bool(x, q);
-    if (k == "max_iterations") w.max_iterations = get_small_int(x, q);
-    if (k == "tolerance") w.tolerance = within(x, q, 0, 1e5, "checked against the window below");
+    if (k == "max_iterations") w.max_iterations = static_cast<int>(bounded_int(x, q, bounds::kVerifyIterations));
+    if (k == "tolerance") w.tolerance = bounded(x, q, bounds::kVerifyTolerance);
     if (k == "tolerance_kind") {
       const std::string t = get_string(x, q);
       if (t != "relative" && t != "absolute") throw SpecError(q, "is \"" + t + "\", expected \"relative\" or \"absolute\"");
       w.relative = t == "relative";
     }
   }
-  if (w.max_iterations < 1 || w.max_iterations > 10000) throw SpecError(p + ".max_iterations", "must be 1..10000");
   return w;
 }
 
@@ -301,8 +260,8 @@ DriftSpec read_drift(const json& v, const std::string& p) {
   reject_unknown(v, p, allowed);
   for (const auto& [k, x] : v.items()) {
     const std::string q = p + "." + k;
-    if (k == "scale") s.scale = within(x, q, 0, 1000, "a factor on the source's drift");
-    if (k == "t0_s") s.t0_s = within(x, q, 1e-9, 1e9, "the reference time in seconds");
+    if (k == "scale") s.scale = bounded(x, q, bounds::kDriftScale);
+    if (k == "t0_s") s.t0_s = bounded(x, q, bounds::kDriftReference);
     if (k == "nu_mean") s.nu_mean = LogClip::from_json(x, q);
     if (k == "nu_std") {
       s.nu_std = LogClip::from_json(x, q);
@@ -313,9 +272,9 @@ DriftSpec read_drift(const json& v, const std::string& p) {
       if (!x.is_array()) throw SpecError(q, "expected an array of sigma models");
       for (size_t i = 0; i < x.size(); ++i) s.sigma_at.push_back(SigmaModel::from_json(x[i], q + "[" + std::to_string(i) + "]"));
     }
-    if (k == "mean_per_ln_s") s.mean_per_ln_s = within(x, q, -1e5, 1e5, "uS per unit of ln t");
-    if (k == "std_per_ln_s") s.std_per_ln_s = within(x, q, 0, 1e5, "a spread in uS per unit of ln t");
-    if (k == "std_uS") s.std_uS = within(x, q, 0, 1e5, "a spread in uS");
+    if (k == "mean_per_ln_s") s.mean_per_ln_s = bounded(x, q, bounds::kDriftMeanPerLn);
+    if (k == "std_per_ln_s") s.std_per_ln_s = bounded(x, q, bounds::kDriftSpread);
+    if (k == "std_uS") s.std_uS = bounded(x, q, bounds::kDriftSpread);
   }
   if (s.kind == DriftSpec::Kind::kPowerLaw && !(s.t0_s > 0)) throw SpecError(p + ".t0_s", "must be > 0");
   if (s.kind == DriftSpec::Kind::kRelaxationTable) {
@@ -357,14 +316,14 @@ AccumulatedNoiseSpec read_accumulated(const json& v, const std::string& p) {
   reject_unknown(v, p, allowed);
   for (const auto& [k, x] : v.items()) {
     const std::string q = p + "." + k;
-    if (k == "scale") a.scale = non_negative(x, q);
-    if (k == "t_read_s") a.t_read_s = get_number(x, q);
+    if (k == "scale") a.scale = bounded(x, q, bounds::kAccumulatedScale);
+    if (k == "t_read_s") a.t_read_s = bounded(x, q, bounds::kReadTime);
     if (k == "add_t0") a.add_t0 = get_bool(x, q);
-    if (k == "q_a") a.q_a = non_negative(x, q);
-    if (k == "q_b") a.q_b = get_number(x, q);
-    if (k == "q_floor") a.q_floor = non_negative(x, q);
-    if (k == "q_max") a.q_max = non_negative(x, q);
-    if (k == "k") a.k = get_number(x, q);
+    if (k == "q_a") a.q_a = bounded(x, q, bounds::kAccumulatedQ);
+    if (k == "q_b") a.q_b = bounded(x, q, bounds::kAccumulatedShape);
+    if (k == "q_floor") a.q_floor = bounded(x, q, bounds::kAccumulatedQ);
+    if (k == "q_max") a.q_max = bounded(x, q, bounds::kAccumulatedQ);
+    if (k == "k") a.k = bounded(x, q, bounds::kAccumulatedShape);
   }
   if (a.kind != AccumulatedNoiseSpec::Kind::kNone && !(a.t_read_s > 0)) throw SpecError(p + ".t_read_s", "must be > 0");
   return a;
@@ -384,7 +343,7 @@ json accumulated_json(const AccumulatedNoiseSpec& a) {
 StuckSpec read_stuck(const json& v, const std::string& p) {
   reject_unknown(v, p, {"at_min", "at_max"});
   StuckSpec st;
-  for (const auto& [k, x] : v.items()) (k == "at_min" ? st.at_min : st.at_max) = fraction(x, p + "." + k);
+  for (const auto& [k, x] : v.items()) (k == "at_min" ? st.at_min : st.at_max) = bounded(x, p + "." + k, bounds::kStuckFraction);
   if (st.at_min + st.at_max > 1) throw SpecError(p, "fractions add up to more than 1");
   return st;
 }
@@ -415,10 +374,11 @@ const std::vector<Field<DeviceSpec>>& device_fields() {
        [](const D& d, json& j) {
          if (!d.description.empty()) j["description"] = d.description;
        }},
-      {"g_min_uS", [](D& d, V v, P p) { d.g_min_uS = non_negative(v, p); }, write("g_min_uS", &D::g_min_uS)},
-      {"g_max_uS", [](D& d, V v, P p) { d.g_max_uS = non_negative(v, p); }, write("g_max_uS", &D::g_max_uS)},
+      {"g_min_uS", [](D& d, V v, P p) { d.g_min_uS = bounded(v, p, bounds::kConductance); }, write("g_min_uS", &D::g_min_uS)},
+      {"g_max_uS", [](D& d, V v, P p) { d.g_max_uS = bounded(v, p, bounds::kConductance); }, write("g_max_uS", &D::g_max_uS)},
       {"levels", [](D& d, V v, P p) { d.levels = get_int(v, p); }, write("levels", &D::levels)},
-      {"window_dtod", [](D& d, V v, P p) { d.window_dtod = non_negative(v, p); }, write("window_dtod", &D::window_dtod)},
+      {"window_dtod", [](D& d, V v, P p) { d.window_dtod = bounded(v, p, bounds::kWindowSpread); },
+       write("window_dtod", &D::window_dtod)},
       {"clip_to_window", [](D& d, V v, P p) { d.clip_to_window = get_bool(v, p); },
        write("clip_to_window", &D::clip_to_window)},
       {"extrapolate", [](D& d, V v, P p) { d.extrapolate = get_bool(v, p); }, write("extrapolate", &D::extrapolate)},
@@ -447,7 +407,6 @@ const std::vector<Field<DeviceSpec>>& device_fields() {
 void check_device(const DeviceSpec& d, const std::string& path) {
   if (!(d.g_max_uS > d.g_min_uS)) throw SpecError(path + ".g_max_uS", "must be greater than g_min_uS");
   d.window().validate(path);
-  if (d.window_dtod > 0.5) throw SpecError(path + ".window_dtod", "must be <= 0.5");
   if (d.write_verify.enabled) {
     const double limit = d.write_verify.relative ? 1.0 : d.g_max_uS - d.g_min_uS;
     if (!(d.write_verify.tolerance > 0 && d.write_verify.tolerance <= limit)) {

@@ -3,6 +3,7 @@
 
 #include "energy/energy.h"
 #include "core/core.h"
+#include "core/fields.h"
 
 namespace qs4d {
 namespace {
@@ -23,11 +24,7 @@ void read_section(const json& j, const std::string& path, const std::string& sec
   reject_unknown(s, p, known);
   for (const auto& [k, ptr] : numbers) {
     if (!s.contains(k)) throw SpecError(p + "." + k, "missing");
-    *ptr = get_number(s.at(k), p + "." + k);
-    // 1e12: far above any energy (pJ), time (ns), area (um^2) or rate a table states.
-    if (!std::isfinite(*ptr) || *ptr < 0 || *ptr > 1e12) {
-      throw SpecError(p + "." + k, "expected a non-negative number up to 1e12, got " + describe(s.at(k)));
-    }
+    *ptr = bounded(s.at(k), p + "." + k, bounds::kTechFigure);
   }
   if (!s.contains("citation")) throw SpecError(p + ".citation", "missing: every entry needs its source");
   citations[section] = get_string(s.at("citation"), p + ".citation");

@@ -86,9 +86,7 @@ std::vector<std::string> MappingSpec::keys() { return keys_of(mapping_fields());
 
 void MappingSpec::validate(const std::string& path) const {
   for (const auto& [key, v] : {std::pair{"tile_rows", tile_rows}, {"tile_cols", tile_cols}}) {
-    if (v < 2 || v > 4096) {
-      throw SpecError(path + "." + key, "must be 2..4096, got " + std::to_string(v));
-    }
+    spec_json::check_bound(static_cast<double>(v), std::to_string(v), path + "." + key, bounds::kTileSide);
   }
   // Every tile is held densely (targets, conductances and their per-device state).
   if (tile_rows * tile_cols > 2048 * 2048) {
@@ -102,10 +100,8 @@ void MappingSpec::validate(const std::string& path) const {
                                             std::to_string(kMaxQuantBits) + ", got " + std::to_string(v));
     }
   }
-  if (bits_per_device < 0 || bits_per_device > 16) {
-    throw SpecError(path + ".bits_per_device",
-                    "must be 0 (no slicing) or 1..16, got " + std::to_string(bits_per_device));
-  }
+  spec_json::check_bound(static_cast<double>(bits_per_device), std::to_string(bits_per_device),
+                         path + ".bits_per_device", bounds::kBitsPerDevice);
 }
 
 }  // namespace qs4d

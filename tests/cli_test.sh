@@ -445,8 +445,8 @@ fails_with "noise model of the wrong type" 'kind \"none\" switches it off' "$bin
   --set read_noise=3 --levels 2 --devices 10
 
 # Physical and size bounds (#16): an absurd conductance, tile or technology value is refused.
-fails_with "conductance beyond any device" "at most 1e5 uS" "$bin" device ideal --set g_max_uS=1e308 --levels 2 --devices 10
-fails_with "relative noise beyond any device" "must be at most 10" "$bin" device rram_generic \
+fails_with "conductance beyond any device" "g_max_uS: is 1e+308, expected 0 .. 100000 uS" "$bin" device ideal --set g_max_uS=1e308 --levels 2 --devices 10
+fails_with "relative noise beyond any device" "programming.relative: is 1e+300, expected 0 .. 10 of G" "$bin" device rram_generic \
   --set programming.relative=1e300 --levels 2 --devices 10
 fails_with "tile too large to hold" "at most 2048 x 2048" "$bin" map "$m/quantized.h5" --chip ideal \
   --set mapping.tile_rows=4096 --set mapping.tile_cols=4096
@@ -454,7 +454,7 @@ fails_with "tile too large to hold" "at most 2048 x 2048" "$bin" map "$m/quantiz
 import json; t = json.load(open('$(dirname "$0")/../data/energy/22nm_lp.json'))
 t['dac']['energy_pJ_base'] = 1e308
 json.dump(t, open('$tmp/huge_tech.json', 'w'))"
-fails_with "technology value beyond any table" "up to 1e12" "$bin" energy "$m/quantized.h5" --chip ideal \
+fails_with "technology value beyond any table" "energy_pJ_base: is 1e+308, expected 0 .. 1e+12" "$bin" energy "$m/quantized.h5" --chip ideal \
   --data "$tmp/ds_test.h5" --tech "$tmp/huge_tech.json"
 
 # Messages (#16): a batch of 0 names its range plainly; invalid UTF-8 in --set; a short CSV row on

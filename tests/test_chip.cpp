@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "chip/chip.h"
+#include "core/bounds.h"
+
+#include <set>
 
 namespace qs4d {
 namespace {
@@ -102,6 +105,86 @@ TEST(ChipSpec, EveryKeyOfTheTablesIsDocumented) {
   for (const char* device : {"pcm_aihwkit", "rram_wan2022", "rram_multilevel", "ideal"}) {
     const DeviceSpec d = load_device(device, {}, data_dir());
     EXPECT_EQ(DeviceSpec::from_json(d.to_json()).to_json(), d.to_json()) << device;
+  }
+}
+
+}  // namespace
+}  // namespace qs4d
+
+namespace qs4d {
+namespace {
+
+// Issue #31: the physical bounds are one table (core/bounds.h); docs/formats.md shows it as
+// `qs4dsim presets --bounds` prints it, and every bound refuses a value just outside it through
+// the key it names, with the table's range in the message. A bound added without a probe here
+// fails (the technology tables' bound is probed in test_energy.cpp: chip/ does not read them).
+TEST(ChipSpec, EveryPhysicalBoundIsDocumentedAndRefusesOutside) {
+  std::ifstream in(data_dir() + "/../docs/formats.md");
+  ASSERT_TRUE(in);
+  const std::string docs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(docs.find(physical_bounds_markdown()), std::string::npos)
+      << "docs/formats.md must hold `qs4dsim presets --bounds` verbatim:\n" << physical_bounds_markdown();
+  using namespace bounds;
+  struct Probe {
+    const PhysicalBound* bound;
+    const char* chip;
+    std::string outside, inside, named;  // --set items, and the key the refusal names
+  };
+  const std::string drift = R"(device.drift={"kind":"log_relaxation","mean_per_ln_s":)";
+  const std::vector<Probe> probes = {
+      {&kResistance, "pcm_512", "periphery.driver_ohm=1e-320", "periphery.driver_ohm=1e-6", "periphery.driver_ohm"},
+      {&kConverterBits, "neurram_256", "periphery.adc_bits=25", "periphery.adc_bits=24", "periphery.adc_bits"},
+      {&kOutputNoise, "neurram_256", "periphery.output_noise=10.5", "periphery.output_noise=10", "periphery.output_noise"},
+      {&kAdcHeadroom, "neurram_256", "periphery.adc_headroom=0.99", "periphery.adc_headroom=1", "periphery.adc_headroom"},
+      {&kDataflowBatch, "neurram_256", "dataflow.batch=0", "dataflow.batch=1", "dataflow.batch"},
+      {&kSpareLines, "neurram_256", R"(spares={"rows":4097})", R"(spares={"rows":4096})", "spares.rows"},
+      {&kTileSide, "neurram_256", "mapping.tile_rows=1", "mapping.tile_rows=2", "mapping.tile_rows"},
+      {&kBitsPerDevice, "ideal", "mapping.bits_per_device=17", "mapping.bits_per_device=0", "mapping.bits_per_device"},
+      {&kConductance, "neurram_256", "device.g_max_uS=100001", "device.g_max_uS=100000", "device.g_max_uS"},
+      {&kWindowSpread, "neurram_256", "device.window_dtod=0.51", "device.window_dtod=0.5", "device.window_dtod"},
+      {&kSigmaScale, "pcm_512", "device.programming.scale=1001", "device.programming.scale=1000",
+       "device.programming.scale"},
+      {&kSigmaAbsolute, "ideal", R"(device.read_noise={"kind":"constant","sigma_uS":-1})",
+       R"(device.read_noise={"kind":"constant","sigma_uS":0})", "device.read_noise.sigma_uS"},
+      {&kSigmaRelative, "ideal", R"(device.read_noise={"kind":"proportional","relative":10.5})",
+       R"(device.read_noise={"kind":"proportional","relative":10})", "device.read_noise.relative"},
+      {&kDriftScale, "pcm_512", "device.drift.scale=-1", "device.drift.scale=0", "device.drift.scale"},
+      {&kDriftReference, "pcm_512", "device.drift.t0_s=1e10", "device.drift.t0_s=1e9", "device.drift.t0_s"},
+      {&kDriftExponent, "pcm_512", "device.drift.nu_mean=-1e308", "device.drift.nu_mean=0.05",
+       "device.drift.nu_mean"},
+      {&kDriftMeanPerLn, "ideal", drift + R"(2e5,"std_per_ln_s":0,"std_uS":0})",
+       drift + R"(-1e5,"std_per_ln_s":0,"std_uS":0})", "device.drift.mean_per_ln_s"},
+      {&kDriftSpread, "ideal", drift + R"(0,"std_per_ln_s":0,"std_uS":-1})", drift + R"(0,"std_per_ln_s":0,"std_uS":0})",
+       "device.drift.std_uS"},
+      {&kVerifyTolerance, "neurram_256", "device.write_verify.tolerance=1e308", "device.write_verify.tolerance=0.05",
+       "device.write_verify.tolerance"},
+      {&kVerifyIterations, "neurram_256", "device.write_verify.max_iterations=10001",
+       "device.write_verify.max_iterations=10000", "device.write_verify.max_iterations"},
+      {&kAccumulatedScale, "pcm_512", "device.accumulated_noise.scale=1e4", "device.accumulated_noise.scale=1e3",
+       "device.accumulated_noise.scale"},
+      {&kAccumulatedQ, "pcm_512", "device.accumulated_noise.q_a=-0.1", "device.accumulated_noise.q_a=10",
+       "device.accumulated_noise.q_a"},
+      {&kAccumulatedShape, "pcm_512", "device.accumulated_noise.q_b=101", "device.accumulated_noise.q_b=-100",
+       "device.accumulated_noise.q_b"},
+      {&kReadTime, "pcm_512", "device.accumulated_noise.t_read_s=0", "device.accumulated_noise.t_read_s=1e-12",
+       "device.accumulated_noise.t_read_s"},
+      {&kStuckFraction, "neurram_256", "device.stuck.at_min=1.01", "device.stuck.at_min=0.001", "device.stuck.at_min"},
+  };
+  std::set<const PhysicalBound*> probed;
+  for (const Probe& p : probes) {
+    probed.insert(p.bound);
+    try {
+      load_chip(p.chip, {p.outside});
+      ADD_FAILURE() << p.outside << " was accepted";
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(p.named), std::string::npos) << what;
+      EXPECT_NE(what.find("expected " + range_text(*p.bound)), std::string::npos) << what;
+    }
+    EXPECT_NO_THROW(load_chip(p.chip, {p.inside})) << p.inside;
+  }
+  for (const PhysicalBound* b : physical_bounds()) {
+    if (b != &kTechFigure) EXPECT_EQ(probed.count(b), 1u) << b->keys << " has no probe";
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "core/bounds.h"
 #include "run/run.h"
 #include "tests/test_util.h"
 
@@ -117,6 +118,12 @@ TEST(Energy, TablesAreStrict) {
   bad = j;
   bad["adc"]["model"] = "flash";
   EXPECT_NE(message(bad).find("t.json.adc.model"), std::string::npos) << message(bad);
+  // The physical bound of every figure (core/bounds.h's one table, issue #31).
+  bad = j;
+  bad["dac"]["energy_pJ_base"] = 1.5e12;
+  EXPECT_NE(message(bad).find("t.json.dac.energy_pJ_base: is 1.5e+12, expected " + range_text(bounds::kTechFigure)),
+            std::string::npos)
+      << message(bad);
   EXPECT_THROW(load_tech("no_such_table"), UsageError);
 }
 

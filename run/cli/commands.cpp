@@ -1,3 +1,4 @@
+#include "core/bounds.h"
 #include "run/cli/commands.h"
 
 #include <omp.h>
@@ -155,6 +156,11 @@ int run_map(const MapArgs& args) {
   j["totals"] = {{"tiles", map.tiles.size()}, {"devices_used", used},
                  {"devices_allocated", allocated}, {"crossbar_area_cells", allocated}};
   if (!args.json_out.empty()) write_text_atomic(args.json_out, j.dump(2) + "\n");
+  return 0;
+}
+
+int run_bounds() {
+  std::printf("%s", physical_bounds_markdown().c_str());
   return 0;
 }
 

@@ -137,6 +137,7 @@ int run_tolerance(const ToleranceArgs& args);
 int run_device(const DeviceArgs& args);
 // The device, chip and technology-table presets in data/ with their one-line descriptions.
 int run_presets();
+int run_bounds();  // presets --bounds
 int run_map(const MapArgs& args);
 // The request eval runs: times parsed, the chip loaded with its overrides.
 EvalRequest eval_request(const EvalArgs& args);

@@ -406,10 +406,13 @@ Verb add_compare(CLI::App& app) {
   }, [] { return MpiUse::kNo; }};
 }
 
-// `qs4dsim presets`: the presets with their descriptions.
+// `qs4dsim presets`: the presets with their descriptions; --bounds: the physical bounds of every
+// numeric key (core/bounds.h).
 Verb add_presets(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("presets", "The device, chip and technology-table presets with their descriptions");
-  return {cmd, [] { return run_presets(); }, [] { return MpiUse::kNo; }};
+  auto bounds = std::make_shared<bool>(false);
+  cmd->add_flag("--bounds", *bounds, "Print instead the physical bounds of every numeric key, one table (markdown)");
+  return {cmd, [bounds] { return *bounds ? run_bounds() : run_presets(); }, [] { return MpiUse::kNo; }};
 }
 
 }  // namespace

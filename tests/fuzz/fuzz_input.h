@@ -11,8 +11,12 @@
 
 namespace qs4d::fuzz {
 
+inline std::string input_path(const char* suffix) {
+  return "/tmp/qs4d_fuzz_" + std::to_string(getpid()) + suffix;
+}
+
 inline std::string write_input(const uint8_t* data, size_t size, const char* suffix) {
-  const std::string path = "/tmp/qs4d_fuzz_" + std::to_string(getpid()) + suffix;
+  const std::string path = input_path(suffix);
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(data),
                                               static_cast<std::streamsize>(size));
   return path;

@@ -1,12 +1,15 @@
 // libFuzzer harness: a sweep resumed from an arbitrary CSV (the rows --resume keeps are validated
-// like any input, issues #30 and #31), on the shipped IMSSA-sized checkpoint and eight synthetic
-// sequences, as a dry run (the validation happens before it). Every row either passes every
-// check or is refused with an error; nothing may crash.
+// like any input, issues #30 and #31) and its sidecar (the run identity a resume must match), on
+// the shipped IMSSA-sized checkpoint and eight synthetic sequences, as a dry run (the validation
+// happens before it). The input is the CSV, then optionally "@@SIDECAR@@" and the sidecar's
+// text. Every row either passes every check or is refused with an error; nothing may crash.
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <string>
 
 #include "run/run.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -31,7 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.dry_run = true;
   o.progress = false;
   o.timing_samples = 2;
-  o.out_csv = qs4d::fuzz::write_input(data, size, ".csv");
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  const size_t split = input.find("@@SIDECAR@@");
+  o.out_csv = qs4d::fuzz::input_path(".csv");
+  qs4d::fuzz::write_input(data, std::min(size, split), ".csv");
+  std::filesystem::remove(o.out_csv + ".run.json");
+  if (split != std::string::npos) {
+    const std::string sidecar = input.substr(split + 11);
+    std::ofstream(o.out_csv + ".run.json", std::ios::binary) << sidecar;
+  }
+  o.identity = {{"checkpoint", "fuzz.h5"}, {"seed", 1}, {"trials", 2}, {"times_s", {1.0, 86400.0}}};
   std::FILE* quiet = std::freopen("/dev/null", "w", stdout);
   (void)quiet;
   try {
