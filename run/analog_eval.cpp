@@ -154,21 +154,19 @@ double AnalogTimeResult::max() const {
   return accuracy.empty() ? 0 : *std::max_element(accuracy.begin(), accuracy.end());
 }
 
-namespace {
-// Student's t quantile t(0.975, df) for df >= 1: the table for df <= 30, above it the
-// Cornish-Fisher expansion around the normal quantile (within 1e-4 of the exact value).
+// The table for df <= 30, above it the Cornish-Fisher expansion around the normal quantile
+// (within 1e-4 of the exact value).
 double t_quantile_975(int64_t df) {
   static const double table[] = {12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622,
                                  2.2281,  2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009,
                                  2.0930,  2.0860, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518,
                                  2.0484,  2.0452, 2.0423};
-  if (df < 1) throw UsageError("a t-interval needs at least 2 chips");
+  if (df < 1) throw UsageError("a t-interval needs at least 2 values (chips, draws)");
   if (df <= 30) return table[df - 1];
   const double z = 1.959963985, n = static_cast<double>(df);
   const double z3 = z * z * z, z5 = z3 * z * z;
   return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n);
 }
-}  // namespace
 
 double AnalogTimeResult::ci95_low() const {
   if (!has_ci95()) return mean();

@@ -101,6 +101,9 @@ struct AnalogEvalOptions {
   const DigitalReference* reference = nullptr;
 };
 
+// Student's t quantile t(0.975, df), df >= 1: a 95% interval of a mean over df + 1 values.
+double t_quantile_975(int64_t df);
+
 struct AnalogTimeResult {
   double time_s = 0;
   std::vector<double> accuracy;   // per trial

@@ -216,6 +216,22 @@ fails_with "energy calibration on the counted file refused" "same file" \
   "$bin" energy "$m/quantized.h5" --chip neurram_256 --data "$tmp/ds_test.h5" --calibration "$tmp/ds_test.h5"
 fails_with "quantize calibration on the evaluated file refused" "same file" \
   "$bin" quantize "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --calibration "$tmp/ds_test.h5" --components abar=8
+# PTQ over several calibration sets (#32): the first is the evenly spaced one, the others random
+# subsets keyed on --seed; the spread and its interval are reported, and the same seed repeats it.
+quantize_draws() { "$bin" quantize "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --components abar=8,x=8 \
+  --calibrate 2 --draws 3 --seed 5 --json "$1" > /dev/null; }
+check "quantize over calibration draws" quantize_draws "$tmp/qd1.json"
+check "quantize over calibration draws, again" quantize_draws "$tmp/qd2.json"
+check "quantize draws json" "$py" -c "
+import json
+a, b = (json.load(open('$tmp/qd%d.json' % i)) for i in (1, 2))
+r = a['results'][1]; d = r['over_draws']
+assert a['calibration']['draws'] == 3 and len(d['accuracy']) == 3 and d['accuracy'][0] == r['accuracy'], d
+assert d['min'] <= d['mean'] <= d['max'] and d['ci95'][0] <= d['mean'] <= d['ci95'][1], d
+assert 'over_draws' not in a['results'][0]  # the float model uses no calibration
+assert d == b['results'][1]['over_draws'], (d, b['results'][1]['over_draws'])"
+fails_with "draws of the whole calibration file refused" "every draw is the same set" \
+  "$bin" quantize "$m/layer_post_din1.h5" --data "$tmp/ds_test.h5" --components abar=8 --calibrate 100000 --draws 2
 check "an ideal chip needs no calibration" bash -c "'$bin' eval '$m/layer_post_din1.h5' --data '$tmp/alone.h5' \
   --chip ideal --energy-samples 0 | grep -q 'calibration none'"
 

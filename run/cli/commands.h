@@ -90,6 +90,8 @@ struct QuantizeArgs {
   std::string checkpoint, data, calibration, components, study, json_out, logits_out;
   std::string x_granularity = "layer";
   int64_t limit = 0, calibrate = 64, batch = 64;
+  int64_t draws = 1;  // calibration sets: the evenly spaced one, then random subsets
+  uint64_t seed = 1;  // keys the random calibration subsets
   int threads = 0;
 };
 

@@ -305,6 +305,11 @@ Verb add_quantize(CLI::App& app) {
       ->check(CLI::IsMember({"layer", "channel", "mode"}));
   qz_cmd->add_option("--calibrate", qz.calibrate, "calibration samples, spread evenly over the file")
       ->check(CLI::Range(int64_t{1}, qs4d::kMaxTrials));
+  qz_cmd->add_option("--draws", qz.draws,
+                     "calibration sets per quantized configuration: the evenly spaced one, then random subsets "
+                     "of as many samples (keyed on --seed); the report gives the spread over them")
+      ->check(CLI::Range(int64_t{1}, int64_t{100}));
+  qz_cmd->add_option("--seed", qz.seed, "seed of the random calibration subsets (--draws above 1)");
   qz_cmd->add_option("--limit", qz.limit, "evaluate only the first N samples (0 = all)")
       ->check(kNonNegativeInteger);
   qz_cmd->add_option("--batch", qz.batch, "samples per batch")
