@@ -10,7 +10,7 @@
 # device in a recurrence block fails it outright: RESULTS 7). Writes one eval JSON per point into
 # OUT (default experiments/results/state_converters/), skips points already there (resumable),
 # then summarizes them. About 1 s per chip and digit on 2 cores: the default 10 points x 10 chips
-# x 32 digits take about 40 minutes.
+# x 32 digits take about 40 minutes; the drift and heterogeneous points (4) about 20 more.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/bin/qs4dsim
@@ -43,4 +43,15 @@ point adc8_dac12 12 8 trained  # a design point: the ADC at the grid's bits, the
 point calibrated_dac12_adc12 12 12 calibrated
 for b in $ADC_BITS; do point "calibrated_adc${b}_dac16" 16 "$b" calibrated; done
 point offset_adc8_dac16 16 8 trained --set mapping.encoding=offset --set mapping.offset_reference=column
+# Drift: the design point and its calibrated control a day after programming
+# (rram_multilevel's log-relaxation drift; no drift compensation, the chip's setting).
+for t in 1d; do
+  point "adc8_dac12_$t" 12 8 trained --times "$t"
+  point "calibrated_dac12_adc12_$t" 12 12 calibrated --times "$t"
+done
+# The heterogeneous checkpoint (weights at 4 bits, Bbar at 8, x on its 8-bit grid) at the design
+# point, and its calibrated control.
+HET=${HET:-$root/data/checkpoints/smnist784_s4d_h64_n64_l4_qathet_x8.h5}
+CKPT=$HET point het_x8_adc8_dac12 12 8 trained
+CKPT=$HET point het_x8_calibrated_dac12_adc12 12 12 calibrated
 /usr/bin/python3 "$root/experiments/summarize_state_converters.py" "$out"
