@@ -2,8 +2,8 @@
 # Issue #32: how much the post-training result of RESULTS 7 moves with its calibration set alone.
 # The FP32 sMNIST model, 2,000 test digits, 256 calibration digits from the training split; 10
 # calibration sets (the evenly spaced one RESULTS 7 used, then 9 random subsets, seed 1); x on
-# one step per mode (everything at 8 bits, and x alone), and per layer as the control.
-#   bash experiments/ptq_draws.sh      # about 10 minutes on 2 idle cores
+# one step per mode, everything at 8 bits and x alone.
+#   bash experiments/ptq_draws.sh      # about 25 minutes on 2 cores
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${QS4D_BIN:-$root/build/bin/qs4dsim}
@@ -16,4 +16,3 @@ run() {  # run NAME COMPONENTS GRANULARITY
 }
 run all8_mode all=8 mode
 run x8_mode x=8 mode
-run all8_layer all=8 layer
