@@ -54,21 +54,28 @@ std::vector<std::pair<std::string, std::map<std::string, int>>> configurations(
   return out;
 }
 
-// `count` samples spread evenly over the file (dataset files are often sorted by class, so the
-// first samples would calibrate on one class only).
-Dataset evenly_spaced(const Dataset& all, int64_t count) {
-  if (count >= all.x.n) return all;
+// The samples of `all` at `index`, in that order.
+Dataset subset(const Dataset& all, const std::vector<int64_t>& index) {
   Dataset out = all;
-  const int64_t per = all.x.length * all.x.width;
+  const int64_t per = all.x.length * all.x.width, count = static_cast<int64_t>(index.size());
   out.x.n = count;
   out.x.values.resize(static_cast<size_t>(count * per));
   out.y.resize(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
-    const int64_t src = i * all.x.n / count;
+    const int64_t src = index[static_cast<size_t>(i)];
     std::copy(all.x.sample(src), all.x.sample(src) + per, out.x.values.begin() + i * per);
     out.y[static_cast<size_t>(i)] = all.y[static_cast<size_t>(src)];
   }
   return out;
+}
+
+// `count` samples spread evenly over the file (dataset files are often sorted by class, so the
+// first samples would calibrate on one class only).
+Dataset evenly_spaced(const Dataset& all, int64_t count) {
+  if (count >= all.x.n) return all;
+  std::vector<int64_t> index(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) index[static_cast<size_t>(i)] = i * all.x.n / count;
+  return subset(all, index);
 }
 
 // Calibration set `draw` of `count` samples: draw 0 spread evenly over the file (what a single run
@@ -86,17 +93,7 @@ Dataset calibration_draw(const Dataset& all, int64_t count, uint64_t seed, int64
   }
   index.resize(static_cast<size_t>(count));
   std::sort(index.begin(), index.end());
-  Dataset out = all;
-  const int64_t per = all.x.length * all.x.width;
-  out.x.n = count;
-  out.x.values.resize(static_cast<size_t>(count * per));
-  out.y.resize(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t src = index[static_cast<size_t>(i)];
-    std::copy(all.x.sample(src), all.x.sample(src) + per, out.x.values.begin() + i * per);
-    out.y[static_cast<size_t>(i)] = all.y[static_cast<size_t>(src)];
-  }
-  return out;
+  return subset(all, index);
 }
 
 // Mean, sample std, min, max and the 95% t-interval of the mean over the draws' accuracies.
