@@ -1,35 +1,22 @@
 // program(): a checkpoint on one programmed chip, driven from Python; perturb(): any weights as a
-// chip would hold them (hardware-aware training).
+// chip would hold them (hardware-aware training). Both convert Python objects into program/'s
+// typed requests; what a chip does is program/'s.
 #include <algorithm>
-#include <cmath>
-#include <map>
 #include <mutex>
 
 #include "bindings/bindings.h"
-#include "run/run.h"
+#include "program/program.h"
 
 namespace qs4d::py_bind {
 namespace {
 
-// One chip with everything it refers to, at a fixed address (DeployedChip keeps pointers).
+// A ProgrammedModel (program/) with the lock that makes one call at a time on it (its chip's
+// noise-stream base is its state).
 struct ProgrammedChip {
-  std::shared_ptr<const S4DModel> model;
-  ChipSpec spec;
-  MappedModel map;
-  ExecMode mode = ExecMode::kConv;
-  std::string tech;
-  int activation_bits = 8;
-  std::unique_ptr<DeployedChip> chip;
-  std::map<int64_t, std::unique_ptr<DigitalEngine>> engines;  // by sequence length
-  ActionCounts counts;
-  int64_t counted_length = 0;
-  std::mutex mutex;  // one call at a time per chip (the chip's noise-stream base is its state)
-
-  const DigitalEngine& engine(int64_t length) {
-    auto& e = engines[length];
-    if (!e) e = std::make_unique<DigitalEngine>(*model, length, mode);
-    return *e;
-  }
+  std::unique_ptr<ProgrammedModel> model;
+  std::mutex mutex;
+  const MappedModel& map() const { return model->map(); }
+  const AnalogChip& analog() const { return model->analog(); }
 };
 
 std::vector<std::string> matrix_names(const MappedModel& map) {
@@ -40,17 +27,16 @@ std::vector<std::string> matrix_names(const MappedModel& map) {
 
 std::shared_ptr<ProgrammedChip> program(const Checkpoint& checkpoint, const py::object& chip_given, uint64_t seed,
                                         int64_t trial, const std::string& mode, const std::string& tech) {
-  const std::shared_ptr<Chip> given = chip_from(chip_given);  // held: `chip` refers into it
-  const Chip& chip = *given;
+  ProgramRequest request;
+  request.model = checkpoint.model;
+  request.chip = chip_from(chip_given)->spec;
+  request.seed = seed;
+  request.trial = trial;
+  request.mode = mode;
+  request.tech = tech;
   auto p = std::make_shared<ProgrammedChip>();
-  p->model = checkpoint.model;
-  p->spec = chip.spec;
-  p->mode = resolve_exec_mode(mode, *checkpoint.model);
-  p->tech = tech_for(chip.spec, tech);  // "": the chip's own table
-  p->activation_bits = load_tech(p->tech).memory.activation_bits;
   py::gil_scoped_release release;
-  p->map = map_model(*p->model, p->spec.mapping, p->spec.device.window());
-  p->chip = std::make_unique<DeployedChip>(*p->model, p->map, p->spec, seed, trial);
+  p->model = std::make_unique<ProgrammedModel>(request);
   return p;
 }
 
@@ -62,7 +48,7 @@ void age(ProgrammedChip& p, const py::handle& time, const py::object& calibratio
   const bool given = !calibration.is_none();
   interruptible([&] {
     std::lock_guard<std::mutex> lock(p.mutex);
-    p.chip->age(t, time_index, given ? &p.engine(cal.x.length) : nullptr, given ? &cal : nullptr, batch, threads);
+    p.model->age(t, time_index, given ? &cal : nullptr, batch, threads);
   });
 }
 
@@ -71,7 +57,7 @@ void calibrate(ProgrammedChip& p, const py::object& x, int64_t samples, int64_t 
   data.x = sequences_from(x, "x");
   interruptible([&] {
     std::lock_guard<std::mutex> lock(p.mutex);
-    p.chip->calibrate_outputs(p.engine(data.x.length), data, samples > 0 ? samples : data.x.n, batch, threads);
+    p.model->calibrate_outputs(data, samples, batch, threads);
   });
 }
 
@@ -79,40 +65,21 @@ py::object forward(ProgrammedChip& p, const py::object& x, int64_t first_sample,
   const SequenceBatch batch = sequences_from(x, "x");
   const RowMatrixXf logits = interruptible([&] {
     std::lock_guard<std::mutex> lock(p.mutex);
-    const DigitalEngine& engine = p.engine(batch.length);
-    ActionCounts run;
-    if (count) p.chip->analog().count_actions(&run, p.activation_bits);
-    RowMatrixXf out;
-    try {
-      out = logits_in_pieces(batch, p.model->config().d_output, [&](const SequenceBatch& part, int64_t first) {
-        return p.chip->logits(engine, part, first_sample + first, threads);
-      });
-    } catch (...) {
-      p.chip->analog().count_actions(nullptr);  // a stopped run counts nothing
-      throw;
-    }
-    if (count) {
-      p.chip->analog().count_actions(nullptr);
-      run.samples = batch.n;
-      if (p.counts.samples > 0) run.programming_pulses = 0;  // once per chip
-      p.counts.add(run);
-      p.counted_length = batch.length;
-    }
-    return out;
+    return p.model->logits(batch, first_sample, threads, count);
   });
   return same_kind(to_numpy(logits), x);
 }
 
 py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
-  for (size_t m = 0; m < p.map.matrices.size(); ++m) {
-    if (p.map.matrices[m].name != matrix) continue;
-    const std::vector<int64_t>& tiles = p.map.encodings[m].tiles;
-    const int64_t rows = p.map.spec.tile_rows, cols = p.map.spec.tile_cols;
+  for (size_t m = 0; m < p.map().matrices.size(); ++m) {
+    if (p.map().matrices[m].name != matrix) continue;
+    const std::vector<int64_t>& tiles = p.map().encodings[m].tiles;
+    const int64_t rows = p.map().spec.tile_rows, cols = p.map().spec.tile_cols;
     py::array_t<float> g({static_cast<int64_t>(tiles.size()), rows, cols});
     py::array_t<float> target({static_cast<int64_t>(tiles.size()), rows, cols});
     for (size_t k = 0; k < tiles.size(); ++k) {
-      const RowMatrixXf& now = p.chip->analog().conductances_uS(tiles[k]);
-      const RowMatrixXf& aim = p.chip->analog().programmed(tiles[k]).target_uS;
+      const RowMatrixXf& now = p.analog().conductances_uS(tiles[k]);
+      const RowMatrixXf& aim = p.analog().programmed(tiles[k]).target_uS;
       std::copy(now.data(), now.data() + now.size(), g.mutable_data() + k * rows * cols);
       std::copy(aim.data(), aim.data() + aim.size(), target.mutable_data() + k * rows * cols);
     }
@@ -125,7 +92,7 @@ py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
     py::array_t<int32_t> col_significance({static_cast<int64_t>(tiles.size()), cols});
     py::array_t<bool> col_reference({static_cast<int64_t>(tiles.size()), cols});
     for (size_t k = 0; k < tiles.size(); ++k) {
-      const Tile& tile = p.map.tiles[static_cast<size_t>(tiles[k])];
+      const Tile& tile = p.map().tiles[static_cast<size_t>(tiles[k])];
       for (int64_t r = 0; r < rows; ++r) {
         const RowRole& role = tile.rows[static_cast<size_t>(r)];
         row_input.mutable_data()[k * rows + r] = role.matrix == static_cast<int32_t>(m) ? role.input : -1;
@@ -143,28 +110,28 @@ py::dict conductances(const ProgrammedChip& p, const std::string& matrix) {
     out["tiles"] = tiles;
     out["g_uS"] = g;
     out["target_uS"] = target;
-    out["time_s"] = p.chip->analog().time_s();
+    out["time_s"] = p.analog().time_s();
     out["row_input"] = row_input;
     out["col_output"] = col_output;
     out["col_sign"] = col_sign;
     out["col_significance"] = col_significance;
     out["col_reference"] = col_reference;
-    out["step_uS"] = p.map.encodings[m].step_uS;
-    out["offset"] = p.map.encodings[m].offset;
-    out["g_min_uS"] = p.map.window.g_min_uS;
-    out["scale"] = std::vector<double>(p.map.matrices[m].scale.data(),
-                                       p.map.matrices[m].scale.data() + p.map.matrices[m].scale.size());
+    out["step_uS"] = p.map().encodings[m].step_uS;
+    out["offset"] = p.map().encodings[m].offset;
+    out["g_min_uS"] = p.map().window.g_min_uS;
+    out["scale"] = std::vector<double>(p.map().matrices[m].scale.data(),
+                                       p.map().matrices[m].scale.data() + p.map().matrices[m].scale.size());
     return out;
   }
   std::string names;
-  for (const std::string& n : matrix_names(p.map)) names += (names.empty() ? "" : ", ") + n;
+  for (const std::string& n : matrix_names(p.map())) names += (names.empty() ? "" : ", ") + n;
   throw UsageError("matrix '" + matrix + "' is not on the chip; it holds: " + names);
 }
 
 // The weight matrix (outputs, inputs) the chip's conductances realise now, decoded as the mapping
 // encodes (MappedModel::mvm_through), beside the quantized weights the checkpoint asked for.
 py::dict weights(ProgrammedChip& p, const std::string& matrix) {
-  const std::vector<std::string> names = matrix_names(p.map);
+  const std::vector<std::string> names = matrix_names(p.map());
   const auto it = std::find(names.begin(), names.end(), matrix);
   if (it == names.end()) return conductances(p, matrix);  // refuses, naming the chip's matrices
   const int64_t m = it - names.begin();
@@ -172,97 +139,56 @@ py::dict weights(ProgrammedChip& p, const std::string& matrix) {
   {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(p.mutex);
-    const QuantizedMatrix& q = p.map.matrices[static_cast<size_t>(m)];
-    const RowMatrixXf eye = RowMatrixXf::Identity(q.inputs(), q.inputs());
-    const AnalogChip& analog = p.chip->analog();
-    realised = p.map.mvm_through(m, eye, [&](int64_t t) -> const RowMatrixXf& { return analog.conductances_uS(t); })
-                   .transpose();
-    asked = q.dequantized();
+    realised = p.model->realised_weights(m);
+    asked = p.map().matrices[static_cast<size_t>(m)].dequantized();
   }
   py::dict out;
   out["realised"] = to_numpy(realised);
   out["quantized"] = to_numpy(asked);
-  out["time_s"] = p.chip->analog().time_s();
+  out["time_s"] = p.analog().time_s();
   return out;
 }
 
 py::object energy(ProgrammedChip& p) {
   std::lock_guard<std::mutex> lock(p.mutex);
-  if (p.counts.samples == 0) {
-    throw UsageError("no actions counted yet: run forward(x, count=True) on some inputs first");
-  }
-  return to_python(energy_for_eval(*p.model, p.counted_length, p.spec, p.tech, p.counts, false));
+  return to_python(p.model->energy());
 }
 
-// The weights as `chip` holds them after programming and ageing to `time`: each matrix quantized
-// as the chip's mapping quantizes post-training (`bits`, else mapping.weight_bits), encoded,
-// tiled and programmed on a chip of its own, aged, then read back row by row (one-hot inputs)
-// through ideal converters, with one draw of read noise when `read_noise`.
-// Codes of w with the caller's scales (one, or one per output), as the mapper takes a checkpoint's
-// /quant codes: round(w / scale), clipped to the symmetric range of `bits`.
-QuantizedMatrix with_scales(const RowMatrixXf& w, const py::handle& given, int bits, const std::string& name) {
-  const auto scale = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(given);
-  if (!scale || (scale.size() != 1 && scale.size() != w.rows())) {
-    throw UsageError("scales['" + name + "']: expected one scale or one per output (" + std::to_string(w.rows()) +
-                     ")");
-  }
-  QuantizedMatrix q;
-  q.bits = bits;
-  q.from_checkpoint = true;
-  q.codes.resize(w.rows(), w.cols());
-  q.scale.resize(w.rows());
-  const int32_t qmax = q.qmax();
-  for (Eigen::Index r = 0; r < w.rows(); ++r) {
-    const double s = scale.data()[scale.size() == 1 ? 0 : r];
-    if (!(s > 0) || !std::isfinite(s)) throw UsageError("scales['" + name + "']: a scale is not positive (" + std::to_string(s) + ")");
-    q.scale[r] = s;
-    for (Eigen::Index c = 0; c < w.cols(); ++c) {
-      const double code = std::nearbyint(static_cast<double>(w(r, c)) / s);
-      q.codes(r, c) = static_cast<int32_t>(std::clamp<double>(code, -qmax, qmax));
-    }
-  }
-  return q;
-}
-
-py::dict perturb(const py::object& chip_given, const py::dict& weights, uint64_t seed, const py::handle& time,
-                 int64_t trial, int bits, bool read_noise, const py::dict& scales) {
-  ChipSpec spec = chip_from(chip_given)->spec;
-  spec.periphery.dac_bits = spec.periphery.adc_bits = 0;
-  spec.periphery.state_dac_bits = spec.periphery.state_adc_bits = 0;
-  spec.periphery.output_noise = 0;
-  if (!read_noise) spec.device.read = SigmaModel{};
-  const double t = time_from(time);
-  std::vector<std::string> names;
-  std::vector<QuantizedMatrix> matrices;
-  const int b = bits > 0 ? bits : spec.mapping.weight_bits;
+// {name: W} and {name: scales} as a PerturbRequest: W (outputs, inputs) floats, scales one or
+// one per output (their count checked by perturb_weights).
+PerturbRequest perturb_request(const py::object& chip, const py::dict& weights, const py::dict& scales) {
+  PerturbRequest request;
+  request.chip = chip_from(chip)->spec;
   for (const auto& [key, value] : weights) {
-    names.push_back(py::str(key).cast<std::string>());
-    const RowMatrixXf w = matrix_from(value, names.back().c_str());
-    if (b < kMinQuantBits || b > kMaxQuantBits) {
-      throw UsageError("bits: " + std::to_string(b) + ", expected " + std::to_string(kMinQuantBits) + ".." +
-                       std::to_string(kMaxQuantBits));
+    NamedWeights named;
+    named.name = py::str(key).cast<std::string>();
+    named.w = matrix_from(value, named.name.c_str());
+    if (scales.contains(key)) {
+      const auto s = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(scales[key]);
+      if (!s) throw UsageError("scales['" + named.name + "']: expected a number or an array of numbers");
+      named.scales.assign(s.data(), s.data() + s.size());
+      if (named.scales.empty()) throw UsageError("scales['" + named.name + "']: empty, expected one scale or one per output");
     }
-    QuantizedMatrix q = scales.contains(key) ? with_scales(w, scales[key], b, names.back())
-                                             : post_training(w.cast<double>(), b, spec.mapping.granularity);
-    q.name = names.back();
-    q.kind = MatrixKind::kOutputProjection;
-    matrices.push_back(std::move(q));
+    request.weights.push_back(std::move(named));
   }
-  std::vector<RowMatrixXf> out(matrices.size());
+  return request;
+}
+
+py::dict perturb(const py::object& chip, const py::dict& weights, uint64_t seed, const py::handle& time,
+                 int64_t trial, int bits, bool read_noise, const py::dict& scales) {
+  PerturbRequest request = perturb_request(chip, weights, scales);
+  request.seed = seed;
+  request.time_s = time_from(time);
+  request.trial = trial;
+  request.bits = bits;
+  request.read_noise = read_noise;
+  std::vector<RowMatrixXf> held;
   {
     py::gil_scoped_release release;
-    const MappedModel map = map_matrices(std::move(matrices), spec.mapping, spec.device.window());
-    AnalogChip analog(map, spec, seed, trial);
-    analog.age(t);
-    for (size_t m = 0; m < out.size(); ++m) {
-      const int64_t inputs = map.matrices[m].inputs();
-      const RowMatrixXf eye = RowMatrixXf::Identity(inputs, inputs);
-      const uint64_t stream = stream_seed(seed, static_cast<uint64_t>(trial), m, stream_key::kWeightRead);
-      out[m] = analog.mvm(static_cast<int64_t>(m), eye, stream).transpose();
-    }
+    held = perturb_weights(request);
   }
   py::dict result;
-  for (size_t m = 0; m < out.size(); ++m) result[py::str(names[m])] = to_numpy(out[m]);
+  for (size_t m = 0; m < held.size(); ++m) result[py::str(request.weights[m].name)] = to_numpy(held[m]);
   return result;
 }
 
@@ -297,27 +223,33 @@ void register_program(py::module_& m) {
            "as the mapping encodes (reference subtracted, pairs and slices combined, offset removed, "
            "scales applied; no converters, read noise or drift compensation), 'quantized': the "
            "checkpoint's quantized weights, 'time_s'}")
-      .def_property_readonly("matrices", [](const ProgrammedChip& p) { return matrix_names(p.map); })
+      .def_property_readonly("matrices", [](const ProgrammedChip& p) { return matrix_names(p.map()); })
       .def("counts",
            [](ProgrammedChip& p) {
              std::lock_guard<std::mutex> lock(p.mutex);
-             nlohmann::json j = p.counts.summary();
-             j["samples"] = p.counts.samples;
-             j["programming_pulses"] = p.counts.programming_pulses;
+             const ActionCounts& counts = p.model->counts();
+             nlohmann::json j = counts.summary();
+             j["samples"] = counts.samples;
+             j["programming_pulses"] = counts.programming_pulses;
              return to_python(j);
            },
            "the actions counted by forward(count=True) so far, summed over samples")
       .def("energy", &energy, "what `qs4dsim energy --json` reports, from the counted actions")
-      .def_property_readonly("unverified_cells", [](const ProgrammedChip& p) { return p.chip->analog().unverified_cells(); })
-      .def_property_readonly("repaired_cells", [](const ProgrammedChip& p) { return p.chip->analog().repaired_cells(); })
-      .def_property_readonly("time_s", [](const ProgrammedChip& p) { return p.chip->analog().time_s(); });
+      .def_property_readonly("unverified_cells", [](const ProgrammedChip& p) { return p.analog().unverified_cells(); })
+      .def_property_readonly("repaired_cells", [](const ProgrammedChip& p) { return p.analog().repaired_cells(); })
+      .def_property_readonly("time_s", [](const ProgrammedChip& p) { return p.analog().time_s(); });
 
-  m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = 1, py::arg("trial") = 0,
-        py::arg("mode") = "auto", py::arg("tech") = "",
+  const ProgramRequest program_defaults;  // eval's defaults (EvalRequest's)
+  m.def("program", &program, py::arg("checkpoint"), py::arg("chip"), py::arg("seed") = program_defaults.seed,
+        py::arg("trial") = program_defaults.trial, py::arg("mode") = program_defaults.mode,
+        py::arg("tech") = program_defaults.tech,
         "Maps the checkpoint onto the chip (a Chip, a preset name or a dict) and programs it from "
         "(seed, trial), as eval does");
-  m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = 0, py::arg("time") = 0.0,
-        py::arg("trial") = 0, py::arg("bits") = 0, py::arg("read_noise") = true, py::arg("scales") = py::dict(),
+  const PerturbRequest perturb_defaults;
+  m.def("perturb", &perturb, py::arg("chip"), py::arg("weights"), py::arg("seed") = perturb_defaults.seed,
+        py::arg("time") = perturb_defaults.time_s, py::arg("trial") = perturb_defaults.trial,
+        py::arg("bits") = perturb_defaults.bits, py::arg("read_noise") = perturb_defaults.read_noise,
+        py::arg("scales") = py::dict(),
         "{name: W (outputs, inputs)} -> {name: the weights the chip's devices hold}: each W quantized "
         "as the chip's mapping does (bits, else mapping.weight_bits; with scales={name: s}, one scale "
         "or one per output, W's codes are round(W / s), as a QAT checkpoint's), programmed on its "

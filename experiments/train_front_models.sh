@@ -7,6 +7,9 @@
 #   H = 128 (N = 64, 4 layers): an FP32 parent first (EPOCHS128 epochs, the H = 64 recipe's
 #   schedule shortened to fit: ~100 samples/s on 2 cores, about 10 minutes per epoch), then QAT.
 #
+# EPOCHS128 and EPOCHS_QAT shorten the H = 128 schedule to what a session's time allows; the
+# checkpoint README states the epochs each shipped model had.
+#
 # Resumable: every run keeps its state in runs/front_models/NAME/ after each epoch; running the
 # same command again continues where it stopped, and a finished run (its .h5 written) is skipped.
 #   bash experiments/train_front_models.sh            # H = 32, then H = 128
@@ -16,6 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=${SIZES:-32 128}
 THREADS=${THREADS:-2}
 EPOCHS128=${EPOCHS128:-8}
+EPOCHS_QAT=${EPOCHS_QAT:-2}
 out=${OUT:-$root/runs/front_models}
 data=$root/data/datasets/fashion_mnist_196
 mkdir -p "$out"
@@ -31,8 +35,14 @@ train() {
 }
 
 qat() {  # qat NAME PARENT BITS
-  train "$1" --init-from "$2" --bits "$3" --ssm-bits 8 --epochs 2 --lr 0.002 --seed 0
+  train "$1" --init-from "$2" --bits "$3" --ssm-bits 8 --epochs "$EPOCHS_QAT" --lr 0.002 --seed 0
 }
+
+# the validation split is not made by scripts/setup.sh; qs4d.data makes all three consistently
+for split in train val test; do
+  [ -f "$data"_$split.h5 ] || (cd "$root/python" && \
+    /usr/bin/python3 -m qs4d.data --out "$root/data/datasets" --splits train,val,test --lengths 196)
+done
 
 for h in $SIZES; do
   case $h in

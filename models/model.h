@@ -6,47 +6,8 @@
 // convolution and step-by-step recurrence). Every later stage (mapping, devices, sim) starts from
 // the `S4DModel` built here and reuses `DigitalEngine` for whatever it keeps digital.
 //
-// Checkpoint format v1 (HDF5)
-// ---------------------------
-// Root attributes: format_version (integer, 1), d_input, d_output, d_model (H), d_state (N, even;
-// M = N/2 complex modes are stored), n_layers, prenorm (0/1), norm ("layer" or "batch", fixed- or
-// variable-length string), norm_eps (float).
-// /state_dict: exactly the tensors of the state-spaces S4D example model's PyTorch state_dict:
-//   encoder.weight (H, d_input)            encoder.bias (H)
-//   s4_layers.{i}.D (H)                    s4_layers.{i}.kernel.log_dt (H)
-//   s4_layers.{i}.kernel.C (H, M, 2)       [..., 0] real part, [..., 1] imaginary part
-//   s4_layers.{i}.kernel.log_A_real (H, M) s4_layers.{i}.kernel.A_imag (H, M)
-//   s4_layers.{i}.output_linear.0.weight (2H, H, 1)   s4_layers.{i}.output_linear.0.bias (2H)
-//   norms.{i}.weight (H)  norms.{i}.bias (H)
-//     batch norm also: norms.{i}.running_mean (H), norms.{i}.running_var (H),
-//     norms.{i}.num_batches_tracked (scalar, integer; ignored)
-//   decoder.weight (d_output, H)           decoder.bias (d_output)
-// Floating tensors may be float32 or float64 (computation is float32). A missing or unknown name
-// is an error.
-// /quant (optional): one group per quantized tensor, named like the tensor:
-//   attributes bits (integer, 2..16), symmetric (0/1), axis (integer, -1 = one scale per tensor,
-//   otherwise the tensor axis that carries one scale per index)
-//   datasets codes (integer, the tensor's shape), scale (float, shape () or (1) per tensor,
-//   (shape[axis]) per channel), zero_point (optional, integer, same shape as scale; only when
-//   symmetric is 0). Value = (codes - zero_point) * scale.
-//   Symmetric codes lie in [-(2^(bits-1) - 1), 2^(bits-1) - 1] (bits = 2 is ternary); asymmetric
-//   codes in [0, 2^bits - 1].
-//   The names are those of /state_dict tensors, plus the discrete SSM tensors that hardware holds:
-//     s4_layers.{i}.kernel.Abar (H, M, 2) and s4_layers.{i}.kernel.Bbar (H, M, 2), always as a
-//     pair. When present they define the layer's SSM (with the quantized or plain kernel.C and D):
-//     Abar, Bbar are then no longer derived from log_dt, log_A_real, A_imag, which stay in
-//     /state_dict for provenance only.
-//   A quantized /state_dict tensor takes its dequantized value from /quant.
-// /state_quant (optional): s4_layers.{i}.x for a layer whose state x was trained on a grid
-//   (docs/model.md, "The state on a grid"): attributes bits (2..16), granularity ("layer",
-//   "channel" or "mode"), calibration ("max", "percentile" or "lsq"); dataset step (float, shape
-//   () per layer, (H) per channel, (H, M) per mode), positive. Recurrent mode then runs that
-//   layer's state on the grid, exactly as the trainer did.
-// /meta (optional): free-form attributes (task, dataset, test accuracy, training configuration).
-// Other groups are ignored.
-//
-// Dataset format (HDF5): /x (N, L, d_input) float32, /y (N) integer labels, attributes name,
-// n_classes, source.
+// The checkpoint (format v1) and dataset files are specified in docs/formats.md ("Checkpoint"),
+// the authority; the loaders (checkpoint.cpp, dataset.cpp) refuse anything else.
 #pragma once
 
 #include <Eigen/Core>

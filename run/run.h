@@ -2,8 +2,8 @@
 // energy/ (pricing): the digital reference evaluation, evaluation of chips over trials and times
 // (optionally shared out over MPI processes), grid sweeps, counting a chip's actions on real
 // inputs for pricing, and result files written atomically. The command-line tool `qs4dsim`
-// (run/cli) and the Python module (bindings/) call it. May include every module; none includes
-// it but those two.
+// (run/cli), the Python module (bindings/) and program/ call it. May include every module; none
+// includes it but those three.
 #pragma once
 
 #include <cstdint>
@@ -41,9 +41,8 @@ DigitalEvalResult evaluate_digital(const S4DModel& model, const Dataset& data,
 
 // ---------------------------------------------------------------------------------------------
 // Calibration samples: what ADC range calibration, output calibration and PTQ scales may see.
-// They come from a set of their own and never from the samples a result is scored on (a range
-// fitted on the test images is tuned to them). The default is the training split beside the
-// evaluated file (DIR/PREFIX_train.h5 for DIR/PREFIX_test.h5 or _val.h5).
+// Never the samples a result is scored on (a range fitted on the test images is tuned to them);
+// by default the training split beside the evaluated file (training_split_beside).
 struct CalibrationSet {
   Dataset data;              // the samples calibration runs on
   std::string file_fingerprint;
@@ -57,14 +56,12 @@ std::string training_split_beside(const std::string& evaluated_path);
 // How many calibration samples a chip run needs: the chip's calibration_samples when its ADC
 // ranges are calibrated (and it has finite-resolution ADCs), and calibrate_outputs; 0 for none.
 int64_t calibration_samples_needed(const ChipSpec& chip, int64_t calibrate_outputs);
-// Refuses calibration samples that are not disjoint from the evaluated ones: the same file (by
-// fingerprint; both start at sample 0, so their indices overlap), any calibration sample equal
-// value for value to an evaluated one (naming both indices), or samples the evaluated data's
-// engine cannot run (another length or width).
+// Refuses calibration samples not disjoint from the evaluated ones: the same file (fingerprint;
+// both start at sample 0), a sample equal value for value to an evaluated one (naming both
+// indices), or samples of another length or width.
 void check_disjoint(const Dataset& calibration, const Dataset& evaluated);
-// The first `count` samples of `path` (empty: the training split beside `evaluated`). A missing
-// default is refused with the command that writes it. Whatever runs on them checks them apart
-// from its evaluated samples (check_disjoint in evaluate_analog, run_sweep, count_inference).
+// The first `count` samples of `path` (empty: the training split beside `evaluated`; missing, it
+// is refused with the command that writes it). Their users call check_disjoint on them.
 CalibrationSet load_calibration(const std::string& path, const Dataset& evaluated, int64_t count);
 // The calibration samples `chip` needs with `calibrate_outputs` (none: an empty set, and
 // `report` says why): `given` when set (the Python module's arrays), else loaded from `path`
@@ -92,9 +89,8 @@ struct AnalogEvalOptions {
   // The samples ADC ranges and output gains are calibrated on (load_calibration); required when
   // calibration_samples_needed(chip, calibrate_outputs) > 0, never the evaluated data.
   const Dataset* calibration = nullptr;
-  // Under MPI (MpiSession::size() > 1), share the chips out over every process: each must call
-  // evaluate_analog with the same arguments, and only rank 0's result holds the trials (and, with
-  // `counts`, the counted actions, whichever rank ran that chip). `eval --chip` sets it.
+  // Under MPI, share the chips out over every process (each calls with the same arguments; only
+  // rank 0's result holds the trials and the counted actions). `eval --chip` sets it.
   bool distribute = false;
   // The digital passes for this model, data and chip (digital_reference), when the caller keeps
   // them across runs (a sweep, per mapping); else evaluate_analog computes them.
@@ -157,11 +153,10 @@ PairedResult evaluate_paired(const S4DModel& model_a, const ChipSpec& chip_a, co
                              const ChipSpec& chip_b, const Dataset& data, const AnalogEvalOptions& options);
 
 // A grid sweep: the cartesian product of "key=v1,v2,..." axes over a chip, each point evaluated
-// like `eval --chip`, one CSV row per (point, time), the CSV rewritten atomically after every
-// point (resume skips the points already in it). The work is units of (grid point, chip trial), handed out dynamically to the processes of an MPI
-// run (mpirun -np N; see MpiSession) and to worker threads inside each; the first process writes
-// the CSV. Each unit's noise is keyed by (seed, trial), so the CSV is the same, byte for byte, for
-// any number of processes and threads; rows are in point order, whatever order points finish in.
+// like `eval --chip`, one CSV row per (point, time), rewritten atomically after every point
+// (resume skips the points in it). Units of (point, chip trial) go out dynamically to MPI
+// processes and their threads; noise keyed by (seed, trial) makes the CSV the same, byte for
+// byte, for any number of both; rows are in point order.
 struct SweepOptions {
   std::vector<std::string> grids;  // "periphery.adc_bits=4,6,8"
   std::vector<std::string> overrides;
@@ -169,12 +164,12 @@ struct SweepOptions {
   std::string out_csv;
   bool resume = false;
   bool progress = true;            // a progress bar with time remaining on stderr
-  // Print the points, the units still to run and core-hours estimated from one unit timed on a
-  // quarter of timing_samples and on all of them (fixed plus per-sample cost), then stop.
+  // Print the points, the units to run and core-hours (one unit timed on a quarter of
+  // timing_samples and on all: fixed plus per-sample cost), then stop.
   bool dry_run = false;
   int64_t timing_samples = 256;
-  // What made the CSV (checkpoint and dataset with fingerprints, chip, overrides, grids, seed,
-  // trials, times, version): written beside it as CSV.run.json; --resume refuses a different one.
+  // What made the CSV (run_identity, grids, trials, times, version): written beside it as
+  // CSV.run.json; --resume refuses a different one.
   nlohmann::json identity;
   // explore (issue #34): several checkpoints, as the first axis ("checkpoint", by these names;
   // empty: the one model run_sweep is given, no such column), and each point priced (cost_tech
@@ -198,13 +193,10 @@ SweepSummary run_sweep(const S4DModel& model, const Dataset& data, const std::st
 int64_t check_sweep(const std::string& chip, const SweepOptions& options);
 
 // The inverse question (issue #34): the largest (or smallest) value of one chip parameter at
-// which the analog accuracy stays within max_drop of the digital accuracy with 95% confidence:
-// at every time, the lower end of the 95% t-interval over the chips >= digital - max_drop.
-// Bisection on a bracket [lo, hi] whose ends are measured first: the end that passes says the
-// direction (the lower end passing: the largest value tolerated, e.g. a noise scale; the upper
-// end: the smallest value needed, e.g. converter bits). Every new probe must lie between its
-// neighbours' accuracies (within their intervals): a parameter whose effect is not monotone on the
-// bracket is refused, naming the probes that show it.
+// which, at every time, the lower end of the 95% t-interval over chips >= digital - max_drop.
+// Bisection on [lo, hi], whose ends are measured first: the end that passes gives the direction
+// (lower: the largest value tolerated, e.g. noise; upper: the smallest needed, e.g. bits). A probe
+// outside its neighbours' intervals (an effect not monotone on the bracket) is refused, naming them.
 struct ToleranceProbe {
   double value = 0;
   double digital = 0;      // the digital accuracy of this probe's mapping
@@ -232,10 +224,9 @@ struct ToleranceResult {
 ToleranceResult find_tolerance(const ToleranceOptions& options, const std::function<ToleranceProbe(double)>& measure);
 
 // ---------------------------------------------------------------------------------------------
-// An evaluation as asked for: the library call under `qs4dsim eval` and the Python module's
-// evaluate(), with one set of defaults (these). The CLI parses its text into it, the module its
-// Python objects (times parsed once, to seconds); both get the same report, eval --json's keys,
-// which a digital and a chip run share where they report the same thing (digital_accuracy, run).
+// An evaluation as asked for: the call under `qs4dsim eval` and the module's evaluate(), with
+// one set of defaults (these), filled from text or from Python objects (times in seconds). Both
+// get eval --json's keys, shared by digital and chip runs where they mean the same.
 struct EvalRequest {
   std::string checkpoint;               // the checkpoint's path, as the report names it
   std::string data;                     // the data's path, or what the arrays were
@@ -288,9 +279,8 @@ class MpiSession {
   // Ends every process of the run after an error on one (a no-op outside MPI).
   static void abort(int status);
   static bool built_with_mpi();
-  // Refuses a run that a job launcher started several times without MPI joining them: Slurm says
-  // several tasks (SLURM_NTASKS > 1) while this process is alone, so every task would run the
-  // whole sweep into the same file (srun without --mpi=pmix, or a build without MPI).
+  // Refuses a run Slurm started as several tasks (SLURM_NTASKS > 1) that MPI did not join: each
+  // would run the whole sweep into the same file (srun without --mpi=pmix, a build without MPI).
   static void require_one_run_per_job();
 };
 

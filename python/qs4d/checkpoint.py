@@ -1,6 +1,6 @@
 """Checkpoint format v1 (HDF5): writer and reader for the PyTorch side.
 
-Layout (see docs/formats.md and models/model.h, which is the authority):
+Layout (docs/formats.md, "Checkpoint", is the authority):
   root attributes  format_version=1, d_input, d_output, d_model, d_state, n_layers, prenorm (0/1),
                    norm ("layer"|"batch"), norm_eps
   /state_dict/<name>   every tensor of S4Model.state_dict(), under its own name
