@@ -421,7 +421,9 @@ def front(out, summary):
         rows = read_csv(os.path.join(out, name))
         fig, ax = plt.subplots(figsize=(7.5, 5))
         ckpts = sorted({r["checkpoint"] for r in rows})
-        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        # one colour per checkpoint: the default cycle holds 10, tab20 beyond (never a repeat)
+        colors = (plt.rcParams["axes.prop_cycle"].by_key()["color"] if len(ckpts) <= 10
+                  else [plt.cm.tab20(i % 20) for i in range(len(ckpts))])
         areas = [float(r["area_mm2"]) for r in rows]
         a_min, a_max = (min(areas), max(areas)) if areas else (0.0, 1.0)
         size = lambda a: 20 + 280 * (a - a_min) / max(a_max - a_min, 1e-12)  # noqa: E731

@@ -262,6 +262,18 @@ if want front; then
       --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
       --energy-samples 16 --out $f "${front_resume[@]}"
   done
+  # H = 128 at 2/4/8 bits, trained later (experiments/train_front_models.sh): the same grid, seed,
+  # images and chips into a file of its own; summarize_front.py takes the front over the union.
+  for chip in neurram_256 pcm_512; do
+    big=(); for m in qat2 qat4 qat8; do big+=($ck/fmnist196_s4d_h128_n64_l4_$m.h5); done
+    for b in "${big[@]}"; do [ -f $b ] || { log "front: $b missing (experiments/train_front_models.sh)"; continue 2; }; done
+    f=$out/front_h128_$chip.csv
+    front_resume=(); [ -f $f ] && front_resume=(--resume)
+    log "explore front_h128_$chip"
+    $bin explore "${big[@]}" --data $data --chip $chip --limit $front_limit --trials $trials --seed $seed \
+      --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
+      --energy-samples 16 --out $f "${front_resume[@]}"
+  done
 fi
 
 # 7. The state on a grid (issue #32), sMNIST at L = 784: the QAT checkpoints of

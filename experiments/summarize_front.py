@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Issue #34: the size-against-precision front and the tolerance tables as Markdown, from the
-files `experiments/run.sh --only front` writes (front_CHIP.csv, tolerance_CHIP_MODEL_KEY.json).
+files `experiments/run.sh --only front` writes (front_CHIP.csv, with front_PART_CHIP.csv for
+checkpoints added later, and tolerance_CHIP_MODEL_KEY.json).
 
     /usr/bin/python3 experiments/summarize_front.py experiments/results > front.md
 
@@ -27,11 +28,42 @@ def fnum(r, k):
     return float(r[k]) if r[k] != "" else float("nan")
 
 
-def front_section(path):
-    rows = list(csv.DictReader(open(path)))
-    chip = os.path.basename(path)[len("front_"):-len(".csv")]
+OBJECTIVES = (("analog_accuracy_mean", True), ("energy_pJ_per_inference", False), ("area_mm2", False))
+
+
+def pareto(rows):
+    """explore's front (its default objectives) recomputed over `rows`: a row is on it when no other
+    row is at least as good on every objective and better on one. One time per file here."""
+    costs = [[-fnum(r, k) if larger else fnum(r, k) for k, larger in OBJECTIVES] for r in rows]
+    return [not any(all(o <= m for o, m in zip(other, mine)) and other != mine for other in costs)
+            for mine in costs]
+
+
+def chip_rows(paths):
+    """The rows of one chip's explore files (front_CHIP.csv and front_PART_CHIP.csv, e.g. checkpoints
+    added later with the same grid, seed, images and chips) with the front over their union. Each
+    file's own pareto column must equal this front over that file alone: the check that the
+    recomputation is explore's."""
+    rows = []
+    for path in paths:
+        mine = list(csv.DictReader(open(path)))
+        if [r["pareto"] == "true" for r in mine] != pareto(mine):
+            raise SystemExit(f"{path}: its pareto column differs from the front recomputed here")
+        rows += mine
+    keys = {(r["trials"], r["n_samples"], r["time_s"]) for r in rows}
+    if len(keys) != 1:
+        raise SystemExit(f"{paths}: the files differ in chips, images or time ({sorted(keys)}); not one front")
+    for r, on in zip(rows, pareto(rows)):
+        r["pareto"] = "true" if on else "false"
+    return rows
+
+
+def front_section(chip, paths):
+    rows = chip_rows(paths)
     out = [f"### {chip}: {len(rows)} design points, {rows[0]['trials']} chips each, "
            f"{rows[0]['n_samples']} test images, t = {float(rows[0]['time_s']) / 86400:g} d", ""]
+    if len(paths) > 1:
+        out += ["From " + ", ".join(f"`{os.path.basename(p)}`" for p in paths) + ", the front over their union.", ""]
     front = sorted((r for r in rows if r["pareto"] == "true"), key=lambda r: fnum(r, "energy_pJ_per_inference"))
     out += ["| checkpoint | ADC bits | encoding | digital | analog mean [95% CI] | energy (uJ) | area (mm^2) | "
             "latency (ms) | vs next cheaper front point |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -130,8 +162,11 @@ def tolerance_section(results):
 def main():
     results = sys.argv[1] if len(sys.argv) > 1 else "experiments/results"
     lines = []
-    for path in sorted(glob.glob(os.path.join(results, "front_*.csv"))):
-        lines += front_section(path) + [""]
+    for chip in ("neurram_256", "pcm_512"):
+        main_file = os.path.join(results, f"front_{chip}.csv")
+        if os.path.exists(main_file):
+            extra = sorted(glob.glob(os.path.join(results, f"front_*_{chip}.csv")))
+            lines += front_section(chip, [main_file] + extra) + [""]
     lines += tolerance_section(results)
     print("\n".join(lines))
 
