@@ -418,7 +418,11 @@ def front(out, summary):
         name = f"front_{chip}.csv"
         if not have(out, name):
             continue
-        rows = read_csv(os.path.join(out, name))
+        # with checkpoints explored later (front_PART_CHIP.csv), the front over the union
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import glob
+        from summarize_front import chip_rows
+        rows = chip_rows([os.path.join(out, name)] + sorted(glob.glob(os.path.join(out, f"front_*_{chip}.csv"))))
         fig, ax = plt.subplots(figsize=(7.5, 5))
         ckpts = sorted({r["checkpoint"] for r in rows})
         # one colour per checkpoint: the default cycle holds 10, tab20 beyond (never a repeat)
