@@ -162,11 +162,12 @@ def tolerance_section(results):
 def main():
     results = sys.argv[1] if len(sys.argv) > 1 else "experiments/results"
     lines = []
-    for chip in ("neurram_256", "pcm_512"):
-        main_file = os.path.join(results, f"front_{chip}.csv")
-        if os.path.exists(main_file):
-            extra = sorted(glob.glob(os.path.join(results, f"front_*_{chip}.csv")))
-            lines += front_section(chip, [main_file] + extra) + [""]
+    names = [os.path.basename(p)[len("front_"):-len(".csv")]
+             for p in sorted(glob.glob(os.path.join(results, "front_*.csv")))]
+    # front_PART_CHIP.csv belongs to the chip of front_CHIP.csv
+    for chip in [n for n in names if not any(n.endswith("_" + m) for m in names)]:
+        extra = [os.path.join(results, f"front_{n}.csv") for n in names if n.endswith("_" + chip)]
+        lines += front_section(chip, [os.path.join(results, f"front_{chip}.csv")] + extra) + [""]
     lines += tolerance_section(results)
     print("\n".join(lines))
 

@@ -87,7 +87,7 @@ def test_front_summary_marks_spread_and_cheapest_points(tmp_path):
             "latency_ns_per_inference,throughput_per_s,pipelined_throughput_per_s,edp_pJ_ns,pareto")
     rows = [  # checkpoint, adc bits, mean, ci low, ci high, energy pJ, pareto
         ("a/big.h5", 8, 0.90, 0.895, 0.905, 4e6, "true"),
-        ("a/big.h5", 4, 0.85, 0.84, 0.86, 2e6, "true"),
+        ("a/big.h5", 4, 0.86, 0.85, 0.87, 2e6, "true"),
         ("a/small.h5", 8, 0.851, 0.80, 0.90, 1e6, "true"),
         ("a/small.h5", 4, 0.70, 0.60, 0.80, 3e6, "false"),
     ]
@@ -106,8 +106,37 @@ def test_front_summary_marks_spread_and_cheapest_points(tmp_path):
     front = [l for l in text.splitlines() if l.startswith("| small") or l.startswith("| big")][:3]
     assert [l.split("|")[1].strip() for l in front] == ["small", "big", "big"], text
     assert "cheapest" in front[0] and "within the spread" in front[1] and "intervals apart" in front[2], text
-    assert "| 3 | big, ADC 8, differential | 90.00 | 4.000 | 1.00, +5.00, +5.00 |" in text, text
-    assert "| 2 | big, ADC 4, differential | 85.00 | 2.000 | 1.00, -0.10, -0.10 |" in text, text
+    assert "| 3 | big, ADC 8, differential | 90.00 | 4.000 | 1.00, +4.00, +4.00 |" in text, text
+    assert "| 2 | big, ADC 4, differential | 86.00 | 2.000 | 1.00, +0.90, +0.90 |" in text, text
     assert "| big | 90.00 | ADC 8, differential |" in text, text
     assert "| small | 90.00 | none (best: ADC 8, differential) |" in text, text
     assert "| chip_x | big | device.programming.scale | 0s | all | largest 1.5 | [1.5, 1.6] | 0 / none | 0: 90.0, 90.0 |" in text, text
+
+
+def _front_csv(path, rows):
+    cols = ("point,checkpoint,periphery.adc_bits,mapping.encoding,trials,n_samples,time_s,digital_accuracy,"
+            "analog_accuracy_mean,analog_accuracy_ci95_low,analog_accuracy_ci95_high,energy_pJ_per_inference,"
+            "area_mm2,latency_ns_per_inference,pareto")
+    with open(path, "w") as f:
+        f.write(cols + "\n")
+        for i, (ck, m, e, p) in enumerate(rows):
+            f.write(f"{i},{ck},8,differential,5,100,86400,0.9,{m},{m - 0.01},{m + 0.01},{e},1.0,1e6,{p}\n")
+
+
+def test_front_summary_takes_the_front_over_a_chips_files(tmp_path):
+    """A checkpoint explored later (front_PART_CHIP.csv) joins its chip's front: a row on its own
+    file's front that a later row dominates leaves the union's front; a file whose pareto column
+    is not the front of its rows is refused, naming it."""
+    _front_csv(tmp_path / "front_chip_y.csv", [("a/small.h5", 0.80, 1e6, "true"), ("a/mid.h5", 0.85, 3e6, "true")])
+    _front_csv(tmp_path / "front_late_chip_y.csv", [("b/late.h5", 0.86, 2e6, "true")])
+    run = lambda: subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "experiments", "summarize_front.py"),  # noqa: E731
+                                  str(tmp_path)], capture_output=True, text=True)
+    done = run()
+    assert done.returncode == 0, done.stderr
+    front = [l.split("|")[1].strip() for l in done.stdout.splitlines() if l.startswith("| ") and "ADC" not in l
+             and l.split("|")[2].strip() == "8"]
+    assert front == ["small", "late"], done.stdout  # mid (0.85 at 3 uJ) is dominated by late
+    assert "### chip_y: 3 design points" in done.stdout and "late_chip_y" not in done.stdout.split("###")[0]
+    _front_csv(tmp_path / "front_late_chip_y.csv", [("b/late.h5", 0.86, 2e6, "false")])
+    refused = run()
+    assert refused.returncode != 0 and "front_late_chip_y.csv" in refused.stderr, refused.stderr
