@@ -104,19 +104,6 @@ py::array_t<float, py::array::c_style | py::array::forcecast> floats(const py::a
 }
 }  // namespace
 
-RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
-                             const std::function<RowMatrixXf(const SequenceBatch& part, int64_t first)>& logits) {
-  RowMatrixXf out(batch.n, outputs);
-  const int64_t per = batch.length * batch.width;
-  for (int64_t s = 0; s < batch.n; s += 256) {
-    const int64_t n = std::min<int64_t>(256, batch.n - s);
-    const SequenceBatch part{n, batch.length, batch.width,
-                             std::vector<float>(batch.values.begin() + s * per, batch.values.begin() + (s + n) * per)};
-    out.middleRows(s, n) = logits(part, s);
-  }
-  return out;
-}
-
 SequenceBatch sequences_from(const py::handle& given, const char* name) {
   const py::array x = array_from(given, name);
   if (x.ndim() != 3) return sequences_of(info_of(x), nullptr, name);  // refuses, naming the shape

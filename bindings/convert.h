@@ -45,11 +45,6 @@ SequenceBatch sequences_from(const py::handle& x, const char* name = "x");
 Dataset dataset_from(const py::handle& x, const py::handle& y, int64_t n_classes);
 // A 2-D float array (both sizes >= 1) as a row-major float32 matrix.
 RowMatrixXf matrix_from(const py::handle& a, const char* name);
-// `logits(part, first)` over `batch` in pieces of 256 samples (sample `first` of the batch opens
-// each piece) into one (n, outputs) matrix: the cancel request is checked between pieces, and
-// per-sample noise streams make the pieces change nothing.
-RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
-                             const std::function<RowMatrixXf(const SequenceBatch& part, int64_t first)>& logits);
 py::array_t<float> to_numpy(const RowMatrixXf& m);
 template <class T>
 py::array_t<T> to_numpy(const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& m) {

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "bindings/bindings.h"
+#include "program/program.h"
 
 namespace qs4d::py_bind {
 namespace {

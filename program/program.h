@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,6 +64,12 @@ class ProgrammedModel {
   ActionCounts counts_;
   int64_t counted_length_ = 0;
 };
+
+// `logits(part, first)` over `batch` in pieces of 256 samples (sample `first` of the batch opens
+// each piece) into one (n, outputs) matrix: a cancel request (core/cancel.h) stops it between
+// pieces, and per-sample noise streams make the pieces change no number.
+RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
+                             const std::function<RowMatrixXf(const SequenceBatch& part, int64_t first)>& logits);
 
 // Weights as a chip holds them (hardware-aware training): each quantized as the chip's mapping
 // does (bits, else mapping.weight_bits; with scales, one or one per output, round(W / s) as a QAT

@@ -9,6 +9,20 @@
 
 namespace qs4d {
 
+RowMatrixXf logits_in_pieces(const SequenceBatch& batch, int64_t outputs,
+                             const std::function<RowMatrixXf(const SequenceBatch& part, int64_t first)>& logits) {
+  RowMatrixXf out(batch.n, outputs);
+  const int64_t per = batch.length * batch.width, piece = 256;
+  for (int64_t s = 0; s < batch.n; s += piece) {
+    throw_if_cancelled();
+    const int64_t n = std::min(piece, batch.n - s);
+    const SequenceBatch part{n, batch.length, batch.width,
+                             std::vector<float>(batch.values.begin() + s * per, batch.values.begin() + (s + n) * per)};
+    out.middleRows(s, n) = logits(part, s);
+  }
+  return out;
+}
+
 ProgrammedModel::ProgrammedModel(const ProgramRequest& request)
     : model_(request.model),
       spec_(request.chip),
@@ -38,18 +52,11 @@ RowMatrixXf ProgrammedModel::logits(const SequenceBatch& x, int64_t first_sample
   const DigitalEngine& e = engine(x.length);
   ActionCounts run;
   if (count) chip_->analog().count_actions(&run, activation_bits_);
-  RowMatrixXf out(x.n, model_->config().d_output);
+  RowMatrixXf out;
   try {
-    // In pieces, so that a cancel request stops a long call between them; each sample reads with
-    // its own noise streams, so the pieces change no number.
-    const int64_t per = x.length * x.width, piece = 256;
-    for (int64_t s = 0; s < x.n; s += piece) {
-      throw_if_cancelled();
-      const int64_t n = std::min(piece, x.n - s);
-      const SequenceBatch part{n, x.length, x.width,
-                               std::vector<float>(x.values.begin() + s * per, x.values.begin() + (s + n) * per)};
-      out.middleRows(s, n) = chip_->logits(e, part, first_sample + s, threads);
-    }
+    out = logits_in_pieces(x, model_->config().d_output, [&](const SequenceBatch& part, int64_t first) {
+      return chip_->logits(e, part, first_sample + first, threads);
+    });
   } catch (...) {
     chip_->analog().count_actions(nullptr);  // a stopped run counts nothing
     throw;
