@@ -110,6 +110,17 @@ if want robustness; then
     --set mapping.quantization=post_training --set mapping.weight_bits=4 --set mapping.granularity=per_tensor
 fi
 
+# The control for the calibration change (issue #30): section 2's 4-bit rows, with and without
+# output calibration, re-run now that every calibration takes the training split (the committed
+# robustness CSVs calibrated on the scored images), into calibration_apart/.
+if want calibration_apart; then
+  mkdir -p $out/calibration_apart
+  sweep calibration_apart/robustness_qat4 $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 "${common[@]}" \
+    --times 0 --grid device.programming.scale=0,1,2,3,4,6
+  sweep calibration_apart/robustness_qat4_calibrated $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 \
+    "${common[@]}" --times 0 --grid device.programming.scale=0,1,2,3,4,6 --calibrate 256
+fi
+
 # 3. Ageing: 1 s to 10 years after programming on the PCM and RRAM chips, with and without
 # global drift compensation.
 if want ageing; then
