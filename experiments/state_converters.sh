@@ -10,7 +10,7 @@
 # device in a recurrence block fails it outright: RESULTS 7). Writes one eval JSON per point into
 # OUT (default experiments/results/state_converters/), skips points already there (resumable),
 # then summarizes them. About 1 s per chip and digit on 2 cores: the default 10 points x 10 chips
-# x 32 digits take about 40 minutes; the drift and heterogeneous points (4) about 20 more.
+# x 32 digits take about 40 minutes; the drift and heterogeneous points (6) about 30 more.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/build/bin/qs4dsim
@@ -49,6 +49,9 @@ for t in 1d; do
   point "adc8_dac12_$t" 12 8 trained --times "$t"
   point "calibrated_dac12_adc12_$t" 12 12 calibrated --times "$t"
 done
+# The design point a month and a year after programming (the preset's drift is assumed, with no
+# time limit: these ask how far its log relaxation may run before the trained ranges fail).
+for t in 30d 1y; do point "adc8_dac12_$t" 12 8 trained --times "$t"; done
 # The heterogeneous checkpoint (weights at 4 bits, Bbar at 8, x on its 8-bit grid) at the design
 # point, and its calibrated control.
 HET=${HET:-$root/data/checkpoints/smnist784_s4d_h64_n64_l4_qathet_x8.h5}
