@@ -119,6 +119,14 @@ if want calibration_apart; then
     --times 0 --grid device.programming.scale=0,1,2,3,4,6
   sweep calibration_apart/robustness_qat4_calibrated $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 \
     "${common[@]}" --times 0 --grid device.programming.scale=0,1,2,3,4,6 --calibrate 256
+  # and section 8's 4-bit rows on 128 and 256 tiles, with and without output calibration
+  for t in 128 256; do
+    for cal in 0 256; do
+      sweep calibration_apart/irdrop_qat4_t${t}_cal$cal $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 \
+        --data $data --limit $ir_limit --trials $ir_trials --seed $seed --times 1s --calibrate $cal \
+        --set mapping.tile_rows=$t --set mapping.tile_cols=$t --grid periphery.wire_resistance_ohm=0,0.5,1,2,5
+    done
+  done
 fi
 
 # 3. Ageing: 1 s to 10 years after programming on the PCM and RRAM chips, with and without
