@@ -54,6 +54,23 @@ sweep() {
   log "sweep $name: $ckpt on $chip $*"
   $bin sweep "$ckpt" --chip "$chip" --out "$out/$name.csv" "${resume[@]}" "$@"
 }
+# explore_front NAME CHIP CKPT...: the front's design points (ADC bits x encoding at 1 d) into
+# $out/NAME.csv, resumed if interrupted.
+explore_front() {
+  local name=$1 chip=$2; shift 2
+  local resume=()
+  [ -f "$out/$name.csv" ] && resume=(--resume)
+  log "explore $name"
+  $bin explore "$@" --data $data --chip $chip --limit $front_limit --trials $trials --seed $seed \
+    --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
+    --energy-samples 16 --out "$out/$name.csv" "${resume[@]}"
+}
+# irdrop_sweep NAME MODEL TILE CAL: section 8's wire-resistance sweep of one model and tile size.
+irdrop_sweep() {
+  sweep $1 $ck/fmnist196_s4d_h64_n64_l4_$2.h5 neurram_256 --data $data --limit $ir_limit \
+    --trials $ir_trials --seed $seed --times 1s --calibrate $4 --set mapping.tile_rows=$3 \
+    --set mapping.tile_cols=$3 --grid periphery.wire_resistance_ohm=0,0.5,1,2,5
+}
 start=$(date +%s)
 
 # 1. Precision vs size: digital accuracy against weight bits, QAT and post-training quantization.
@@ -122,9 +139,7 @@ if want calibration_apart; then
   # and section 8's 4-bit rows on 128 and 256 tiles, with and without output calibration
   for t in 128 256; do
     for cal in 0 256; do
-      sweep calibration_apart/irdrop_qat4_t${t}_cal$cal $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 neurram_256 \
-        --data $data --limit $ir_limit --trials $ir_trials --seed $seed --times 1s --calibrate $cal \
-        --set mapping.tile_rows=$t --set mapping.tile_cols=$t --grid periphery.wire_resistance_ohm=0,0.5,1,2,5
+      irdrop_sweep calibration_apart/irdrop_qat4_t${t}_cal$cal qat4 $t $cal
     done
   done
 fi
@@ -217,9 +232,7 @@ if want irdrop; then
   for m in qat4 qat2; do
     for t in 64 128 256 512; do
       for cal in 0 256; do
-        sweep irdrop_${m}_t${t}_cal$cal $ck/fmnist196_s4d_h64_n64_l4_$m.h5 neurram_256 --data $data \
-          --limit $ir_limit --trials $ir_trials --seed $seed --times 1s --calibrate $cal \
-          --set mapping.tile_rows=$t --set mapping.tile_cols=$t --grid periphery.wire_resistance_ohm=0,0.5,1,2,5
+        irdrop_sweep irdrop_${m}_t${t}_cal$cal $m $t $cal
       done
     done
   done
@@ -274,25 +287,16 @@ if want front; then
   for f in "${front_ckpts[@]}"; do [ -f $f ] || { log "front: $f missing (experiments/train_front_models.sh)"; missing=1; }; done
   for chip in neurram_256 pcm_512; do
     [ $missing -eq 0 ] || break
-    f=$out/front_$chip.csv
-    front_resume=(); [ -f $f ] && front_resume=(--resume)
-    log "explore front_$chip"
-    $bin explore "${front_ckpts[@]}" --data $data --chip $chip --limit $front_limit --trials $trials --seed $seed \
-      --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
-      --energy-samples 16 --out $f "${front_resume[@]}"
+    explore_front front_$chip $chip "${front_ckpts[@]}"
   done
   # H = 128 at 2/4/8 bits, trained later (experiments/train_front_models.sh): the same grid, seed,
   # images and chips into a file of its own; summarize_front.py takes the front over the union.
-  for chip in neurram_256 pcm_512; do
-    big=(); for m in qat2 qat4 qat8; do big+=($ck/fmnist196_s4d_h128_n64_l4_$m.h5); done
-    for b in "${big[@]}"; do [ -f $b ] || { log "front: $b missing (experiments/train_front_models.sh)"; continue 2; }; done
-    f=$out/front_h128_$chip.csv
-    front_resume=(); [ -f $f ] && front_resume=(--resume)
-    log "explore front_h128_$chip"
-    $bin explore "${big[@]}" --data $data --chip $chip --limit $front_limit --trials $trials --seed $seed \
-      --times 1d --grid periphery.adc_bits=4,6,8 --grid mapping.encoding=differential,offset \
-      --energy-samples 16 --out $f "${front_resume[@]}"
-  done
+  big=(); for m in qat2 qat4 qat8; do big+=($ck/fmnist196_s4d_h128_n64_l4_$m.h5); done
+  big_missing=0
+  for b in "${big[@]}"; do [ -f $b ] || { log "front: $b missing (experiments/train_front_models.sh)"; big_missing=1; }; done
+  if [ $big_missing -eq 0 ]; then
+    for chip in neurram_256 pcm_512; do explore_front front_h128_$chip $chip "${big[@]}"; done
+  fi
 fi
 
 # 7. The state on a grid (issue #32), sMNIST at L = 784: the QAT checkpoints of
