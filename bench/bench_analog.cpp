@@ -93,6 +93,27 @@ void BM_EigenProjection(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 
+// The exact read-noise method's floor: the mean and the variance of every conversion are two
+// products of the projection's shape (drive * G and drive^2 * var), so a noisy projection
+// cannot cost less than two plain Eigen products; the ratio against this says what is left.
+void BM_EigenTwoProjections(benchmark::State& state) {
+  Eigen::setNbThreads(1);
+  const Setup* s = setup(static_cast<int>(state.range(0)));
+  if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
+  const auto& q = s->map.matrices[static_cast<size_t>(s->projection)];
+  const qs4d::RowMatrixXf w = q.dequantized();
+  const qs4d::RowMatrixXf w2 = w.cwiseProduct(w);
+  const qs4d::RowMatrixXf x = random(q.inputs(), kLength);
+  const qs4d::RowMatrixXf x2 = x.cwiseProduct(x);
+  qs4d::RowMatrixXf y(q.outputs(), kLength), v(q.outputs(), kLength);
+  for (auto _ : state) {
+    y.noalias() = w * x;
+    v.noalias() = w2 * x2;
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(v.data());
+  }
+}
+
 void BM_Inference(benchmark::State& state, bool analog) {
   const Setup* s = setup();
   if (!s) return state.SkipWithError("set QS4D_BENCH_CHECKPOINT (bench/run.sh does)");
@@ -274,6 +295,7 @@ void BM_ExploreAgainstSweep(benchmark::State& state, bool explore) {
 BENCHMARK(BM_AnalogProjection)->Args({0, 1})->Args({1, 1})->Args({0, 0})->Args({1, 0})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_EigenProjection)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EigenTwoProjections)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, digital, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Inference, analog_pcm_512, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ImssaPass, digital_blocks, false)->Unit(benchmark::kMillisecond)->UseRealTime();

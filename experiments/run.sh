@@ -89,6 +89,27 @@ if want precision; then
   done
 fi
 
+# 1, over training seeds (issue #30): the H = 32 family's precision claim for three seeds, each
+# seed's own FP32 parent, its post-training quantization and its QAT models (seed 0: the shipped
+# checkpoints; seeds 1 and 2 from SIZES=32 SEEDS="1 2" experiments/train_front_models.sh, about
+# 30 minutes per seed), with paired differences and their intervals over the seeds.
+if want seeds; then
+  mkdir -p $out/seeds
+  for s in 0 1 2; do
+    sfx=""; [ $s = 0 ] || sfx=_seed$s
+    parent=$ck/fmnist196_s4d_h32_n32_l3$sfx.h5
+    [ -f $parent ] || { log "seeds: $parent missing (experiments/train_front_models.sh)"; continue; }
+    for b in fp32 qat2 qat4 qat8; do
+      f=$out/seeds/h32_seed${s}_$b.json m=$ck/fmnist196_s4d_h32_n32_l3_$b$sfx.h5
+      [ $b = fp32 ] && m=$parent
+      [ -f $f ] || $bin eval $m --data $data --limit $limit --json $f >/dev/null
+    done
+    sweep seeds/h32_seed${s}_ptq $parent ideal --data $data --limit $limit --trials 1 --seed $seed \
+      --set mapping.quantization=post_training --grid mapping.weight_bits=2,3,4,8
+  done
+  $py experiments/summarize_seeds.py $out
+fi
+
 # 2. Robustness: analog accuracy against programming noise on the NeuRRAM-style chip, read right
 # after programming (t = 0: the rram_wan2022 relaxation, which replaces the programmed spread from
 # 1 s on, has not started), QAT against post-training quantization of the FP32 model at 4 and 2 bits.

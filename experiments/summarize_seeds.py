@@ -1,0 +1,100 @@
+"""Issue #30: section 1's claim over training seeds. For each seed of the H = 32 recipe (seed 0: the
+shipped checkpoints; seeds 1 and 2: `SIZES=32 SEEDS="1 2" experiments/train_front_models.sh`),
+run.sh --only seeds writes RESULTS_DIR/seeds/h32_seedS_{fp32,qat2,qat4,qat8}.json (`qs4dsim eval`)
+and h32_seedS_ptq.csv (`qs4dsim sweep` on the ideal chip, post-training quantization of that
+seed's FP32 parent). This reads them and writes RESULTS_DIR/seeds_h32.json: per recipe the
+accuracy of every seed, the mean and the 95% t-interval over seeds; and the paired differences
+each conclusion rests on (QAT against post-training quantization at the same bits, each against
+FP32), per seed, with their interval and a verdict: "better"/"worse" only where the interval
+excludes 0, else "within the spread".
+
+    /usr/bin/python3 experiments/summarize_seeds.py RESULTS_DIR
+"""
+import csv
+import json
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from summarize_state_grid import summary  # noqa: E402  (mean, std, 95% t-interval over seeds)
+
+BITS = (2, 4, 8)   # the bits both QAT and post-training quantization have
+PTQ_ONLY = (3,)    # post-training bits without a QAT model in the H = 32 family
+FILE = re.compile(r"^h32_seed(\d+)_(fp32|qat\d|ptq)\.(json|csv)$")
+
+
+def read_seed_files(folder):
+    """{seed: {recipe: accuracy}} from the eval JSONs and the post-training sweep CSVs."""
+    seeds = {}
+    for name in sorted(os.listdir(folder)):
+        m = FILE.match(name)
+        if not m:
+            continue
+        seed, recipe, ext = int(m.group(1)), m.group(2), m.group(3)
+        acc = seeds.setdefault(seed, {})
+        path = os.path.join(folder, name)
+        if ext == "json":
+            acc[recipe] = json.load(open(path))["accuracy"]
+            continue
+        with open(path) as f:
+            for row in csv.DictReader(line for line in f if not line.startswith("#")):
+                acc[f"ptq{int(row['mapping.weight_bits'])}"] = float(row["analog_accuracy_mean"])
+    return seeds
+
+
+def verdict(stats):
+    lo, hi = stats["ci95"] or (None, None)
+    if lo is None:
+        return "one seed: no interval"
+    if lo > 0:
+        return "better"
+    if hi < 0:
+        return "worse"
+    return "within the spread"
+
+
+def main(argv):
+    out = argv[0]
+    seeds = read_seed_files(os.path.join(out, "seeds"))
+    complete = sorted(s for s, acc in seeds.items()
+                      if all(k in acc for k in ["fp32"] + [f"qat{b}" for b in BITS] +
+                             [f"ptq{b}" for b in BITS + PTQ_ONLY]))
+    if not complete:
+        raise SystemExit(f"{out}/seeds: no seed with every recipe (run.sh --only seeds)")
+    recipes = ["fp32"] + [f"{k}{b}" for b in sorted(BITS + PTQ_ONLY) for k in ("qat", "ptq")
+                          if f"{k}{b}" in seeds[complete[0]]]
+    table = {r: dict(summary([100 * seeds[s][r] for s in complete]),
+                     per_seed=[100 * seeds[s][r] for s in complete]) for r in recipes}
+    pairs = {}
+    for b in BITS:
+        for a, ref in ((f"qat{b}", f"ptq{b}"), (f"qat{b}", "fp32"), (f"ptq{b}", "fp32")):
+            d = [100 * (seeds[s][a] - seeds[s][ref]) for s in complete]
+            stats = dict(summary(d), per_seed=d)
+            stats["verdict"] = verdict(stats)
+            pairs[f"{a} - {ref}"] = stats
+    for b in PTQ_ONLY:
+        d = [100 * (seeds[s][f"ptq{b}"] - seeds[s]["fp32"]) for s in complete]
+        stats = dict(summary(d), per_seed=d)
+        stats["verdict"] = verdict(stats)
+        pairs[f"ptq{b} - fp32"] = stats
+    result = {"seeds": complete, "model": "H = 32, N = 32, 3 layers, sequential Fashion-MNIST L = 196",
+              "accuracy_percent": table, "paired_differences_points": pairs,
+              "interval": "95% Student t over training seeds (paired: the same seed's models)"}
+    path = os.path.join(out, "seeds_h32.json")
+    with tempfile.NamedTemporaryFile("w", dir=out, prefix=".seeds_h32.", delete=False) as f:
+        json.dump(result, f, indent=1)  # an exclusive temporary, then renamed over the result
+    os.replace(f.name, path)
+    for r, st in table.items():
+        ci = st["ci95"]
+        print(f"{r:6s} {st['mean']:6.2f}  [{ci[0]:6.2f}, {ci[1]:6.2f}]  seeds "
+              + " ".join(f"{v:.2f}" for v in st["per_seed"]) if ci else f"{r:6s} {st['mean']:6.2f}")
+    for k, st in pairs.items():
+        ci = st["ci95"]
+        print(f"{k:14s} {st['mean']:+7.2f}  [{ci[0]:+7.2f}, {ci[1]:+7.2f}]  {st['verdict']}" if ci
+              else f"{k:14s} {st['mean']:+7.2f}  {st['verdict']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
