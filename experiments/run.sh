@@ -26,9 +26,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 ir_limit=200 ir_trials=1 front_limit=200
+if [ $quick -eq 1 ]; then limit=500 trials=2 fault_limit=200 fault_trials=2 ir_limit=200 ir_trials=1 front_limit=200 paired_trials=2
   out=${out:-experiments/results_quick}
-else limit=0 trials=5 fault_limit=2000 fault_trials=5 ir_limit=1000 ir_trials=2 front_limit=2000
+else limit=0 trials=5 fault_limit=2000 fault_trials=5 ir_limit=1000 ir_trials=2 front_limit=2000 paired_trials=10
   out=${out:-experiments/results}; fi
 mkdir -p "$out"
 
@@ -165,6 +165,28 @@ if want calibration_apart; then
   done
 fi
 
+# Section 2's differences below 2 points, each as a paired comparison on 10 chips (issue #30):
+# the same chips (shared random streams) for both models, every calibration on the training
+# split, the whole test set; per noise scale the difference b - a, its 95% t-interval over the
+# chips and compare's verdict. PTQ is the FP32 model with post-training 4-bit codes per column.
+if want robustness_paired; then
+  mkdir -p $out/robustness_paired
+  ptq4=(--set-b mapping.quantization=post_training --set-b mapping.weight_bits=4)
+  for pair in "qat4_vs_ptq4 qat4 fp32 ptq" "maxpc_vs_ptq4 qat4_max_pc fp32 ptq" "maxpc_vs_hwa qat4_max_pc qat4_hwa_max_pc -"; do
+    read -r name a b how <<< "$pair"
+    extra=(); [ $how = ptq ] && extra=("${ptq4[@]}")
+    for x in 1 2 3 4 6; do
+      f=$out/robustness_paired/${name}_x$x.json
+      [ -f $f ] && continue
+      log "paired $name at ${x}x noise"
+      $bin compare --paired $ck/fmnist196_s4d_h64_n64_l4_$a.h5 $ck/fmnist196_s4d_h64_n64_l4_$b.h5 "${extra[@]}" \
+        --chip neurram_256 --set device.programming.scale=$x --times 0 --trials $paired_trials \
+        --data $data --limit $limit --seed $seed --json $f > /dev/null
+    done
+  done
+  $py experiments/summarize_paired.py $out/robustness_paired
+fi
+
 # 3. Ageing: 1 s to 10 years after programming on the PCM and RRAM chips, with and without
 # global drift compensation.
 if want ageing; then
@@ -262,6 +284,22 @@ if want irdrop; then
     [ -f $f ] || $bin energy $ck/fmnist196_s4d_h64_n64_l4_qat4.h5 --chip neurram_256 --tech 22nm_lp --seed $seed \
       --set mapping.tile_rows=$t --set mapping.tile_cols=$t --json $f > /dev/null
   done
+fi
+
+# Section 8's differences below 2 points as paired comparisons on 10 chips (issue #30): one model
+# and tile size with and without wire resistance on the same chips, 1 s after programming.
+if want irdrop_paired; then
+  mkdir -p $out/irdrop_paired
+  for c in "qat4 64 5" "qat4 128 5" "qat4 256 1" "qat4 256 2" "qat2 256 1"; do
+    read -r m t ohm <<< "$c"
+    f=$out/irdrop_paired/${m}_t${t}_${ohm}ohm.json
+    [ -f $f ] && continue
+    log "paired IR drop: $m on $t x $t tiles, 0 against $ohm ohm"
+    $bin compare --paired $ck/fmnist196_s4d_h64_n64_l4_$m.h5 --chip neurram_256 --set mapping.tile_rows=$t \
+      --set mapping.tile_cols=$t --set-b periphery.wire_resistance_ohm=$ohm --times 1s --trials $paired_trials \
+      --data $data --limit $front_limit --seed $seed --json $f > /dev/null
+  done
+  $py experiments/summarize_paired.py $out/irdrop_paired
 fi
 
 # Issue #34: the QS4D question "model size against numerical precision" as a front. Every shipped

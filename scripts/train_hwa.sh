@@ -4,7 +4,7 @@
 # at 8 bits) with every crossbar weight perturbed in training as neurram_256's RRAM devices
 # perturb it, programming noise times SCALE (default 4), drawn at the deployment times given.
 #   scripts/train_hwa.sh [SCALE] [--per-channel] [--max-scale] [--hwa-times 0,1d,2d] [--epochs N]
-#                        [--limit N] [--init-from CKPT] [--out PATH] [--overwrite-shipped]
+#                        [--limit N] [--init-from CKPT] [--out PATH] [--overwrite-shipped] [--seed S]
 # SCALE 0: no chip noise, the control. --per-channel: one scale per output (as the chip's
 # per-column mapping), suffix _pc; else one per tensor. --max-scale: the scales held at each row's
 # (or tensor's) largest |weight|, as the post-training path maps them, instead of learned (LSQ),
@@ -12,12 +12,14 @@
 # shipped checkpoints in data/checkpoints are replaced only with --out there and
 # --overwrite-shipped. Resumable: run the same command again after an interruption. Needs the
 # build (the qs4dsim module in build/bindings).
+# --seed S (default 0, the shipped models' seed): another training seed of the same recipe from the
+# same FP32 parent, suffix _seedS (issue #30: the spread across training seeds).
 # A quick run: --epochs 1 --limit 2000 --out runs/hwa/quick.h5 (45 s on 2 cores, test accuracy 88.4%)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scale=4
 if [ $# -gt 0 ] && [[ $1 != --* ]]; then scale=$1; shift; fi
-extra=() suffix="" scaling=lsq out="" epochs=2 times=0s init=$root/data/checkpoints/fmnist196_s4d_h64_n64_l4_fp32.h5
+extra=() suffix="" scaling=lsq out="" epochs=2 times=0s seed=0 init=$root/data/checkpoints/fmnist196_s4d_h64_n64_l4_fp32.h5
 while [ $# -gt 0 ]; do
   case $1 in
     --per-channel) extra+=(--per-channel); pc="_pc" ;;
@@ -28,12 +30,14 @@ while [ $# -gt 0 ]; do
     --init-from) init=$2; shift ;;
     --out) out=$2; shift ;;
     --overwrite-shipped) extra+=(--overwrite-shipped) ;;
+    --seed) seed=$2; shift ;;
     *) echo "usage: $0 [SCALE] [--per-channel] [--max-scale] [--hwa-times T] [--epochs N] [--limit N]" \
-            "[--init-from CKPT] [--out PATH] [--overwrite-shipped]" >&2; exit 2 ;;
+            "[--init-from CKPT] [--out PATH] [--overwrite-shipped] [--seed S]" >&2; exit 2 ;;
   esac
   shift
 done
 suffix="$suffix${pc:-}"
+[ "$seed" = 0 ] || suffix="${suffix}_seed$seed"
 # SCALE 0: the same recipe without the chip's noise (the control), written without "_hwa".
 name=hwa chip=(--chip neurram_256 --hwa-noise-scale "$scale" --hwa-times "$times")
 if [ "$scale" = 0 ]; then name=""; chip=(); fi
@@ -50,5 +54,5 @@ PYTHONPATH="$root/build/bindings" /usr/bin/python3 -m qs4d.train \
   --data ../data/datasets/fashion_mnist_196 --out "$out" \
   --work-dir "../runs/${base}_x${scale}_t${times//,/_}_e$epochs" --init-from "$init" \
   --bits 4 --ssm-bits 8 --scale $scaling --epochs "$epochs" --batch 64 --lr 0.002 --weight-decay 0.01 \
-  --dropout 0.1 --seed 0 --threads 2 \
+  --dropout 0.1 --seed "$seed" --threads 2 \
   "${chip[@]}" "${extra[@]}"

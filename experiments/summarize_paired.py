@@ -1,0 +1,63 @@
+"""Issue #30: the paired comparisons run.sh writes (one `qs4dsim compare --paired --json` per file
+in a folder: robustness_paired/, irdrop_paired/) as one table: per comparison the settings both
+sides share, the mean accuracy of a and b over the chips, the paired difference b - a in points,
+its 95% t-interval over the chips and compare's verdict. Refuses a report whose calibration saw
+the evaluated samples. Writes FOLDER/summary.json and prints a Markdown table.
+
+    /usr/bin/python3 experiments/summarize_paired.py experiments/results/robustness_paired
+"""
+import json
+import os
+import re
+import sys
+import tempfile
+
+FILE = re.compile(r"^(?!summary\.json$)(.+)\.json$")
+
+
+def short(path):
+    return os.path.basename(path).replace("fmnist196_s4d_h64_n64_l4_", "").replace(".h5", "")
+
+
+def label(side):
+    over = side.get("overrides_b", [])
+    return short(side["checkpoint"]) + (" + " + ", ".join(over) if over else "")
+
+
+def natural(name):  # x2 before x10
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def main(argv):
+    folder = argv[0]
+    rows = []
+    for name in sorted(os.listdir(folder)):
+        m = FILE.match(name)
+        if not m:
+            continue
+        report = json.load(open(os.path.join(folder, name)))
+        if not report["calibration"].get("disjoint_from_evaluated", False):
+            raise SystemExit(f"{name}: calibrated on the evaluated samples")
+        for r in report["results"]:
+            a, b = r["a_accuracy_per_chip"], r["b_accuracy_per_chip"]
+            rows.append({"name": m.group(1), "shared": ", ".join(report["run"]["overrides"]), "time_s": r["time_s"],
+                         "a": label(report["a"]), "b": label(report["b"]), "chips": r["chips"],
+                         "a_mean": 100 * sum(a) / len(a), "b_mean": 100 * sum(b) / len(b),
+                         "b_minus_a": 100 * r["difference_mean"],
+                         "ci95": [100 * v for v in r["difference_ci95"]], "verdict": r["verdict"],
+                         "run": {k: report["run"][k] for k in ("program", "seed", "data_fingerprint")}})
+    rows.sort(key=lambda r: natural(r["name"]))
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".summary.", delete=False) as f:
+        json.dump({"rows": rows, "units": "accuracy in %, differences in points",
+                   "interval": "95% Student t over chips of the paired difference b - a"}, f, indent=1)
+    os.replace(f.name, os.path.join(folder, "summary.json"))
+    print("| a | b | both | chips | a (%) | b (%) | b - a (points) | 95% interval | verdict |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['a']} | {r['b']} | {r['shared']} | {r['chips']} | {r['a_mean']:.2f} | "
+              f"{r['b_mean']:.2f} | {r['b_minus_a']:+.2f} | [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}] | "
+              f"{r['verdict']} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
