@@ -290,7 +290,8 @@ fi
 # and tile size with and without wire resistance on the same chips, 1 s after programming.
 if want irdrop_paired; then
   mkdir -p $out/irdrop_paired
-  for c in "qat4 64 5" "qat4 128 5" "qat4 256 1" "qat4 256 2" "qat2 256 1"; do
+  for c in "qat4 64 1" "qat4 64 5" "qat4 128 1" "qat4 128 2" "qat4 128 5" "qat4 256 1" "qat4 256 2" \
+           "qat2 64 5" "qat2 128 1" "qat2 256 1"; do
     read -r m t ohm <<< "$c"
     f=$out/irdrop_paired/${m}_t${t}_${ohm}ohm.json
     [ -f $f ] && continue
