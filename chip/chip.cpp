@@ -80,6 +80,14 @@ const std::vector<Field<PeripherySpec>>& periphery_fields() {
          p.state_ranges_trained = one_of(v, q, "calibrated", "trained") == "trained";
        },
        [](const P& p, json& j) { j["state_ranges"] = p.state_ranges_trained ? "trained" : "calibrated"; }},
+      {"state_dac_ranges",
+       [](P& p, const json& v, const std::string& q) {
+         p.state_dac_per_mode = one_of(v, q, "channel", "mode") == "mode";
+       },
+       // Written only when not the default, so that the run identities of chips without it stay.
+       [](const P& p, json& j) {
+         if (p.state_dac_per_mode) j["state_dac_ranges"] = "mode";
+       }},
       {"adc_range",
        [](P& p, const json& v, const std::string& q) {
          if (v.is_string() && v.get<std::string>() == "calibrated") {
@@ -214,13 +222,20 @@ std::string ChipSpec::inert_reason(const std::string& key, double t_s) const {
     return periphery.adc_calibrated ? "chip " + name + " has ideal ADCs (periphery.adc_bits 0): no range to calibrate"
                             : "chip " + name + " has fixed ADC ranges (periphery.adc_range is not calibrated)";
   }
-  if ((key == "periphery.state_dac_bits" || key == "periphery.state_adc_bits" || key == "periphery.state_ranges") &&
+  if ((key == "periphery.state_dac_bits" || key == "periphery.state_adc_bits" || key == "periphery.state_ranges" ||
+       key == "periphery.state_dac_ranges") &&
       !analog_recurrence) {
     return "chip " + name + " runs its recurrence digitally (recurrence digital): it has no state converters";
   }
   if (key == "periphery.state_ranges" && periphery.state_dac_bits == 0 && periphery.state_adc_bits == 0) {
     return "chip " + name + " has ideal state converters (periphery.state_dac_bits and state_adc_bits 0): no range "
            "to set";
+  }
+  if (key == "periphery.state_dac_ranges" && (!periphery.state_ranges_trained || periphery.state_dac_bits == 0)) {
+    return "chip " + name + (periphery.state_dac_bits == 0 ? " has an ideal state DAC (periphery.state_dac_bits 0)"
+                                                           : " ranges its state DAC on the signal (periphery.state_ranges "
+                                                             "\"calibrated\")") +
+           ": the state DAC's full scale is not taken from the trained grid";
   }
   return "";
 }
@@ -305,6 +320,10 @@ ChipSpec ChipSpec::from_json(const json& j) {
   if (c.analog_recurrence && c.periphery.state_ranges_trained && !c.periphery.adc_calibrated) {
     throw SpecError("periphery.state_ranges", "\"trained\" needs adc_range \"calibrated\" (the ranges of the "
                                               "input u and the output y beside the trained state are calibrated)");
+  }
+  if (c.analog_recurrence && c.periphery.state_dac_per_mode && !c.periphery.state_ranges_trained) {
+    throw SpecError("periphery.state_dac_ranges", "\"mode\" needs state_ranges \"trained\" (the full scale of each "
+                                                  "row's DAC is its mode's trained bound)");
   }
   if (c.analog_recurrence && c.periphery.state_ranges_trained && c.periphery.two_phase_inputs) {
     throw SpecError("periphery.state_ranges", "\"trained\" needs signed_inputs \"polarity\" (a two-phase read "

@@ -39,6 +39,10 @@ struct PeripherySpec {
   // scales to its input vector, the ADCs share their tile's calibrated range. true ("trained"):
   // from the checkpoint's trained state grid (sim/state_ranges.cpp, docs/model.md).
   bool state_ranges_trained = false;
+  // With trained ranges, the state DAC's full scale: false ("channel"): one per channel, the
+  // largest bound of its modes; true ("mode"): each row's DAC its own, the bound of the mode it
+  // feeds back (a reference trimmed per row, set at programming; docs/model.md).
+  bool state_dac_per_mode = false;
   bool per_cell_read_noise = false;  // reference path: sample each cell (else column-level exact)
   // The converters a product of this kind runs through: the recurrence's state loop has its own
   // DAC and ADC, every other product the input DAC and output ADC. The one place that decides.

@@ -10,10 +10,11 @@
 # device in a recurrence block fails it outright: RESULTS 7). Writes one eval JSON per point into
 # OUT (default experiments/results/state_converters/), skips points already there (resumable),
 # then summarizes them. About 1 s per chip and digit on 2 cores: the default 10 points x 10 chips
-# x 32 digits take about 40 minutes; the drift and heterogeneous points (6) about 30 more.
+# x 32 digits take about 40 minutes; the DAC-per-mode points (4) about 15 more, the drift and
+# heterogeneous points (6) about 30 more.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/build/bin/qs4dsim
+bin=${QS4D_BIN:-$root/build/bin/qs4dsim}  # a copy keeps a long run on one binary
 CKPT=${CKPT:-$root/data/checkpoints/smnist784_s4d_h64_n64_l4_qat8_x8.h5}
 DATA=${DATA:-$root/data/datasets/mnist_784_test.h5}
 CHIP=${CHIP:-$root/experiments/chips/imssa_smnist.json}
@@ -38,6 +39,12 @@ point() {  # point NAME DAC_BITS ADC_BITS RANGES [extra --set ...]
 for b in $ADC_BITS; do point "adc${b}_dac16" 16 "$b" trained; done
 for b in $DAC_BITS; do point "dac${b}_adc16" "$b" 16 trained; done
 point adc8_dac12 12 8 trained  # a design point: the ADC at the grid's bits, the DAC where it holds
+# The state DAC with a full scale per row, its mode's trained bound (periphery.state_dac_ranges
+# "mode"), against one per channel above: DAC bits in MODE_DAC_BITS (ADC 16), and the design point
+# with both converters at the grid's 8 bits.
+MODE_DAC_BITS=${MODE_DAC_BITS:-6 8 10}
+for b in $MODE_DAC_BITS; do point "dacmode${b}_adc16" "$b" 16 trained --set periphery.state_dac_ranges=mode; done
+point adc8_dacmode8 8 8 trained --set periphery.state_dac_ranges=mode
 # Controls: the same bits with the ranges calibrated per tile (the DAC scaled to each input
 # vector), and imssa_64's offset encoding.
 point calibrated_dac12_adc12 12 12 calibrated

@@ -312,6 +312,8 @@ void AnalogChip::begin_calibration() {
   y_peak_.assign(map_->matrices.size(), 0.0f);
   sum_peak_.assign(map_->matrices.size(), 0.0f);
   state_dac_scale_.clear();  // the calibration runs on dynamic DAC scales
+  state_dac_row_ratio_.clear();
+  state_dac_row_inverse_.clear();
   calibrating_ = true;
 }
 

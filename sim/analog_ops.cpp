@@ -98,11 +98,16 @@ void AnalogChip::recurrence_step(const std::vector<int64_t>& matrices, const Row
       for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(in(h, i)));
     }
     const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+    // Each row's own full scale (state_dac_ranges "mode"): clipped and quantized at S_i, then
+    // carried as the fraction S_i / S of the channel's.
+    const bool per_row = trained && m < state_dac_row_ratio_.size() && state_dac_row_ratio_[m].size() == n;
     float v_sum = 0;
     for (int64_t i = 0; i < n; ++i) {
       float x = in(h, i) * inv;
+      if (per_row) x *= state_dac_row_inverse_[m][i];
       if (trained || p.dac_range > 0) x = std::clamp(x, -1.0f, 1.0f);
       if (dac_bits > 0) x = std::round(x * dac_levels) * dac_step;
+      if (per_row) x *= state_dac_row_ratio_[m][i];
       pass.v[static_cast<size_t>(i)] = x;
       v_sum += x;
     }

@@ -196,10 +196,14 @@ class AnalogChip {
   // Trained state ranges (state_ranges.cpp): per recurrence matrix, its DAC's fixed full scale
   // (0: dynamic), and the largest |u_t|, |y_t| and |input sum| the calibration saw.
   std::vector<float> state_dac_scale_;
+  // With periphery.state_dac_ranges "mode": per recurrence matrix and input row, the row DAC's
+  // full scale over the channel's (S_i / S, at most 1) and its inverse; empty otherwise.
+  std::vector<Eigen::VectorXf> state_dac_row_ratio_, state_dac_row_inverse_;
   mutable std::vector<float> u_peak_, y_peak_, sum_peak_;
   bool trained_state_ranges() const;
   void check_trained_state_ranges() const;
   void fill_state_ranges();
+  void fill_row_dac_scales(size_t m, float channel_scale, float u_range);
   std::vector<int64_t> unverified_;
   int64_t repaired_ = 0, spare_lines_used_ = 0, rows_moved_ = 0;
   double repair_pulses_ = 0;

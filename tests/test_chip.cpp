@@ -63,6 +63,19 @@ TEST(ChipSpec, InertKeysAreDeclaredWhereTheyActOnNothing) {
   EXPECT_NE(pcm.inert_reason("periphery.state_adc_bits", 0).find("digitally"), std::string::npos);
   EXPECT_TRUE(load_chip("imssa_64", {}).inert_reason("periphery.state_adc_bits", 0).empty());
   EXPECT_TRUE(pcm.inert_reason("periphery.adc_bits", 86400).empty());  // never inert
+  // The state DAC's per-mode full scales act only where the state DAC is ranged by the grid.
+  EXPECT_NE(pcm.inert_reason("periphery.state_dac_ranges", 0).find("digitally"), std::string::npos);
+  EXPECT_NE(load_chip("imssa_64", {}).inert_reason("periphery.state_dac_ranges", 0).find("state_ranges"),
+            std::string::npos);
+  EXPECT_NE(load_chip("imssa_64", {"periphery.state_ranges=\"trained\"", "periphery.state_dac_bits=0"})
+                .inert_reason("periphery.state_dac_ranges", 0)
+                .find("ideal state DAC"),
+            std::string::npos);
+  EXPECT_TRUE(load_chip("imssa_64", {"periphery.state_ranges=\"trained\"", "periphery.state_adc_bits=8",
+                                     "periphery.state_dac_bits=8"})
+                  .inert_reason("periphery.state_dac_ranges", 0)
+                  .empty());
+  EXPECT_THROW(load_chip("imssa_64", {"periphery.state_dac_ranges=\"mode\""}), SpecError);  // needs "trained"
   const ChipSpec neurram = load_chip("neurram_256", {});
   EXPECT_NE(neurram.inert_reason("device.programming.scale", 1.0).find("relaxation_table"), std::string::npos);
   EXPECT_TRUE(neurram.inert_reason("device.programming.scale", 0.0).empty());

@@ -249,3 +249,33 @@ def test_state_converters_ranged_by_the_trained_grid(tmp_path):
     checkpoint.save(_model(7), plain)
     with pytest.raises(qs4dsim.Error, match="needs a checkpoint trained with its state on a grid"):
         qs4dsim.program(qs4dsim.Checkpoint.load(plain), _converter_chip(8, "trained"), seed=1)
+
+
+def test_state_dac_per_mode_quantizes_each_row_on_its_own_bound(tmp_path):
+    """periphery.state_dac_ranges "mode" (docs/model.md): each row's state DAC clips and quantizes
+    at its own mode's trained bound instead of its channel's largest. With a coarse DAC and an
+    ideal ADC, the channel's small modes lose their resolution under one scale per channel; the
+    DAC per mode follows the ideal converters more closely (the control: the same chip with
+    "channel"). At 16 bits both are lossless. Without trained ranges the key is refused, and in
+    a sweep it is inert where the state DAC is ideal."""
+    L = 60
+    q = QATModel(_model(7), QuantConfig.uniform(8, x=8, x_granularity="mode", x_scale="percentile",
+                                                 x_percentile=99.99)).eval()
+    q.calibrate_state(torch.rand(24, L, 1))
+    path = str(tmp_path / "g.h5")
+    _export(q, path, L)
+    ckpt = qs4dsim.Checkpoint.load(path)
+    evaluated = np.random.default_rng(2).uniform(0, 1, (12, L, 1)).astype(np.float32)
+    cal = np.random.default_rng(3).uniform(0, 1, (16, L, 1)).astype(np.float32)
+
+    def error(dac_bits, ranges):
+        return _logit_error(ckpt, _converter_chip(16, "trained", state_dac_bits=dac_bits, state_dac_ranges=ranges),
+                            evaluated, cal)
+
+    per_channel, per_mode = error(8, "channel"), error(8, "mode")  # measured: 0.035 and 0.007
+    assert per_mode < 0.5 * per_channel, (per_mode, per_channel)
+    assert error(16, "mode") < 5e-4
+    with pytest.raises(qs4dsim.Error, match='state_dac_ranges.*needs state_ranges "trained"'):
+        qs4dsim.Chip.load(_converter_chip(8, "calibrated", state_dac_ranges="mode"))
+    with pytest.raises(qs4dsim.Error, match='state_dac_ranges.*expected "channel" or "mode"'):
+        qs4dsim.Chip.load(_converter_chip(8, "trained", state_dac_ranges="row"))
