@@ -128,6 +128,38 @@ def precision(out, summary):
     save(fig, out, "precision.png")
 
 
+def seeds(out, summary):
+    """Section 1 over training seeds (summarize_seeds.py): each recipe's mean with its 95%
+    t-interval over the seeds as the bar, and every seed as a point."""
+    f = os.path.join(out, "seeds_h32.json")
+    if not os.path.exists(f):
+        return
+    d = json.load(open(f))
+    summary["seeds_h32"] = {"seeds": d["seeds"], "accuracy_percent": {
+        r: {"mean": v["mean"], "ci95": v["ci95"]} for r, v in d["accuracy_percent"].items()}}
+    fig, ax = plt.subplots(figsize=(8.6, 4.2))  # the legend sits beside the axes
+    table = d["accuracy_percent"]
+    for kind, label, fmt, shift in (("qat", "QAT", "o-", -0.04), ("ptq", "post-training", "s--", 0.04)):
+        bits = sorted(int(r[3:]) for r in table if r.startswith(kind))
+        xs = [b * 2 ** shift for b in bits]  # side by side on the log axis
+        means = [table[f"{kind}{b}"]["mean"] for b in bits]
+        lo = [m - table[f"{kind}{b}"]["ci95"][0] for m, b in zip(means, bits)]
+        hi = [table[f"{kind}{b}"]["ci95"][1] - m for m, b in zip(means, bits)]
+        line = ax.errorbar(xs, means, yerr=[lo, hi], fmt=fmt, capsize=3, label=f"H=32, {label}: mean, 95% interval")
+        for x, b in zip(xs, bits):
+            pts = table[f"{kind}{b}"]["per_seed"]
+            ax.plot([x] * len(pts), pts, ".", color=line[0].get_color(), alpha=0.6)
+    fp = table["fp32"]
+    ax.axhline(fp["mean"], color="gray", ls=":", label=f"H=32 FP32 (mean of {len(fp['per_seed'])} seeds)")
+    ax.axhspan(fp["ci95"][0], fp["ci95"][1], color="gray", alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([2, 3, 4, 8])
+    ax.set_xticklabels(["2", "3", "4", "8"])
+    finish(ax, fig, out, "precision_seeds.png", "weight bits (encoder, projections, decoder)",
+           f"H=32, training seeds {', '.join(str(s) for s in d['seeds'])} (dots: each seed)",
+           ylabel="digital test accuracy (%)")
+
+
 def robustness(out, summary):
     fig, ax = plt.subplots(figsize=(11, 4.6))
     s = summary.setdefault("robustness", {})
@@ -543,7 +575,7 @@ def main(argv=None):
         return 2
     out = argv[0]
     summary = {}
-    for f in (precision, robustness, ageing, faults, complexity, pruning, irdrop, front, state_grid):
+    for f in (precision, seeds, robustness, ageing, faults, complexity, pruning, irdrop, front, state_grid):
         f(out, summary)
     with open(os.path.join(out, "summary.json.tmp"), "w") as fh:
         json.dump(summary, fh, indent=1)
