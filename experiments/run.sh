@@ -172,7 +172,14 @@ fi
 if want robustness_paired; then
   mkdir -p $out/robustness_paired
   ptq4=(--set-b mapping.quantization=post_training --set-b mapping.weight_bits=4)
-  for pair in "qat4_vs_ptq4 qat4 fp32 ptq" "maxpc_vs_ptq4 qat4_max_pc fp32 ptq" "maxpc_vs_hwa qat4_max_pc qat4_hwa_max_pc -"; do
+  pairs=("qat4_vs_ptq4 qat4 fp32 ptq" "maxpc_vs_ptq4 qat4_max_pc fp32 ptq" "maxpc_vs_hwa qat4_max_pc qat4_hwa_max_pc -")
+  # the hardware-aware model and its control trained again with seeds 1 and 2 (scripts/train_hwa.sh
+  # 0|4 --per-channel --max-scale --seed S), where shipped
+  for s in 1 2; do
+    [ -f $ck/fmnist196_s4d_h64_n64_l4_qat4_max_pc_seed$s.h5 ] && [ -f $ck/fmnist196_s4d_h64_n64_l4_qat4_hwa_max_pc_seed$s.h5 ] &&
+      pairs+=("maxpc_vs_hwa_seed$s qat4_max_pc_seed$s qat4_hwa_max_pc_seed$s -")
+  done
+  for pair in "${pairs[@]}"; do
     read -r name a b how <<< "$pair"
     extra=(); [ $how = ptq ] && extra=("${ptq4[@]}")
     for x in 1 2 3 4 6; do
