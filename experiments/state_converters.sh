@@ -42,7 +42,7 @@ point adc8_dac12 12 8 trained  # a design point: the ADC at the grid's bits, the
 # The state DAC with a full scale per row, its mode's trained bound (periphery.state_dac_ranges
 # "mode"), against one per channel above: DAC bits in MODE_DAC_BITS (ADC 16), and the design point
 # with both converters at the grid's 8 bits.
-MODE_DAC_BITS=${MODE_DAC_BITS:-6 8 10}
+MODE_DAC_BITS=${MODE_DAC_BITS:-6 7 8 10}
 for b in $MODE_DAC_BITS; do point "dacmode${b}_adc16" "$b" 16 trained --set periphery.state_dac_ranges=mode; done
 point adc8_dacmode8 8 8 trained --set periphery.state_dac_ranges=mode
 # Controls: the same bits with the ranges calibrated per tile (the DAC scaled to each input
