@@ -214,6 +214,19 @@ def _logit_error(ckpt, chip, x, cal):
     return float(np.abs(logits[0] - logits[1]).mean() / np.abs(logits[1]).mean())
 
 
+def _grid_checkpoint(tmp_path, L):
+    """A small model with x on an 8-bit grid, one percentile step per mode, exported and loaded,
+    with 12 evaluated and 16 calibration sequences apart from them."""
+    q = QATModel(_model(7), QuantConfig.uniform(8, x=8, x_granularity="mode", x_scale="percentile",
+                                                 x_percentile=99.99)).eval()
+    q.calibrate_state(torch.rand(24, L, 1))
+    path = str(tmp_path / "g.h5")
+    _export(q, path, L)
+    evaluated = np.random.default_rng(2).uniform(0, 1, (12, L, 1)).astype(np.float32)
+    cal = np.random.default_rng(3).uniform(0, 1, (16, L, 1)).astype(np.float32)
+    return q, qs4dsim.Checkpoint.load(path), evaluated, cal
+
+
 def test_state_converters_ranged_by_the_trained_grid(tmp_path):
     """periphery.state_ranges "trained" (docs/model.md): the state converters of an analog
     recurrence take their ranges from the checkpoint's per-mode grid. At 8 bits they follow the
@@ -221,14 +234,7 @@ def test_state_converters_ranged_by_the_trained_grid(tmp_path):
     lose nothing; a grid shrunk tenfold clips the state at its bounds (the ranges are the grid's);
     a checkpoint without a grid, or a chip whose ADC ranges are fixed, is refused by name."""
     L = 60
-    q = QATModel(_model(7), QuantConfig.uniform(8, x=8, x_granularity="mode", x_scale="percentile",
-                                                 x_percentile=99.99)).eval()
-    q.calibrate_state(torch.rand(24, L, 1))
-    path = str(tmp_path / "g.h5")
-    _export(q, path, L)
-    ckpt = qs4dsim.Checkpoint.load(path)
-    evaluated = np.random.default_rng(2).uniform(0, 1, (12, L, 1)).astype(np.float32)
-    cal = np.random.default_rng(3).uniform(0, 1, (16, L, 1)).astype(np.float32)
+    q, ckpt, evaluated, cal = _grid_checkpoint(tmp_path, L)
     trained = _logit_error(ckpt, _converter_chip(8, "trained"), evaluated, cal)
     calibrated = _logit_error(ckpt, _converter_chip(8, "calibrated"), evaluated, cal)
     assert trained < 0.75 * calibrated, (trained, calibrated)
@@ -256,17 +262,11 @@ def test_state_dac_per_mode_quantizes_each_row_on_its_own_bound(tmp_path):
     at its own mode's trained bound instead of its channel's largest. With a coarse DAC and an
     ideal ADC, the channel's small modes lose their resolution under one scale per channel; the
     DAC per mode follows the ideal converters more closely (the control: the same chip with
-    "channel"). At 16 bits both are lossless. Without trained ranges the key is refused, and in
-    a sweep it is inert where the state DAC is ideal."""
+    "channel"; this model's mode bounds span a factor of 2 to 7 within a channel). At 16 bits it
+    is lossless. Without trained ranges the key is refused (where it acts on nothing it is inert:
+    tests/test_chip.cpp)."""
     L = 60
-    q = QATModel(_model(7), QuantConfig.uniform(8, x=8, x_granularity="mode", x_scale="percentile",
-                                                 x_percentile=99.99)).eval()
-    q.calibrate_state(torch.rand(24, L, 1))
-    path = str(tmp_path / "g.h5")
-    _export(q, path, L)
-    ckpt = qs4dsim.Checkpoint.load(path)
-    evaluated = np.random.default_rng(2).uniform(0, 1, (12, L, 1)).astype(np.float32)
-    cal = np.random.default_rng(3).uniform(0, 1, (16, L, 1)).astype(np.float32)
+    _, ckpt, evaluated, cal = _grid_checkpoint(tmp_path, L)
 
     def error(dac_bits, ranges):
         return _logit_error(ckpt, _converter_chip(16, "trained", state_dac_bits=dac_bits, state_dac_ranges=ranges),
