@@ -493,7 +493,7 @@ def state_grid(out, summary):
     if not have(out, "smnist_state_grid.json"):
         return
     grid = json.load(open(os.path.join(out, "smnist_state_grid.json")))
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15.5, 4.8), gridspec_kw={"width_ratios": [1.4, 1]})
     labels, k = [], 0
     if os.path.exists(os.path.join(out, "smnist_ptq_granularity.json")):
         ptq = json.load(open(os.path.join(out, "smnist_ptq_granularity.json")))["runs"]
@@ -536,7 +536,11 @@ def state_grid(out, summary):
         points = json.load(open(conv))["rows"]
         series = (("ADC bits (DAC 16), trained ranges", "C0",
                    lambda p: p["point"].startswith("adc") and p["state_dac_bits"] == 16, "state_adc_bits"),
-                  ("DAC bits (ADC 16), trained ranges", "C1", lambda p: p["point"].startswith("dac"), "state_dac_bits"),
+                  ("DAC bits (ADC 16), trained ranges, one DAC scale per channel", "C1",
+                   lambda p: p["point"].startswith("dac") and p.get("state_dac_ranges", "channel") == "channel",
+                   "state_dac_bits"),
+                  ("DAC bits (ADC 16), trained ranges, DAC scale per mode", "C2",
+                   lambda p: p["point"].startswith("dac") and p.get("state_dac_ranges") == "mode", "state_dac_bits"),
                   ("ADC bits (DAC 16), calibrated ranges", "C3",
                    lambda p: p["point"].startswith("calibrated_adc"), "state_adc_bits"))
         for label, color, pick, axis in series:
@@ -551,6 +555,7 @@ def state_grid(out, summary):
                         label=f"{label} ({mine[0]['chips']} chips x {mine[0]['samples']} digits)")
         for p, marker in ((next((p for p in points if p["point"] == "calibrated_dac12_adc12"), None), "s"),
                           (next((p for p in points if p["point"] == "adc8_dac12"), None), "*"),
+                          (next((p for p in points if p["point"] == "adc8_dacmode8"), None), "D"),
                           (next((p for p in points if p["encoding"] == "offset"), None), "^")):
             if p:
                 bx.scatter([p["state_adc_bits"]], [100 * p["accuracy_mean"]], marker=marker, color="k", zorder=4,
@@ -563,7 +568,7 @@ def state_grid(out, summary):
         bx.set_xlabel("state converter bits")
         bx.set_ylabel("analog accuracy (%), mean over chips")
         bx.set_ylim(0, 105)
-        bx.legend(fontsize=6, loc="lower right")
+        bx.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the data, not over it
         bx.set_title("(b) analog recurrence on imssa_smnist: state converter bits", fontsize=9)
     save(fig, out, "state_grid.png")
 
