@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize_state_grid import summary  # noqa: E402  (mean, std, 95% t-interval)
+from summarize_state_grid import summary, verdict  # noqa: E402  (mean, std, 95% t-interval; the verdict rule)
 
 FILE = re.compile(r"^(?!summary\.json$)(.+)\.json$")
 SEED = re.compile(r"^(.*)_seed(\d+)(_x\d+)?$")  # maxpc_vs_hwa_seed1_x4: base maxpc_vs_hwa_x4
@@ -42,10 +42,9 @@ def over_seeds(rows):
             continue
         per_seed.sort()
         stats = summary([d for _, d in per_seed])
-        lo, hi = stats["ci95"]
         out.append({"name": base, "shared": shared, "time_s": t, "seeds": [s for s, _ in per_seed],
-                    "b_minus_a_per_seed": [d for _, d in per_seed], "b_minus_a": stats["mean"], "ci95": [lo, hi],
-                    "verdict": "b better" if lo > 0 else "b worse" if hi < 0 else "within the spread"})
+                    "b_minus_a_per_seed": [d for _, d in per_seed], "b_minus_a": stats["mean"],
+                    "ci95": stats["ci95"], "verdict": verdict(stats["ci95"], "b better", "b worse")})
     return out
 
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize_state_grid import summary  # noqa: E402  (mean, std, 95% t-interval over seeds)
+from summarize_state_grid import summary, verdict  # noqa: E402  (mean, std, 95% t-interval; the verdict rule)
 
 BITS = (2, 4, 8)   # the bits both QAT and post-training quantization have
 PTQ_ONLY = (3,)    # post-training bits without a QAT model in the H = 32 family
@@ -44,17 +44,6 @@ def read_seed_files(folder):
     return seeds
 
 
-def verdict(stats):
-    lo, hi = stats["ci95"] or (None, None)
-    if lo is None:
-        return "one seed: no interval"
-    if lo > 0:
-        return "better"
-    if hi < 0:
-        return "worse"
-    return "within the spread"
-
-
 def main(argv):
     out = argv[0]
     seeds = read_seed_files(os.path.join(out, "seeds"))
@@ -67,18 +56,14 @@ def main(argv):
                           if f"{k}{b}" in seeds[complete[0]]]
     table = {r: dict(summary([100 * seeds[s][r] for s in complete]),
                      per_seed=[100 * seeds[s][r] for s in complete]) for r in recipes}
+    compared = [p for b in BITS for p in ((f"qat{b}", f"ptq{b}"), (f"qat{b}", "fp32"), (f"ptq{b}", "fp32"))]
+    compared += [(f"ptq{b}", "fp32") for b in PTQ_ONLY]
     pairs = {}
-    for b in BITS:
-        for a, ref in ((f"qat{b}", f"ptq{b}"), (f"qat{b}", "fp32"), (f"ptq{b}", "fp32")):
-            d = [100 * (seeds[s][a] - seeds[s][ref]) for s in complete]
-            stats = dict(summary(d), per_seed=d)
-            stats["verdict"] = verdict(stats)
-            pairs[f"{a} - {ref}"] = stats
-    for b in PTQ_ONLY:
-        d = [100 * (seeds[s][f"ptq{b}"] - seeds[s]["fp32"]) for s in complete]
+    for a, ref in compared:
+        d = [100 * (seeds[s][a] - seeds[s][ref]) for s in complete]
         stats = dict(summary(d), per_seed=d)
-        stats["verdict"] = verdict(stats)
-        pairs[f"ptq{b} - fp32"] = stats
+        stats["verdict"] = verdict(stats["ci95"])
+        pairs[f"{a} - {ref}"] = stats
     result = {"seeds": complete, "model": "H = 32, N = 32, 3 layers, sequential Fashion-MNIST L = 196",
               "accuracy_percent": table, "paired_differences_points": pairs,
               "interval": "95% Student t over training seeds (paired: the same seed's models)"}

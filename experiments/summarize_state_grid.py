@@ -52,6 +52,13 @@ def summary(values):
     return {"mean": mean, "n": n, "std": sd, "ci95": [mean - h, mean + h]}
 
 
+def verdict(ci95, better="better", worse="worse"):
+    """RESULTS' rule: better or worse only where the 95% interval of a difference excludes 0."""
+    if ci95 is None:
+        return "one value: no interval"
+    return better if ci95[0] > 0 else worse if ci95[1] < 0 else "within the spread"
+
+
 def main(argv):
     runs = argv[0] if argv else os.path.join(ROOT, "runs", "state_grid")
     groups = {}
