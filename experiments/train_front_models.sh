@@ -18,9 +18,14 @@
 # Training seeds (issue #30: the spread across seeds is part of a result): SEEDS="1 2" trains, for
 # each size, an FP32 parent of its own per seed with the shipped parent's recipe (H = 32: 6 epochs,
 # lr 0.01, the shipped parent being seed 0) and QAT at 2, 4 and 8 bits from it with the same seed,
-# into runs/front_models/..._seedS.h5. Only H = 32 has a seed recipe (about 25 minutes per seed on
+# into runs/front_models/..._seedS.h5. H = 32 (about 25 minutes per seed on
 # 2 cores); run.sh --only seeds evaluates them.
 #   SIZES=32 SEEDS="1 2" bash experiments/train_front_models.sh
+# H = 64 (N = 64, 4 layers) has a seed recipe too, the shipped H = 64 parent's: 14 epochs of a
+# 25-epoch one-cycle schedule (lr 0.01, the best validation epoch exported), then QAT at 4, 2 and 8
+# bits as the shipped H = 64 QAT models (about 55 minutes for the parent on 2 cores, 12 for each
+# QAT model; the shipped H = 64 models are seed 0):
+#   SIZES=64 SEEDS="1 2" bash experiments/train_front_models.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=${SIZES:-32 128}
@@ -62,14 +67,19 @@ for seed in $SEEDS; do
           parent=$out/fmnist196_s4d_h32_n32_l3$suffix.h5
           train "$(basename "$parent" .h5)" --d-model 32 --d-state 32 --n-layers 3 --epochs 6 --seed "$seed"
         fi ;;
+      64)
+        [ "$seed" != 0 ] || { echo "SIZES=64: seed 0 is the shipped H = 64 family; SEEDS 1, 2, ..." >&2; exit 2; }
+        parent=$out/fmnist196_s4d_h64_n64_l4_fp32$suffix.h5
+        train "$(basename "$parent" .h5)" --d-model 64 --d-state 64 --n-layers 4 --epochs 25 \
+          --stop-after 14 --seed "$seed" ;;
       128)
-        [ "$seed" = 0 ] || { echo "SEEDS: only H = 32 has a seed recipe, not H = 128" >&2; exit 2; }
+        [ "$seed" = 0 ] || { echo "SEEDS: only H = 32 and 64 have a seed recipe, not H = 128" >&2; exit 2; }
         parent=$out/fmnist196_s4d_h128_n64_l4_fp32.h5
         train fmnist196_s4d_h128_n64_l4_fp32 --d-model 128 --d-state 64 --n-layers 4 \
           --epochs "$EPOCHS128" --seed 0 ;;
-      *) echo "SIZES: 32 and/or 128, got $h" >&2; exit 2 ;;
+      *) echo "SIZES: 32, 64 (seeds only) and/or 128, got $h" >&2; exit 2 ;;
     esac
-    stem=$(basename "$parent" .h5); stem=${stem%_fp32}; stem=${stem%$suffix}
+    stem=$(basename "$parent" .h5); stem=${stem%$suffix}; stem=${stem%_fp32}
     for bits in 4 2 8; do qat "${stem}_qat$bits$suffix" "$parent" "$bits" "$seed"; done
   done
 done

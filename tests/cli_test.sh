@@ -274,8 +274,26 @@ for r in j['results']:
 assert j['results'][0]['verdict'] == 'b worse', j['results'][0]"
 check "compare --paired of a configuration with itself is exactly 0" bash -c "'$bin' compare '$shipped' '$shipped' \
   --chip pcm_512 --paired --data '$fx' --limit 40 --trials 2 --times 1h | grep -q '+0.0000 .*within the spread'"
+# --calibrate in a paired comparison calibrates each side exactly as eval --calibrate does: side a's
+# per-chip accuracies equal eval's on the same chip, seed and samples (and differ from uncalibrated).
+check "compare --paired --calibrate is eval --calibrate per chip" bash -c "
+  '$bin' compare '$shipped' --chip pcm_512 --paired --set-b periphery.adc_bits=6 --data '$fx' --limit 60 \
+    --trials 2 --times 1h --calibrate 40 --json '$tmp/pcal.json' >/dev/null &&
+  '$bin' eval '$shipped' --chip pcm_512 --data '$fx' --limit 60 --trials 2 --times 1h --calibrate 40 \
+    --energy-samples 0 --json '$tmp/ecal.json' >/dev/null &&
+  '$bin' eval '$shipped' --chip pcm_512 --data '$fx' --limit 60 --trials 2 --times 1h \
+    --energy-samples 0 --json '$tmp/enocal.json' >/dev/null &&
+  '$py' -c \"
+import json
+p, e, n = (json.load(open('$tmp/' + f + '.json')) for f in ('pcal', 'ecal', 'enocal'))
+assert p['run']['calibrate_outputs'] == 40 and p['calibration']['disjoint_from_evaluated'], p['calibration']
+assert p['results'][0]['a_accuracy_per_chip'] == e['results'][0]['analog_accuracy_per_trial'], (p, e)
+assert e['results'][0]['analog_accuracy_per_trial'] != n['results'][0]['analog_accuracy_per_trial']
+\""
 fails_with "paired options without --paired refused" "belongs to compare --paired" \
   "$bin" compare "$shipped" --chip pcm_512 --set-b periphery.adc_bits=2
+fails_with "--calibrate without --paired refused" "belongs to compare --paired" \
+  "$bin" compare "$shipped" --chip pcm_512 --calibrate 10
 fails_with "compare --paired needs two sides" "give --chip-b or --set-b" \
   "$bin" compare "$shipped" --chip pcm_512 --paired --data "$fx"
 

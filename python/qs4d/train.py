@@ -197,6 +197,9 @@ def main(argv=None):
     p.add_argument("--time-budget", type=float, default=0,
                    help="seconds of training: after the first epoch, fewer epochs are scheduled "
                         "(the one-cycle schedule rebuilt) if --epochs would not fit (0 = off)")
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="train only the first N epochs of the --epochs schedule, then export the best "
+                        "(the shipped H = 64 FP32 parent's recipe: 14 of 25; 0 = all)")
     p.add_argument("--augment-shift", type=int, default=0,
                    help="shift 28x28 training images by up to this many pixels (0 = off)")
     p.add_argument("--limit", type=int, default=0, help="use only N training samples, spread evenly over the file")
@@ -255,6 +258,8 @@ def main(argv=None):
                          "pass --overwrite-shipped to replace one on purpose")
     if args.hwa_time is not None:
         args.hwa_times = args.hwa_time
+    if not 0 <= args.stop_after <= args.epochs:
+        raise SystemExit(f"--stop-after {args.stop_after}: expected 0 (all) .. --epochs ({args.epochs})")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
@@ -320,6 +325,8 @@ def main(argv=None):
     if args.export_only and best_state is None:
         raise SystemExit(f"{state_path}: no saved training state to export")
     last_epoch = start_epoch if args.export_only else args.epochs
+    if args.stop_after and not args.export_only:
+        last_epoch = min(last_epoch, args.stop_after)
     for epoch in range(start_epoch, last_epoch):
         if epoch >= args.epochs:  # a --time-budget shortened the schedule
             break

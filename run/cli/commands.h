@@ -125,6 +125,7 @@ struct CompareArgs : CostArgs {
   std::string chip_b;
   std::vector<std::string> overrides_b;
   int64_t trials = 10, limit = 0, batch = 64;
+  int64_t calibrate = 0;  // --paired: chip-in-the-loop output calibration of both, on N calibration samples
   std::string times = "0";
   bool extrapolate = false;
 };

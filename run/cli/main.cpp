@@ -393,12 +393,16 @@ Verb add_compare(CLI::App& app) {
   cmp_cmd->add_option("--limit", cmp.limit, "--paired: score only the first N samples of --data (0 = all)")
       ->check(kNonNegativeInteger);
   cmp_cmd->add_flag("--extrapolate", cmp.extrapolate, "--paired: allow times outside the device source's range");
+  cmp_cmd->add_option("--calibrate", cmp.calibrate,
+                      "--paired: chip-in-the-loop output calibration of a and of b, as eval --calibrate: at every "
+                      "time one gain and offset per read-out on the first N calibration samples (0 = none)")
+      ->check(kNonNegativeInteger);
   CLI::App* cmd = cmp_cmd;
   return {cmd, [held, cmd] {
     const CompareArgs& a = *held;
     const qs4d::ThreadScope threads(a.threads);
     // An option of the paired comparison without --paired would change nothing: refused.
-    for (const char* option : {"--chip-b", "--set-b", "--trials", "--times", "--limit", "--extrapolate"}) {
+    for (const char* option : {"--chip-b", "--set-b", "--trials", "--times", "--limit", "--extrapolate", "--calibrate"}) {
       if (!a.paired && cmd->count(option) > 0) {
         throw qs4d::UsageError(std::string(option) + " belongs to compare --paired; without it compare prices "
                                "the checkpoints and would ignore it");

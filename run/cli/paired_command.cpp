@@ -34,11 +34,15 @@ int run_paired_compare(const CompareArgs& args) {
   o.seed = args.seed;
   o.batch = args.batch;
   o.threads = args.threads;
+  o.calibrate_outputs = args.calibrate;  // both sides, the same samples
   // One calibration set for both sides, as large as the side that needs more asks.
-  const ChipSpec& needier =
-      calibration_samples_needed(chip_b, 0) > calibration_samples_needed(chip_a, 0) ? chip_b : chip_a;
+  const ChipSpec& needier = calibration_samples_needed(chip_b, args.calibrate) >
+                                    calibration_samples_needed(chip_a, args.calibrate)
+                                ? chip_b
+                                : chip_a;
   nlohmann::json calibration_report;
-  const CalibrationSet calibration = calibration_for(needier, 0, args.calibration, data, calibration_report);
+  const CalibrationSet calibration =
+      calibration_for(needier, args.calibrate, args.calibration, data, calibration_report);
   if (calibration.data.x.n > 0) o.calibration = &calibration.data;
   const PairedResult r = evaluate_paired(model_a, chip_a, model_b, chip_b, data, o);
 
@@ -47,6 +51,11 @@ int run_paired_compare(const CompareArgs& args) {
   std::printf("data %s (%lld samples), %lld chips each, the same seeds (seed %llu): chip k of a and of b share "
               "their random streams\n\n", args.data.c_str(), static_cast<long long>(data.x.n),
               static_cast<long long>(args.trials), static_cast<unsigned long long>(args.seed));
+  if (args.calibrate > 0) {
+    std::printf("calibrated outputs of a and b: one gain and offset per read-out, fitted at every time on the first "
+                "%lld calibration samples (%s, none of them scored)\n\n",
+                static_cast<long long>(args.calibrate), calibration_report.value("source", std::string()).c_str());
+  }
   std::printf("%10s %10s %10s %12s %10s  %-24s %s\n", "time", "a", "b", "b - a", "std", "95% CI (t over chips)",
               "verdict");
   nlohmann::json rows = nlohmann::json::array();
@@ -73,6 +82,7 @@ int run_paired_compare(const CompareArgs& args) {
     j["run"] = run_identity(path_a, args.data, data, args.limit, &chip_a, overrides, args.seed);
     j["run"]["trials"] = args.trials;
     j["run"]["times_s"] = o.times_s;
+    j["run"]["calibrate_outputs"] = args.calibrate;
     j["a"] = {{"checkpoint", path_a}, {"chip", chip_a.resolved}, {"digital_accuracy", r.a.digital.accuracy}};
     j["b"] = {{"checkpoint", path_b}, {"chip", chip_b.resolved}, {"digital_accuracy", r.b.digital.accuracy},
               {"overrides_b", args.overrides_b}};
