@@ -64,7 +64,9 @@ def main(argv):
             raise SystemExit(f"{name}: calibrated on the evaluated samples")
         for r in report["results"]:
             a, b = r["a_accuracy_per_chip"], r["b_accuracy_per_chip"]
-            rows.append({"name": m.group(1), "shared": ", ".join(report["run"]["overrides"]), "time_s": r["time_s"],
+            shared = report["run"]["overrides"] + ([f"outputs calibrated on {report['run']['calibrate_outputs']}"]
+                                                    if report["run"].get("calibrate_outputs") else [])
+            rows.append({"name": m.group(1), "shared": ", ".join(shared), "time_s": r["time_s"],
                          "a": label(report["a"]), "b": label(report["b"]), "chips": r["chips"],
                          "a_mean": 100 * sum(a) / len(a), "b_mean": 100 * sum(b) / len(b),
                          "b_minus_a": 100 * r["difference_mean"],
