@@ -107,6 +107,31 @@ def test_time_budget_shortens_the_schedule_and_resumes(tmp_path):
         assert f["meta"].attrs["epochs_trained"] == 1
 
 
+def test_stop_after_trains_the_first_epochs_of_the_longer_schedule(tmp_path):
+    # The shipped H = 64 parent's recipe: 14 epochs of a 25-epoch one-cycle schedule. The saved
+    # state keeps the long schedule, so raising --stop-after continues it where it stopped.
+    prefix = _tiny_dataset(tmp_path)
+    base = ["--data", prefix, "--out", str(tmp_path / "m.h5"), "--work-dir", str(tmp_path / "w"),
+            "--d-model", "8", "--d-state", "4", "--n-layers", "1", "--epochs", "5", "--batch", "16",
+            "--threads", "1"]
+    train.main(base + ["--stop-after", "2"])
+    state = torch.load(tmp_path / "w" / "state.pt")
+    assert (state["epoch"], state["epochs"]) == (2, 5)
+    assert state["sched"]["total_steps"] == 5 * 6  # 96 samples / batch 16: the 5-epoch schedule
+    train.main(base + ["--stop-after", "2"])  # the same command again: nothing left to train
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["meta"].attrs["epochs_trained"] == 2
+    train.main(base + ["--stop-after", "3"])
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["meta"].attrs["epochs_trained"] == 3
+    try:
+        train.main(base + ["--stop-after", "6"])
+    except SystemExit as e:
+        assert "--stop-after 6" in str(e)
+    else:
+        raise AssertionError("--stop-after beyond --epochs accepted")
+
+
 def test_shipped_checkpoints_carry_no_absolute_paths():
     import glob
     import json
