@@ -79,10 +79,10 @@ def main(argv):
                    "interval": "95% Student t over chips of the paired difference b - a; over_training_seeds: "
                                "95% Student t over the seeds of each seed's mean paired difference"}, f, indent=1)
     os.replace(f.name, os.path.join(folder, "summary.json"))
-    print("| a | b | both | chips | a (%) | b (%) | b - a (points) | 95% interval | verdict |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| a | b | both | time (s) | chips | a (%) | b (%) | b - a (points) | 95% interval | verdict |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['a']} | {r['b']} | {r['shared']} | {r['chips']} | {r['a_mean']:.2f} | "
+        print(f"| {r['a']} | {r['b']} | {r['shared']} | {r['time_s']:g} | {r['chips']} | {r['a_mean']:.2f} | "
               f"{r['b_mean']:.2f} | {r['b_minus_a']:+.2f} | [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}] | "
               f"{r['verdict']} |")
     if seeds:
