@@ -361,6 +361,13 @@ if want irdrop_paired; then
       --set mapping.tile_cols=$t --set-b periphery.wire_resistance_ohm=$ohm --times 1s --trials $paired_trials \
       --data $data --limit $front_limit --seed $seed ${cal:+--calibrate $cal} --json $f > /dev/null
   done
+  # The control for the calibrated ternary cell at 256 x 256 and 5 ohm (RESULTS 8, point 4): the
+  # ADC ranges set from the preset's 16 calibration images against 256, both outputs calibrated.
+  f=$out/irdrop_paired/qat2_t256_5ohm_cal256_adc16_vs_adc256.json
+  [ -f $f ] || $bin compare --paired $ck/fmnist196_s4d_h64_n64_l4_qat2.h5 --chip neurram_256 \
+    --set mapping.tile_rows=256 --set mapping.tile_cols=256 --set periphery.wire_resistance_ohm=5 \
+    --set-b periphery.calibration_samples=256 --times 1s --trials $paired_trials --data $data \
+    --limit $front_limit --seed $seed --calibrate 256 --json $f > /dev/null
   $py experiments/summarize_paired.py $out/irdrop_paired
 fi
 
