@@ -95,17 +95,21 @@ fi
 # 30 minutes per seed), with paired differences and their intervals over the seeds.
 if want seeds; then
   mkdir -p $out/seeds
-  for s in 0 1 2; do
-    sfx=""; [ $s = 0 ] || sfx=_seed$s
-    parent=$ck/fmnist196_s4d_h32_n32_l3$sfx.h5
-    [ -f $parent ] || { log "seeds: $parent missing (experiments/train_front_models.sh)"; continue; }
-    for b in fp32 qat2 qat4 qat8; do
-      f=$out/seeds/h32_seed${s}_$b.json m=$ck/fmnist196_s4d_h32_n32_l3_$b$sfx.h5
-      [ $b = fp32 ] && m=$parent
-      [ -f $f ] || $bin eval $m --data $data --limit $limit --json $f >/dev/null
+  for family in "h32 fmnist196_s4d_h32_n32_l3 " "h64 fmnist196_s4d_h64_n64_l4 _fp32"; do
+    read -r h stem fp <<< "$family"
+    for s in 0 1 2; do
+      sfx=""; [ $s = 0 ] || sfx=_seed$s
+      parent=$ck/$stem$fp$sfx.h5
+      [ -f $parent ] || { log "seeds: $parent missing (experiments/train_front_models.sh)"; continue; }
+      for b in fp32 qat2 qat4 qat8; do
+        f=$out/seeds/${h}_seed${s}_$b.json m=$ck/${stem}_$b$sfx.h5
+        [ $b = fp32 ] && m=$parent
+        [ -f $m ] || { log "seeds: $m missing"; continue; }
+        [ -f $f ] || $bin eval $m --data $data --limit $limit --json $f >/dev/null
+      done
+      sweep seeds/${h}_seed${s}_ptq $parent ideal --data $data --limit $limit --trials 1 --seed $seed \
+        --set mapping.quantization=post_training --grid mapping.weight_bits=2,3,4,8
     done
-    sweep seeds/h32_seed${s}_ptq $parent ideal --data $data --limit $limit --trials 1 --seed $seed \
-      --set mapping.quantization=post_training --grid mapping.weight_bits=2,3,4,8
   done
   $py experiments/summarize_seeds.py $out
 fi
