@@ -445,6 +445,9 @@ if want state; then
   [ $quick -eq 1 ] && sc_env=(TRIALS=2 LIMIT=8) || sc_env=()
   log "state: state converter bits"
   env "${sc_env[@]}" SEED=$seed OUT="$out/state_converters" bash experiments/state_converters.sh
+  # the design point (both state converters at the grid's 8 bits, DAC per mode) on 100 digits
+  [ $quick -eq 1 ] || env SEED=$seed ONLY=adc8_dacmode8 LIMIT=100 OUT="$out/state_converters_100" \
+    bash experiments/state_converters.sh
 fi
 
 log "experiments done in $(( $(date +%s) - start )) s; plotting"

@@ -11,7 +11,8 @@
 # OUT (default experiments/results/state_converters/), skips points already there (resumable),
 # then summarizes them. About 1 s per chip and digit on 2 cores: the default 10 points x 10 chips
 # x 32 digits take about 40 minutes; the DAC-per-mode points (4) about 15 more, the drift and
-# heterogeneous points (6) about 30 more.
+# heterogeneous points (6) about 30 more. ONLY="NAME ..." runs only the named points (run.sh
+# scores the design point on 100 digits this way: ONLY=adc8_dacmode8 LIMIT=100, 15 minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${QS4D_BIN:-$root/build/bin/qs4dsim}  # a copy keeps a long run on one binary
@@ -29,6 +30,7 @@ mkdir -p "$out"
 point() {  # point NAME DAC_BITS ADC_BITS RANGES [extra --set ...]
   local name=$1 dac=$2 adc=$3 ranges=$4
   shift 4
+  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
   [ -f "$out/$name.json" ] && { echo "$name: done"; return; }
   echo "$name: state DAC $dac bits, state ADC $adc bits, ranges $ranges, $TRIALS chips, $LIMIT digits"
   "$bin" eval "$CKPT" --data "$DATA" --chip "$CHIP" --limit "$LIMIT" --trials "$TRIALS" --seed "$SEED" \
